@@ -1,0 +1,131 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TokenformerGen.Primitives;
+
+/// <summary>
+/// Parameter attention: <c>Pattention(X) = Θ(X·Kᵀ)·V</c>, attention from input tokens
+/// <c>X [.., d_in]</c> to <c>n</c> learnable key tokens <c>K [n, d_in]</c> and value tokens
+/// <c>V [n, d_out]</c>. It replaces every linear projection of a Transformer. No bias, no dropout.
+/// </summary>
+/// <remarks>
+/// State-dict names are those of the official release: <c>key_param_tokens</c> and
+/// <c>value_param_tokens</c>. The module is created empty (zeros); initialise it with
+/// <see cref="Initializers"/> or load weights.
+/// </remarks>
+public sealed class Pattention : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter key_param_tokens;
+    private readonly Parameter value_param_tokens;
+
+    /// <summary>Creates a Pattention with <paramref name="tokenCount"/> parameter tokens.</summary>
+    /// <param name="inputDim">d_in, the width of the input tokens.</param>
+    /// <param name="tokenCount">n, the number of key/value parameter tokens.</param>
+    /// <param name="outputDim">d_out, the width of the output.</param>
+    /// <param name="norm">Θ, the score normalisation.</param>
+    /// <param name="temperature">τ: √n for <see cref="TemperaturePolicy.SqrtN"/>; for
+    /// <see cref="TemperaturePolicy.Fixed"/>, the value given by <paramref name="fixedTemperature"/>
+    /// (√n when omitted).</param>
+    /// <param name="fixedTemperature">The stored τ of a <see cref="TemperaturePolicy.Fixed"/> Pattention.</param>
+    /// <param name="epsilon">Added under the square root of ‖·‖₂; 0 (off) like the official code,
+    /// where an all-zero score row yields NaN.</param>
+    /// <param name="name">The module name.</param>
+    public Pattention(long inputDim, long tokenCount, long outputDim,
+                      PattentionNorm norm = PattentionNorm.L2NormGelu,
+                      TemperaturePolicy temperature = TemperaturePolicy.SqrtN,
+                      double? fixedTemperature = null,
+                      double epsilon = 0,
+                      string name = nameof(Pattention)) : base(name)
+    {
+        if (inputDim <= 0 || tokenCount <= 0 || outputDim <= 0)
+            throw new ArgumentOutOfRangeException(nameof(tokenCount), $"Pattention sizes must be positive (d_in {inputDim}, n {tokenCount}, d_out {outputDim}).");
+        if (temperature == TemperaturePolicy.SqrtN && fixedTemperature is not null)
+            throw new ArgumentException("A fixed temperature needs TemperaturePolicy.Fixed.", nameof(fixedTemperature));
+        if (fixedTemperature is <= 0 || epsilon < 0)
+            throw new ArgumentOutOfRangeException(nameof(fixedTemperature), "τ must be positive and ε non-negative.");
+
+        InputDim = inputDim;
+        TokenCount = tokenCount;
+        OutputDim = outputDim;
+        Norm = norm;
+        TemperaturePolicy = temperature;
+        Temperature = temperature == TemperaturePolicy.Fixed ? fixedTemperature ?? Math.Sqrt(tokenCount) : Math.Sqrt(tokenCount);
+        Epsilon = epsilon;
+        key_param_tokens = nn.Parameter(zeros(tokenCount, inputDim));
+        value_param_tokens = nn.Parameter(zeros(tokenCount, outputDim));
+        RegisterComponents();
+    }
+
+    /// <summary>d_in.</summary>
+    public long InputDim { get; }
+
+    /// <summary>n, the number of parameter tokens.</summary>
+    public long TokenCount { get; }
+
+    /// <summary>d_out.</summary>
+    public long OutputDim { get; }
+
+    /// <summary>Θ.</summary>
+    public PattentionNorm Norm { get; }
+
+    /// <summary>How τ was chosen.</summary>
+    public TemperaturePolicy TemperaturePolicy { get; }
+
+    /// <summary>τ, the scale after the L2 normalisation.</summary>
+    public double Temperature { get; }
+
+    /// <summary>ε under the square root of the L2 norm (0 = off).</summary>
+    public double Epsilon { get; }
+
+    /// <summary>Key parameter tokens <c>K [n, d_in]</c>.</summary>
+    public Parameter Keys => key_param_tokens;
+
+    /// <summary>Value parameter tokens <c>V [n, d_out]</c>.</summary>
+    public Parameter Values => value_param_tokens;
+
+    /// <summary>Maps <c>[.., d_in]</c> to <c>[.., d_out]</c>.</summary>
+    public override Tensor forward(Tensor input)
+    {
+        using var scores = matmul(input, key_param_tokens.t());
+        using var weights = Normalize(scores, Norm, Temperature, Epsilon);
+        return matmul(weights, value_param_tokens);
+    }
+
+    /// <summary>Θ applied row-wise to scores <c>A [.., n]</c>.</summary>
+    public static Tensor Normalize(Tensor scores, PattentionNorm norm, double temperature, double epsilon = 0)
+    {
+        switch (norm)
+        {
+            case PattentionNorm.L2NormGelu:
+            {
+                using var scale = L2Scale(scores, temperature, epsilon);
+                using var scaled = scores * scale;
+                return nn.functional.gelu(scaled);
+            }
+            case PattentionNorm.GeluL2Norm:
+            {
+                using var activated = nn.functional.gelu(scores);
+                using var scale = L2Scale(activated, temperature, epsilon);
+                return activated * scale;
+            }
+            case PattentionNorm.Softmax:
+            {
+                using var probabilities = softmax(scores, -1);
+                return probabilities * scores.shape[^1];
+            }
+            default:
+                throw new ArgumentOutOfRangeException(nameof(norm), norm, "Unknown Pattention normalisation.");
+        }
+    }
+
+    // τ / ‖row‖₂, shaped [.., 1]; one reduction instead of a divide-then-multiply over the scores.
+    private static Tensor L2Scale(Tensor values, double temperature, double epsilon)
+    {
+        using var squares = values.square();
+        using var sum = squares.sum(-1, keepdim: true);
+        using var shifted = epsilon > 0 ? sum + epsilon : sum.alias();
+        using var inverse = shifted.rsqrt();
+        return inverse * temperature;
+    }
+}

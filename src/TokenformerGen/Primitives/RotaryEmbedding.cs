@@ -1,0 +1,64 @@
+using static TorchSharp.torch;
+
+namespace TokenformerGen.Primitives;
+
+/// <summary>
+/// GPT-NeoX partial rotary position embedding: the first <see cref="Dimensions"/> dims of each
+/// head are rotated (rotate-half style, <c>cat(-x2, x1)</c>), the rest pass through unchanged.
+/// </summary>
+public sealed class RotaryEmbedding
+{
+    /// <summary>Creates the embedding for heads of <paramref name="headDim"/> dims.</summary>
+    /// <param name="headDim">Dims per attention head.</param>
+    /// <param name="fraction">Share of each head that is rotated: <c>int(fraction · headDim)</c> dims (official 0.25).</param>
+    /// <param name="theta">The frequency base (official 10000).</param>
+    public RotaryEmbedding(long headDim, double fraction = 0.25, double theta = 10000)
+    {
+        var dims = (long)(fraction * headDim);
+        if (dims <= 0 || dims > headDim || dims % 2 != 0)
+            throw new ArgumentOutOfRangeException(nameof(fraction), $"Rotary dims int({fraction} · {headDim}) = {dims} must be even and in 1..{headDim}.");
+        HeadDim = headDim;
+        Dimensions = dims;
+        Theta = theta;
+    }
+
+    /// <summary>Dims per head.</summary>
+    public long HeadDim { get; }
+
+    /// <summary>Rotated dims per head (even).</summary>
+    public long Dimensions { get; }
+
+    /// <summary>The frequency base.</summary>
+    public double Theta { get; }
+
+    /// <summary>
+    /// Rotates <paramref name="x"/> <c>[batch, heads, T, headDim]</c> for positions
+    /// <c>offset .. offset + T - 1</c> (the offset is the KV-cache length when decoding).
+    /// </summary>
+    public Tensor Apply(Tensor x, long offset = 0)
+    {
+        using var scope = NewDisposeScope();
+        var length = x.shape[^2];
+        var (cos, sin) = CosSin(offset, length, x.dtype, x.device);
+        var rotated = x.narrow(-1, 0, Dimensions);
+        var half = Dimensions / 2;
+        var x1 = rotated.narrow(-1, 0, half);
+        var x2 = rotated.narrow(-1, half, half);
+        var rotateHalf = cat([-x2, x1], -1);
+        var result = rotated * cos + rotateHalf * sin;
+        if (Dimensions < HeadDim)
+            result = cat([result, x.narrow(-1, Dimensions, HeadDim - Dimensions)], -1);
+        return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>cos and sin tables <c>[T, Dimensions]</c> (frequencies repeated for both halves), computed in float32.</summary>
+    public (Tensor Cos, Tensor Sin) CosSin(long offset, long length, ScalarType dtype, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var inverseFrequency = pow(Theta, -arange(0, Dimensions, 2, float32, device) / Dimensions);
+        var positions = arange(offset, offset + length, 1, float32, device);
+        var angles = outer(positions, inverseFrequency);
+        var both = cat([angles, angles], -1);
+        return (both.cos().to(dtype).MoveToOuterDisposeScope(), both.sin().to(dtype).MoveToOuterDisposeScope());
+    }
+}
