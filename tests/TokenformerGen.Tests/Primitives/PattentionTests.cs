@@ -1,0 +1,116 @@
+using TokenformerGen.Primitives;
+using TokenformerGen.Tests.Reference;
+using static TokenformerGen.Tests.Reference.TensorArrays;
+
+namespace TokenformerGen.Tests.Primitives;
+
+public class PattentionTests
+{
+    private const double Tolerance = 1e-5;
+
+    private static (Pattention Module, double[][] X, double[][] K, double[][] V) Build(PattentionNorm norm, int n = 12, int dIn = 8, int dOut = 6,
+                                                                                    TemperaturePolicy policy = TemperaturePolicy.SqrtN, double? tau = null,
+                                                                                    ScalarType dtype = ScalarType.Float32)
+    {
+        var x = Random(5, dIn, seed: 1);
+        var k = Random(n, dIn, seed: 2, scale: 0.5);
+        var v = Random(n, dOut, seed: 3, scale: 0.5);
+        var module = new Pattention(dIn, n, dOut, norm, policy, tau);
+        module.to(dtype);
+        using (no_grad())
+        {
+            module.Keys.copy_(FromMatrix(k, dtype));
+            module.Values.copy_(FromMatrix(v, dtype));
+        }
+        return (module, x, k, v);
+    }
+
+    [Fact]
+    public void L2NormGeluMatchesFloat64Reference()
+    {
+        var (module, x, k, v) = Build(PattentionNorm.L2NormGelu);
+        var expected = Float64Reference.Pattention(x, k, v, row => Float64Reference.L2NormGelu(row, Math.Sqrt(12)));
+        Assert.InRange(RelativeError(ToMatrix(module.forward(FromMatrix(x))), expected), 0, Tolerance);
+    }
+
+    [Fact]
+    public void GeluL2NormMatchesFloat64Reference()
+    {
+        var (module, x, k, v) = Build(PattentionNorm.GeluL2Norm);
+        var expected = Float64Reference.Pattention(x, k, v, row => Float64Reference.GeluL2Norm(row, Math.Sqrt(12)));
+        Assert.InRange(RelativeError(ToMatrix(module.forward(FromMatrix(x))), expected), 0, Tolerance);
+    }
+
+    [Fact]
+    public void SoftmaxMatchesFloat64Reference()
+    {
+        var (module, x, k, v) = Build(PattentionNorm.Softmax);
+        var expected = Float64Reference.Pattention(x, k, v, Float64Reference.SoftmaxTimesN);
+        Assert.InRange(RelativeError(ToMatrix(module.forward(FromMatrix(x))), expected), 0, Tolerance);
+    }
+
+    [Fact]
+    public void FixedTemperatureIsUsedInsteadOfSqrtN()
+    {
+        var (module, x, k, v) = Build(PattentionNorm.L2NormGelu, policy: TemperaturePolicy.Fixed, tau: 2.5);
+        Assert.Equal(2.5, module.Temperature);
+        var expected = Float64Reference.Pattention(x, k, v, row => Float64Reference.L2NormGelu(row, 2.5));
+        Assert.InRange(RelativeError(ToMatrix(module.forward(FromMatrix(x))), expected), 0, Tolerance);
+    }
+
+    [Fact]
+    public void Float64ModuleMatchesReferenceToTwelveDigits()
+    {
+        var (module, x, k, v) = Build(PattentionNorm.L2NormGelu, dtype: float64);
+        var expected = Float64Reference.Pattention(x, k, v, row => Float64Reference.L2NormGelu(row, Math.Sqrt(12)));
+        Assert.InRange(RelativeError(ToMatrix(module.forward(FromMatrix(x, float64))), expected), 0, 1e-12);
+    }
+
+    [Fact]
+    public void BatchedInputIsRowWise()
+    {
+        var (module, x, _, _) = Build(PattentionNorm.L2NormGelu);
+        var flat = module.forward(FromMatrix(x));
+        var batched = module.forward(FromMatrix(x).view(1, 5, 8).expand(3, 5, 8));
+        Assert.Equal([3L, 5, 6], batched.shape);
+        Assert.Equal(0, MaxAbsDifference(batched[2], flat), 6);
+    }
+
+    [Fact]
+    public void ZeroScoreRowIsNaNWithoutEpsilonAndFiniteWithIt()
+    {
+        // The official code has no ε: an all-zero score row divides 0 by 0.
+        var plain = new Pattention(4, 3, 2);
+        Assert.True(plain.forward(ones(1, 4)).isnan().any().item<bool>());
+        var guarded = new Pattention(4, 3, 2, epsilon: 1e-6);
+        Assert.False(guarded.forward(ones(1, 4)).isnan().any().item<bool>());
+    }
+
+    [Fact]
+    public void EpsilonEntersUnderTheSquareRoot()
+    {
+        // Scores [3, 4] have ‖·‖² = 25; with ε = 11, the scale is τ / √36 = τ / 6.
+        using var scores = tensor(new double[] { 3, 4 }).view(1, 2);
+        var weights = Pattention.Normalize(scores, PattentionNorm.GeluL2Norm, temperature: 6, epsilon: 11);
+        var g = new[] { Float64Reference.Gelu(3), Float64Reference.Gelu(4) };
+        var expectedScale = 6 / Math.Sqrt(g[0] * g[0] + g[1] * g[1] + 11);
+        Assert.Equal(g[0] * expectedScale, weights[0, 0].item<double>(), 12);
+        Assert.Equal(g[1] * expectedScale, weights[0, 1].item<double>(), 12);
+    }
+
+    [Fact]
+    public void StateDictUsesOfficialNames()
+    {
+        var module = new Pattention(4, 3, 2);
+        Assert.Equal(["key_param_tokens", "value_param_tokens"], module.state_dict().Keys.Order());
+        Assert.Equal([3L, 4], module.state_dict()["key_param_tokens"].shape);
+        Assert.Equal([3L, 2], module.state_dict()["value_param_tokens"].shape);
+    }
+
+    [Fact]
+    public void RejectsNonsense()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Pattention(4, 0, 2));
+        Assert.Throws<ArgumentException>(() => new Pattention(4, 3, 2, fixedTemperature: 2));
+    }
+}
