@@ -38,11 +38,11 @@ public sealed class TestBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) => Forward(x, null);
 
     public static TestBlock Random(long hidden, long heads, long qkv, long proj, long ffn, int seed,
-                                   TemperaturePolicy policy = TemperaturePolicy.SqrtN, (double, double, double)? taus = null)
+                                   TemperaturePolicy policy = TemperaturePolicy.SqrtN, (double, double, double)? taus = null, double valueStd = 0.3)
     {
         var block = new TestBlock(hidden, heads, qkv, proj, ffn, policy, taus);
         using var generator = new Generator((ulong)seed);
-        foreach (var (_, p) in block.Pattentions()) Initializers.Initialize(p, 0.5, 0.3, generator);
+        foreach (var (_, p) in block.Pattentions()) Initializers.Initialize(p, 0.5, valueStd, generator);
         return block;
     }
 }
