@@ -54,7 +54,11 @@ public class ElfRefusalTests
             { "link to a missing string table", Corrupt((e, b) => WriteU32(b, e.SectionHeader(e.VerneedIndex) + 0x28, 99)), "missing string table #99" },
             { "name outside .dynstr", Corrupt((e, b) => WriteU32(b, e.VerneedOffset + 4, 100_000)), "outside .dynstr" },
             { "unterminated .dynstr", Corrupt((e, b) => WriteU64(b, e.SectionHeader(e.DynstrIndex) + 0x20, 3)), ".dynstr" },
+            // Chains that leave .gnu.version_r: to past the end of the file, and to elsewhere in it
+            // (the section header table), where a write would damage unrelated bytes.
             { "verneed chain past the end", Corrupt((e, b) => WriteU32(b, e.VerneedOffset + 12, 1_000_000)), ".gnu.version_r entry" },
+            { "verneed chain leaves the section", Corrupt((e, b) => WriteU32(b, e.VerneedOffset + 12, (uint)(e.SectionHeaderOffset - e.VerneedOffset))), ".gnu.version_r entry" },
+            { "vernaux chain leaves the section", Corrupt((e, b) => WriteU32(b, e.VerneedOffset + 8, (uint)(e.SectionHeaderOffset - e.VerneedOffset))), ".gnu.version_r aux entry" },
         };
         return data;
     }
@@ -84,6 +88,8 @@ public class ElfRefusalTests
             { "text file", Encoding.ASCII.GetBytes(new string('x', 100)), "not an ELF file" },
             { "verdef section beyond the end", Corrupt((e, b) => WriteU64(b, e.SectionHeader(e.VerdefIndex) + 0x18, (ulong)b.Length)), "version section #" },
             { "verdef chain past the end", Corrupt((e, b) => WriteU32(b, e.VerdefOffset + 16, 1_000_000)), ".gnu.version_d entry" },
+            { "verdef chain leaves the section", Corrupt((e, b) => WriteU32(b, e.VerdefOffset + 16, (uint)(e.SectionHeaderOffset - e.VerdefOffset))), ".gnu.version_d entry" },
+            { "verdaux outside the section", Corrupt((e, b) => WriteU32(b, e.VerdefOffset + 12, (uint)(e.SectionHeaderOffset - e.VerdefOffset))), ".gnu.version_d aux entry" },
             { "verdaux name outside .dynstr", Corrupt((e, b) => WriteU32(b, e.VerdefOffset + 20, 100_000)), "outside .dynstr" },
         };
     }
