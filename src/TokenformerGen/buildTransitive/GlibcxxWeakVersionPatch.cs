@@ -89,13 +89,13 @@ namespace TokenformerGen.Build
                 long entry = section.Offset;
                 for (uint i = 0; i < section.Info; i++)
                 {
-                    Require(path, image, entry, VerdefSize, ".gnu.version_d entry");
+                    RequireInSection(path, section, entry, VerdefSize, ".gnu.version_d entry");
                     ushort auxCount = ReadU16(image, entry + 6);
                     uint auxOffset = ReadU32(image, entry + 12);
                     uint next = ReadU32(image, entry + 16);
                     if (auxCount > 0)
                     {
-                        Require(path, image, entry + auxOffset, 8, ".gnu.version_d aux entry");
+                        RequireInSection(path, section, entry + auxOffset, 8, ".gnu.version_d aux entry");
                         string name = ReadString(path, image, strings, ReadU32(image, entry + auxOffset));
                         if (name == version) return true;
                     }
@@ -119,7 +119,7 @@ namespace TokenformerGen.Build
                 long need = section.Offset;
                 for (uint i = 0; i < section.Info; i++)
                 {
-                    Require(path, image, need, VerneedSize, ".gnu.version_r entry");
+                    RequireInSection(path, section, need, VerneedSize, ".gnu.version_r entry");
                     ushort auxCount = ReadU16(image, need + 2);
                     string file = ReadString(path, image, strings, ReadU32(image, need + 4));
                     uint auxOffset = ReadU32(image, need + 8);
@@ -127,7 +127,7 @@ namespace TokenformerGen.Build
                     long aux = need + auxOffset;
                     for (int a = 0; a < auxCount; a++)
                     {
-                        Require(path, image, aux, VernauxSize, ".gnu.version_r aux entry");
+                        RequireInSection(path, section, aux, VernauxSize, ".gnu.version_r aux entry");
                         string name = ReadString(path, image, strings, ReadU32(image, aux + 8));
                         if (file == library && name == version) return checked((int)(aux + 4));   // vna_flags follows vna_hash
                         uint auxNext = ReadU32(image, aux + 12);
@@ -208,6 +208,15 @@ namespace TokenformerGen.Build
         {
             if (offset < 0 || length < 0 || offset > image.Length || length > image.Length - offset)
                 throw new ElfFormatException(path, what + " lies outside the file (offset " + offset + ", length " + length + ", file size " + image.Length + "): truncated or corrupt");
+        }
+
+        // Version entries are chained by relative offsets; a damaged link must not lead the reader
+        // (and the 2-byte write that follows) elsewhere in the file, where it would silently give a
+        // wrong answer or overwrite unrelated bytes. ReadSections has checked the section lies in the file.
+        private static void RequireInSection(string path, Section section, long offset, long length, string what)
+        {
+            if (offset < section.Offset || length > section.Offset + section.Size - offset)
+                throw new ElfFormatException(path, what + " at offset " + offset + " lies outside its section (offset " + section.Offset + ", size " + section.Size + "): corrupt");
         }
 
         private static ushort ReadU16(byte[] b, long at) { Guard(b, at, 2); return (ushort)(b[at] | b[at + 1] << 8); }
