@@ -264,7 +264,10 @@ namespace TokenformerGen.Build
                         return true;
                     }
                 }
-                catch (ElfFormatException) { /* not a library we can read: fall through and patch */ }
+                catch (Exception e) when (e is ElfFormatException || e is IOException || e is UnauthorizedAccessException)
+                {
+                    // Unreadable: assume the version is missing. A weak need is harmless where it is present.
+                }
                 break;
             }
 
