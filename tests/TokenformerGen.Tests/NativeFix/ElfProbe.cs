@@ -96,7 +96,7 @@ public static class NativeFixTestSupport
     public const string Libstdcxx = "libstdc++.so.6";
     public const string Glibcxx332 = "GLIBCXX_3.4.32";
 
-    public static bool IsLinuxX64 => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+    public static bool IsLinuxX64 => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == System.Runtime.InteropServices.Architecture.X64;
 
     /// <summary>
     /// The pristine libLibTorchSharp.so in the NuGet package folder, found from this test's

@@ -1,0 +1,78 @@
+using TokenformerGen.Architecture;
+using TokenformerGen.Growth;
+using TokenformerGen.Primitives;
+
+namespace TokenformerGen.Families;
+
+/// <summary>Which tokenizer a family's vocabulary was built for.</summary>
+public enum TokenizerKind
+{
+    /// <summary>Bytes 0..255 (plus padding).</summary>
+    Byte,
+    /// <summary>GPT-2 BPE (50,257 tokens).</summary>
+    Gpt2,
+    /// <summary>GPT-NeoX-20B BPE, supplied by the user as a Hugging Face <c>tokenizer.json</c>.</summary>
+    NeoX,
+}
+
+/// <summary>The fixed dimensions of a family: they never change across its stages.</summary>
+/// <param name="Vocabulary">Vocabulary size before padding.</param>
+/// <param name="PaddedVocabulary">Rows of the embedding (vocabulary padded to a multiple).</param>
+/// <param name="Context">Context length in tokens.</param>
+/// <param name="Layers">Number of blocks.</param>
+/// <param name="Hidden">Model width d.</param>
+/// <param name="Heads">Attention heads.</param>
+/// <param name="RotaryFraction">Share of each head that is rotated.</param>
+/// <param name="RotaryBase">Rotary frequency base.</param>
+/// <param name="Norm">Pattention normalisation Θ.</param>
+/// <param name="TemperaturePolicy">How τ is chosen.</param>
+/// <param name="Epsilon">ε in the Pattention L2 norm (0 = off).</param>
+/// <param name="KeyStd">Std of key tokens at initialisation.</param>
+/// <param name="ValueStd">Std of value tokens at initialisation.</param>
+/// <param name="EmbeddingStd">Std of the embedding at initialisation.</param>
+/// <param name="Tokenizer">The tokenizer the vocabulary belongs to.</param>
+public sealed record ArchitectureInfo(
+    long Vocabulary, long PaddedVocabulary, long Context, long Layers, long Hidden, long Heads,
+    double RotaryFraction, double RotaryBase, PattentionNorm Norm, TemperaturePolicy TemperaturePolicy,
+    double Epsilon, double KeyStd, double ValueStd, double EmbeddingStd, TokenizerKind Tokenizer)
+{
+    /// <summary>Dims per head.</summary>
+    public long HeadDim => Hidden / Heads;
+}
+
+/// <summary>Parameter-token counts (or τ values) of the three kinds of Pattention in a block.</summary>
+/// <param name="Qkv">Each of the query, key and value Pattentions.</param>
+/// <param name="Proj">The attention output Pattention.</param>
+/// <param name="Ffn">The FFN Pattention.</param>
+public readonly record struct PattentionSizes<T>(T Qkv, T Proj, T Ffn);
+
+/// <summary>How much training a stage gets, for the trainer and the schedule runner.</summary>
+/// <param name="Tokens">Training tokens.</param>
+/// <param name="LearningRate">Peak learning rate.</param>
+/// <param name="Warmup">Share of steps spent in linear warmup.</param>
+/// <param name="Batch">Sequences per optimizer step.</param>
+public sealed record TrainingBudget(long Tokens, double LearningRate, double Warmup, long Batch);
+
+/// <summary>Everything known about one stage of a family at build time.</summary>
+/// <param name="Family">The family name.</param>
+/// <param name="Name">The stage name.</param>
+/// <param name="Architecture">The family's fixed dimensions.</param>
+/// <param name="Tokens">Parameter tokens per Pattention kind.</param>
+/// <param name="Temperatures">τ per Pattention kind.</param>
+/// <param name="Budget">The stage's training budget.</param>
+/// <param name="GrownFrom">The stage it grows from, or null for a root.</param>
+/// <param name="Growth">The growth policy from <paramref name="GrownFrom"/>.</param>
+/// <param name="SpecHash">SHA-256 of the spec text the stage was generated from.</param>
+public sealed record StageInfo(
+    string Family, string Name, ArchitectureInfo Architecture, PattentionSizes<long> Tokens,
+    PattentionSizes<double> Temperatures, TrainingBudget Budget, string? GrownFrom, GrowthPolicy? Growth, string SpecHash)
+{
+    /// <summary>Trainable parameters.</summary>
+    public long Parameters => ModelSize.Parameters(Architecture.PaddedVocabulary, Architecture.Layers, Architecture.Hidden, Tokens.Qkv, Tokens.Proj, Tokens.Ffn);
+
+    /// <summary>Training FLOPs per token at the family's context length.</summary>
+    public long TrainingFlopsPerToken => ModelSize.TrainingFlopsPerToken(Architecture.PaddedVocabulary, Architecture.Layers, Architecture.Hidden, Tokens.Qkv, Tokens.Proj, Tokens.Ffn, Architecture.Context);
+
+    /// <summary>"Family/Stage".</summary>
+    public string QualifiedName => $"{Family}/{Name}";
+}
