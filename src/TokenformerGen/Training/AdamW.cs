@@ -1,0 +1,145 @@
+using TokenformerGen.Growth;
+using static TorchSharp.torch;
+
+namespace TokenformerGen.Training;
+
+/// <summary>How optimizer state follows a growth.</summary>
+public enum OptimizerGrowthMode
+{
+    /// <summary>Moments of old rows are kept, new rows start at zero; the step count carries on.</summary>
+    Keep,
+    /// <summary>All moments start again at zero with a fresh step count.</summary>
+    Reset,
+}
+
+/// <summary>
+/// AdamW with decoupled weight decay, with its state held as named tensors so it can be saved,
+/// restored exactly and grown with the model. Norm parameters (1-D tensors) are not decayed.
+/// </summary>
+public sealed class AdamW : IDisposable
+{
+    private readonly List<(string Name, Tensor Parameter, bool Decay)> _parameters;
+    private readonly Dictionary<string, (Tensor ExpAvg, Tensor ExpAvgSq)> _moments = new();
+
+    /// <summary>Creates the optimizer over <paramref name="namedParameters"/>.</summary>
+    public AdamW(IEnumerable<(string Name, Tensor Parameter)> namedParameters, double beta1 = 0.9, double beta2 = 0.95,
+                 double epsilon = 1e-8, double weightDecay = 0.1)
+    {
+        _parameters = namedParameters.Select(p => (p.Name, p.Parameter, Decay: p.Parameter.dim() > 1)).ToList();
+        (Beta1, Beta2, Epsilon, WeightDecay) = (beta1, beta2, epsilon, weightDecay);
+        foreach (var (name, parameter, _) in _parameters)
+            _moments[name] = (zeros_like(parameter).DetachFromDisposeScope(), zeros_like(parameter).DetachFromDisposeScope());
+    }
+
+    /// <summary>β₁.</summary>
+    public double Beta1 { get; }
+
+    /// <summary>β₂.</summary>
+    public double Beta2 { get; }
+
+    /// <summary>ε added to the denominator.</summary>
+    public double Epsilon { get; }
+
+    /// <summary>Decoupled weight decay of matrices.</summary>
+    public double WeightDecay { get; }
+
+    /// <summary>Optimizer steps taken (the t of the bias corrections).</summary>
+    public long StepCount { get; private set; }
+
+    /// <summary>Names of the parameters that are decayed.</summary>
+    public IEnumerable<string> DecayedParameters => _parameters.Where(p => p.Decay).Select(p => p.Name);
+
+    /// <summary>One update at learning rate <paramref name="learningRate"/> from the parameters' gradients.</summary>
+    public void Step(double learningRate)
+    {
+        StepCount++;
+        var correction1 = 1 - Math.Pow(Beta1, StepCount);
+        var correction2 = 1 - Math.Pow(Beta2, StepCount);
+        using var _ = no_grad();
+        foreach (var (name, parameter, decay) in _parameters)
+        {
+            var gradient = parameter.grad;
+            if (gradient is null) continue;
+            var (expAvg, expAvgSq) = _moments[name];
+            if (decay && WeightDecay > 0) parameter.mul_(1 - learningRate * WeightDecay);
+            expAvg.mul_(Beta1).add_(gradient, 1 - Beta1);
+            expAvgSq.mul_(Beta2).addcmul_(gradient, gradient, 1 - Beta2);
+            using var root = expAvgSq.sqrt();
+            using var denominator = root.div_(Math.Sqrt(correction2)).add_(Epsilon);
+            parameter.addcdiv_(expAvg, denominator, -learningRate / correction1);
+        }
+    }
+
+    /// <summary>Clears every gradient.</summary>
+    public void ZeroGrad()
+    {
+        foreach (var (_, parameter, _) in _parameters) parameter.grad?.zero_();
+    }
+
+    /// <summary>The state as named tensors (<c>exp_avg.{name}</c>, <c>exp_avg_sq.{name}</c>) plus the step count.</summary>
+    public (IReadOnlyDictionary<string, Tensor> Tensors, long StepCount) State()
+    {
+        var tensors = new Dictionary<string, Tensor>();
+        foreach (var (name, (expAvg, expAvgSq)) in _moments)
+        {
+            tensors[$"exp_avg.{name}"] = expAvg;
+            tensors[$"exp_avg_sq.{name}"] = expAvgSq;
+        }
+        return (tensors, StepCount);
+    }
+
+    /// <summary>Restores a state saved by <see cref="State"/>; every tensor must be present with the parameter's shape.</summary>
+    public void Load(IReadOnlyDictionary<string, Tensor> tensors, long stepCount)
+    {
+        var problems = new List<string>();
+        foreach (var (name, parameter, _) in _parameters)
+        {
+            foreach (var key in new[] { $"exp_avg.{name}", $"exp_avg_sq.{name}" })
+            {
+                if (!tensors.TryGetValue(key, out var t)) problems.Add($"{key}: missing");
+                else if (!t.shape.SequenceEqual(parameter.shape)) problems.Add($"{key}: {ParameterGrowth.Format(t.shape)} but the parameter is {ParameterGrowth.Format(parameter.shape)}");
+            }
+        }
+        if (problems.Count > 0) throw new InvalidDataException("Optimizer state does not match the model:" + Environment.NewLine + string.Join(Environment.NewLine, problems));
+        using var _ = no_grad();
+        foreach (var (name, (expAvg, expAvgSq)) in _moments)
+        {
+            expAvg.copy_(tensors[$"exp_avg.{name}"]);
+            expAvgSq.copy_(tensors[$"exp_avg_sq.{name}"]);
+        }
+        StepCount = stepCount;
+    }
+
+    /// <summary>
+    /// A fresh optimizer over the grown model's parameters: with <see cref="OptimizerGrowthMode.Keep"/>
+    /// the moments of <paramref name="previous"/> are carried over (old rows kept, new rows zero, the
+    /// step count continued); with <see cref="OptimizerGrowthMode.Reset"/> everything starts from zero.
+    /// </summary>
+    public static AdamW Grow(AdamW previous, IEnumerable<(string Name, Tensor Parameter)> grownParameters, OptimizerGrowthMode mode)
+    {
+        var grown = new AdamW(grownParameters, previous.Beta1, previous.Beta2, previous.Epsilon, previous.WeightDecay);
+        if (mode == OptimizerGrowthMode.Reset) return grown;
+        using var _ = no_grad();
+        foreach (var (name, (expAvg, expAvgSq)) in grown._moments)
+        {
+            if (!previous._moments.TryGetValue(name, out var old))
+                throw new GrowthException($"{name}: the grown model has a parameter the previous optimizer did not track.");
+            using var grownAvg = ParameterGrowth.AppendRows($"exp_avg.{name}", old.ExpAvg, expAvg.shape, 0, null);
+            using var grownAvgSq = ParameterGrowth.AppendRows($"exp_avg_sq.{name}", old.ExpAvgSq, expAvgSq.shape, 0, null);
+            expAvg.copy_(grownAvg);
+            expAvgSq.copy_(grownAvgSq);
+        }
+        grown.StepCount = previous.StepCount;
+        return grown;
+    }
+
+    /// <summary>Frees the moment tensors.</summary>
+    public void Dispose()
+    {
+        foreach (var (expAvg, expAvgSq) in _moments.Values)
+        {
+            expAvg.Dispose();
+            expAvgSq.Dispose();
+        }
+    }
+}

@@ -1,0 +1,40 @@
+using TokenformerGen.Training;
+
+namespace TokenformerGen.Tests.Training;
+
+/// <summary>A learnable synthetic corpus: a fixed pseudo-random token stream of short period, split 90/10.</summary>
+public sealed class PatternBatches(int vocabulary, int period = 23, int length = 4000) : IBatchSource
+{
+    private readonly long[] _stream = Enumerable.Range(0, length).Select(i => (long)((i % period) * 7 % vocabulary)).ToArray();
+
+    public double? TokensPerByte => 1;
+
+    private (Tensor, Tensor) Window(long start, int batch, int context, Func<int, long> offsetOf)
+    {
+        var inputs = new long[batch * context];
+        var targets = new long[batch * context];
+        for (var b = 0; b < batch; b++)
+        {
+            var offset = start + offsetOf(b);
+            for (var t = 0; t < context; t++)
+            {
+                inputs[b * context + t] = _stream[offset + t];
+                targets[b * context + t] = _stream[offset + t + 1];
+            }
+        }
+        return (tensor(inputs, [batch, context]), tensor(targets, [batch, context]));
+    }
+
+    public (Tensor Inputs, Tensor Targets) TrainBatch(long step, int micro, int batch, int context)
+    {
+        var trainLength = _stream.Length * 9 / 10 - context - 1;
+        return Window(0, batch, context, b => (step * 7919 + micro * 104729 + b * 1299709) % trainLength);
+    }
+
+    public IEnumerable<(Tensor Inputs, Tensor Targets)> ValidationBatches(int batch, int context, int maxBatches)
+    {
+        var start = _stream.Length * 9 / 10;
+        for (var i = 0; i < maxBatches && start + (i + 1) * batch * context + 1 < _stream.Length; i++)
+            yield return Window(start + i * batch * context, batch, context, b => (long)b * context);
+    }
+}
