@@ -50,6 +50,10 @@ public abstract class TokenformerModel : nn.Module<Tensor, Tensor>
         }
     }
 
+    /// <summary>Trainable parameters with their state-dict names, as plain tensors.</summary>
+    public IEnumerable<(string Name, Tensor Parameter)> NamedParameters()
+        => named_parameters().Select(p => (p.name, (Tensor)p.parameter));
+
     /// <summary>Names and shapes of the state dict, in order.</summary>
     public IReadOnlyList<KeyValuePair<string, long[]>> StateShapes()
         => state_dict().Select(p => new KeyValuePair<string, long[]>(p.Key, p.Value.shape)).ToList();

@@ -41,7 +41,7 @@ public sealed class Trainer : IDisposable
         Model = model;
         _data = data;
         Options = options;
-        Optimizer = optimizer ?? new AdamW(model.named_parameters().Select(p => (p.name, (Tensor)p.parameter)), weightDecay: options.WeightDecay);
+        Optimizer = optimizer ?? new AdamW(model.NamedParameters(), weightDecay: options.WeightDecay);
         Progress = progress ?? TrainingProgress.Start;
         Schedule = LearningRateSchedule.WithWarmupShare(options.LearningRate, options.Steps, options.WarmupShare, options.MinimumLearningRateRatio);
         var architecture = model.Stage.Architecture;

@@ -1,0 +1,158 @@
+using TokenformerGen.Families;
+using TokenformerGen.Growth;
+using TokenformerGen.Modules;
+using TokenformerGen.Training;
+
+namespace TokenformerGen.Scaling;
+
+/// <summary>Hears what a schedule run is doing (for progress bars and logs). Every member is optional.</summary>
+public interface IScheduleObserver
+{
+    /// <summary>A stage starts training.</summary>
+    void StageStarted(string mode, StageInfo stage, long steps) { }
+
+    /// <summary>An optimizer step finished.</summary>
+    void StepDone(string mode, StageInfo stage, StepMetrics metrics) { }
+
+    /// <summary>A validation point was measured.</summary>
+    void Evaluated(string mode, CurvePoint point) { }
+
+    /// <summary>A stage was grown from its parent; losses measured on the same validation batches.</summary>
+    void Grown(ExpansionMap edge, GrowthPolicy policy, double lossBefore, double lossAfter) { }
+
+    /// <summary>A stage finished training.</summary>
+    void StageFinished(string mode, StageResult result, TokenformerModel model) { }
+}
+
+/// <summary>
+/// Runs a family's schedule: progressively (train the root, grow each later stage from its parent
+/// through the edge's expansion map, train on) or from scratch (every stage alone, same budget rules).
+/// </summary>
+public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data, ScheduleOptions options, IScheduleObserver? observer = null)
+{
+    private readonly IScheduleObserver _observer = observer ?? new NullObserver();
+
+    /// <summary>Trains the root from scratch and grows every later stage from its trained parent.</summary>
+    public ScheduleResult RunProgressive()
+    {
+        const string mode = "progressive";
+        var trained = new Dictionary<string, (TokenformerModel Model, AdamW Optimizer)>();
+        var results = new List<StageResult>();
+        var curve = new List<CurvePoint>();
+        double flopsBefore = 0;
+        try
+        {
+            foreach (var registration in family.Stages)
+            {
+                var stage = registration.Info;
+                var model = registration.Create();
+                var edge = family.EdgeInto(stage.Name);
+                AdamW? optimizer = null;
+                double? lossBefore = null, lossAfter = null;
+                if (edge is null)
+                {
+                    model.InitializeFromScratch(options.Seed);
+                }
+                else
+                {
+                    var (parent, parentOptimizer) = trained[edge.From.Name];
+                    var growth = edge.DefaultOptions with { Policy = options.Policy ?? edge.DefaultOptions.Policy, Seed = options.Seed };
+                    lossBefore = Validate(parent);
+                    Migration.GrowInto(edge, parent, model, growth);
+                    lossAfter = Validate(model);
+                    _observer.Grown(edge, growth.Policy, lossBefore.Value, lossAfter.Value);
+                    CheckGrowth(edge, growth.Policy, lossBefore.Value, lossAfter.Value);
+                    optimizer = AdamW.Grow(parentOptimizer, model.NamedParameters(), options.OptimizerGrowth);
+                }
+                var (result, trainer) = TrainStage(mode, stage, model, optimizer, flopsBefore, curve, lossBefore, lossAfter);
+                trained[stage.Name] = (model, trainer.Optimizer);
+                flopsBefore += result.Flops;
+                results.Add(result);
+            }
+        }
+        finally
+        {
+            foreach (var (model, optimizer) in trained.Values)
+            {
+                optimizer.Dispose();
+                model.Dispose();
+            }
+        }
+        return new ScheduleResult(mode, results, curve);
+    }
+
+    /// <summary>Trains every stage from scratch with the same budget rules; each stage's FLOPs count from zero.</summary>
+    public ScheduleResult RunScratch()
+    {
+        const string mode = "scratch";
+        var results = new List<StageResult>();
+        var curve = new List<CurvePoint>();
+        foreach (var registration in family.Stages)
+        {
+            using var model = registration.Create();
+            model.InitializeFromScratch(options.Seed);
+            var (result, trainer) = TrainStage(mode, registration.Info, model, null, 0, curve, null, null);
+            trainer.Dispose();
+            results.Add(result);
+        }
+        return new ScheduleResult(mode, results, curve);
+    }
+
+    /// <summary>The trainer options a stage's budget translates to.</summary>
+    public TrainerOptions StageOptions(StageInfo stage)
+    {
+        var context = options.Context ?? (int)stage.Architecture.Context;
+        var budget = stage.Budget;
+        var tokensPerStep = budget.Batch * context;
+        var steps = Math.Max(1, (long)Math.Round(budget.Tokens * options.BudgetScale / tokensPerStep));
+        return new TrainerOptions
+        {
+            Steps = steps,
+            Batch = (int)budget.Batch,
+            Context = context,
+            LearningRate = budget.LearningRate,
+            WarmupShare = budget.Warmup,
+            EvalBatches = options.EvalBatches,
+            DataSeed = options.DataSeed,
+        };
+    }
+
+    private (StageResult Result, Trainer Trainer) TrainStage(string mode, StageInfo stage, TokenformerModel model, AdamW? optimizer,
+                                                           double flopsBefore, List<CurvePoint> curve, double? lossBefore, double? lossAfter)
+    {
+        var trainerOptions = StageOptions(stage);
+        var trainer = new Trainer(model, data, trainerOptions, optimizer);
+        _observer.StageStarted(mode, stage, trainerOptions.Steps);
+        var interval = Math.Max(1, trainerOptions.Steps / Math.Max(1, options.EvaluationsPerStage));
+
+        void Measure()
+        {
+            var point = new CurvePoint(stage.Name, trainer.Progress.Step, flopsBefore + trainer.Progress.Flops, trainer.Evaluate());
+            curve.Add(point);
+            _observer.Evaluated(mode, point);
+        }
+
+        Measure();
+        while (!trainer.Done)
+        {
+            _observer.StepDone(mode, stage, trainer.Step());
+            if (trainer.Progress.Step % interval == 0 || trainer.Done) Measure();
+        }
+        var progress = trainer.Progress;
+        var result = new StageResult(stage.Name, stage.Parameters, progress.Step, progress.Tokens, progress.Flops,
+                                     curve[^1].ValidationLoss, progress.WallSeconds, lossBefore, lossAfter);
+        _observer.StageFinished(mode, result, model);
+        return (result, trainer);
+    }
+
+    private double Validate(TokenformerModel model) => Evaluation.Loss(model, data, (int)model.Stage.Budget.Batch, options.Context ?? (int)model.Stage.Architecture.Context, options.EvalBatches);
+
+    private void CheckGrowth(ExpansionMap edge, GrowthPolicy policy, double before, double after)
+    {
+        var preserving = policy == GrowthPolicy.ZeroKeys && edge.From.Temperatures == edge.To.Temperatures;
+        if (preserving && !(Math.Abs(after - before) <= options.GrowthTolerance))
+            throw new GrowthException($"{edge.From.QualifiedName} → {edge.To.QualifiedName}: zero_keys growth changed the validation loss from {before:F6} to {after:F6} (tolerance {options.GrowthTolerance:G}).");
+    }
+
+    private sealed class NullObserver : IScheduleObserver;
+}
