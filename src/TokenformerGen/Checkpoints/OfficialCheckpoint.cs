@@ -1,0 +1,175 @@
+using System.Collections;
+using System.Collections.Specialized;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace TokenformerGen.Checkpoints;
+
+/// <summary>
+/// The official Tokenformer checkpoint, <c>pytorch_model.bin</c>: a <c>torch.save</c> zip holding a flat
+/// float32 state dict in the <see cref="OfficialLayout"/>. The pickle is handled by TorchSharp.PyBridge;
+/// names are mapped to and from ours, and every missing, extra or misshapen tensor is reported at once.
+/// </summary>
+public static class OfficialCheckpoint
+{
+    /// <summary>The file name of the official release.</summary>
+    public const string FileName = "pytorch_model.bin";
+
+    /// <summary>
+    /// Reads <paramref name="path"/> and returns its tensors under our names (CPU, stored dtype; the
+    /// caller owns them). The file must hold exactly the official tensors of a
+    /// <paramref name="layers"/>-layer model.
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">Not a readable torch.save state dict.</exception>
+    /// <exception cref="CheckpointMismatchException">Unknown or missing names (all listed).</exception>
+    public static Dictionary<string, Tensor> Read(string path, int layers)
+    {
+        var raw = Unpickle(path);
+        var ours = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var problems = new List<string>();
+        try
+        {
+            foreach (var (official, tensor) in raw.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            {
+                if (OfficialLayout.TryToOurs(official, layers, out var name, out var error))
+                    ours[name] = tensor;
+                else
+                {
+                    problems.Add($"unexpected: {error}");
+                    tensor.Dispose();
+                }
+            }
+            foreach (var name in OfficialLayout.OurNames(layers).Where(n => !ours.ContainsKey(n)))
+                problems.Add($"missing: {OfficialLayout.ToOfficial(name, layers)} (ours: {name}).");
+            if (problems.Count > 0) throw new CheckpointMismatchException(path, problems);
+            return ours;
+        }
+        catch
+        {
+            foreach (var t in ours.Values) t.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Imports an official checkpoint into <paramref name="module"/>: every name, shape and dtype is
+    /// checked against the module's state dict and all mismatches are reported at once before any
+    /// parameter is touched.
+    /// </summary>
+    /// <exception cref="CheckpointFormatException">Not a readable torch.save state dict.</exception>
+    /// <exception cref="CheckpointMismatchException">Missing, unknown, misshapen or mistyped tensors.</exception>
+    public static void Import(string path, nn.Module module, int layers) => Import(path, module.state_dict(), layers);
+
+    /// <summary>Imports an official checkpoint into the tensors of a state dict; see <see cref="Import(string, nn.Module, int)"/>.</summary>
+    public static void Import(string path, IReadOnlyDictionary<string, Tensor> target, int layers)
+    {
+        var raw = Unpickle(path);
+        try
+        {
+            var problems = new List<string>();
+            var mapped = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+            foreach (var (official, tensor) in raw.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+            {
+                if (OfficialLayout.TryToOurs(official, layers, out var name, out var error))
+                    mapped[name] = tensor;
+                else
+                    problems.Add($"unexpected: {error}");
+            }
+            problems.AddRange(StateDictCheck.Compare(StateDictCheck.SpecsOf(target), StateDictCheck.SpecsOf(mapped),
+                                                     name => OfficialLayout.TryToOfficial(name, layers, out var official, out _) ? $"{name} [official {official}]" : name));
+            if (problems.Count > 0) throw new CheckpointMismatchException(path, problems);
+
+            using var noGrad = no_grad();
+            foreach (var (name, destination) in target) destination.copy_(mapped[name]);
+        }
+        finally
+        {
+            foreach (var t in raw.Values) t.Dispose();
+        }
+    }
+
+    /// <summary>Writes the state dict of <paramref name="module"/> as an official checkpoint; see <see cref="Write(string, IReadOnlyDictionary{string, Tensor}, int)"/>.</summary>
+    public static void Export(string path, nn.Module module, int layers) => Write(path, module.state_dict(), layers);
+
+    /// <summary>
+    /// Writes <paramref name="ours"/> (exactly the tensors of a <paramref name="layers"/>-layer model) to
+    /// <paramref name="path"/> atomically as a float32 <c>torch.save</c> state dict under the official names,
+    /// in model order. Float16 and BFloat16 tensors are widened to float32 (exact); others are refused.
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">Unknown or missing names, or a dtype that cannot be stored (all listed).</exception>
+    public static void Write(string path, IReadOnlyDictionary<string, Tensor> ours, int layers)
+    {
+        var problems = new List<string>();
+        foreach (var name in ours.Keys.Order(StringComparer.Ordinal))
+            if (!OfficialLayout.TryToOfficial(name, layers, out _, out var error)) problems.Add($"unexpected: {error}");
+        var expected = OfficialLayout.OurNames(layers);
+        foreach (var name in expected.Where(n => !ours.ContainsKey(n)))
+            problems.Add($"missing: {name} (official: {OfficialLayout.ToOfficial(name, layers)}).");
+        foreach (var name in expected.Where(ours.ContainsKey))
+            if (ours[name].dtype is not (ScalarType.Float32 or ScalarType.Float16 or ScalarType.BFloat16))
+                problems.Add($"dtype: {name} is {SafeTensorsDType.DisplayName(ours[name].dtype)}; the official checkpoint is float32 (F16/BF16 are widened, others refused).");
+        if (problems.Count > 0) throw new CheckpointMismatchException(path, problems);
+
+        var prepared = new List<Tensor>();
+        try
+        {
+            var dict = new OrderedDictionary();
+            foreach (var name in expected)
+            {
+                var tensor = PrepareForPickle(ours[name]);
+                prepared.Add(tensor);
+                dict.Add(OfficialLayout.ToOfficial(name, layers), tensor);
+            }
+            AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, dict, leaveOpen: true));
+        }
+        finally
+        {
+            foreach (var t in prepared) t.Dispose();
+        }
+    }
+
+    // The pickler stores the raw bytes of the tensor's own elements but records its storage offset and
+    // strides, so give it a CPU float32 tensor that owns a fresh contiguous storage at offset 0.
+    private static Tensor PrepareForPickle(Tensor tensor)
+    {
+        var cpu = TensorBytes.ContiguousCpu(tensor);
+        if (cpu.dtype == ScalarType.Float32 && cpu.storage_offset() == 0) return cpu;
+        using (cpu)
+            return cpu.dtype == ScalarType.Float32 ? cpu.clone() : cpu.to_type(ScalarType.Float32);
+    }
+
+    private static Dictionary<string, Tensor> Unpickle(string path)
+    {
+        Hashtable table;
+        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
+        {
+            Span<byte> signature = stackalloc byte[4];
+            if (stream.Length < 22 || stream.Read(signature) != 4 || signature[0] != 'P' || signature[1] != 'K' || signature[2] != 3 || signature[3] != 4)
+                throw new CheckpointFormatException(path, null, $"not a torch.save zip archive (expected a zip file, got {stream.Length} bytes starting {Convert.ToHexString(signature)}).");
+            stream.Position = 0;
+            try
+            {
+                table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true, skipTensorRead: false);
+            }
+            catch (Exception e) when (e is not (OutOfMemoryException or CheckpointFormatException))
+            {
+                throw new CheckpointFormatException(path, null, $"cannot read the torch.save state dict ({e.GetType().Name}: {e.Message}).", e);
+            }
+        }
+
+        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        var bad = new List<string>();
+        foreach (DictionaryEntry entry in table)
+        {
+            if (entry.Key is string key && entry.Value is Tensor tensor) result[key] = tensor;
+            else bad.Add($"{entry.Key} ({entry.Value?.GetType().Name ?? "null"})");
+        }
+        if (bad.Count > 0)
+        {
+            foreach (var t in result.Values) t.Dispose();
+            throw new CheckpointFormatException(path, null, $"not a flat state dict of tensors: {string.Join(", ", bad)}.");
+        }
+        return result;
+    }
+}
