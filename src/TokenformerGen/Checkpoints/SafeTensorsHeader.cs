@@ -139,10 +139,10 @@ internal static class SafeTensorsHeader
         }
         catch (OverflowException)
         {
-            throw new CheckpointFormatException(path, name, $"shape {TensorSpec.FormatShape(shape)} × {itemSize} bytes overflows a 64-bit size.");
+            throw new CheckpointFormatException(path, name, $"shape {Shapes.Format(shape)} × {itemSize} bytes overflows a 64-bit size.");
         }
         if (bytes != end - begin)
-            throw new CheckpointFormatException(path, name, $"shape {TensorSpec.FormatShape(shape)} × {itemSize} bytes ({dtypeName}) = {bytes} bytes, but data_offsets [{begin}, {end}) span {end - begin} bytes.");
+            throw new CheckpointFormatException(path, name, $"shape {Shapes.Format(shape)} × {itemSize} bytes ({dtypeName}) = {bytes} bytes, but data_offsets [{begin}, {end}) span {end - begin} bytes.");
         return new SafeTensorInfo(name, dtype, shape, begin, end);
     }
 

@@ -44,7 +44,7 @@ public sealed class SafeTensorsWriter : IDisposable
         if (expected.Name != name)
             throw new InvalidOperationException($"Tensor '{name}' written out of order: '{expected.Name}' is next.");
         if (tensor.dtype != expected.DType || !tensor.shape.SequenceEqual(expected.Shape))
-            throw new ArgumentException($"Tensor '{name}' is {tensor.dtype} {TensorSpec.FormatShape(tensor.shape)}; the header says {expected.DType} {expected.ShapeText}.");
+            throw new ArgumentException($"Tensor '{name}' is {tensor.dtype} {Shapes.Format(tensor.shape)}; the header says {expected.DType} {expected.ShapeText}.");
         TensorBytes.Write(_stream, tensor);
         _next++;
     }

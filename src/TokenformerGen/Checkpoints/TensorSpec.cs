@@ -18,13 +18,11 @@ public record TensorSpec(string Name, ScalarType DType, long[] Shape)
     public long ByteLength => checked(ElementCount * SafeTensorsDType.ItemSize(DType));
 
     /// <summary>The shape as text, e.g. <c>[4, 8]</c>.</summary>
-    public string ShapeText => FormatShape(Shape);
+    public string ShapeText => Shapes.Format(Shape);
 
     /// <summary>The name, dtype and shape, e.g. <c>mlp.key_param_tokens F32 [8, 4]</c>.</summary>
     public sealed override string ToString() => $"{Name} {SafeTensorsDType.DisplayName(DType)} {ShapeText}";
 
-    /// <summary>Formats a shape as <c>[4, 8]</c>.</summary>
-    public static string FormatShape(IEnumerable<long> shape) => "[" + string.Join(", ", shape) + "]";
 }
 
 /// <summary>

@@ -54,7 +54,7 @@ public sealed record ExpansionMap(StageInfo From, StageInfo To, IReadOnlyList<Pa
             foreach (var row in Parameters)
             {
                 if (!actualShapes.TryGetValue(row.Name, out var shape)) problems.Add($"{row.Name}: missing from the {side}.");
-                else if (!shape.SequenceEqual(expectedShape(row))) problems.Add($"{row.Name}: the {side} has {ParameterGrowth.Format(shape)}, the map expects {ParameterGrowth.Format(expectedShape(row))}.");
+                else if (!shape.SequenceEqual(expectedShape(row))) problems.Add($"{row.Name}: the {side} has {Shapes.Format(shape)}, the map expects {Shapes.Format(expectedShape(row))}.");
             }
             var known = Parameters.Select(p => p.Name).ToHashSet();
             problems.AddRange(actual.Where(p => !known.Contains(p.Key)).Select(p => $"{p.Key}: in the {side} but not in the map."));

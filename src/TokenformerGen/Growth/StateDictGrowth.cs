@@ -9,7 +9,7 @@ public static class StateDictGrowth
     /// Builds the state dict of the larger stage: tensors of equal shape are copied, Pattention key
     /// and value tokens grow along axis 0 per <paramref name="options"/>. Every problem (a missing,
     /// extra, shrinking or misshapen tensor) is collected and reported in one
-    /// <see cref="GrowthException"/>. Tensors are visited in target order, so a seed reproduces the result.
+    /// <see cref="GrowthException"/>. A seed reproduces the result.
     /// </summary>
     public static Dictionary<string, Tensor> Grow(IReadOnlyDictionary<string, Tensor> source,
                                                   IReadOnlyList<KeyValuePair<string, long[]>> targetShapes,
@@ -20,20 +20,19 @@ public static class StateDictGrowth
         var targetNames = new HashSet<string>(targetShapes.Select(t => t.Key));
         problems.AddRange(source.Keys.Where(k => !targetNames.Contains(k)).Select(k => $"{k}: in the source but not in the target stage."));
 
-        using var generator = new Generator((ulong)options.Seed);
         var grown = new Dictionary<string, Tensor>();
         foreach (var (name, shape) in targetShapes)
         {
             if (!source.TryGetValue(name, out var tensor))
             {
-                problems.Add($"{name}: missing from the source (target shape {ParameterGrowth.Format(shape)}).");
+                problems.Add($"{name}: missing from the source (target shape {Shapes.Format(shape)}).");
                 continue;
             }
             try
             {
                 grown[name] = tensor.shape.SequenceEqual(shape)
                     ? tensor.detach().clone()
-                    : ParameterGrowth.AppendRows(name, tensor, shape, ParameterGrowth.NewRowStd(name, options), generator);
+                    : ParameterGrowth.AppendRows(name, tensor, shape, ParameterGrowth.NewRowStd(name, options), options.Seed);
             }
             catch (GrowthException e)
             {

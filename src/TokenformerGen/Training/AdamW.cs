@@ -97,7 +97,7 @@ public sealed class AdamW : IDisposable
             foreach (var key in new[] { $"exp_avg.{name}", $"exp_avg_sq.{name}" })
             {
                 if (!tensors.TryGetValue(key, out var t)) problems.Add($"{key}: missing");
-                else if (!t.shape.SequenceEqual(parameter.shape)) problems.Add($"{key}: {ParameterGrowth.Format(t.shape)} but the parameter is {ParameterGrowth.Format(parameter.shape)}");
+                else if (!t.shape.SequenceEqual(parameter.shape)) problems.Add($"{key}: {Shapes.Format(t.shape)} but the parameter is {Shapes.Format(parameter.shape)}");
             }
         }
         if (problems.Count > 0) throw new InvalidDataException("Optimizer state does not match the model:" + Environment.NewLine + string.Join(Environment.NewLine, problems));
@@ -124,8 +124,8 @@ public sealed class AdamW : IDisposable
         {
             if (!previous._moments.TryGetValue(name, out var old))
                 throw new GrowthException($"{name}: the grown model has a parameter the previous optimizer did not track.");
-            using var grownAvg = ParameterGrowth.AppendRows($"exp_avg.{name}", old.ExpAvg, expAvg.shape, 0, null);
-            using var grownAvgSq = ParameterGrowth.AppendRows($"exp_avg_sq.{name}", old.ExpAvgSq, expAvgSq.shape, 0, null);
+            using var grownAvg = ParameterGrowth.AppendRows($"exp_avg.{name}", old.ExpAvg, expAvg.shape, 0, 0);
+            using var grownAvgSq = ParameterGrowth.AppendRows($"exp_avg_sq.{name}", old.ExpAvgSq, expAvgSq.shape, 0, 0);
             expAvg.copy_(grownAvg);
             expAvgSq.copy_(grownAvgSq);
         }

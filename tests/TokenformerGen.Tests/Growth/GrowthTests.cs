@@ -14,9 +14,8 @@ public class GrowthTests(ITestOutputHelper output)
     private static TestBlock Grow(TestBlock small, GrowthOptions options, (long Qkv, long Proj, long Ffn) tokens, TemperaturePolicy policy, (double, double, double)? taus)
     {
         var large = new TestBlock(Hidden, Heads, tokens.Qkv, tokens.Proj, tokens.Ffn, policy, taus);
-        using var generator = new Generator((ulong)options.Seed);
         foreach (var ((name, target), (_, source)) in large.Pattentions().Zip(small.Pattentions()))
-            ParameterGrowth.GrowInto(target, source, name, options, generator);
+            ParameterGrowth.GrowInto(target, source, name, options);
         return large;
     }
 
@@ -79,11 +78,13 @@ public class GrowthTests(ITestOutputHelper output)
     public void AppendRowsKeepsOldRowsAndDrawsNewOnes()
     {
         var source = arange(6, float32).view(3, 2);
-        using var generator = new Generator(1);
-        var grown = ParameterGrowth.AppendRows("t", source, [5, 2], 0.5, generator);
+        var grown = ParameterGrowth.AppendRows("t", source, [5, 2], 0.5, seed: 1);
         Assert.Equal(source.data<float>().ToArray(), grown.narrow(0, 0, 3).data<float>().ToArray());
         Assert.True(grown.narrow(0, 3, 2).abs().sum().item<float>() > 0);
-        var zeroGrown = ParameterGrowth.AppendRows("t", source, [5, 2], 0, null);
+        // The draw depends on the tensor's name and the seed, not on what was drawn before.
+        Assert.Equal(grown.data<float>().ToArray(), ParameterGrowth.AppendRows("t", source, [5, 2], 0.5, seed: 1).data<float>().ToArray());
+        Assert.NotEqual(grown.data<float>().ToArray(), ParameterGrowth.AppendRows("u", source, [5, 2], 0.5, seed: 1).data<float>().ToArray());
+        var zeroGrown = ParameterGrowth.AppendRows("t", source, [5, 2], 0, 0);
         Assert.Equal(0, zeroGrown.narrow(0, 3, 2).abs().sum().item<float>());
     }
 
@@ -93,11 +94,11 @@ public class GrowthTests(ITestOutputHelper output)
     [InlineData(new long[] { 3, 2, 1 }, "the ranks differ")]
     public void RefusalsNameTheTensorAndBothShapes(long[] target, string problem)
     {
-        var e = Assert.Throws<GrowthException>(() => ParameterGrowth.AppendRows("layers.0.mlp.key_param_tokens", zeros(3, 2), target, 0, null));
+        var e = Assert.Throws<GrowthException>(() => ParameterGrowth.AppendRows("layers.0.mlp.key_param_tokens", zeros(3, 2), target, 0, 0));
         Assert.Contains("layers.0.mlp.key_param_tokens", e.Message);
         Assert.Contains(problem, e.Message);
         Assert.Contains("[3, 2]", e.Message);
-        Assert.Contains(ParameterGrowth.Format(target), e.Message);
+        Assert.Contains(Shapes.Format(target), e.Message);
     }
 
     [Fact]
