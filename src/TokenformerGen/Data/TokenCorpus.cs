@@ -185,7 +185,7 @@ public sealed class TokenCorpus : IDisposable
     {
         var bytesPerId = TokenFile.BytesPerIdFor(tokenizer.VocabularySize);
         TokenFile.Header header = default;
-        DataAtomicFile.Write(cachePath, stream =>
+        Checkpoints.AtomicFile.Write(cachePath, stream =>
         {
             long count = 0, textBytes = 0;
             stream.Position = TokenFile.HeaderSize;
@@ -204,7 +204,7 @@ public sealed class TokenCorpus : IDisposable
         return header;
     }
 
-    private static long CountValidationBytes(FileStream stream, ITextTokenizer tokenizer, long count, int bytesPerId)
+    private static long CountValidationBytes(Stream stream, ITextTokenizer tokenizer, long count, int bytesPerId)
     {
         const int window = 1 << 20;
         var validation = ValidationCount(count);

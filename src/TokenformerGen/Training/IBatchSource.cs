@@ -1,4 +1,4 @@
-using static TorchSharp.torch;
+using TokenformerGen.Data;
 
 namespace TokenformerGen.Training;
 
@@ -10,10 +10,10 @@ public interface IBatchSource
     /// <paramref name="step"/>: inputs and next-token targets, int64 <c>[batch, context]</c>. A pure
     /// function of its arguments, so a resumed run sees exactly the batches an uninterrupted one would.
     /// </summary>
-    (Tensor Inputs, Tensor Targets) TrainBatch(long step, int micro, int batch, int context);
+    TokenBatch TrainBatch(long step, int micro, int batch, int context);
 
     /// <summary>The held-out batches, in a fixed order, at most <paramref name="maxBatches"/> of them.</summary>
-    IEnumerable<(Tensor Inputs, Tensor Targets)> ValidationBatches(int batch, int context, int maxBatches);
+    IEnumerable<TokenBatch> ValidationBatches(int batch, int context, int maxBatches);
 
     /// <summary>Validation tokens per UTF-8 byte, to turn nats per token into bits per byte; null when unknown.</summary>
     double? TokensPerByte { get; }

@@ -79,9 +79,9 @@ public sealed class Trainer : IDisposable
         {
             for (var micro = 0; micro < Options.GradientAccumulation; micro++)
             {
-                var (inputs, targets) = _data.TrainBatch(step, micro, Options.Batch, Options.Context);
-                var logits = Model.forward(inputs);
-                var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1));
+                using var batch = _data.TrainBatch(step, micro, Options.Batch, Options.Context);
+                var logits = Model.forward(batch.Inputs);
+                var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), batch.Targets.view(-1));
                 (loss / Options.GradientAccumulation).backward();
                 lossSum += loss.item<float>();
             }
@@ -116,15 +116,14 @@ public static class Evaluation
         using var _ = no_grad();
         double total = 0;
         long count = 0;
-        foreach (var (inputs, targets) in data.ValidationBatches(batch, context, maxBatches))
+        foreach (var tokens in data.ValidationBatches(batch, context, maxBatches))
         {
             using var scope = NewDisposeScope();
-            var logits = model.forward(inputs);
-            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1), reduction: nn.Reduction.Sum);
+            using var owned = tokens;
+            var logits = model.forward(tokens.Inputs);
+            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), tokens.Targets.view(-1), reduction: nn.Reduction.Sum);
             total += loss.item<float>();
-            count += targets.numel();
-            inputs.Dispose();
-            targets.Dispose();
+            count += tokens.Targets.numel();
         }
         return count == 0 ? double.NaN : total / count;
     }

@@ -33,7 +33,7 @@ public sealed class TokenCorpusTests : IDisposable
         ids[0] = max;
         var path = Path.Combine(_dir, $"ids{bytesPerId}.tokens");
         var header = new TokenFile.Header(bytesPerId, ids.Length, max + 1, 0, 0);
-        DataAtomicFile.Write(path, s => { s.Position = TokenFile.HeaderSize; TokenFile.WriteIds(s, ids, bytesPerId); TokenFile.WriteHeader(s, header); });
+        TokenformerGen.Checkpoints.AtomicFile.Write(path, s => { s.Position = TokenFile.HeaderSize; TokenFile.WriteIds(s, ids, bytesPerId); TokenFile.WriteHeader(s, header); });
 
         Assert.Equal(header, TokenFile.TryReadHeader(path, out _));
         Assert.Equal(TokenFile.HeaderSize + ids.Length * bytesPerId, new FileInfo(path).Length);

@@ -1,3 +1,4 @@
+using TokenformerGen.Data;
 using TokenformerGen.Training;
 
 namespace TokenformerGen.Tests.Training;
@@ -9,7 +10,7 @@ public sealed class PatternBatches(int vocabulary, int period = 23, int length =
 
     public double? TokensPerByte => 1;
 
-    private (Tensor, Tensor) Window(long start, int batch, int context, Func<int, long> offsetOf)
+    private TokenBatch Window(long start, int batch, int context, Func<int, long> offsetOf)
     {
         var inputs = new long[batch * context];
         var targets = new long[batch * context];
@@ -22,16 +23,16 @@ public sealed class PatternBatches(int vocabulary, int period = 23, int length =
                 targets[b * context + t] = _stream[offset + t + 1];
             }
         }
-        return (tensor(inputs, [batch, context]), tensor(targets, [batch, context]));
+        return new TokenBatch(tensor(inputs, [batch, context]), tensor(targets, [batch, context]));
     }
 
-    public (Tensor Inputs, Tensor Targets) TrainBatch(long step, int micro, int batch, int context)
+    public TokenBatch TrainBatch(long step, int micro, int batch, int context)
     {
         var trainLength = _stream.Length * 9 / 10 - context - 1;
         return Window(0, batch, context, b => (step * 7919 + micro * 104729 + b * 1299709) % trainLength);
     }
 
-    public IEnumerable<(Tensor Inputs, Tensor Targets)> ValidationBatches(int batch, int context, int maxBatches)
+    public IEnumerable<TokenBatch> ValidationBatches(int batch, int context, int maxBatches)
     {
         var start = _stream.Length * 9 / 10;
         for (var i = 0; i < maxBatches && start + (i + 1) * batch * context + 1 < _stream.Length; i++)

@@ -44,9 +44,9 @@ public class TrainerTests
         double MicroLoss(int micro)
         {
             using var _ = no_grad();
-            var (x, y) = data.TrainBatch(0, micro, 2, 16);
-            var logits = model.forward(x);
-            return nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), y.view(-1)).item<float>();
+            using var batch = data.TrainBatch(0, micro, 2, 16);
+            var logits = model.forward(batch.Inputs);
+            return nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), batch.Targets.view(-1)).item<float>();
         }
         var expected = (MicroLoss(0) + MicroLoss(1)) / 2;
         using var trainer = new Trainer(model, data, Options with { Batch = 2, GradientAccumulation = 2 });
