@@ -1,0 +1,85 @@
+using TokenformerGen.Modules;
+using TokenformerGen.Primitives;
+using static TorchSharp.torch;
+
+namespace TokenformerGen.Inference;
+
+/// <summary>How to pick each next token.</summary>
+/// <param name="Temperature">Softmax temperature; 0 picks the most likely token.</param>
+/// <param name="TopK">Sample among the k most likely tokens only (0 = all).</param>
+/// <param name="Seed">Seed of the sampling generator.</param>
+/// <param name="UseCache">Reuse keys and values of earlier positions (a KV cache) instead of re-running the whole prefix.</param>
+/// <param name="Vocabulary">Only ids below this are sampled (the tokenizer's vocabulary; the rest is padding).</param>
+public sealed record SamplingOptions(double Temperature = 0.8, int TopK = 40, long Seed = 1, bool UseCache = true, long? Vocabulary = null);
+
+/// <summary>Autoregressive sampling from a Tokenformer, with or without a KV cache.</summary>
+public static class TextSampler
+{
+    /// <summary>
+    /// Extends <paramref name="prompt"/> by <paramref name="count"/> sampled tokens and returns the new
+    /// ones. The window never exceeds the model's context: past it, the cache is rebuilt from the most
+    /// recent half-context (without a cache, the prefix is cropped to the context).
+    /// </summary>
+    public static List<long> Generate(TokenformerModel model, IReadOnlyList<long> prompt, int count, SamplingOptions options)
+    {
+        if (prompt.Count == 0) throw new ArgumentException("The prompt needs at least one token.", nameof(prompt));
+        model.eval();
+        using var _ = no_grad();
+        using var generator = new Generator((ulong)options.Seed);
+        var context = (int)model.Stage.Architecture.Context;
+        var sequence = new List<long>(prompt);
+        var produced = new List<long>(count);
+        KvCache? cache = null;
+        try
+        {
+            for (var i = 0; i < count; i++)
+            {
+                using var scope = NewDisposeScope();
+                Tensor logits;
+                if (options.UseCache)
+                {
+                    if (cache is null || cache.Length >= context)
+                    {
+                        // First prefill: up to a whole context; a full cache restarts from the newest half.
+                        var keep = cache is null ? context : context / 2;
+                        cache?.Dispose();
+                        cache = model.CreateCache();
+                        var window = sequence.Skip(Math.Max(0, sequence.Count - keep)).ToArray();
+                        logits = model.Forward(tensor(window).unsqueeze(0), cache);
+                    }
+                    else
+                    {
+                        logits = model.Forward(tensor(new[] { sequence[^1] }).unsqueeze(0), cache);
+                    }
+                }
+                else
+                {
+                    var window = sequence.Skip(Math.Max(0, sequence.Count - context)).ToArray();
+                    logits = model.forward(tensor(window).unsqueeze(0));
+                }
+                var next = Pick(logits[0, -1], options, generator);
+                sequence.Add(next);
+                produced.Add(next);
+            }
+        }
+        finally
+        {
+            cache?.Dispose();
+        }
+        return produced;
+    }
+
+    /// <summary>Picks one id from last-position logits <c>[vocab]</c>.</summary>
+    public static long Pick(Tensor logits, SamplingOptions options, Generator generator)
+    {
+        var scores = options.Vocabulary is long v && v < logits.shape[0] ? logits.narrow(0, 0, v) : logits;
+        if (options.Temperature <= 0) return scores.argmax().item<long>();
+        scores = scores / options.Temperature;
+        if (options.TopK > 0 && options.TopK < scores.shape[0])
+        {
+            var threshold = scores.topk(options.TopK).values[-1];
+            scores = scores.masked_fill(scores < threshold, double.NegativeInfinity);
+        }
+        return multinomial(softmax(scores, 0), 1, generator: generator).item<long>();
+    }
+}
