@@ -1,0 +1,114 @@
+using System.Collections.Generic;
+using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Planning;
+
+namespace TokenformerGen.Generator.Parsing;
+
+/// <summary>A value read from the spec and where it was written (defaults point at their mapping).</summary>
+internal readonly record struct Located<T>(T Value, SourceRange Range);
+
+// The raw spec: what the file says, shaped by the schema but not yet checked for meaning. A field is
+// null when the key was missing or its value mistyped (already reported). Lives only inside one
+// pipeline step, never cached.
+
+internal sealed class RawFamilySpec
+{
+    public SourceRange Range { get; set; }
+
+    public Located<string>? Family { get; set; }
+
+    public Located<string>? Namespace { get; set; }
+
+    public Located<TokenizerKind>? Tokenizer { get; set; }
+
+    public RawVocab? Vocab { get; set; }
+
+    public Located<long>? Context { get; set; }
+
+    public RawArchitecture? Architecture { get; set; }
+
+    public List<RawStage> Stages { get; } = new();
+}
+
+internal sealed class RawVocab
+{
+    public SourceRange Range { get; set; }
+
+    public Located<long>? Size { get; set; }
+
+    public Located<long>? PadToMultiple { get; set; }
+}
+
+internal sealed class RawArchitecture
+{
+    public SourceRange Range { get; set; }
+
+    public Located<long>? Layers { get; set; }
+
+    public Located<long>? Hidden { get; set; }
+
+    public Located<long>? Heads { get; set; }
+
+    public Located<double>? RotaryFraction { get; set; }
+
+    public Located<double>? RotaryBase { get; set; }
+
+    public Located<PattentionNorm>? Norm { get; set; }
+
+    public Located<TauPolicy>? Tau { get; set; }
+
+    public Located<double>? Epsilon { get; set; }
+
+    public Located<double>? KeyStd { get; set; }
+
+    public Located<ValueInit>? ValueInit { get; set; }
+
+    public Located<double>? ValueStd { get; set; }
+
+    public Located<double>? EmbeddingStd { get; set; }
+
+    public Located<bool>? TiedEmbeddings { get; set; }
+}
+
+internal sealed class RawStage
+{
+    public int Index { get; set; }
+
+    public SourceRange Range { get; set; }
+
+    public Located<string>? Name { get; set; }
+
+    public Located<string>? From { get; set; }
+
+    public Located<GrowthPolicy>? Growth { get; set; }
+
+    public Located<long>? Qkv { get; set; }
+
+    public Located<long>? Proj { get; set; }
+
+    public Located<long>? Ffn { get; set; }
+
+    public RawTrain? Train { get; set; }
+
+    public Located<long>? Layers { get; set; }
+
+    public Located<long>? Hidden { get; set; }
+
+    public Located<long>? Heads { get; set; }
+
+    public RawVocab? Vocab { get; set; }
+
+    /// <summary>How messages name this stage: <c>stages[1] ('Medium')</c>.</summary>
+    public string Label => Name is { } name ? $"stages[{Index}] ('{name.Value}')" : $"stages[{Index}]";
+}
+
+internal sealed class RawTrain
+{
+    public Located<long>? Tokens { get; set; }
+
+    public Located<double>? LearningRate { get; set; }
+
+    public Located<double>? Warmup { get; set; }
+
+    public Located<long>? Batch { get; set; }
+}

@@ -1,0 +1,117 @@
+using TokenformerGen.Generator.Model;
+
+namespace TokenformerGen.Generator.Planning;
+
+// The validated, immutable model of one family ("plan"): what every emitter reads. Records with
+// value equality and EquatableArray, no Roslyn symbols, syntax, locations or plain arrays, so the
+// incremental pipeline can cache it and compare runs. All derived values (padded vocabulary, head
+// dimension, rotary dimensions, τ, parameter counts, FLOPs) are computed once, here.
+
+/// <summary>One model family: fixed dimensions and a schedule of stages joined by growth edges.</summary>
+/// <param name="Name">Family name, a C# identifier (<c>TinyKjv</c>); prefixes generated type names.</param>
+/// <param name="Namespace">Namespace of the generated code.</param>
+/// <param name="SourceFileName">The spec's file name (no directory), for generated comments.</param>
+/// <param name="Stages">Stages in schedule order; a stage's parent always comes before it.</param>
+/// <param name="Edges">One edge per stage that grows from another, in schedule order.</param>
+/// <param name="SpecText">The spec file's text exactly as read.</param>
+/// <param name="SpecSha256">Lower-case hex SHA-256 of the UTF-8 bytes of <paramref name="SpecText"/>.</param>
+internal sealed record FamilyPlan(
+    string Name,
+    string Namespace,
+    string SourceFileName,
+    TokenizerKind Tokenizer,
+    VocabularyPlan Vocabulary,
+    int Context,
+    ArchitecturePlan Architecture,
+    EquatableArray<StagePlan> Stages,
+    EquatableArray<GrowthEdgePlan> Edges,
+    string SpecText,
+    string SpecSha256)
+{
+    /// <summary>The generated constants class: <c>{Name}Family</c>.</summary>
+    public string ClassName => GeneratedNames.FamilyClass(Name);
+}
+
+/// <param name="Size">Vocabulary size as given.</param>
+/// <param name="PadToMultiple">Padding multiple (1 = no padding).</param>
+/// <param name="Padded">Rows of the embedding: <c>ceil(Size / PadToMultiple) · PadToMultiple</c>.</param>
+internal sealed record VocabularyPlan(int Size, int PadToMultiple, int Padded);
+
+/// <summary>Dimensions and choices fixed for the whole family (they never change between stages).</summary>
+/// <param name="HeadDim">Hidden / Heads.</param>
+/// <param name="RotaryDims">int(RotaryFraction · HeadDim): even, 1..HeadDim.</param>
+internal sealed record ArchitecturePlan(
+    int Layers,
+    int Hidden,
+    int Heads,
+    int HeadDim,
+    double RotaryFraction,
+    int RotaryDims,
+    double RotaryBase,
+    PattentionNorm Norm,
+    TauPolicy TauPolicy,
+    double Epsilon,
+    InitPlan Init,
+    bool TiedEmbeddings);
+
+/// <param name="KeyStd">Std of new key tokens (from scratch and for random growth).</param>
+/// <param name="ValueStd">Std of new value tokens: 2 / (L·√d) for <see cref="ValueInit.Wang"/>, else as given.</param>
+/// <param name="EmbeddingStd">Std of the token embedding.</param>
+internal sealed record InitPlan(double KeyStd, ValueInit Value, double ValueStd, double EmbeddingStd);
+
+/// <summary>Parameter-token counts of the three Pattention kinds (q, k and v each have <see cref="Qkv"/>).</summary>
+internal sealed record PattentionCounts(int Qkv, int Proj, int Ffn);
+
+/// <summary>τ of each Pattention kind in one stage.</summary>
+internal sealed record PattentionTaus(double Qkv, double Proj, double Ffn);
+
+/// <summary>One stage of the schedule.</summary>
+/// <param name="Index">Position in the schedule (0-based).</param>
+/// <param name="GrowsFrom">Name of the parent stage, or null for a root stage.</param>
+/// <param name="ParentIndex">Index of the parent stage, or null for a root stage.</param>
+/// <param name="Growth">Growth policy from the parent, or null for a root stage.</param>
+/// <param name="Tau">τ per Pattention kind: √n of this stage's counts, or inherited (tau: fixed with zero_keys).</param>
+/// <param name="Parameters">Trainable parameters (ModelSize.Parameters with the padded vocabulary).</param>
+/// <param name="ForwardFlopsPerToken">ModelSize.ForwardFlopsPerToken at the family's context.</param>
+/// <param name="TrainingFlopsPerToken">ModelSize.TrainingFlopsPerToken at the family's context.</param>
+/// <param name="Training">The stage's training budget, or null when the spec gives none.</param>
+internal sealed record StagePlan(
+    string Name,
+    int Index,
+    string? GrowsFrom,
+    int? ParentIndex,
+    GrowthPolicy? Growth,
+    PattentionCounts Tokens,
+    PattentionTaus Tau,
+    long Parameters,
+    long ForwardFlopsPerToken,
+    long TrainingFlopsPerToken,
+    TrainingPlan? Training);
+
+/// <param name="Tokens">Training tokens of the stage.</param>
+/// <param name="Warmup">Linear warm-up as a fraction of the stage's steps, in [0, 1).</param>
+/// <param name="Batch">Sequences per optimiser step.</param>
+internal sealed record TrainingPlan(long Tokens, double LearningRate, double Warmup, int Batch);
+
+/// <summary>A growth edge: <see cref="To"/> is made from a trained <see cref="From"/> by appending tokens.</summary>
+/// <param name="PreservesFunction">
+/// True when the grown model computes exactly what the parent did: nothing grows, or zero_keys with
+/// tau: fixed and an L2-normalised Θ.
+/// </param>
+internal sealed record GrowthEdgePlan(
+    string From,
+    string To,
+    int FromIndex,
+    int ToIndex,
+    GrowthPolicy Policy,
+    PattentionCounts FromTokens,
+    PattentionCounts ToTokens,
+    PattentionTaus FromTau,
+    PattentionTaus ToTau,
+    bool PreservesFunction);
+
+/// <summary>A family's name and where it is declared, for the cross-file duplicate check.</summary>
+internal sealed record FamilyIdentity(string Name, LocationInfo Location);
+
+/// <summary>What one spec file yields: its family's identity (when its name is valid) and its plan (when error-free).</summary>
+internal sealed record SpecFile(string Path, FamilyIdentity? Identity, FamilyPlan? Plan);

@@ -1,0 +1,157 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Security.Cryptography;
+using System.Text;
+using TokenformerGen.Architecture;
+using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Parsing;
+
+namespace TokenformerGen.Generator.Planning;
+
+/// <summary>
+/// Turns a validated raw spec into a <see cref="FamilyPlan"/>: computes the derived values once
+/// (padded vocabulary, head and rotary dimensions, value-init std, τ per stage and Pattention kind,
+/// parameter counts and FLOPs through the shared <see cref="ModelSize"/>). Runs only on specs the
+/// validator passed, so a missing value here is a bug (an exception the pipeline turns into TFG0999).
+/// </summary>
+internal static class PlanBuilder
+{
+    public static FamilyPlan Build(RawFamilySpec spec, string path, string text)
+    {
+        var vocab = Need(spec.Vocab);
+        var a = Need(spec.Architecture);
+        var vocabulary = new VocabularyPlan(
+            Int(vocab.Size),
+            Int(vocab.PadToMultiple),
+            checked((int)ModelSize.PaddedVocabulary(Need(vocab.Size).Value, Need(vocab.PadToMultiple).Value)));
+        var context = Int(spec.Context);
+        var layers = Int(a.Layers);
+        var hidden = Int(a.Hidden);
+        var heads = Int(a.Heads);
+        var headDim = hidden / heads;
+        var fraction = Need(a.RotaryFraction).Value;
+        var valueInit = Need(a.ValueInit).Value;
+        var init = new InitPlan(
+            Need(a.KeyStd).Value,
+            valueInit,
+            valueInit == ValueInit.Wang ? 2.0 / (layers * Math.Sqrt(hidden)) : Need(a.ValueStd).Value,
+            Need(a.EmbeddingStd).Value);
+        var architecture = new ArchitecturePlan(
+            layers,
+            hidden,
+            heads,
+            headDim,
+            fraction,
+            (int)Math.Floor(fraction * headDim),
+            Need(a.RotaryBase).Value,
+            Need(a.Norm).Value,
+            Need(a.Tau).Value,
+            Need(a.Epsilon).Value,
+            init,
+            Need(a.TiedEmbeddings).Value);
+
+        var stages = new List<StagePlan>();
+        var edges = new List<GrowthEdgePlan>();
+        var indexByName = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var raw in spec.Stages)
+        {
+            var name = Need(raw.Name).Value;
+            var tokens = new PattentionCounts(Int(raw.Qkv), Int(raw.Proj), Int(raw.Ffn));
+            StagePlan? parent = null;
+            GrowthPolicy? growth = null;
+            if (raw.From is { } from)
+            {
+                parent = stages[indexByName[from.Value]];
+                growth = Need(raw.Growth).Value;
+            }
+
+            var tau = Tau(architecture.TauPolicy, tokens, parent, growth);
+            var training = raw.Train is { } t
+                ? new TrainingPlan(Need(t.Tokens).Value, Need(t.LearningRate).Value, Need(t.Warmup).Value, Int(t.Batch))
+                : null;
+            var stage = new StagePlan(
+                name,
+                stages.Count,
+                parent?.Name,
+                parent?.Index,
+                growth,
+                tokens,
+                tau,
+                ModelSize.Parameters(vocabulary.Padded, layers, hidden, tokens.Qkv, tokens.Proj, tokens.Ffn),
+                ModelSize.ForwardFlopsPerToken(vocabulary.Padded, layers, hidden, tokens.Qkv, tokens.Proj, tokens.Ffn, context),
+                ModelSize.TrainingFlopsPerToken(vocabulary.Padded, layers, hidden, tokens.Qkv, tokens.Proj, tokens.Ffn, context),
+                training);
+            indexByName.Add(name, stage.Index);
+            stages.Add(stage);
+
+            if (parent is not null && growth is { } policy)
+            {
+                edges.Add(new GrowthEdgePlan(
+                    parent.Name,
+                    name,
+                    parent.Index,
+                    stage.Index,
+                    policy,
+                    parent.Tokens,
+                    tokens,
+                    parent.Tau,
+                    tau,
+                    PreservesFunction(architecture, policy, parent.Tokens, tokens)));
+            }
+        }
+
+        return new FamilyPlan(
+            Need(spec.Family).Value,
+            Need(spec.Namespace).Value,
+            FileName(path),
+            Need(spec.Tokenizer).Value,
+            vocabulary,
+            context,
+            architecture,
+            stages.ToEquatableArray(),
+            edges.ToEquatableArray(),
+            text,
+            Sha256Hex(text));
+    }
+
+    /// <summary>
+    /// τ per Pattention kind. <c>sqrt_n</c>: √n of the stage's own count. <c>fixed</c>: a root stage
+    /// takes √n of its own count; a stage grown with zero_keys keeps its parent's τ (so the grown
+    /// model computes the same function); one grown with random takes √n of its own count.
+    /// </summary>
+    public static PattentionTaus Tau(TauPolicy policy, PattentionCounts tokens, StagePlan? parent, GrowthPolicy? growth)
+    {
+        var own = new PattentionTaus(Math.Sqrt(tokens.Qkv), Math.Sqrt(tokens.Proj), Math.Sqrt(tokens.Ffn));
+        return policy == TauPolicy.Fixed && parent is not null && growth == GrowthPolicy.ZeroKeys ? parent.Tau : own;
+    }
+
+    /// <summary>Whether growing <paramref name="from"/> into <paramref name="to"/> keeps the function exactly.</summary>
+    public static bool PreservesFunction(ArchitecturePlan architecture, GrowthPolicy policy, PattentionCounts from, PattentionCounts to)
+        => from == to
+           || (policy == GrowthPolicy.ZeroKeys
+               && architecture.TauPolicy == TauPolicy.Fixed
+               && architecture.Norm != PattentionNorm.Softmax);
+
+    public static string Sha256Hex(string text)
+    {
+        using var sha = SHA256.Create();
+        var hash = sha.ComputeHash(Encoding.UTF8.GetBytes(text));
+        return string.Concat(hash.Select(b => b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    private static string FileName(string path)
+    {
+        var slash = Math.Max(path.LastIndexOf('/'), path.LastIndexOf('\\'));
+        return slash >= 0 ? path.Substring(slash + 1) : path;
+    }
+
+    private static int Int(Located<long>? value) => checked((int)Need(value).Value);
+
+    private static T Need<T>(T? value)
+        where T : class
+        => value ?? throw new InvalidOperationException("The planner met a value the validator should have required.");
+
+    private static Located<T> Need<T>(Located<T>? value)
+        => value ?? throw new InvalidOperationException("The planner met a value the validator should have required.");
+}

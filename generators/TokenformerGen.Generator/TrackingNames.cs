@@ -1,0 +1,20 @@
+namespace TokenformerGen.Generator;
+
+/// <summary>Names of the tracked pipeline steps (tests assert their caching behaviour).</summary>
+internal static class TrackingNames
+{
+    /// <summary>Each spec file parsed, validated and planned: <c>Result&lt;SpecFile&gt;</c>.</summary>
+    public const string SpecFiles = nameof(SpecFiles);
+
+    /// <summary>Per file: its diagnostics.</summary>
+    public const string FileDiagnostics = nameof(FileDiagnostics);
+
+    /// <summary>Per file: the family identity used for the cross-file duplicate check.</summary>
+    public const string Identities = nameof(Identities);
+
+    /// <summary>All identities: duplicate family names and their diagnostics.</summary>
+    public const string DuplicateFamilies = nameof(DuplicateFamilies);
+
+    /// <summary>Per family: the plan joined with the duplicate names (input of the emitters).</summary>
+    public const string Plans = nameof(Plans);
+}

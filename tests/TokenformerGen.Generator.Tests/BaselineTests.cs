@@ -1,0 +1,41 @@
+using TokenformerGen.Generator.Tests.Infrastructure;
+
+namespace TokenformerGen.Generator.Tests;
+
+/// <summary>Golden files of everything generated for the shipped example families.</summary>
+public class BaselineTests
+{
+    [Fact]
+    public void Examples()
+    {
+        var specs = Directory.GetFiles(RepoPaths.Examples, "*.tfmodel.yaml")
+            .OrderBy(p => p, StringComparer.Ordinal)
+            .Select(p => ("examples/families/" + Path.GetFileName(p), File.ReadAllText(p)))
+            .ToArray();
+        var run = GeneratorHarness.Run(specs);
+
+        Assert.True(run.Diagnostics.IsEmpty, GeneratorHarness.Format(run.Diagnostics));
+        Assert.Empty(run.CompileDiagnostics());
+        Assert.Equal(
+            ["TinyKjv.Family.g.cs", "TokenFormer150M.Family.g.cs", "TokenFormer1_5B.Family.g.cs", "TokenFormer450M.Family.g.cs", "TokenFormer900M.Family.g.cs"],
+            run.Sources.Keys.Order(StringComparer.Ordinal));
+        Baseline.Match(nameof(Examples), run.Sources);
+    }
+
+    [Fact]
+    public void Tiny()
+    {
+        var run = GeneratorHarness.Run((Specs.Path, Specs.Tiny));
+        Baseline.Match(nameof(Tiny), run.Sources);
+    }
+
+    [Fact]
+    public void A_mismatch_prints_a_readable_diff()
+    {
+        var diff = Baseline.Diff("a\nb\nc\nd\n", "a\nb\nX\nd\n");
+        Assert.Contains("- ", diff, StringComparison.Ordinal);
+        Assert.Contains("c", diff, StringComparison.Ordinal);
+        Assert.Contains("+ ", diff, StringComparison.Ordinal);
+        Assert.Contains("X", diff, StringComparison.Ordinal);
+    }
+}

@@ -1,0 +1,52 @@
+using System.Text.Json;
+using TokenformerGen.Generator.Parsing;
+using TokenformerGen.Generator.Tests.Infrastructure;
+
+namespace TokenformerGen.Generator.Tests;
+
+/// <summary>The published JSON Schema lists exactly the keys the generator reads.</summary>
+public class SchemaTests
+{
+    private static readonly JsonElement Schema =
+        JsonDocument.Parse(File.ReadAllText(Path.Combine(RepoPaths.Schemas, "tokenformer-v1.schema.json"))).RootElement;
+
+    public static TheoryData<string, string[]> Mappings => new()
+    {
+        { "", SpecReader.RootKeys },
+        { "vocab", SpecReader.VocabKeys },
+        { "architecture", SpecReader.ArchitectureKeys },
+        { "architecture.rotary", SpecReader.RotaryKeys },
+        { "architecture.pattention", SpecReader.PattentionKeys },
+        { "architecture.init", SpecReader.InitKeys },
+        { "stages", SpecReader.StageKeys },
+        { "stages.tokens", SpecReader.TokenKeys },
+        { "stages.train", SpecReader.TrainKeys },
+    };
+
+    [Theory]
+    [MemberData(nameof(Mappings))]
+    public void Keys_match_the_reader(string path, string[] keys)
+    {
+        var node = Schema;
+        foreach (var part in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
+        {
+            node = node.GetProperty("properties").GetProperty(part);
+            if (node.TryGetProperty("items", out var items))
+            {
+                node = items;
+            }
+        }
+
+        Assert.False(node.GetProperty("additionalProperties").GetBoolean());
+        Assert.Equal(keys.Order(), node.GetProperty("properties").EnumerateObject().Select(p => p.Name).Order());
+    }
+
+    [Fact]
+    public void Every_example_points_editors_at_the_schema()
+    {
+        foreach (var file in Directory.GetFiles(RepoPaths.Examples, "*.tfmodel.yaml"))
+        {
+            Assert.StartsWith("# yaml-language-server: $schema=../../schemas/tokenformer-v1.schema.json", File.ReadAllText(file), StringComparison.Ordinal);
+        }
+    }
+}
