@@ -65,6 +65,17 @@ public sealed class TokenformerGenerator : IIncrementalGenerator
         try
         {
             context.AddSource(FamilyConstantsEmitter.HintName(plan), FamilyConstantsEmitter.Emit(plan));
+            foreach (var stage in plan.Stages)
+            {
+                context.AddSource(ModelEmitter.HintName(plan, stage), ModelEmitter.Emit(plan, stage));
+            }
+
+            foreach (var edge in plan.Edges)
+            {
+                context.AddSource(EdgeEmitter.HintName(plan, edge), EdgeEmitter.Emit(plan, edge));
+            }
+
+            context.AddSource(RegistryEmitter.HintName(plan), RegistryEmitter.Emit(plan));
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {

@@ -17,7 +17,13 @@ public class BaselineTests
         Assert.True(run.Diagnostics.IsEmpty, GeneratorHarness.Format(run.Diagnostics));
         Assert.Empty(run.CompileDiagnostics());
         Assert.Equal(
-            ["TinyKjv.Family.g.cs", "TokenFormer150M.Family.g.cs", "TokenFormer1_5B.Family.g.cs", "TokenFormer450M.Family.g.cs", "TokenFormer900M.Family.g.cs"],
+            [
+                "TinyKjv.Family.g.cs", "TinyKjv.Medium.g.cs", "TinyKjv.Registry.g.cs", "TinyKjv.Small.g.cs", "TinyKjv.SmallToMedium.g.cs",
+                "TokenFormer150M.Family.g.cs", "TokenFormer150M.Registry.g.cs", "TokenFormer150M.Released.g.cs",
+                "TokenFormer1_5B.Family.g.cs", "TokenFormer1_5B.Registry.g.cs", "TokenFormer1_5B.Released.g.cs",
+                "TokenFormer450M.Family.g.cs", "TokenFormer450M.Registry.g.cs", "TokenFormer450M.Released.g.cs",
+                "TokenFormer900M.Family.g.cs", "TokenFormer900M.Registry.g.cs", "TokenFormer900M.Released.g.cs",
+            ],
             run.Sources.Keys.Order(StringComparer.Ordinal));
         Baseline.Match(nameof(Examples), run.Sources);
     }

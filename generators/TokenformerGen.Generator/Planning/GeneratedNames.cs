@@ -34,5 +34,7 @@ internal static class GeneratedNames
         "LearningRate", "Warmup", "Batch",
         // Kept free for the module and registry emitters.
         "Stages", "Edges", "Registry", "Model", "Block", "Attention",
+        // Members the registry emitter adds to {Family}Family.
+        "Architecture", "Registration", "Register",
     };
 }

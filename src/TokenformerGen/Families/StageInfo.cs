@@ -59,13 +59,13 @@ public sealed record TrainingBudget(long Tokens, double LearningRate, double War
 /// <param name="Architecture">The family's fixed dimensions.</param>
 /// <param name="Tokens">Parameter tokens per Pattention kind.</param>
 /// <param name="Temperatures">τ per Pattention kind.</param>
-/// <param name="Budget">The stage's training budget.</param>
+/// <param name="Budget">The stage's training budget, or null when the spec gives none.</param>
 /// <param name="GrownFrom">The stage it grows from, or null for a root.</param>
 /// <param name="Growth">The growth policy from <paramref name="GrownFrom"/>.</param>
 /// <param name="SpecHash">SHA-256 of the spec text the stage was generated from.</param>
 public sealed record StageInfo(
     string Family, string Name, ArchitectureInfo Architecture, PattentionSizes<long> Tokens,
-    PattentionSizes<double> Temperatures, TrainingBudget Budget, string? GrownFrom, GrowthPolicy? Growth, string SpecHash)
+    PattentionSizes<double> Temperatures, TrainingBudget? Budget, string? GrownFrom, GrowthPolicy? Growth, string SpecHash)
 {
     /// <summary>Trainable parameters.</summary>
     public long Parameters => ModelSize.Parameters(Architecture.PaddedVocabulary, Architecture.Layers, Architecture.Hidden, Tokens.Qkv, Tokens.Proj, Tokens.Ffn);

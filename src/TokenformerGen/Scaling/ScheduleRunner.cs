@@ -102,7 +102,7 @@ public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data,
     public TrainerOptions StageOptions(StageInfo stage)
     {
         var context = options.Context ?? (int)stage.Architecture.Context;
-        var budget = stage.Budget;
+        var budget = stage.Budget ?? throw new ArgumentException($"Stage {stage.QualifiedName} has no training budget in its spec: give it a `train:` section to run its schedule.");
         var tokensPerStep = budget.Batch * context;
         var steps = Math.Max(1, (long)Math.Round(budget.Tokens * options.BudgetScale / tokensPerStep));
         return new TrainerOptions
@@ -145,7 +145,7 @@ public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data,
         return (result, trainer);
     }
 
-    private double Validate(TokenformerModel model) => Evaluation.Loss(model, data, (int)model.Stage.Budget.Batch, options.Context ?? (int)model.Stage.Architecture.Context, options.EvalBatches);
+    private double Validate(TokenformerModel model) => Evaluation.Loss(model, data, StageOptions(model.Stage).Batch, options.Context ?? (int)model.Stage.Architecture.Context, options.EvalBatches);
 
     private void CheckGrowth(ExpansionMap edge, GrowthPolicy policy, double before, double after)
     {

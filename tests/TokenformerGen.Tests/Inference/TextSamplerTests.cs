@@ -1,5 +1,5 @@
 using TokenformerGen.Inference;
-using TokenformerGen.Tests.Modules;
+using TokenformerGen.Tests.Generated;
 
 namespace TokenformerGen.Tests.Inference;
 

@@ -1,6 +1,8 @@
 using TokenformerGen.Tests.Reference;
 using static TokenformerGen.Tests.Reference.TensorArrays;
 
+using TokenformerGen.Tests.Generated;
+
 namespace TokenformerGen.Tests.Modules;
 
 public class SampleModelTests

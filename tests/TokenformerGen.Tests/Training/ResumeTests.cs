@@ -1,5 +1,5 @@
 using TokenformerGen.Checkpoints;
-using TokenformerGen.Tests.Modules;
+using TokenformerGen.Tests.Generated;
 using TokenformerGen.Training;
 
 namespace TokenformerGen.Tests.Training;

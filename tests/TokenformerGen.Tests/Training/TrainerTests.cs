@@ -1,4 +1,4 @@
-using TokenformerGen.Tests.Modules;
+using TokenformerGen.Tests.Generated;
 using TokenformerGen.Training;
 using TokenformerGen.Architecture;
 
@@ -27,7 +27,7 @@ public class TrainerTests
         Assert.True(first.Steps[^1].Loss < first.Steps[0].Loss - 0.5);
         Assert.Equal(30 * 4 * 16, first.Steps[^1].Tokens);
         // FLOPs follow the context actually trained on (16), not the family maximum (32).
-        Assert.Equal(ModelSize.TrainingFlopsPerToken(48, 2, 16, 8, 8, 32, 16) * (double)first.Steps[^1].Tokens, first.Steps[^1].Flops);
+        Assert.Equal(ModelSize.TrainingFlopsPerToken(256, 2, 16, 8, 8, 32, 16) * (double)first.Steps[^1].Tokens, first.Steps[^1].Flops);
 
         var second = Train(7, Options);
         Assert.Equal(first.Steps.Select(s => s.Loss), second.Steps.Select(s => s.Loss));

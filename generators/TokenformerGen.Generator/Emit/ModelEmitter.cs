@@ -1,0 +1,190 @@
+using System.Collections.Generic;
+using System.Linq;
+using TokenformerGen.Generator.Planning;
+
+namespace TokenformerGen.Generator.Emit;
+
+/// <summary>
+/// Emits <c>{Family}.{Stage}.g.cs</c>: the stage's TorchSharp model spelled out — model, block and
+/// self-attention classes with every size folded in, typed children (<c>model.Layers[3].Attention.Query</c>)
+/// and state-dict names that map one to one onto the official layout — plus, for a grown stage,
+/// <c>GrowFrom(parent)</c>, which only accepts the parent stage's type.
+/// </summary>
+internal static class ModelEmitter
+{
+    public static string HintName(FamilyPlan plan, StagePlan stage) => $"{plan.Name}.{stage.Name}.g.cs";
+
+    public static string ClassName(FamilyPlan plan, StagePlan stage) => plan.Name + stage.Name;
+
+    public static string Emit(FamilyPlan plan, StagePlan stage)
+    {
+        var a = plan.Architecture;
+        var name = ClassName(plan, stage);
+        var constants = $"{plan.ClassName}.{stage.Name}";
+        var edge = plan.Edges.FirstOrDefault(e => e.To == stage.Name);
+        var w = new SourceWriter();
+        GeneratedCode.Header(w, plan);
+        w.WriteLine($"namespace {plan.Namespace}");
+        w.OpenBlock();
+        var aliases = new List<string> { "Torch", "Tensor", "TensorModule", "Embedding", "LayerNorm", "Pattention", "PattentionNorm", "TemperaturePolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "TokenformerModel", "StageInfo" };
+        if (stage.Training is not null) aliases.Add("TrainingBudget");
+        if (edge is not null) aliases.AddRange(new[] { "Migration", "GrowthOptions", "GrowthPolicy" });
+        RuntimeNames.WriteAliases(w, aliases.ToArray());
+
+        GeneratedCode.Doc(w, $"<c>{plan.Name}</c> stage <c>{stage.Name}</c>: {a.Layers} blocks, d = {a.Hidden}, {a.Heads} heads, Pattention tokens qkv {stage.Tokens.Qkv}, proj {stage.Tokens.Proj}, ffn {stage.Tokens.Ffn}; {Literals.Integer(stage.Parameters)} parameters. Token ids <c>[batch, T]</c> in, logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> out.");
+        GeneratedCode.Attribute(w);
+        w.WriteLine($"public sealed partial class {name} : TokenformerModel");
+        w.OpenBlock();
+        GeneratedCode.Doc(w, "What this stage is: dimensions, token counts, τ, budget and spec hash.");
+        w.WriteLine($"public static StageInfo Info {{ get; }} = new(");
+        w.Indent();
+        w.WriteLine($"{plan.ClassName}.Name, {constants}.Name, {plan.ClassName}.Architecture,");
+        w.WriteLine($"new({constants}.QkvTokens, {constants}.ProjTokens, {constants}.FfnTokens),");
+        w.WriteLine($"new({constants}.QkvTau, {constants}.ProjTau, {constants}.FfnTau),");
+        w.WriteLine(stage.Training is null ? "Budget: null," : $"new TrainingBudget({constants}.TrainTokens, {constants}.LearningRate, {constants}.Warmup, {constants}.Batch),");
+        w.WriteLine(edge is null ? "GrownFrom: null, Growth: null," : $"GrownFrom: {constants}.GrowsFrom, Growth: {RuntimeNames.Growth(edge.Policy)},");
+        w.WriteLine($"SpecHash: {plan.ClassName}.SpecSha256);");
+        w.Unindent();
+        w.WriteLine();
+
+        w.WriteLine($"private readonly Embedding word_embeddings;");
+        w.WriteLine($"private readonly global::TorchSharp.Modules.ModuleList<Block> layers;");
+        w.WriteLine($"private readonly LayerNorm final_norm;");
+        w.WriteLine();
+        GeneratedCode.Doc(w, "Creates the model with zero weights: call <c>InitializeFromScratch</c>, load a checkpoint or grow it from its parent.");
+        w.WriteLine($"public {name}() : base(nameof({name}))");
+        w.OpenBlock();
+        w.WriteLine($"word_embeddings = Torch.nn.Embedding({plan.Vocabulary.Padded}, {a.Hidden});");
+        w.WriteLine($"var blocks = new Block[{a.Layers}];");
+        w.WriteLine("for (var i = 0; i < blocks.Length; i++) blocks[i] = new Block(\"layers.\" + i);");
+        w.WriteLine($"layers = Torch.nn.ModuleList(blocks);");
+        w.WriteLine($"final_norm = Torch.nn.LayerNorm({a.Hidden}, LayerNorms.Epsilon);");
+        w.WriteLine("RegisterComponents();");
+        w.CloseBlock();
+        w.WriteLine();
+        GeneratedCode.InheritDoc(w);
+        w.WriteLine($"public override StageInfo Stage => Info;");
+        w.WriteLine();
+        GeneratedCode.Doc(w, $"Token embedding <c>[{plan.Vocabulary.Padded}, {a.Hidden}]</c>, also the LM head (<c>word_embeddings.weight</c>).");
+        w.WriteLine($"public Embedding WordEmbeddings => word_embeddings;");
+        GeneratedCode.Doc(w, $"The {a.Layers} blocks (<c>layers.{{i}}</c>).");
+        w.WriteLine($"public global::TorchSharp.Modules.ModuleList<Block> Layers => layers;");
+        GeneratedCode.Doc(w, $"Final affine LayerNorm over d = {a.Hidden} (<c>final_norm.weight</c>, <c>final_norm.bias</c>).");
+        w.WriteLine($"public LayerNorm FinalNorm => final_norm;");
+        w.WriteLine();
+        GeneratedCode.Doc(w, $"Logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> for token ids <c>[batch, T]</c>; a <paramref name=\"cache\"/> is reused and extended.");
+        w.WriteLine($"public override Tensor Forward(Tensor tokens, KvCache? cache)");
+        w.OpenBlock();
+        w.WriteLine($"using var scope = Torch.NewDisposeScope();");
+        w.WriteLine("var h = word_embeddings.forward(tokens);");
+        w.WriteLine("for (var i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cache?[i]);");
+        w.WriteLine($"return Torch.matmul(final_norm.forward(h), word_embeddings.weight!.t()).MoveToOuterDisposeScope();");
+        w.CloseBlock();
+
+        if (edge is not null)
+        {
+            var parent = plan.Name + edge.From;
+            var edgeClass = EdgeEmitter.ClassName(plan, edge);
+            w.WriteLine();
+            GeneratedCode.Doc(w, $"Grows a trained <see cref=\"{parent}\"/> into this stage along <see cref=\"{edgeClass}.Map\"/> (policy <c>{Choices.Name(edge.Policy)}</c> unless <paramref name=\"options\"/> say otherwise).");
+            w.WriteLine($"public static {name} GrowFrom({parent} trained, GrowthOptions? options = null)");
+            w.OpenBlock();
+            w.WriteLine($"var grown = new {name}();");
+            w.WriteLine($"Migration.GrowInto({edgeClass}.Map, trained, grown, options);");
+            w.WriteLine("return grown;");
+            w.CloseBlock();
+        }
+
+        w.WriteLine();
+        EmitBlock(w, plan, stage);
+        w.WriteLine();
+        EmitAttention(w, plan, stage);
+        w.CloseBlock();
+        w.CloseBlock();
+        return w.ToString();
+    }
+
+    private static void EmitBlock(SourceWriter w, FamilyPlan plan, StagePlan stage)
+    {
+        var a = plan.Architecture;
+        GeneratedCode.Doc(w, $"One pre-LN block: <c>h = x + Attention(LN(x))</c>, <c>y = h + Mlp(LN(h))</c>, LN without parameters; <c>[batch, T, {a.Hidden}]</c> in and out.");
+        w.WriteLine($"public sealed class Block : TensorModule");
+        w.OpenBlock();
+        w.WriteLine("private readonly SelfAttention attention;");
+        w.WriteLine($"private readonly Pattention mlp;");
+        w.WriteLine();
+        GeneratedCode.Doc(w, "Creates the block's modules.");
+        w.WriteLine("public Block(string name) : base(name)");
+        w.OpenBlock();
+        w.WriteLine("attention = new SelfAttention(\"attention\");");
+        w.WriteLine($"mlp = {NewPattention(plan, stage.Tokens.Ffn, stage.Tau.Ffn, "mlp")};");
+        w.WriteLine("RegisterComponents();");
+        w.CloseBlock();
+        w.WriteLine();
+        GeneratedCode.Doc(w, "Causal self-attention (<c>attention</c>).");
+        w.WriteLine("public SelfAttention Attention => attention;");
+        GeneratedCode.Doc(w, $"The FFN: one Pattention d → d with {stage.Tokens.Ffn} tokens, τ = {Literals.Double(stage.Tau.Ffn)} (<c>mlp</c>).");
+        w.WriteLine($"public Pattention Mlp => mlp;");
+        w.WriteLine();
+        GeneratedCode.Doc(w, "Applies the block, reusing and extending this layer's <paramref name=\"cache\"/> when given.");
+        w.WriteLine($"public Tensor Forward(Tensor x, LayerKvCache? cache)");
+        w.OpenBlock();
+        w.WriteLine($"using var scope = Torch.NewDisposeScope();");
+        w.WriteLine($"var h = x + attention.Forward(LayerNorms.NonParametric(x), cache);");
+        w.WriteLine($"return (h + mlp.forward(LayerNorms.NonParametric(h))).MoveToOuterDisposeScope();");
+        w.CloseBlock();
+        w.WriteLine();
+        GeneratedCode.InheritDoc(w);
+        w.WriteLine($"public override Tensor forward(Tensor x) => Forward(x, null);");
+        w.CloseBlock();
+    }
+
+    private static void EmitAttention(SourceWriter w, FamilyPlan plan, StagePlan stage)
+    {
+        var a = plan.Architecture;
+        var n = stage.Tokens.Qkv;
+        GeneratedCode.Doc(w, $"Causal multi-head self-attention: query, key and value Pattentions ({n} tokens each), {a.Heads} heads of {a.HeadDim} dims with rotary on the first {a.RotaryDims}, and an output Pattention ({stage.Tokens.Proj} tokens).");
+        w.WriteLine($"public sealed class SelfAttention : TensorModule");
+        w.OpenBlock();
+        w.WriteLine($"private static readonly RotaryEmbedding Rotary = new({a.HeadDim}, {Literals.Double(a.RotaryFraction)}, {Literals.Double(a.RotaryBase)});");
+        w.WriteLine($"private readonly Pattention query;");
+        w.WriteLine($"private readonly Pattention key;");
+        w.WriteLine($"private readonly Pattention value;");
+        w.WriteLine($"private readonly Pattention proj;");
+        w.WriteLine();
+        GeneratedCode.Doc(w, "Creates the four Pattentions.");
+        w.WriteLine("public SelfAttention(string name) : base(name)");
+        w.OpenBlock();
+        w.WriteLine($"query = {NewPattention(plan, n, stage.Tau.Qkv, "query")};");
+        w.WriteLine($"key = {NewPattention(plan, n, stage.Tau.Qkv, "key")};");
+        w.WriteLine($"value = {NewPattention(plan, n, stage.Tau.Qkv, "value")};");
+        w.WriteLine($"proj = {NewPattention(plan, stage.Tokens.Proj, stage.Tau.Proj, "proj")};");
+        w.WriteLine("RegisterComponents();");
+        w.CloseBlock();
+        w.WriteLine();
+        foreach (var (property, field, tokens) in new[] { ("Query", "query", n), ("Key", "key", n), ("Value", "value", n), ("Proj", "proj", stage.Tokens.Proj) })
+        {
+            GeneratedCode.Doc(w, $"<c>{field}</c>: keys <c>[{tokens}, {a.Hidden}]</c>, values <c>[{tokens}, {a.Hidden}]</c>.");
+            w.WriteLine($"public Pattention {property} => {field};");
+        }
+        w.WriteLine();
+        GeneratedCode.Doc(w, "Attends over <paramref name=\"x\"/> <c>[batch, T, d]</c> (already normalised), reusing and extending <paramref name=\"cache\"/> when given.");
+        w.WriteLine($"public Tensor Forward(Tensor x, LayerKvCache? cache)");
+        w.OpenBlock();
+        w.WriteLine($"using var scope = Torch.NewDisposeScope();");
+        w.WriteLine($"var attended = CausalAttention.CausalSelfAttention(query.forward(x), key.forward(x), value.forward(x), {a.Heads}, Rotary, cache);");
+        w.WriteLine("return proj.forward(attended).MoveToOuterDisposeScope();");
+        w.CloseBlock();
+        w.WriteLine();
+        GeneratedCode.InheritDoc(w);
+        w.WriteLine($"public override Tensor forward(Tensor x) => Forward(x, null);");
+        w.CloseBlock();
+    }
+
+    private static string NewPattention(FamilyPlan plan, int tokens, double tau, string name)
+    {
+        var a = plan.Architecture;
+        var temperature = a.TauPolicy == TauPolicy.Fixed ? $", fixedTemperature: {Literals.Double(tau)}" : string.Empty;
+        return $"new Pattention({a.Hidden}, {tokens}, {a.Hidden}, {RuntimeNames.Norm(a.Norm)}, {RuntimeNames.Tau(a.TauPolicy)}{temperature}, epsilon: {Literals.Double(a.Epsilon)}, name: \"{name}\")";
+    }
+}

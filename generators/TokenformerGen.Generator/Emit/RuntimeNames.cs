@@ -1,0 +1,64 @@
+using System.Collections.Generic;
+using TokenformerGen.Generator.Planning;
+
+namespace TokenformerGen.Generator.Emit;
+
+/// <summary>
+/// The runtime types generated modules use, written once per file as using aliases inside the
+/// namespace block, so the code below reads like hand-written TorchSharp.
+/// </summary>
+internal static class RuntimeNames
+{
+    private static readonly IReadOnlyList<(string Alias, string Type)> Aliases =
+    [
+        ("Torch", "global::TorchSharp.torch"),
+        ("Tensor", "global::TorchSharp.torch.Tensor"),
+        ("TensorModule", "global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor>"),
+        ("Embedding", "global::TorchSharp.Modules.Embedding"),
+        ("LayerNorm", "global::TorchSharp.Modules.LayerNorm"),
+        ("Pattention", "global::TokenformerGen.Primitives.Pattention"),
+        ("PattentionNorm", "global::TokenformerGen.Primitives.PattentionNorm"),
+        ("TemperaturePolicy", "global::TokenformerGen.Primitives.TemperaturePolicy"),
+        ("RotaryEmbedding", "global::TokenformerGen.Primitives.RotaryEmbedding"),
+        ("CausalAttention", "global::TokenformerGen.Primitives.Attention"),
+        ("LayerNorms", "global::TokenformerGen.Primitives.LayerNorms"),
+        ("KvCache", "global::TokenformerGen.Primitives.KvCache"),
+        ("LayerKvCache", "global::TokenformerGen.Primitives.LayerKvCache"),
+        ("TokenformerModel", "global::TokenformerGen.Modules.TokenformerModel"),
+        ("StageInfo", "global::TokenformerGen.Families.StageInfo"),
+        ("TrainingBudget", "global::TokenformerGen.Families.TrainingBudget"),
+        ("ArchitectureInfo", "global::TokenformerGen.Families.ArchitectureInfo"),
+        ("TokenizerKind", "global::TokenformerGen.Families.TokenizerKind"),
+        ("ExpansionMap", "global::TokenformerGen.Families.ExpansionMap"),
+        ("ParameterExpansion", "global::TokenformerGen.Families.ParameterExpansion"),
+        ("NewRowInit", "global::TokenformerGen.Families.NewRowInit"),
+        ("FamilyRegistration", "global::TokenformerGen.Families.FamilyRegistration"),
+        ("StageRegistration", "global::TokenformerGen.Families.StageRegistration"),
+        ("ModelRegistry", "global::TokenformerGen.Families.ModelRegistry"),
+        ("Migration", "global::TokenformerGen.Families.Migration"),
+        ("GrowthOptions", "global::TokenformerGen.Growth.GrowthOptions"),
+        ("GrowthPolicy", "global::TokenformerGen.Growth.GrowthPolicy"),
+        ("CheckpointMetadata", "global::TokenformerGen.Checkpoints.CheckpointMetadata"),
+    ];
+
+    /// <summary>Writes the aliases named in <paramref name="used"/>, in a fixed order.</summary>
+    public static void WriteAliases(SourceWriter w, params string[] used)
+    {
+        var wanted = new HashSet<string>(used);
+        foreach (var (alias, type) in Aliases)
+        {
+            if (wanted.Remove(alias)) w.WriteLine($"using {alias} = {type};");
+        }
+
+        if (wanted.Count > 0) throw new KeyNotFoundException("No runtime alias for " + string.Join(", ", wanted));
+        w.WriteLine();
+    }
+
+    public static string Norm(PattentionNorm norm) => "PattentionNorm." + norm;
+
+    public static string Tau(TauPolicy policy) => "TemperaturePolicy." + (policy == TauPolicy.Fixed ? "Fixed" : "SqrtN");
+
+    public static string Growth(GrowthPolicy policy) => "GrowthPolicy." + policy;
+
+    public static string Tokenizer(TokenizerKind kind) => "TokenizerKind." + (kind == TokenizerKind.Neox ? "NeoX" : kind.ToString());
+}
