@@ -18,6 +18,10 @@ public class BaselineTests
         Assert.Empty(run.CompileDiagnostics());
         Assert.Equal(
             [
+                "GpuDemo.Base354M.g.cs", "GpuDemo.Base354MToGrown757M.g.cs", "GpuDemo.Family.g.cs", "GpuDemo.Grown757M.g.cs", "GpuDemo.Registry.g.cs",
+                "PaperProgressive.Family.g.cs", "PaperProgressive.P124M.g.cs", "PaperProgressive.P124MToP354M.g.cs", "PaperProgressive.P1_4B.g.cs",
+                "PaperProgressive.P354M.g.cs", "PaperProgressive.P354MToP757M.g.cs", "PaperProgressive.P757M.g.cs", "PaperProgressive.P757MToP1_4B.g.cs",
+                "PaperProgressive.Registry.g.cs",
                 "TinyKjv.Family.g.cs", "TinyKjv.Medium.g.cs", "TinyKjv.Registry.g.cs", "TinyKjv.Small.g.cs", "TinyKjv.SmallToMedium.g.cs",
                 "TokenFormer150M.Family.g.cs", "TokenFormer150M.Registry.g.cs", "TokenFormer150M.Released.g.cs",
                 "TokenFormer1_5B.Family.g.cs", "TokenFormer1_5B.Registry.g.cs", "TokenFormer1_5B.Released.g.cs",

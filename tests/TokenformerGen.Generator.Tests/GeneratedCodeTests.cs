@@ -53,6 +53,20 @@ public class GeneratedCodeTests
         Assert.Equal(parameters, family.Const<long>("Released", "Parameters"));
     }
 
+    // Parameter counts worked out by hand in the specs' comments: vocab·d + L·(6·d·n_qkv + 2·d·n_proj + 2·d·n_ffn) + 2·d.
+    [Theory]
+    [InlineData("PaperProgressive", "P124M", 123_569_664L)]
+    [InlineData("PaperProgressive", "P354M", 354_190_848L)]
+    [InlineData("PaperProgressive", "P757M", 757_040_640L)]
+    [InlineData("PaperProgressive", "P1_4B", 1_399_948_800L)]
+    [InlineData("GpuDemo", "Base354M", 353_503_232L)]
+    [InlineData("GpuDemo", "Grown757M", 756_156_416L)]
+    public void The_progressive_families_have_the_paper_sizes(string name, string stage, long parameters)
+    {
+        var (_, family) = Generate($"/examples/{name}.tfmodel.yaml", Example(name), $"TokenformerGen.Examples.{name}Family");
+        Assert.Equal(parameters, family.Const<long>(stage, "Parameters"));
+    }
+
     [Fact]
     public void Tau_fixed_keeps_the_parent_tau_across_zero_keys_growth()
     {
