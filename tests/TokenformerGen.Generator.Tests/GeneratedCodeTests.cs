@@ -133,4 +133,19 @@ public class GeneratedCodeTests
         Assert.Empty(run.Diagnostics);
         Assert.Empty(run.CompileDiagnostics());
     }
+
+    [Theory]
+    [InlineData("Test.Models.TinyLarge.GrowFrom(new Test.Models.TinySmall())", null)]                        // the edge Small → Large
+    [InlineData("Test.Models.TinyLarge.GrowFrom(new Test.Models.TinyLarge())", "CS1503")]                    // Large → Large is no edge
+    [InlineData("Test.Models.TinySmall.GrowFrom(new Test.Models.TinyLarge())", "CS0117")]                    // a root stage grows from nothing
+    public void Only_edges_of_the_schedule_compile_as_migrations(string call, string? error)
+    {
+        var consumer = CSharpSyntaxTree.ParseText(
+            "namespace Consumer { internal static class Grow { internal static object Run() => " + call + "; } }",
+            GeneratorHarness.ParseOptions);
+        var run = GeneratorHarness.Run([new InMemoryAdditionalText(Specs.Path, Specs.Tiny)], GeneratorHarness.EmptyCompilation.AddSyntaxTrees(consumer));
+        var errors = run.CompileDiagnostics().Where(d => d.Severity == Microsoft.CodeAnalysis.DiagnosticSeverity.Error).Select(d => d.Id).ToList();
+        if (error is null) Assert.Empty(errors);
+        else Assert.Equal([error], errors);
+    }
 }
