@@ -64,7 +64,7 @@ internal static class SpecPipeline
             var identity = raw.Family is { } family && SpecValidator.TypeNameProblem(family.Value) is null
                 ? new FamilyIdentity(family.Value, bag.Locate(family.Range))
                 : null;
-            var plan = bag.HasErrors ? null : PlanBuilder.Build(raw, path, content);
+            var plan = bag.HasErrors ? null : PlanBuilder.Build(raw, FamilyOrigin.Yaml, path, content);
             return new Result<SpecFile>(new SpecFile(path, identity, plan), bag.ToEquatableArray());
         }
         catch (Exception ex) when (ex is not OperationCanceledException)

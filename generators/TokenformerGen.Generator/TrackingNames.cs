@@ -15,6 +15,21 @@ internal static class TrackingNames
     /// <summary>All identities: duplicate family names and their diagnostics.</summary>
     public const string DuplicateFamilies = nameof(DuplicateFamilies);
 
-    /// <summary>Per family: the plan joined with the duplicate names (input of the emitters).</summary>
+    /// <summary>Per YAML family: the plan joined with the duplicate names (input of the emitters).</summary>
     public const string Plans = nameof(Plans);
+
+    /// <summary>Each class declaration carrying [TokenformerFamily], read, validated and planned: <c>Result&lt;SpecFile&gt;</c>.</summary>
+    public const string AttributeFamilies = nameof(AttributeFamilies);
+
+    /// <summary>Per attribute family: its diagnostics.</summary>
+    public const string AttributeDiagnostics = nameof(AttributeDiagnostics);
+
+    /// <summary>Per attribute family: its identity for the duplicate check.</summary>
+    public const string AttributeIdentities = nameof(AttributeIdentities);
+
+    /// <summary>Per attribute family: the plan joined with the duplicate names.</summary>
+    public const string AttributePlans = nameof(AttributePlans);
+
+    /// <summary>Each class declaration carrying [TokenformerStage]: diagnostics for stages that belong to no family.</summary>
+    public const string StageAttributes = nameof(StageAttributes);
 }

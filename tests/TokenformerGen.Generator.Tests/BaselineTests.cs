@@ -39,6 +39,30 @@ public class BaselineTests
         Baseline.Match(nameof(Tiny), run.Sources);
     }
 
+    /// <summary>Representative attribute declarations: the twin of Tiny, a minimal one, one with every option set.</summary>
+    [Fact]
+    public void Attributes()
+    {
+        var run = GeneratorHarness.RunCode(
+        [
+            ("/src/TinyFamily.cs", AttributeSpecs.Tiny),
+            ("/src/MinimalFamily.cs", AttributeSpecs.Minimal),
+            ("/src/OptionsFamily.cs", AttributeSpecs.Options),
+        ]);
+
+        Assert.True(run.Diagnostics.IsEmpty, GeneratorHarness.Format(run.Diagnostics));
+        Assert.Empty(run.CompileDiagnostics());
+        Assert.Equal(
+            [
+                "Minimal.Family.g.cs", "Minimal.Only.g.cs", "Minimal.Registry.g.cs",
+                "Options.Deep.g.cs", "Options.Family.g.cs", "Options.Registry.g.cs", "Options.Root.g.cs", "Options.RootToDeep.g.cs",
+                "Options.RootToWide.g.cs", "Options.Wide.g.cs",
+                "Tiny.Family.g.cs", "Tiny.Large.g.cs", "Tiny.Registry.g.cs", "Tiny.Small.g.cs", "Tiny.SmallToLarge.g.cs",
+            ],
+            run.Sources.Keys.Order(StringComparer.Ordinal));
+        Baseline.Match(nameof(Attributes), run.Sources);
+    }
+
     [Fact]
     public void A_mismatch_prints_a_readable_diff()
     {

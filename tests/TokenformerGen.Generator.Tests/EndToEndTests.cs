@@ -26,4 +26,19 @@ public class EndToEndTests
         Assert.Equal(Math.Sqrt(8), grownTau); // tau: fixed, zero_keys: kept from Small
         Assert.True(preserves);
     }
+
+    [Fact]
+    public void The_real_build_generated_the_attribute_twin_with_the_same_numbers()
+    {
+        string name = DeclaredEndToEndFamily.Name;
+        long small = DeclaredEndToEndFamily.Small.Parameters, grown = DeclaredEndToEndFamily.Grown.Parameters;
+        double grownTau = DeclaredEndToEndFamily.Grown.QkvTau;
+
+        Assert.Equal("DeclaredEndToEnd", name);
+        Assert.Equal(EndToEndFamily.Small.Parameters, small);
+        Assert.Equal(EndToEndFamily.Grown.Parameters, grown);
+        Assert.Equal(EndToEndFamily.Grown.QkvTau, grownTau);
+        Assert.Equal("Small", DeclaredEndToEndGrown.Info.GrownFrom);
+        Assert.Equal(["Small", "Grown"], TokenformerGen.Families.ModelRegistry.Family("DeclaredEndToEnd").Stages.Select(s => s.Info.Name));
+    }
 }

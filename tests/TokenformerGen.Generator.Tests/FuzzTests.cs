@@ -81,6 +81,97 @@ public class FuzzTests(ITestOutputHelper output)
         Assert.True(withErrors > Cases / 10 && generated > Cases / 20, "the mutations should produce both outcomes");
     }
 
+    private static readonly string[] ArgumentValues =
+    [
+        "-1", "0", "int.MaxValue", "int.MinValue", "long.MaxValue", "\"4\"", "null", "null!", "double.NaN", "double.NegativeInfinity",
+        "1e308", "(PattentionNorm)9", "(TokenizerKind)(-1)", "(GrowthPolicy)2", "TemperaturePolicy.Fixed", "GrowthPolicy.Random",
+        "\"Small\"", "\"Large\"", "\"\"", "\"tiny\"", "Missing.Constant", "nameof(TinyFamily)", "true", "0.1875", "typeof(int)",
+        "new[] { 1 }", "'c'", "1L << 40", "checked(int.MaxValue + 1)",
+    ];
+
+    /// <summary>
+    /// The attribute front end gets broken C# as often as broken values: mutated declarations
+    /// (deleted, duplicated or swapped lines, hostile argument values, garbage, truncation) never
+    /// crash the generator, and a family with a TFG error generates nothing.
+    /// </summary>
+    [Fact]
+    public void Mutated_attribute_declarations_never_crash_the_generator()
+    {
+        const int attributeCases = 600;
+        var random = new Random(Seed);
+        var stopwatch = Stopwatch.StartNew();
+        int withErrors = 0, generated = 0;
+        var ids = new SortedDictionary<string, int>(StringComparer.Ordinal);
+        var driver = GeneratorHarness.CreateDriver([], trackSteps: false);
+        for (var i = 0; i < attributeCases; i++)
+        {
+            var code = AttributeSpecs.Tiny;
+            for (var m = 1 + random.Next(3); m > 0; m--)
+            {
+                code = MutateDeclaration(code, random);
+            }
+
+            var run = GeneratorHarness.Run(driver, GeneratorHarness.WithSources([("/fuzz/TinyFamily.cs", code)]));
+            foreach (var d in run.Diagnostics)
+            {
+                ids[d.Id] = ids.GetValueOrDefault(d.Id) + 1;
+            }
+
+            var context = $"case {i} (seed {Seed}):\n{code}\n---\n{GeneratorHarness.Format(run.Diagnostics)}";
+            Assert.False(run.Diagnostics.Any(d => d.Id is "CS8785" or "TFG0999"), "generator crashed on " + context);
+            if (run.Diagnostics.Any(d => d.Severity == DiagnosticSeverity.Error))
+            {
+                withErrors++;
+                Assert.True(run.Sources.Count == 0, "code generated despite errors in " + context);
+            }
+            else if (run.Sources.Count > 0)
+            {
+                generated++;
+            }
+        }
+
+        output.WriteLine($"{attributeCases} mutated declarations in {stopwatch.Elapsed.TotalSeconds:F1} s: {withErrors} with TFG errors, {generated} generated.");
+        output.WriteLine("Diagnostics seen: " + string.Join(", ", ids.Select(p => $"{p.Key}×{p.Value}")));
+        Assert.True(withErrors > attributeCases / 10 && generated > attributeCases / 20, "the mutations should produce both outcomes");
+    }
+
+    private static string MutateDeclaration(string code, Random random)
+    {
+        var lines = code.Split('\n').ToList();
+        var line = random.Next(lines.Count);
+        switch (random.Next(7))
+        {
+            case 0:
+                lines.RemoveAt(line);
+                break;
+            case 1:
+                lines.Insert(line, lines[line]);
+                break;
+            case 2:
+                var other = random.Next(lines.Count);
+                (lines[line], lines[other]) = (lines[other], lines[line]);
+                break;
+            case 3: // a hostile value for one argument of the line
+            case 4:
+                var equals = lines[line].IndexOf(" = ", StringComparison.Ordinal);
+                if (equals > 0)
+                {
+                    var end = lines[line].IndexOfAny([',', ')'], equals);
+                    lines[line] = lines[line][..(equals + 3)] + ArgumentValues[random.Next(ArgumentValues.Length)] + (end < 0 ? string.Empty : lines[line][end..]);
+                }
+
+                break;
+            case 5:
+                var text = string.Join('\n', lines);
+                return text.Insert(random.Next(text.Length + 1), Garbage[random.Next(Garbage.Length)].ToString());
+            default:
+                var whole = string.Join('\n', lines);
+                return whole[..random.Next(whole.Length + 1)];
+        }
+
+        return string.Join('\n', lines);
+    }
+
     private static string Mutate(string spec, Random random)
     {
         var lines = spec.Split('\n').ToList();

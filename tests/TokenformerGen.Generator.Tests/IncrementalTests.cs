@@ -13,6 +13,8 @@ public class IncrementalTests
     [
         TrackingNames.SpecFiles, TrackingNames.FileDiagnostics, TrackingNames.Identities,
         TrackingNames.DuplicateFamilies, TrackingNames.Plans,
+        TrackingNames.AttributeFamilies, TrackingNames.AttributeDiagnostics, TrackingNames.AttributeIdentities,
+        TrackingNames.AttributePlans, TrackingNames.StageAttributes,
     ];
 
     private static readonly AdditionalText TinyFile = new InMemoryAdditionalText(Specs.Path, Specs.Tiny);
@@ -20,12 +22,21 @@ public class IncrementalTests
     private static readonly AdditionalText OtherFile =
         new InMemoryAdditionalText("/specs/Other.tfmodel.yaml", Specs.Edit((2, "family: Other")));
 
+    // Every front end at once: two YAML families, one attribute family, and a stray stage attribute.
+    private static readonly CSharpCompilation Declared = GeneratorHarness.WithSources(
+    [
+        ("/src/DeclaredFamily.cs", AttributeSpecs.Tiny.Replace("class TinyFamily", "class DeclaredFamily", StringComparison.Ordinal)),
+        ("/src/Stray.cs", "namespace Test.Models { [TokenformerGen.Declarations.TokenformerStage(\"Stray\", Qkv = 1, Proj = 1, Ffn = 1)] internal static class Stray { } }"),
+    ]);
+
     [Fact]
     public void A_second_run_without_changes_reuses_every_step()
     {
-        var first = GeneratorHarness.Run([TinyFile, OtherFile]);
-        var second = GeneratorHarness.Run(first.Driver, GeneratorHarness.EmptyCompilation.Clone());
+        var first = GeneratorHarness.Run([TinyFile, OtherFile], Declared);
+        var second = GeneratorHarness.Run(first.Driver, Declared.Clone());
 
+        Assert.Contains("Declared.Family.g.cs", first.Sources.Keys);
+        Assert.Contains(first.Diagnostics, d => d.Id == "TFG0606");
         AssertAllCached(second.Single);
         Assert.Equal(first.Sources, second.Sources);
     }
@@ -33,8 +44,8 @@ public class IncrementalTests
     [Fact]
     public void Editing_unrelated_csharp_regenerates_nothing()
     {
-        var first = GeneratorHarness.Run([TinyFile, OtherFile]);
-        var edited = GeneratorHarness.EmptyCompilation.AddSyntaxTrees(
+        var first = GeneratorHarness.Run([TinyFile, OtherFile], Declared);
+        var edited = Declared.AddSyntaxTrees(
             CSharpSyntaxTree.ParseText("namespace Consumer { internal static class Edited { } }", GeneratorHarness.ParseOptions));
         var second = GeneratorHarness.Run(first.Driver, edited);
 
@@ -68,10 +79,32 @@ public class IncrementalTests
     }
 
     [Fact]
+    public void Editing_the_attribute_declaration_regenerates_only_that_family()
+    {
+        var first = GeneratorHarness.Run([TinyFile, OtherFile], Declared);
+        var tree = Declared.SyntaxTrees.Single(t => t.FilePath == "/src/DeclaredFamily.cs");
+        var editedTree = tree.WithChangedText(tree.GetText().Replace(tree.GetText().ToString().IndexOf("Context = 64", StringComparison.Ordinal), "Context = 64".Length, "Context = 128"));
+        var second = GeneratorHarness.Run(first.Driver, Declared.ReplaceSyntaxTree(tree, editedTree));
+
+        var declared = second.Single.TrackedSteps[TrackingNames.AttributePlans].SelectMany(s => s.Outputs).ToList();
+        Assert.Equal(IncrementalStepRunReason.Modified, Assert.Single(declared).Reason);
+        Assert.All(
+            second.Single.TrackedSteps[TrackingNames.Plans].SelectMany(s => s.Outputs),
+            o => Assert.True(o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged, o.Reason.ToString()));
+        Assert.Equal(first.Sources["Tiny.Family.g.cs"], second.Sources["Tiny.Family.g.cs"]);
+        Assert.NotEqual(first.Sources["Declared.Family.g.cs"], second.Sources["Declared.Family.g.cs"]);
+    }
+
+    [Fact]
     public void Cached_models_hold_no_symbols_compilations_or_syntax()
     {
         var invalid = new InMemoryAdditionalText("/specs/Bad.tfmodel.yaml", Specs.Edit((2, "family: Bad"), (10, "  heads: 5")));
-        var run = GeneratorHarness.Run([TinyFile, OtherFile, invalid]);
+        var invalidDeclared = Declared.AddSyntaxTrees(CSharpSyntaxTree.ParseText(
+            AttributeSpecs.Edit((15, "    Heads = 5,"), (27, "public static partial class BadDeclFamily")),
+            GeneratorHarness.ParseOptions,
+            "/src/BadDeclFamily.cs"));
+        var run = GeneratorHarness.Run([TinyFile, OtherFile, invalid], invalidDeclared);
+        Assert.Contains(run.Diagnostics, d => d.Id == "TFG0202" && d.Location.GetLineSpan().Path == "/src/BadDeclFamily.cs");
         foreach (var name in TrackedSteps)
         {
             foreach (var output in run.Single.TrackedSteps[name].SelectMany(s => s.Outputs))

@@ -8,7 +8,7 @@ namespace TokenformerGen.Generator.Diagnostics;
 /// The catalogue of every diagnostic the generator reports. IDs are stable: never renumber or
 /// reuse one; add new ones to AnalyzerReleases.Unshipped.md. Ranges: TFG00xx the YAML document,
 /// TFG01xx the schema's shape, TFG02xx values, TFG03xx the stage schedule, TFG04xx across files,
-/// TFG05xx warnings about growth, TFG0999 internal errors.
+/// TFG05xx warnings about growth, TFG06xx misuse of the declaration attributes, TFG0999 internal errors.
 /// </summary>
 internal static class DiagnosticDescriptors
 {
@@ -16,6 +16,7 @@ internal static class DiagnosticDescriptors
     private const string Schema = "TokenformerGen.Schema";
     private const string Model = "TokenformerGen.Model";
     private const string Schedule = "TokenformerGen.Schedule";
+    private const string Attributes = "TokenformerGen.Attributes";
     private const string Internal = "TokenformerGen.Internal";
 
     public static readonly DiagnosticDescriptor YamlSyntaxError = new(
@@ -280,6 +281,70 @@ internal static class DiagnosticDescriptors
         messageFormat: "Growing '{0}' into '{1}' with zero_keys under norm: softmax does not preserve the function: a zero score still gets softmax weight",
         category: Schedule,
         defaultSeverity: DiagnosticSeverity.Warning,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor FamilyClassNotPartial = new(
+        id: "TFG0601",
+        title: "Family class is not a partial class",
+        messageFormat: "'{0}' carries [TokenformerFamily] but is not declared 'partial class': the generator adds the family's members to it",
+        category: Attributes,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor FamilyClassNested = new(
+        id: "TFG0602",
+        title: "Family class is nested",
+        messageFormat: "'{0}' carries [TokenformerFamily] but is nested in '{1}': declare the family on a top-level class",
+        category: Attributes,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor FamilyClassGeneric = new(
+        id: "TFG0603",
+        title: "Family class is generic",
+        messageFormat: "'{0}' carries [TokenformerFamily] but is generic: a family class cannot have type parameters",
+        category: Attributes,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor FamilyClassInGlobalNamespace = new(
+        id: "TFG0604",
+        title: "Family class is in the global namespace",
+        messageFormat: "'{0}' carries [TokenformerFamily] but is in the global namespace: the generated models go in the family class's namespace",
+        category: Attributes,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor FamilyClassName = new(
+        id: "TFG0605",
+        title: "Family class name does not end in 'Family'",
+        messageFormat: "'{0}' carries [TokenformerFamily] but its name does not end in 'Family': the class {{Name}}Family declares the family {{Name}}, so rename it '{0}Family'",
+        category: Attributes,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor StageWithoutFamily = new(
+        id: "TFG0606",
+        title: "Stage attribute without a family attribute",
+        messageFormat: "[TokenformerStage] on '{0}' declares a stage of no family: add [TokenformerFamily] to the same declaration",
+        category: Attributes,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor StageOnOtherDeclaration = new(
+        id: "TFG0607",
+        title: "Stage attribute on another part of the family class",
+        messageFormat: "[TokenformerStage] must be on the same declaration of '{0}' as [TokenformerFamily] (the stages' order is the order they are written in)",
+        category: Attributes,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor InvalidAttributeArgument = new(
+        id: "TFG0608",
+        title: "Attribute argument is not a constant of the expected type",
+        messageFormat: "The argument {0} of [{1}] must be {2}: it is not a constant of that type, so the family is not generated",
+        category: Attributes,
+        defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true);
 
     public static readonly DiagnosticDescriptor InternalError = new(

@@ -20,9 +20,13 @@ internal static class FamilyConstantsEmitter
         GeneratedCode.Header(w, plan);
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
-        GeneratedCode.Doc(w, $"Constants of the Tokenformer model family <c>{plan.Name}</c>, generated from <c>{Literals.Xml(plan.SourceFileName)}</c>: fixed dimensions, and per stage the parameter-token counts, τ, size and compute.");
-        GeneratedCode.Attribute(w);
-        w.WriteLine($"public static partial class {plan.ClassName}");
+        if (plan.Origin == FamilyOrigin.Yaml)
+        {
+            // An attribute family's class is the user's: its documentation is theirs too.
+            GeneratedCode.Doc(w, $"Constants of the Tokenformer model family <c>{plan.Name}</c>, generated from <c>{Literals.Xml(plan.SourceFileName)}</c>: fixed dimensions, and per stage the parameter-token counts, τ, size and compute.");
+        }
+
+        GeneratedCode.FamilyClass(w, plan, attribute: true);
         w.OpenBlock();
 
         Const(w, "Family name as written in the spec.", "string", "Name", Literals.String(plan.Name));
@@ -63,7 +67,9 @@ internal static class FamilyConstantsEmitter
         }
 
         w.WriteLine();
-        GeneratedCode.Doc(w, "The spec exactly as read (its SHA-256 is <see cref=\"SpecSha256\"/>).");
+        GeneratedCode.Doc(w, plan.Origin == FamilyOrigin.Attributes
+            ? "The family's attribute lists exactly as written (its SHA-256 is <see cref=\"SpecSha256\"/>)."
+            : "The spec exactly as read (its SHA-256 is <see cref=\"SpecSha256\"/>).");
         w.WriteLine("public const string SpecText =");
         w.Indent();
         var lines = SplitKeepingNewlines(plan.SpecText);

@@ -22,7 +22,7 @@ internal static class RegistryEmitter
         w.OpenBlock();
         var aliases = new List<string> { "PattentionNorm", "TemperaturePolicy", "ArchitectureInfo", "TokenizerKind", "FamilyRegistration", "StageRegistration", "ModelRegistry", "ExpansionMap" };
         RuntimeNames.WriteAliases(w, aliases.ToArray());
-        w.WriteLine($"public static partial class {plan.ClassName}");
+        GeneratedCode.FamilyClass(w, plan, attribute: false);
         w.OpenBlock();
         GeneratedCode.Doc(w, "The fixed dimensions and choices of every stage, as the runtime reads them.");
         w.WriteLine($"public static ArchitectureInfo Architecture {{ get; }} = new(");

@@ -1,3 +1,4 @@
+using System;
 using System.Collections.Generic;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Planning;
@@ -14,6 +15,12 @@ internal readonly record struct Located<T>(T Value, SourceRange Range);
 internal sealed class RawFamilySpec
 {
     public SourceRange Range { get; set; }
+
+    /// <summary>
+    /// How messages name a value given its YAML path (<c>architecture.heads</c>): the path itself for
+    /// a YAML spec, the attribute argument for a family declared with attributes.
+    /// </summary>
+    public Func<string, string> DescribePath { get; set; } = static path => path;
 
     public Located<string>? Family { get; set; }
 

@@ -10,14 +10,16 @@ namespace TokenformerGen.Generator.Planning;
 /// <summary>One model family: fixed dimensions and a schedule of stages joined by growth edges.</summary>
 /// <param name="Name">Family name, a C# identifier (<c>TinyKjv</c>); prefixes generated type names.</param>
 /// <param name="Namespace">Namespace of the generated code.</param>
+/// <param name="Origin">Where the family was declared: a YAML spec, or attributes on a partial class.</param>
 /// <param name="SourceFileName">The spec's file name (no directory), for generated comments.</param>
 /// <param name="Stages">Stages in schedule order; a stage's parent always comes before it.</param>
 /// <param name="Edges">One edge per stage that grows from another, in schedule order.</param>
-/// <param name="SpecText">The spec file's text exactly as read.</param>
+/// <param name="SpecText">The spec file's text exactly as read (for attributes: the attribute lists as written).</param>
 /// <param name="SpecSha256">Lower-case hex SHA-256 of the UTF-8 bytes of <paramref name="SpecText"/>.</param>
 internal sealed record FamilyPlan(
     string Name,
     string Namespace,
+    FamilyOrigin Origin,
     string SourceFileName,
     TokenizerKind Tokenizer,
     VocabularyPlan Vocabulary,
@@ -30,6 +32,20 @@ internal sealed record FamilyPlan(
 {
     /// <summary>The generated constants class: <c>{Name}Family</c>.</summary>
     public string ClassName => GeneratedNames.FamilyClass(Name);
+}
+
+/// <summary>Which front end declared a family. Everything after the raw spec is shared; only the
+/// family class declaration and the generated files' header differ.</summary>
+internal enum FamilyOrigin
+{
+    /// <summary>A <c>*.tfmodel.yaml</c> spec: the generator declares <c>public static partial class {Name}Family</c>.</summary>
+    Yaml,
+
+    /// <summary>
+    /// <c>[TokenformerFamily]</c> on the user's <c>partial class {Name}Family</c>: the generated parts
+    /// add members without modifiers, so the user's accessibility and <c>static</c> apply.
+    /// </summary>
+    Attributes,
 }
 
 /// <param name="Size">Vocabulary size as given.</param>

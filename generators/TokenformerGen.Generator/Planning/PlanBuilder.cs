@@ -17,7 +17,7 @@ namespace TokenformerGen.Generator.Planning;
 /// </summary>
 internal static class PlanBuilder
 {
-    public static FamilyPlan Build(RawFamilySpec spec, string path, string text)
+    public static FamilyPlan Build(RawFamilySpec spec, FamilyOrigin origin, string path, string text)
     {
         var vocab = Need(spec.Vocab);
         var a = Need(spec.Architecture);
@@ -104,6 +104,7 @@ internal static class PlanBuilder
         return new FamilyPlan(
             Need(spec.Family).Value,
             Need(spec.Namespace).Value,
+            origin,
             FileName(path),
             Need(spec.Tokenizer).Value,
             vocabulary,

@@ -78,6 +78,9 @@ internal sealed class SpecValidator
         return null;
     }
 
+    /// <summary>How messages name a value: the YAML path, or the attribute argument it came from.</summary>
+    private string Show(string path) => _spec.DescribePath(path);
+
     private void Run()
     {
         CheckNames();
@@ -168,7 +171,7 @@ internal sealed class SpecValidator
 
         if (a.Epsilon is { } epsilon && epsilon.Value < 0)
         {
-            _bag.Report(DiagnosticDescriptors.ValueOutOfRange, epsilon.Range, "architecture.pattention.epsilon", Invariant.Format(epsilon.Value), "[0, ∞)");
+            _bag.Report(DiagnosticDescriptors.ValueOutOfRange, epsilon.Range, Show("architecture.pattention.epsilon"), Invariant.Format(epsilon.Value), "[0, ∞)");
         }
 
         if (a.KeyStd is { } keyStd)
@@ -191,7 +194,7 @@ internal sealed class SpecValidator
             _bag.Report(
                 DiagnosticDescriptors.UnsupportedValue,
                 tied.Range,
-                "architecture.tied_embeddings",
+                Show("architecture.tied_embeddings"),
                 "false",
                 "the LM head is the token embedding, as in every released Tokenformer");
         }
@@ -272,7 +275,7 @@ internal sealed class SpecValidator
 
         if (train.Warmup is { } warmup && (warmup.Value < 0 || warmup.Value >= 1))
         {
-            _bag.Report(DiagnosticDescriptors.ValueOutOfRange, warmup.Range, path + ".warmup", Invariant.Format(warmup.Value), "[0, 1) (a fraction of the stage's steps)");
+            _bag.Report(DiagnosticDescriptors.ValueOutOfRange, warmup.Range, Show(path + ".warmup"), Invariant.Format(warmup.Value), "[0, 1) (a fraction of the stage's steps)");
         }
     }
 
@@ -432,13 +435,13 @@ internal sealed class SpecValidator
 
         if (v.Value <= 0)
         {
-            _bag.Report(DiagnosticDescriptors.NonPositive, v.Range, path, Invariant.Format(v.Value));
+            _bag.Report(DiagnosticDescriptors.NonPositive, v.Range, Show(path), Invariant.Format(v.Value));
             return false;
         }
 
         if (v.Value > maximum)
         {
-            _bag.Report(DiagnosticDescriptors.ValueOutOfRange, v.Range, path, Invariant.Format(v.Value), $"1..{Invariant.Format(maximum)}");
+            _bag.Report(DiagnosticDescriptors.ValueOutOfRange, v.Range, Show(path), Invariant.Format(v.Value), $"1..{Invariant.Format(maximum)}");
             return false;
         }
 
@@ -452,7 +455,7 @@ internal sealed class SpecValidator
             return true;
         }
 
-        _bag.Report(DiagnosticDescriptors.NonPositive, value.Range, path, Invariant.Format(value.Value));
+        _bag.Report(DiagnosticDescriptors.NonPositive, value.Range, Show(path), Invariant.Format(value.Value));
         return false;
     }
 }

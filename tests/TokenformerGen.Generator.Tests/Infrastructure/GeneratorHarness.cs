@@ -91,6 +91,14 @@ internal static class GeneratorHarness
     public static GeneratorRun Run(params (string Path, string Text)[] specs)
         => Run(specs.Select(s => (AdditionalText)new InMemoryAdditionalText(s.Path, s.Text)));
 
+    /// <summary>Runs over C# sources (path, code) added to the empty compilation, plus optional spec files.</summary>
+    public static GeneratorRun RunCode(IEnumerable<(string Path, string Code)> sources, IEnumerable<AdditionalText>? files = null)
+        => Run(files ?? [], WithSources(sources));
+
+    /// <summary>The empty compilation plus C# sources parsed with the solution's options.</summary>
+    public static CSharpCompilation WithSources(IEnumerable<(string Path, string Code)> sources)
+        => EmptyCompilation.AddSyntaxTrees(sources.Select(s => CSharpSyntaxTree.ParseText(s.Code, ParseOptions, s.Path, Encoding.UTF8)).ToArray());
+
     public static GeneratorRun Run(IEnumerable<AdditionalText> files, Compilation? compilation = null)
         => Run(CreateDriver(files), compilation ?? EmptyCompilation);
 

@@ -1,0 +1,37 @@
+// A fresh consumer of the TokenformerGen.Generator package: a YAML family (Pack.tfmodel.yaml, picked
+// up by the package's props) and an attribute family, both generated at build time.
+using System.Globalization;
+using Consumer.Models;
+using TokenformerGen.Declarations;
+using TokenformerGen.Families;
+using TokenformerGen.Growth;
+using TorchSharp;
+
+var small = new PackSmall();
+small.InitializeFromScratch(seed: 7);
+using var tokens = torch.randint(0, PackFamily.VocabularySize, new long[] { 2, 8 }, dtype: torch.int64);
+using (torch.no_grad())
+{
+    using var logits = small.Forward(tokens, null);
+    Console.WriteLine("small logits " + string.Join("x", logits.shape));
+
+    // tau: fixed + zero_keys: the grown model computes the same function.
+    using var grown = PackLarge.GrowFrom(small, new GrowthOptions { Policy = GrowthPolicy.ZeroKeys, ValueStd = PackFamily.ValueInitStd });
+    using var grownLogits = grown.Forward(tokens, null);
+    Console.WriteLine("grown logits " + string.Join("x", grownLogits.shape));
+    var difference = (grownLogits - logits).abs().max().item<float>();
+    Console.WriteLine("max difference " + difference.ToString("R", CultureInfo.InvariantCulture));
+}
+
+Console.WriteLine("declared " + DeclaredFamily.Name + " " + DeclaredFamily.Only.Parameters.ToString(CultureInfo.InvariantCulture));
+Console.WriteLine("registry " + string.Join(",", ModelRegistry.Families.Select(f => f.Name)));
+
+namespace Consumer.Models
+{
+    /// <summary>The attribute front end through the package.</summary>
+    [TokenformerFamily(Tokenizer = TokenizerKind.Byte, Vocabulary = 256, Context = 16, Layers = 1, Hidden = 16, Heads = 2)]
+    [TokenformerStage("Only", Qkv = 4, Proj = 4, Ffn = 8)]
+    internal static partial class DeclaredFamily
+    {
+    }
+}
