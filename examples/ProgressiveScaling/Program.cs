@@ -1,0 +1,10 @@
+using TokenformerGen.Cli;
+
+// Every family in examples/families is compiled into this application by the generator; the command line
+// comes from TokenformerGen.Cli. With no arguments it runs TinyKjv's schedule on the shipped King James text.
+return TokenformerCli.Run(args, new CliDefaults
+{
+    ApplicationName = "ProgressiveScaling",
+    Family = "TinyKjv",
+    Corpus = Path.Combine(AppContext.BaseDirectory, "data", "kjv.txt.gz"),
+});
