@@ -21,7 +21,12 @@ public static class TokenformerCli
     public static int Run(string[] args) => Run(args, new CliDefaults());
 
     /// <summary>Runs the command line with the application's defaults, writing to the process's console.</summary>
-    public static int Run(string[] args, CliDefaults defaults) => Run(args, defaults, AnsiConsole.Console, Console.Error);
+    public static int Run(string[] args, CliDefaults defaults)
+    {
+        var console = AnsiConsole.Console;
+        if (Console.IsOutputRedirected && console.Profile.Width < 120) console.Profile.Width = 120;   // logs: no 80-column wrapping of the tables
+        return Run(args, defaults, console, Console.Error);
+    }
 
     /// <summary>Runs the command line writing output to <paramref name="console"/> and the error line to <paramref name="error"/>.</summary>
     public static int Run(string[] args, CliDefaults defaults, IAnsiConsole console, TextWriter error)

@@ -46,7 +46,7 @@ internal static class LossPlot
             var line = plot.Add.VerticalLine(start.CumulativeFlops / scale);
             line.Color = Colors.Gray.WithAlpha(0.6);
             line.LinePattern = LinePattern.Dotted;
-            line.LabelText = $"grow → {start.Stage}";
+            line.LegendText = $"growth into {start.Stage}";
         }
 
         var comparison = report.Comparison;
@@ -57,7 +57,7 @@ internal static class LossPlot
         target.LegendText = $"scratch {comparison.Stage} final loss {comparison.TargetLoss:F3}";
 
         plot.Title($"{report.Family.Name}: validation loss vs training compute"
-                   + (comparison.Ratio is double r ? $" (progressive reaches the target with {r:P0} of scratch's FLOPs)" : ""));
+                   + (comparison.Ratio is double r ? $" (growing: {r * 100:F0}% of scratch's FLOPs to the target)" : ""), size: 15);
         plot.XLabel($"cumulative training compute ({unit})");
         plot.YLabel("validation loss (nats/token)");
         plot.ShowLegend(Alignment.UpperRight);

@@ -15,7 +15,8 @@ namespace TokenformerGen.Cli.Reports;
 /// <param name="TargetLoss">The scratch run's final validation loss of that stage.</param>
 /// <param name="ProgressiveFlops">Cumulative FLOPs of the progressive run (all stages) at its first validation point at or below the target; null when never.</param>
 /// <param name="ScratchFlops">FLOPs of the scratch run of that stage at its first point at or below the target.</param>
-internal sealed record ComputeComparison(string Stage, double TargetLoss, double? ProgressiveFlops, double? ScratchFlops)
+/// <param name="ProgressiveStage">The stage the progressive run was training when it got there.</param>
+internal sealed record ComputeComparison(string Stage, double TargetLoss, double? ProgressiveFlops, double? ScratchFlops, string? ProgressiveStage)
 {
     /// <summary>Progressive FLOPs / scratch FLOPs (below 1: growing was cheaper).</summary>
     public double? Ratio => ProgressiveFlops is double p && ScratchFlops is double s && s > 0 ? p / s : null;
@@ -38,8 +39,8 @@ internal sealed record RunReport(
             var largest = Family.Stages.Select(s => s.Info).MaxBy(s => s.Parameters)!.Name;
             var target = Scratch.Stages.Single(s => s.Stage == largest).ValidationLoss;
             // Progressive: the first point of any stage, in schedule order, that gets there (growing is cumulative).
-            var progressive = Family.Stages.Select(s => Progressive.FlopsToReach(target, s.Info.Name)).FirstOrDefault(f => f is not null);
-            return new ComputeComparison(largest, target, progressive, Scratch.FlopsToReach(target, largest));
+            var progressive = Family.Stages.Select(s => (Stage: s.Info.Name, Flops: Progressive.FlopsToReach(target, s.Info.Name))).FirstOrDefault(f => f.Flops is not null);
+            return new ComputeComparison(largest, target, progressive.Flops, Scratch.FlopsToReach(target, largest), progressive.Stage);
         }
     }
 
@@ -52,9 +53,10 @@ internal sealed record RunReport(
         {
             foreach (var s in result.Stages)
                 table.AddRow(mode, Markup.Escape(s.Stage), Numbers.Count(s.Parameters), Numbers.Short(s.Tokens), Numbers.Flops(s.Flops), Numbers.Loss(s.ValidationLoss), Numbers.Seconds(s.WallSeconds));
-            table.AddRow($"[bold]{mode}[/]", "[bold]total[/]", "", Numbers.Short(result.Stages.Sum(s => s.Tokens)), Numbers.Flops(result.TotalFlops), "", $"{Numbers.Seconds(seconds)} (with evals)");
+            table.AddRow($"[bold]{mode}[/]", "[bold]total[/]", "", Numbers.Short(result.Stages.Sum(s => s.Tokens)), Numbers.Flops(result.TotalFlops), "", Numbers.Seconds(result.Stages.Sum(s => s.WallSeconds)));
         }
         console.Write(table);
+        console.MarkupLine(Markup.Escape($"wall time with evaluation: progressive {Numbers.Seconds(ProgressiveSeconds)} s, scratch {Numbers.Seconds(ScratchSeconds)} s, whole run {Numbers.Seconds(TotalSeconds)} s"));
 
         if (Growths.Count > 0)
         {
@@ -74,7 +76,7 @@ internal sealed record RunReport(
         var c = Comparison;
         var head = $"compute to reach scratch {c.Stage}'s final validation loss {Numbers.Loss(c.TargetLoss)}: ";
         if (c.ProgressiveFlops is not double p) return head + $"the progressive run did not get there within its budget (scratch: {Numbers.Flops(c.ScratchFlops ?? double.NaN)} FLOPs)";
-        return head + $"progressive {Numbers.Flops(p)} FLOPs (all stages), scratch {Numbers.Flops(c.ScratchFlops!.Value)} FLOPs; ratio {c.Ratio!.Value.ToString("F2", CultureInfo.InvariantCulture)}"
+        return head + $"progressive {Numbers.Flops(p)} FLOPs (cumulative, reached while training {c.ProgressiveStage}), scratch {Numbers.Flops(c.ScratchFlops!.Value)} FLOPs; ratio {c.Ratio!.Value.ToString("F2", CultureInfo.InvariantCulture)}"
                + (c.Ratio < 1 ? $" (growing needed {c.Ratio.Value * 100:F0}% of the compute)" : "");
     }
 
@@ -113,7 +115,7 @@ internal sealed record RunReport(
         md.AppendLine(inv, $"Target: scratch {c.Stage}'s final validation loss {Numbers.Loss(c.TargetLoss)}. FLOPs at the first validation point at or below it (progressive: cumulative over all its stages).").AppendLine();
         md.AppendLine("| mode | FLOPs |");
         md.AppendLine("| --- | ---: |");
-        md.AppendLine($"| progressive | {(c.ProgressiveFlops is double p ? Numbers.Flops(p) : "not reached")} |");
+        md.AppendLine($"| progressive | {(c.ProgressiveFlops is double p ? $"{Numbers.Flops(p)} (while training {c.ProgressiveStage})" : "not reached")} |");
         md.AppendLine($"| scratch | {(c.ScratchFlops is double sf ? Numbers.Flops(sf) : "not reached")} |");
         md.AppendLine($"| ratio progressive / scratch | {(c.Ratio is double r ? r.ToString("F2", inv) : "-")} |").AppendLine();
         md.AppendLine(ComparisonSentence() + ".").AppendLine();
@@ -142,7 +144,7 @@ internal sealed record RunReport(
             scratch_seconds = ScratchSeconds,
             total_seconds = TotalSeconds,
             growths = Growths,
-            comparison = new { Comparison.Stage, Comparison.TargetLoss, Comparison.ProgressiveFlops, Comparison.ScratchFlops, Comparison.Ratio },
+            comparison = new { Comparison.Stage, Comparison.TargetLoss, Comparison.ProgressiveFlops, Comparison.ProgressiveStage, Comparison.ScratchFlops, Comparison.Ratio },
         };
         var options = new JsonSerializerOptions { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Converters = { new JsonStringEnumConverter() } };
         AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, json, options));
