@@ -131,7 +131,15 @@ public sealed class TokenCorpus : IDisposable
     public static TokenCorpus Open(string corpusPath, ITextTokenizer tokenizer, string cacheDirectory) =>
         Open(corpusPath, tokenizer, cacheDirectory, TextChunks.DefaultTarget);
 
-    internal static TokenCorpus Open(string corpusPath, ITextTokenizer tokenizer, string cacheDirectory, int chunkChars)
+    /// <summary>
+    /// Opens the corpus like <see cref="Open(string, ITextTokenizer, string)"/>, reporting the share of the corpus
+    /// file tokenized so far (0..1) to <paramref name="progress"/> when the cache has to be built.
+    /// </summary>
+    /// <exception cref="FileNotFoundException">The corpus does not exist.</exception>
+    public static TokenCorpus Open(string corpusPath, ITextTokenizer tokenizer, string cacheDirectory, IProgress<double>? progress) =>
+        Open(corpusPath, tokenizer, cacheDirectory, TextChunks.DefaultTarget, progress);
+
+    internal static TokenCorpus Open(string corpusPath, ITextTokenizer tokenizer, string cacheDirectory, int chunkChars, IProgress<double>? progress = null)
     {
         ArgumentNullException.ThrowIfNull(corpusPath);
         ArgumentNullException.ThrowIfNull(tokenizer);
@@ -144,7 +152,7 @@ public sealed class TokenCorpus : IDisposable
         else if ((header = TokenFile.TryReadHeader(cachePath, out var why)) is null) reason = $"corrupt cache: {why}";
         else if (header.Value.BytesPerId != TokenFile.BytesPerIdFor(tokenizer.VocabularySize) || header.Value.VocabularySize != tokenizer.VocabularySize)
             reason = "cache written for another vocabulary";
-        if (reason is not null) header = Build(corpusPath, tokenizer, cachePath, chunkChars);
+        if (reason is not null) header = Build(corpusPath, tokenizer, cachePath, chunkChars, progress);
         return new TokenCorpus(cachePath, tokenizer, header!.Value, reason);
     }
 
@@ -174,14 +182,16 @@ public sealed class TokenCorpus : IDisposable
     }
 
     /// <summary>Opens the corpus text as UTF-8 (decompressing <c>.gz</c>); invalid bytes become U+FFFD.</summary>
-    internal static StreamReader OpenText(string corpusPath)
+    internal static StreamReader OpenText(string corpusPath) => OpenText(corpusPath, out _);
+
+    private static StreamReader OpenText(string corpusPath, out FileStream file)
     {
-        Stream stream = new FileStream(corpusPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
+        Stream stream = file = new FileStream(corpusPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         if (corpusPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) stream = new GZipStream(stream, CompressionMode.Decompress);
         return new StreamReader(stream, new UTF8Encoding(false, false), detectEncodingFromByteOrderMarks: true, bufferSize: 1 << 16);
     }
 
-    private static TokenFile.Header Build(string corpusPath, ITextTokenizer tokenizer, string cachePath, int chunkChars)
+    private static TokenFile.Header Build(string corpusPath, ITextTokenizer tokenizer, string cachePath, int chunkChars, IProgress<double>? progress)
     {
         var bytesPerId = TokenFile.BytesPerIdFor(tokenizer.VocabularySize);
         TokenFile.Header header = default;
@@ -189,14 +199,16 @@ public sealed class TokenCorpus : IDisposable
         {
             long count = 0, textBytes = 0;
             stream.Position = TokenFile.HeaderSize;
-            using (var reader = OpenText(corpusPath))
+            using (var reader = OpenText(corpusPath, out var file))
                 foreach (var chunk in TextChunks.Read(reader, chunkChars))
                 {
                     var ids = tokenizer.Encode(chunk);
                     TokenFile.WriteIds(stream, ids, bytesPerId);
                     count += ids.Length;
                     textBytes += Encoding.UTF8.GetByteCount(chunk);
+                    progress?.Report(file.Length == 0 ? 1 : (double)file.Position / file.Length);   // read-ahead makes this an upper bound
                 }
+            progress?.Report(1);
             var validationBytes = CountValidationBytes(stream, tokenizer, count, bytesPerId);
             header = new TokenFile.Header(bytesPerId, count, tokenizer.VocabularySize, textBytes, validationBytes);
             TokenFile.WriteHeader(stream, header);

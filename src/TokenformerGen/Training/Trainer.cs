@@ -55,6 +55,9 @@ public sealed class Trainer : IDisposable
     /// <summary>The run's options.</summary>
     public TrainerOptions Options { get; }
 
+    /// <summary>Where the batches come from.</summary>
+    public IBatchSource Data => _data;
+
     /// <summary>The optimizer (its state is part of a checkpoint).</summary>
     public AdamW Optimizer { get; }
 

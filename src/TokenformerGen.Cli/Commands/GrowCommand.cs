@@ -1,0 +1,67 @@
+using System.ComponentModel;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Families;
+
+namespace TokenformerGen.Cli.Commands;
+
+internal sealed class GrowSettings : CommandSettings
+{
+    [CommandOption("--from <CHECKPOINT>", isRequired: true)]
+    [Description("A checkpoint of the parent stage")]
+    public string From { get; set; } = "";
+
+    [CommandOption("--stage <S>")]
+    [Description("The stage to grow into. Default: the only stage that grows from the checkpoint's stage")]
+    public string? Stage { get; set; }
+
+    [CommandOption("--policy <P>")]
+    [Description("zero_keys (new key rows zero, τ kept: the function is preserved) or random (the official recipe). Default: the spec's")]
+    public string? Policy { get; set; }
+
+    [CommandOption("--out <CHECKPOINT>", isRequired: true)]
+    [Description("The grown checkpoint to write")]
+    public string Out { get; set; } = "";
+
+    [CommandOption("--seed <N>")]
+    [Description("Seed of the random new rows")]
+    [DefaultValue(1234L)]
+    public long Seed { get; set; } = 1234;
+}
+
+/// <summary>Grows a checkpoint into the next stage, one tensor at a time, through the edge's expansion map.</summary>
+internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
+{
+    public override int Execute(CommandContext context, GrowSettings settings, CancellationToken cancellationToken)
+    {
+        var policy = OptionParsing.Policy(settings.Policy);
+        var (metadata, family, from) = CliSession.Describe(settings.From);
+        var edge = Edge(settings, family, from.Info.Name);
+        var options = edge.DefaultOptions with { Policy = policy ?? edge.DefaultOptions.Policy, Seed = settings.Seed };
+        if (Path.GetDirectoryName(Path.GetFullPath(settings.Out)) is { } directory) Directory.CreateDirectory(directory);
+        var written = Migration.MigrateCheckpoint(edge, settings.From, settings.Out, options);
+        session.Console.MarkupLineInterpolated(
+            $"grew {edge.From.QualifiedName} (step {metadata.Step}, {edge.From.Parameters:N0} parameters) → {written.Family}/{written.Stage} ({edge.To.Parameters:N0} parameters) with {OptionParsing.Name(options.Policy)}: {settings.Out}");
+        if (options.Policy == Growth.GrowthPolicy.Random || edge.From.Temperatures != edge.To.Temperatures)
+            session.Console.MarkupLine("[yellow]note[/]: this growth does not preserve the function; the grown model's loss differs from the parent's");
+        return 0;
+    }
+
+    private static ExpansionMap Edge(GrowSettings settings, FamilyRegistration family, string fromStage)
+    {
+        if (settings.Stage is null)
+        {
+            var children = family.Edges.Where(e => e.From.Name == fromStage).ToList();
+            return children.Count == 1 ? children[0]
+                : throw new CliException(children.Count == 0
+                    ? $"{family.Name}/{fromStage} has no stage growing from it"
+                    : $"several stages grow from {family.Name}/{fromStage} ({string.Join(", ", children.Select(c => c.To.Name))}): name one with --stage");
+        }
+        var target = CliSession.Stage(family, settings.Stage).Info;
+        var edge = family.EdgeInto(target.Name)
+            ?? throw new CliException($"{target.QualifiedName} is a root stage: it does not grow from another stage");
+        return edge.From.Name == fromStage ? edge
+            : throw new CliException($"{settings.From} is a checkpoint of {family.Name}/{fromStage}, but {target.QualifiedName} grows from {edge.From.Name}");
+    }
+}

@@ -1,0 +1,97 @@
+using System.ComponentModel;
+using System.Text.RegularExpressions;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Families;
+using TokenformerGen.Primitives;
+
+namespace TokenformerGen.Cli.Commands;
+
+internal sealed class InspectSettings : CommandSettings
+{
+    [CommandOption("--family <F>")]
+    [Description("The family to show in detail. Without it: every family and stage of the application")]
+    public string? Family { get; set; }
+
+    [CommandOption("--full")]
+    [Description("List every parameter of each expansion map instead of one row per parameter kind")]
+    public bool Full { get; set; }
+}
+
+/// <summary>Lists families and stages, or shows one family: architecture, stages, and each edge's expansion map.</summary>
+internal sealed partial class InspectCommand(CliSession session) : Command<InspectSettings>
+{
+    public override int Execute(CommandContext context, InspectSettings settings, CancellationToken cancellationToken)
+    {
+        if (settings.Family is null) ListAll();
+        else Show(session.Family(settings.Family), settings.Full);
+        return 0;
+    }
+
+    private void ListAll()
+    {
+        var table = new Table().Title("families").AddColumns("family", "stage", "from", "params", "qkv/proj/ffn", "budget", "tokenizer");
+        foreach (var column in table.Columns.Skip(3).Take(3)) column.RightAligned();
+        foreach (var family in ModelRegistry.Families)
+            foreach (var stage in family.Stages.Select(s => s.Info))
+                table.AddRow(Markup.Escape(family.Name), Markup.Escape(stage.Name), Markup.Escape(stage.GrownFrom ?? ""), Numbers.Short(stage.Parameters),
+                             TokenCounts(stage), stage.Budget is { } b ? Numbers.Short(b.Tokens) : "-", stage.Architecture.Tokenizer.ToString().ToLowerInvariant());
+        if (ModelRegistry.Families.Count == 0) session.Console.MarkupLine("[yellow]this application compiles no model family[/]");
+        else session.Console.Write(table);
+    }
+
+    private void Show(FamilyRegistration family, bool full)
+    {
+        var a = family.Stages[0].Info.Architecture;
+        session.Console.MarkupLineInterpolated($"[bold]{family.Name}[/]  spec sha256 {family.SpecHash[..Math.Min(16, family.SpecHash.Length)]}…");
+        session.Console.MarkupLineInterpolated(
+            $"vocabulary {a.Vocabulary:N0} (padded {a.PaddedVocabulary:N0}, {a.Tokenizer.ToString().ToLowerInvariant()} tokenizer), context {a.Context}, {a.Layers} layers, hidden {a.Hidden}, {a.Heads} heads (head dim {a.HeadDim}), rotary {a.RotaryFraction:0.###} base {a.RotaryBase:0}");
+        session.Console.MarkupLineInterpolated(
+            $"Pattention Θ {Checkpoints.OfficialConfig.NormName(a.Norm)}, τ {(a.TemperaturePolicy == TemperaturePolicy.Fixed ? "fixed" : "√n")}, ε {a.Epsilon:G3}; init keys N(0, {a.KeyStd:G3}²), values N(0, {a.ValueStd:G3}²), embedding N(0, {a.EmbeddingStd:G3}²)");
+
+        var stages = new Table().Title("stages").AddColumns("stage", "grows from", "tokens qkv/proj/ffn", "τ qkv/proj/ffn", "parameters", "training FLOPs/token", "budget");
+        stages.Columns[4].RightAligned();
+        stages.Columns[5].RightAligned();
+        foreach (var stage in family.Stages.Select(s => s.Info))
+        {
+            var t = stage.Temperatures;
+            stages.AddRow(Markup.Escape(stage.Name), Markup.Escape(GrowsFrom(stage)), TokenCounts(stage), $"{t.Qkv:0.##}/{t.Proj:0.##}/{t.Ffn:0.##}",
+                          Numbers.Count(stage.Parameters), Numbers.Short(stage.TrainingFlopsPerToken),
+                          stage.Budget is { } b ? $"{Numbers.Short(b.Tokens)} tokens, lr {b.LearningRate:G3}, batch {b.Batch}, warmup {b.Warmup:G3}" : "-");
+        }
+        session.Console.Write(stages);
+
+        foreach (var edge in family.Edges)
+        {
+            var policy = edge.To.Growth is { } g ? OptionParsing.Name(g) : "?";
+            var map = new Table().Title($"expansion map {edge.From.Name} → {edge.To.Name} ({policy})")
+                                 .AddColumns("parameter", "count", "from", "to", "grows", "new rows");
+            map.Columns[1].RightAligned();
+            foreach (var row in full ? edge.Parameters.Select(p => (Name: p.Name, Count: 1, Row: p)) : Condense(edge.Parameters))
+            {
+                map.AddRow(Markup.Escape(row.Name), row.Count == 1 ? "" : $"× {row.Count}", Markup.Escape(Shapes.Format(row.Row.FromShape)), Markup.Escape(Shapes.Format(row.Row.ToShape)),
+                           row.Row.GrowAxis is int axis ? $"+{row.Row.NewRows} on axis {axis}" : "copied",
+                           row.Row.Init switch
+                           {
+                               NewRowInit.Zero => "zero",
+                               NewRowInit.Random => $"N(0, {row.Row.InitStd:G3}²)",
+                               _ => "",
+                           });
+            }
+            session.Console.Write(map);
+        }
+    }
+
+    /// <summary>One row per parameter kind: <c>layers.{i}.…</c> rows of equal shapes and init become <c>layers.*.…</c> × L.</summary>
+    internal static IEnumerable<(string Name, int Count, ParameterExpansion Row)> Condense(IReadOnlyList<ParameterExpansion> parameters)
+        => parameters.GroupBy(p => (Kind: LayerIndex().Replace(p.Name, "layers.*."), From: Shapes.Format(p.FromShape), To: Shapes.Format(p.ToShape), p.Init, p.InitStd, p.GrowAxis))
+                     .Select(g => (g.Key.Kind, g.Count(), g.First()));
+
+    private static string GrowsFrom(StageInfo stage) => stage.GrownFrom is null ? "" : $"{stage.GrownFrom} ({(stage.Growth is { } g ? OptionParsing.Name(g) : "?")})";
+
+    private static string TokenCounts(StageInfo stage) => $"{stage.Tokens.Qkv}/{stage.Tokens.Proj}/{stage.Tokens.Ffn}";
+
+    [GeneratedRegex(@"^layers\.\d+\.")]
+    private static partial Regex LayerIndex();
+}

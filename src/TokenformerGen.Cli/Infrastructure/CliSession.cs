@@ -1,0 +1,141 @@
+using Spectre.Console;
+using TokenformerGen.Checkpoints;
+using TokenformerGen.Data;
+using TokenformerGen.Families;
+using TokenformerGen.Modules;
+
+namespace TokenformerGen.Cli.Infrastructure;
+
+/// <summary>A checkpoint loaded into a model of its stage; disposing it frees the model.</summary>
+/// <param name="Path">The file.</param>
+/// <param name="Metadata">Its metadata.</param>
+/// <param name="Family">Its family as compiled into the application.</param>
+/// <param name="Stage">Its stage.</param>
+/// <param name="Model">The model holding its weights.</param>
+internal sealed record LoadedCheckpoint(string Path, CheckpointMetadata Metadata, FamilyRegistration Family, StageRegistration Stage, TokenformerModel Model) : IDisposable
+{
+    public void Dispose() => Model.Dispose();
+}
+
+/// <summary>What every command shares: where output goes, the application's defaults, and name/file resolution.</summary>
+internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, TextWriter error)
+{
+    public CliDefaults Defaults { get; } = defaults;
+
+    public IAnsiConsole Console { get; } = console;
+
+    public TextWriter Error { get; } = error;
+
+    /// <summary>A family by name, or the application's default when <paramref name="name"/> is null and <paramref name="useDefault"/>.</summary>
+    public FamilyRegistration Family(string? name, bool useDefault = false)
+    {
+        name ??= useDefault ? Defaults.Family : null;
+        if (name is null)
+            throw new CliException($"name a family with --family (this application has: {KnownFamilies()})");
+        if (ModelRegistry.Families.Count == 0)
+            throw new CliException("this application compiles no model family: add a *.tfmodel.yaml spec to it");
+        return ModelRegistry.Family(name);
+    }
+
+    public static StageRegistration Stage(FamilyRegistration family, string? stage) => family.Stage(stage);
+
+    private static string KnownFamilies() => ModelRegistry.Families.Count == 0 ? "none" : string.Join(", ", ModelRegistry.Families.Select(f => f.Name));
+
+    /// <summary>The text file to read: <paramref name="data"/>, else the application's default corpus; it must exist.</summary>
+    public string DataPath(string? data)
+    {
+        var path = data ?? Defaults.Corpus ?? throw new CliException("give a UTF-8 text file with --data");
+        return File.Exists(path) ? path : throw new CliException($"data file '{path}' does not exist");
+    }
+
+    /// <summary>The folder of tokenized-corpus caches.</summary>
+    public string CacheDirectory(string? cache)
+    {
+        if ((cache ?? Defaults.CacheDirectory) is { } explicitDirectory) return explicitDirectory;
+        var root = Environment.GetEnvironmentVariable("XDG_CACHE_HOME") is { Length: > 0 } xdg
+            ? xdg
+            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
+        return Path.Combine(root, "tokenformergen");
+    }
+
+    /// <summary>Sets libtorch's intra-op threads from <c>--threads</c> or the application's default.</summary>
+    public void UseThreads(int? threads)
+    {
+        var n = threads ?? Defaults.Threads;
+        if (n is null) return;
+        if (n < 1) throw new CliException($"--threads {n}: give at least 1");
+        TorchSharp.torch.set_num_threads(n.Value);
+    }
+
+    /// <summary>The tokenizer for <paramref name="stage"/> (a user's tokenizer.json when given), saying which.</summary>
+    public ITextTokenizer Tokenizer(StageInfo stage, string? tokenizerJson)
+    {
+        if (tokenizerJson is not null && !File.Exists(tokenizerJson))
+            throw new CliException($"tokenizer file '{tokenizerJson}' does not exist");
+        var choice = Tokenizers.For(stage.Architecture.Tokenizer, tokenizerJson, stage.Architecture.PaddedVocabulary);
+        Console.MarkupLineInterpolated($"[grey]{choice.Note}[/]");
+        return choice.Tokenizer;
+    }
+
+    /// <summary>Opens (tokenizing on first use, with a progress bar) the corpus for <paramref name="stage"/>.</summary>
+    public TokenCorpus OpenCorpus(StageInfo stage, string? data, string? tokenizerJson, string? cache)
+    {
+        var path = DataPath(data);
+        var tokenizer = Tokenizer(stage, tokenizerJson);
+        var directory = CacheDirectory(cache);
+        var corpus = Console.Progress().AutoClear(false).Columns(ProgressColumns()).Start(context =>
+        {
+            var task = context.AddTask($"tokenizing {Markup.Escape(Path.GetFileName(path))}", maxValue: 1);
+            var opened = TokenCorpus.Open(path, tokenizer, directory, new SyncProgress(v => task.Value = v));
+            task.Value = 1;
+            return opened;
+        });
+        Console.MarkupLineInterpolated(
+            $"[grey]data: {path}: {corpus.Count:N0} tokens ({corpus.Train.Length:N0} train, {corpus.Validation.Length:N0} validation), {(corpus.WasBuilt ? "tokenized into" : "cached in")} {corpus.CachePath}[/]");
+        return corpus;
+    }
+
+    /// <summary>The columns of every progress display.</summary>
+    public static ProgressColumn[] ProgressColumns() =>
+        [new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn()];
+
+    /// <summary>Reads a checkpoint's metadata, refusing a missing file or one of a family this application lacks.</summary>
+    public static (CheckpointMetadata Metadata, FamilyRegistration Family, StageRegistration Stage) Describe(string path)
+    {
+        RequireFile(path, "checkpoint");
+        var metadata = Checkpoint.ReadMetadata(path);
+        var family = ModelRegistry.Families.FirstOrDefault(f => string.Equals(f.Name, metadata.Family, StringComparison.OrdinalIgnoreCase))
+            ?? throw new CliException($"{path} is a checkpoint of family '{metadata.Family}', which this application does not include (it has: {KnownFamilies()})");
+        var stage = family.Stages.FirstOrDefault(s => s.Info.Name == metadata.Stage)
+            ?? throw new CliException($"{path} is a checkpoint of {metadata.Family}/{metadata.Stage}, but family {family.Name} has no such stage (stages: {string.Join(", ", family.Stages.Select(s => s.Info.Name))})");
+        return (metadata, family, stage);
+    }
+
+    /// <summary>Loads a checkpoint into a new model of its stage.</summary>
+    public static LoadedCheckpoint Load(string path)
+    {
+        var (metadata, family, stage) = Describe(path);
+        var model = stage.Create();
+        try
+        {
+            Checkpoint.Load(path, model, metadata.Family, metadata.Stage);
+            return new LoadedCheckpoint(path, metadata, family, stage, model);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    public static void RequireFile(string path, string what)
+    {
+        if (!File.Exists(path)) throw new CliException($"{what} '{path}' does not exist");
+    }
+
+    /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
+    private sealed class SyncProgress(Action<double> report) : IProgress<double>
+    {
+        public void Report(double value) => report(value);
+    }
+}

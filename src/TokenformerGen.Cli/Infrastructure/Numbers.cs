@@ -1,0 +1,38 @@
+using System.Globalization;
+
+namespace TokenformerGen.Cli.Infrastructure;
+
+/// <summary>Numbers as people read them in tables: 1.2M parameters, 3.4e13 FLOPs.</summary>
+internal static class Numbers
+{
+    private static readonly CultureInfo Invariant = CultureInfo.InvariantCulture;
+
+    /// <summary>1,234 → "1.2K", 12,345,678 → "12.3M".</summary>
+    public static string Short(double value)
+    {
+        var abs = Math.Abs(value);
+        return abs switch
+        {
+            >= 1e12 => (value / 1e12).ToString("0.##", Invariant) + "T",
+            >= 1e9 => (value / 1e9).ToString("0.##", Invariant) + "B",
+            >= 1e6 => (value / 1e6).ToString("0.##", Invariant) + "M",
+            >= 1e3 => (value / 1e3).ToString("0.##", Invariant) + "K",
+            _ => value.ToString("0.##", Invariant),
+        };
+    }
+
+    /// <summary>FLOPs in scientific notation, e.g. "3.41e13".</summary>
+    public static string Flops(double value) => value.ToString("0.00e0", Invariant);
+
+    /// <summary>Thousands separators.</summary>
+    public static string Count(long value) => value.ToString("N0", Invariant);
+
+    /// <summary>A loss with 4 decimals.</summary>
+    public static string Loss(double value) => value.ToString("F4", Invariant);
+
+    /// <summary>Seconds with one decimal.</summary>
+    public static string Seconds(double value) => value.ToString("F1", Invariant);
+
+    /// <summary>Invariant "R" formatting.</summary>
+    public static string Exact(double value) => value.ToString("R", Invariant);
+}

@@ -1,0 +1,87 @@
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TokenformerGen.Cli.Commands;
+using TokenformerGen.Cli.Infrastructure;
+
+namespace TokenformerGen.Cli;
+
+/// <summary>
+/// The command line of an application that compiles Tokenformer families: <c>return TokenformerCli.Run(args);</c>
+/// in its <c>Main</c> gives it <c>run</c>, <c>train</c>, <c>grow</c>, <c>eval</c>, <c>inspect</c>, <c>generate</c>,
+/// <c>logits</c>, <c>import</c> and <c>export</c> over every family the generator compiled into it.
+/// </summary>
+/// <remarks>
+/// Exit codes: 0 on success, 1 for bad input (unknown family or stage, a missing file, a checkpoint that does not fit),
+/// 2 for a command line that does not parse, 70 for an internal error. Every failure prints exactly one line on
+/// stderr (set <c>TFG_DEBUG=1</c> to get the stack trace as well).
+/// </remarks>
+public static class TokenformerCli
+{
+    /// <summary>Runs the command line with no application defaults (<c>run</c> then needs <c>--family</c> and <c>--data</c>).</summary>
+    public static int Run(string[] args) => Run(args, new CliDefaults());
+
+    /// <summary>Runs the command line with the application's defaults, writing to the process's console.</summary>
+    public static int Run(string[] args, CliDefaults defaults)
+    {
+        var console = AnsiConsole.Console;
+        if (Console.IsOutputRedirected && console.Profile.Width < 120) console.Profile.Width = 120;   // logs: no 80-column wrapping of the tables
+        return Run(args, defaults, console, Console.Error);
+    }
+
+    /// <summary>Runs the command line writing output to <paramref name="console"/> and the error line to <paramref name="error"/>.</summary>
+    public static int Run(string[] args, CliDefaults defaults, IAnsiConsole console, TextWriter error)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(defaults);
+        var session = new CliSession(defaults, console, error);
+        var app = new CommandApp();
+        app.SetDefaultCommand<RunCommand>();
+        app.Configure(config =>
+        {
+            config.SetApplicationName(defaults.ApplicationName);
+            config.ConfigureConsole(console);
+            config.PropagateExceptions();
+            config.UseStrictParsing();
+            config.Settings.Registrar.RegisterInstance(session);
+            config.AddCommand<RunCommand>("run")
+                  .WithDescription("Train the family's whole schedule progressively and from scratch; report what growing saved (default command)")
+                  .WithExample("run").WithExample("run", "--family", "TinyKjv", "--data", "book.txt", "--out", "runs/book");
+            config.AddCommand<TrainCommand>("train")
+                  .WithDescription("Train one stage (from scratch, from a checkpoint, grown from its parent, or resumed from --out)")
+                  .WithExample("train", "--family", "TinyKjv", "--stage", "Small", "--steps", "200", "--out", "runs/small", "--metrics", "small.jsonl");
+            config.AddCommand<GrowCommand>("grow")
+                  .WithDescription("Grow a checkpoint into the next stage through the generated expansion map (streamed)")
+                  .WithExample("grow", "--from", "small.safetensors", "--stage", "Medium", "--policy", "zero_keys", "--out", "medium.safetensors");
+            config.AddCommand<EvalCommand>("eval")
+                  .WithDescription("Validation loss and bits per byte of a checkpoint")
+                  .WithExample("eval", "--checkpoint", "medium.safetensors");
+            config.AddCommand<InspectCommand>("inspect")
+                  .WithDescription("List families and stages, or show one family's stages, sizes and expansion maps")
+                  .WithExample("inspect").WithExample("inspect", "--family", "TinyKjv");
+            config.AddCommand<GenerateCommand>("generate")
+                  .WithDescription("Sample text from a checkpoint (temperature, top-k, seed, KV cache)")
+                  .WithExample("generate", "--checkpoint", "medium.safetensors", "--prompt", "And God said", "--length", "200");
+            config.AddCommand<LogitsCommand>("logits")
+                  .WithDescription("Write raw logits [[T, vocab]] float32 of a token sequence to a safetensors file")
+                  .WithExample("logits", "--checkpoint", "medium.safetensors", "--tokens", "1,2,3", "--out", "logits.safetensors");
+            config.AddCommand<ImportCommand>("import")
+                  .WithDescription("Read an official TokenFormer pytorch_model.bin into a checkpoint of a stage")
+                  .WithExample("import", "--official", "pytorch_model.bin", "--family", "TokenFormer150M", "--out", "150m.safetensors");
+            config.AddCommand<ExportCommand>("export")
+                  .WithDescription("Write a checkpoint as the official pytorch_model.bin plus a GPT-NeoX config")
+                  .WithExample("export", "--checkpoint", "medium.safetensors", "--official", "export/");
+        });
+
+        try
+        {
+            return app.Run(args);
+        }
+        catch (Exception exception)
+        {
+            var (code, line) = ErrorLine.For(exception);
+            error.WriteLine($"error: {line}");
+            if (Environment.GetEnvironmentVariable("TFG_DEBUG") is { Length: > 0 } and not "0") error.WriteLine(exception);
+            return code;
+        }
+    }
+}
