@@ -57,10 +57,10 @@ public static class Migration
             spec =>
             {
                 var row = rows[spec.Name];
-                using var tensor = reader.ReadTensor(row.Name);
-                return row.GrowAxis is null
-                    ? tensor.clone()
-                    : ParameterGrowth.AppendRows(row.Name, tensor, row.ToShape, ParameterGrowth.NewRowStd(row.Name, options), options.Seed);
+                var tensor = reader.ReadTensor(row.Name);
+                if (row.GrowAxis is null) return tensor;   // written as read; the writer disposes it
+                using (tensor)
+                    return ParameterGrowth.AppendRows(row.Name, tensor, row.ToShape, ParameterGrowth.NewRowStd(row.Name, options), options.Seed);
             },
             written.ToDictionary("model"));
         return written;

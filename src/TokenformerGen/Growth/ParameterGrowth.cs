@@ -29,11 +29,14 @@ public static class ParameterGrowth
         using var _ = no_grad();
         var grown = zeros(targetShape, source.dtype, source.device);
         var oldRows = source.shape[0];
-        grown.narrow(0, 0, oldRows).copy_(source);
+        // The views are disposed at once: an undisposed view keeps the grown tensor's storage alive
+        // until the GC finalizes it, so streamed growth held every grown tensor at the same time.
+        using (var kept = grown.narrow(0, 0, oldRows)) kept.copy_(source);
         if (newRowStd > 0 && targetShape[0] > oldRows)
         {
             using var generator = new Generator(SeedFor(name, seed));
-            grown.narrow(0, oldRows, targetShape[0] - oldRows).normal_(0, newRowStd, generator);
+            using var appended = grown.narrow(0, oldRows, targetShape[0] - oldRows);
+            appended.normal_(0, newRowStd, generator);
         }
         return grown;
     }

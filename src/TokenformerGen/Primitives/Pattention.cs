@@ -87,6 +87,16 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
     /// <summary>Maps <c>[.., d_in]</c> to <c>[.., d_out]</c>.</summary>
     public override Tensor forward(Tensor input)
     {
+        if (Norm == PattentionNorm.L2NormGelu)
+        {
+            // The score tensor [.., n] is the largest in the module: scale it in place, and in training
+            // let one autograd node own X·Kᵀ and the scaling, so only Θ's input stays alive for backward.
+            using var scaled = is_grad_enabled() && (input.requires_grad || key_param_tokens.requires_grad)
+                ? ScaledScoresFunction.apply(input, key_param_tokens, Temperature, Epsilon)
+                : ScaledScoresWithoutGradient(input, key_param_tokens, Temperature, Epsilon);
+            using var activated = nn.functional.gelu(scaled);
+            return matmul(activated, value_param_tokens);
+        }
         using var scores = matmul(input, key_param_tokens.t());
         using var weights = Normalize(scores, Norm, Temperature, Epsilon);
         return matmul(weights, value_param_tokens);
@@ -119,13 +129,80 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
         }
     }
 
-    // τ / ‖row‖₂, shaped [.., 1]; one reduction instead of a divide-then-multiply over the scores.
+    // τ / √(‖row‖₂² + ε), shaped [.., 1]: one pass over the values, no temporary of their size.
     private static Tensor L2Scale(Tensor values, double temperature, double epsilon)
     {
-        using var squares = values.square();
-        using var sum = squares.sum(-1, keepdim: true);
-        using var shifted = epsilon > 0 ? sum + epsilon : sum.alias();
-        using var inverse = shifted.rsqrt();
-        return inverse * temperature;
+        using var norm = linalg.vector_norm(values, 2, [-1], keepdim: true);
+        var scale = epsilon > 0 ? norm.square().add_(epsilon).rsqrt_() : norm.reciprocal();   // in-place ops return their receiver
+        return scale.mul_(temperature);
+    }
+
+    // A = X·Kᵀ scaled row-wise in place to A / √(‖A‖₂² + ε) · τ (no autograd); returns it and the scale.
+    private static (Tensor Scaled, Tensor Scale) ScaledScores(Tensor input, Tensor keys, double temperature, double epsilon)
+    {
+        var scores = matmul(input, keys.t());
+        var scale = L2Scale(scores, temperature, epsilon);
+        return (scores.mul_(scale), scale);
+    }
+
+    private static Tensor ScaledScoresWithoutGradient(Tensor input, Tensor keys, double temperature, double epsilon)
+    {
+        var (scaled, scale) = ScaledScores(input, keys, temperature, epsilon);
+        scale.Dispose();
+        return scaled;
+    }
+
+    /// <summary>
+    /// <c>Z = A / √(‖A‖₂² + ε) · τ</c> with <c>A = X·Kᵀ</c> as one autograd node. Autograd over the
+    /// elementary ops keeps A, its square and the scaled copy alive and makes six passes over them in
+    /// backward; this node keeps only Z (which the GeLU after it saves anyway) and computes
+    /// <c>dA = r · (dZ − Z · ⟨dZ, Z⟩ / τ²)</c> with <c>r = τ / √(‖A‖² + ε)</c>, the exact derivative,
+    /// in four passes with at most one extra score-sized buffer alive.
+    /// </summary>
+    private sealed class ScaledScoresFunction : autograd.SingleTensorFunction<ScaledScoresFunction>
+    {
+        public override string Name => "PattentionScaledScores";
+
+        public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
+        {
+            var (input, keys, temperature, epsilon) = ((Tensor)vars[0], (Tensor)vars[1], (double)vars[2], (double)vars[3]);
+            var (scaled, scale) = ScaledScores(input, keys, temperature, epsilon);
+            ctx.save_for_backward([input, keys, scaled, scale]);
+            ctx.save_data("temperature", temperature);
+            ctx.save_data("needs", (input.requires_grad, keys.requires_grad));
+            return scaled;
+        }
+
+        public override List<Tensor> backward(autograd.AutogradContext ctx, Tensor gradient)
+        {
+            var saved = ctx.get_saved_variables();
+            var (input, keys, scaled, scale) = (saved[0], saved[1], saved[2], saved[3]);
+            var temperature = (double)ctx.get_data("temperature");
+            var (inputNeedsGrad, keysNeedGrad) = ((bool, bool))ctx.get_data("needs");
+            try
+            {
+                // dA = (−r·⟨dZ, Z⟩/τ²)·Z + r·dZ: four passes; the product's buffer is freed before dA takes one.
+                Tensor coefficient, scoresGradient;
+                using (var product = gradient * scaled) coefficient = product.sum(-1, keepdim: true);
+                using (coefficient.mul_(scale).mul_(-1 / (temperature * temperature))) scoresGradient = scaled * coefficient;
+                using (scoresGradient.addcmul_(gradient, scale, 1))
+                {
+                    var inputGradient = inputNeedsGrad ? matmul(scoresGradient, keys) : null;
+                    Tensor? keysGradient = null;
+                    if (keysNeedGrad)
+                    {
+                        using var flatScores = scoresGradient.reshape(-1, scoresGradient.shape[^1]);
+                        using var flatInput = input.reshape(-1, input.shape[^1]);
+                        using var transposed = flatScores.t();
+                        keysGradient = transposed.mm(flatInput);
+                    }
+                    return [inputGradient!, keysGradient!, null!, null!];
+                }
+            }
+            finally
+            {
+                foreach (var t in saved) t.Dispose();
+            }
+        }
     }
 }

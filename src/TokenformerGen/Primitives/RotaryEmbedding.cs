@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Primitives;
@@ -39,7 +40,9 @@ public sealed class RotaryEmbedding
     {
         using var scope = NewDisposeScope();
         var length = x.shape[^2];
-        var (cos, sin) = CosSin(offset, length, x.dtype, x.device);
+        var table = TableFor(offset + length, x.dtype, x.device);
+        var cos = table.Cos.narrow(0, offset, length);
+        var sin = table.Sin.narrow(0, offset, length);
         var rotated = x.narrow(-1, 0, Dimensions);
         var half = Dimensions / 2;
         var x1 = rotated.narrow(-1, 0, half);
@@ -51,14 +54,42 @@ public sealed class RotaryEmbedding
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>cos and sin tables <c>[T, Dimensions]</c> (frequencies repeated for both halves), computed in float32.</summary>
+    /// <summary>
+    /// cos and sin tables <c>[T, Dimensions]</c> for positions <c>offset .. offset + T - 1</c>
+    /// (frequencies repeated for both halves), computed in float32; new tensors the caller owns.
+    /// </summary>
     public (Tensor Cos, Tensor Sin) CosSin(long offset, long length, ScalarType dtype, Device device)
     {
-        using var scope = NewDisposeScope();
-        var inverseFrequency = pow(Theta, -arange(0, Dimensions, 2, float32, device) / Dimensions);
-        var positions = arange(offset, offset + length, 1, float32, device);
-        var angles = outer(positions, inverseFrequency);
-        var both = cat([angles, angles], -1);
-        return (both.cos().to(dtype).MoveToOuterDisposeScope(), both.sin().to(dtype).MoveToOuterDisposeScope());
+        var table = TableFor(offset + length, dtype, device);
+        using var cos = table.Cos.narrow(0, offset, length);
+        using var sin = table.Sin.narrow(0, offset, length);
+        return (cos.clone(), sin.clone());
+    }
+
+    // Tables for positions 0 .. Length-1 of one dtype and device. Never mutated once built; a longer
+    // table replaces a shorter one (the old one is left to the GC: another thread may still read it).
+    private sealed record Table(long Length, Tensor Cos, Tensor Sin);
+
+    private readonly Dictionary<(ScalarType, DeviceType, int), Table> _tables = new();
+
+    // Positions are rows of the table, and row p is computed exactly as position p always was
+    // (float32 p times float32 inverse frequency), so narrowing a table gives bit-identical values to
+    // computing the positions on their own; the table is built once per length, not on every call.
+    private Table TableFor(long length, ScalarType dtype, Device device)
+    {
+        var key = (dtype, device.type, device.index);
+        lock (_tables)
+        {
+            if (_tables.TryGetValue(key, out var table) && table.Length >= length) return table;
+            var rows = Math.Max(length, Math.Max(256, 2 * (table?.Length ?? 0)));
+            using var scope = NewDisposeScope();
+            var inverseFrequency = pow(Theta, -arange(0, Dimensions, 2, float32, device) / Dimensions);
+            var positions = arange(0, rows, 1, float32, device);
+            var angles = outer(positions, inverseFrequency);
+            var both = cat([angles, angles], -1);
+            table = new Table(rows, both.cos().to(dtype).DetachFromDisposeScope(), both.sin().to(dtype).DetachFromDisposeScope());
+            _tables[key] = table;
+            return table;
+        }
     }
 }

@@ -66,6 +66,48 @@ public class PattentionTests
         Assert.InRange(RelativeError(ToMatrix(module.forward(FromMatrix(x, float64))), expected), 0, 1e-12);
     }
 
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    public void L2NormGeluGradientsMatchAutogradOfTheFormulaInFloat64(double epsilon)
+    {
+        // The module's fused backward against autograd over the plain formula, both in float64; then
+        // the float32 module against the float64 gradients. Input [2, 5, d_in] exercises batching.
+        const int n = 12, dIn = 8, dOut = 6;
+        var x = tensor(Random(10, dIn, seed: 1).SelectMany(r => r).ToArray(), [2, 5, dIn], float64);
+        var k = tensor(Random(n, dIn, seed: 2, scale: 0.5).SelectMany(r => r).ToArray(), [n, dIn], float64);
+        var v = tensor(Random(n, dOut, seed: 3, scale: 0.5).SelectMany(r => r).ToArray(), [n, dOut], float64);
+        var upstream = tensor(Random(10, dOut, seed: 4).SelectMany(r => r).ToArray(), [2, 5, dOut], float64);
+        var tau = 2.5;
+
+        var rx = x.clone().requires_grad_();
+        var rk = k.clone().requires_grad_();
+        var rv = v.clone().requires_grad_();
+        var scores = matmul(rx, rk.t());
+        var scale = (scores.square().sum(-1, keepdim: true) + epsilon).rsqrt() * tau;
+        matmul(nn.functional.gelu(scores * scale), rv).backward([upstream]);
+
+        foreach (var (dtype, tolerance) in new[] { (float64, 1e-12), (float32, 1e-5) })
+        {
+            var module = new Pattention(dIn, n, dOut, PattentionNorm.L2NormGelu, TemperaturePolicy.Fixed, tau, epsilon);
+            module.to(dtype);
+            using (no_grad())
+            {
+                module.Keys.copy_(k);
+                module.Values.copy_(v);
+            }
+            var mx = x.to(dtype).detach().requires_grad_();   // to() of the same dtype aliases x
+            module.forward(mx).backward([upstream.to(dtype)]);
+            Assert.InRange(Relative(mx.grad!, rx.grad!), 0, tolerance);
+            Assert.InRange(Relative(module.Keys.grad!, rk.grad!), 0, tolerance);
+            Assert.InRange(Relative(module.Values.grad!, rv.grad!), 0, tolerance);
+        }
+    }
+
+    // max |actual − expected| / max |expected|, in float64.
+    private static double Relative(Tensor actual, Tensor expected)
+        => ((actual.to(float64) - expected).abs().max() / expected.abs().max()).item<double>();
+
     [Fact]
     public void BatchedInputIsRowWise()
     {

@@ -1,0 +1,40 @@
+using TokenformerGen.Benchmarks.Models;
+using TokenformerGen.Data;
+using TokenformerGen.Modules;
+using TokenformerGen.Training;
+
+namespace TokenformerGen.Benchmarks.Harness;
+
+/// <summary>The benchmark family sizes and their data.</summary>
+internal static class BenchModels
+{
+    public sealed record Size(string Label, Func<TokenformerModel> Create);
+
+    public static Size Tiny { get; } = new("tiny", () => new BenchTinyBase());
+
+    public static Size TenM { get; } = new("~10M", () => new Bench10MBase());
+
+    public static Size FiftyM { get; } = new("~50M", () => new Bench50MBase());
+
+    public static Size ByName(string name) => name switch
+    {
+        "tiny" => Tiny,
+        "10M" => TenM,
+        "50M" => FiftyM,
+        _ => throw new ArgumentException($"Unknown size '{name}' (tiny, 10M, 50M)."),
+    };
+
+    /// <summary>A model initialised from scratch with a fixed seed.</summary>
+    public static TokenformerModel Initialized(Size size, long seed = 1)
+    {
+        var model = size.Create();
+        model.InitializeFromScratch(seed);
+        return model;
+    }
+
+    /// <summary>The KJV corpus, byte-tokenized (the token cache lives in the temp folder and is reused).</summary>
+    public static TokenCorpus OpenCorpus()
+        => TokenCorpus.Open(Repo.Corpus, ByteTokenizer.Instance, Path.Combine(Path.GetTempPath(), "tokenformergen-bench-cache"));
+
+    public static IBatchSource Batches(TokenCorpus corpus, long seed = 7) => new CorpusBatchSource(corpus, seed);
+}
