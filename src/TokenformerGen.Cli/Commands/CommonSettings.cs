@@ -30,3 +30,31 @@ internal class CheckpointDataSettings : DataSettings
     [Description("A checkpoint (.safetensors) written by this tool")]
     public string Checkpoint { get; set; } = "";
 }
+
+/// <summary>Options of the commands that train (run and train): evaluation, seeds and what happens at growth.</summary>
+internal class TrainingSettings : DataSettings
+{
+    [CommandOption("--eval-batches <N>")]
+    [Description("Validation batches per evaluation")]
+    [DefaultValue(8)]
+    public int EvalBatches { get; set; } = 8;
+
+    [CommandOption("--seed <N>")]
+    [Description("Seed of from-scratch initialisation and of new rows at growth")]
+    [DefaultValue(1234L)]
+    public long Seed { get; set; } = 1234;
+
+    [CommandOption("--data-seed <N>")]
+    [Description("Seed of the order of training windows")]
+    [DefaultValue(1L)]
+    public long DataSeed { get; set; } = 1;
+
+    [CommandOption("--policy <P>")]
+    [Description("Growth policy (zero_keys|random) wherever a stage is grown. Default: the spec's")]
+    public string? Policy { get; set; }
+
+    [CommandOption("--optimizer-growth <M>")]
+    [Description("AdamW state at growth: keep (old rows' moments kept, new rows zero) or reset")]
+    [DefaultValue("reset")]
+    public string OptimizerGrowth { get; set; } = "reset";
+}

@@ -10,7 +10,7 @@ using TokenformerGen.Scaling;
 
 namespace TokenformerGen.Cli.Commands;
 
-internal sealed class RunSettings : DataSettings
+internal sealed class RunSettings : TrainingSettings
 {
     [CommandOption("--family <F>")]
     [Description("The family whose schedule to run. Default: the application's")]
@@ -33,30 +33,6 @@ internal sealed class RunSettings : DataSettings
     [Description("Validation points per stage (the loss-vs-FLOPs curves)")]
     [DefaultValue(8)]
     public int Evals { get; set; } = 8;
-
-    [CommandOption("--eval-batches <N>")]
-    [Description("Validation batches per point")]
-    [DefaultValue(8)]
-    public int EvalBatches { get; set; } = 8;
-
-    [CommandOption("--seed <N>")]
-    [Description("Seed of from-scratch initialisation and of new rows at growth")]
-    [DefaultValue(1234L)]
-    public long Seed { get; set; } = 1234;
-
-    [CommandOption("--data-seed <N>")]
-    [Description("Seed of the order of training windows")]
-    [DefaultValue(1L)]
-    public long DataSeed { get; set; } = 1;
-
-    [CommandOption("--policy <P>")]
-    [Description("Growth policy for every edge: zero_keys|random. Default: the spec's")]
-    public string? Policy { get; set; }
-
-    [CommandOption("--optimizer-growth <M>")]
-    [Description("AdamW state at growth: keep (old rows kept, new rows zero) or reset")]
-    [DefaultValue("reset")]
-    public string OptimizerGrowth { get; set; } = "reset";
 }
 
 /// <summary>

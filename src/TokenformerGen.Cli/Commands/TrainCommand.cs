@@ -11,7 +11,7 @@ using TokenformerGen.Training;
 
 namespace TokenformerGen.Cli.Commands;
 
-internal sealed class TrainSettings : DataSettings
+internal sealed class TrainSettings : TrainingSettings
 {
     [CommandOption("--family <F>", isRequired: true)]
     [Description("The model family")]
@@ -65,30 +65,6 @@ internal sealed class TrainSettings : DataSettings
     [CommandOption("--eval-every <K>")]
     [Description("Validate every K steps (0: only at the end). Default: a tenth of the steps")]
     public int? EvalEvery { get; set; }
-
-    [CommandOption("--eval-batches <N>")]
-    [Description("Validation batches per evaluation")]
-    [DefaultValue(8)]
-    public int EvalBatches { get; set; } = 8;
-
-    [CommandOption("--seed <N>")]
-    [Description("Seed of from-scratch initialisation and of new rows at growth")]
-    [DefaultValue(1234L)]
-    public long Seed { get; set; } = 1234;
-
-    [CommandOption("--data-seed <N>")]
-    [Description("Seed of the order of training windows")]
-    [DefaultValue(1L)]
-    public long DataSeed { get; set; } = 1;
-
-    [CommandOption("--policy <P>")]
-    [Description("Growth policy when --from is a parent-stage checkpoint: zero_keys|random. Default: the spec's")]
-    public string? Policy { get; set; }
-
-    [CommandOption("--optimizer-growth <M>")]
-    [Description("When growing from --from: keep (carry the parent's AdamW moments, new rows zero) or reset")]
-    [DefaultValue("reset")]
-    public string OptimizerGrowth { get; set; } = "reset";
 }
 
 /// <summary>Trains one stage: from scratch, from a checkpoint, grown from its parent, or resumed from its folder.</summary>
