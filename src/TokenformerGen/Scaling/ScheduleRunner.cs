@@ -120,29 +120,32 @@ public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data,
     private (StageResult Result, Trainer Trainer) TrainStage(string mode, StageInfo stage, TokenformerModel model, AdamW? optimizer,
                                                            double flopsBefore, List<CurvePoint> curve, double? lossBefore, double? lossAfter)
     {
-        var trainerOptions = StageOptions(stage);
+        var stageOptions = StageOptions(stage);
+        var trainerOptions = stageOptions with { EvalInterval = (int)Math.Max(1, stageOptions.Steps / Math.Max(1, options.EvaluationsPerStage)) };
         var trainer = new Trainer(model, data, trainerOptions, optimizer);
         _observer.StageStarted(mode, stage, trainerOptions.Steps);
-        var interval = Math.Max(1, trainerOptions.Steps / Math.Max(1, options.EvaluationsPerStage));
-
-        void Measure()
-        {
-            var point = new CurvePoint(stage.Name, trainer.Progress.Step, flopsBefore + trainer.Progress.Flops, trainer.Evaluate());
-            curve.Add(point);
-            _observer.Evaluated(mode, point);
-        }
-
-        Measure();
-        while (!trainer.Done)
-        {
-            _observer.StepDone(mode, stage, trainer.Step());
-            if (trainer.Progress.Step % interval == 0 || trainer.Done) Measure();
-        }
-        var progress = trainer.Progress;
+        var curveObserver = new CurveObserver(this, mode, stage, trainer, flopsBefore, curve);
+        curveObserver.Evaluated(0, trainer.Evaluate(), null);   // the curve starts before the first step
+        var outcome = TrainingLoop.Run(trainer, checkpointDirectory: null, metrics: null, curveObserver);
+        var progress = outcome.Progress;
         var result = new StageResult(stage.Name, stage.Parameters, progress.Step, progress.Tokens, progress.Flops,
-                                     curve[^1].ValidationLoss, progress.WallSeconds, lossBefore, lossAfter);
+                                     outcome.ValidationLoss, progress.WallSeconds, lossBefore, lossAfter);
         _observer.StageFinished(mode, result, model);
         return (result, trainer);
+    }
+
+    // Turns the training loop's evaluations into points of the loss-vs-cumulative-FLOPs curve.
+    private sealed class CurveObserver(ScheduleRunner runner, string mode, StageInfo stage, Trainer trainer, double flopsBefore, List<CurvePoint> curve)
+        : ITrainingObserver
+    {
+        public void StepDone(StepMetrics metrics) => runner._observer.StepDone(mode, stage, metrics);
+
+        public void Evaluated(long step, double validationLoss, double? bitsPerByte)
+        {
+            var point = new CurvePoint(stage.Name, step, flopsBefore + trainer.Progress.Flops, validationLoss);
+            curve.Add(point);
+            runner._observer.Evaluated(mode, point);
+        }
     }
 
     private double Validate(TokenformerModel model) => Evaluation.Loss(model, data, StageOptions(model.Stage).Batch, options.Context ?? (int)model.Stage.Architecture.Context, options.EvalBatches);
