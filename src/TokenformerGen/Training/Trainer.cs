@@ -89,9 +89,8 @@ public sealed class Trainer : IDisposable
                 lossSum += loss.item<float>();
             }
             var parameters = Model.parameters().ToList();
-            gradientNorm = Options.ClipNorm > 0
-                ? nn.utils.clip_grad_norm_(parameters, Options.ClipNorm)
-                : Math.Sqrt(parameters.Where(p => p.grad is not null).Sum(p => p.grad!.square().sum().item<float>()));
+            // With clipping off, an infinite bound still reports the norm, in one reduction.
+            gradientNorm = nn.utils.clip_grad_norm_(parameters, Options.ClipNorm > 0 ? Options.ClipNorm : double.PositiveInfinity);
             Optimizer.Step(learningRate);
             Optimizer.ZeroGrad();
         }

@@ -52,4 +52,14 @@ public class TrainerTests
         using var trainer = new Trainer(model, data, Options with { Batch = 2, GradientAccumulation = 2 });
         Assert.Equal(expected, trainer.Step().Loss, 5);
     }
+
+    [Fact]
+    public void WithClippingOffTheGradientNormIsStillReportedAndNothingIsScaled()
+    {
+        var off = Train(2, Options with { Steps = 3, ClipNorm = 0 });
+        var huge = Train(2, Options with { Steps = 3, ClipNorm = 1e12 });   // a bound never reached: no scaling either
+        Assert.Equal(huge.Steps.Select(s => s.GradientNorm), off.Steps.Select(s => s.GradientNorm));
+        Assert.Equal(huge.Steps.Select(s => s.Loss), off.Steps.Select(s => s.Loss));
+        Assert.All(off.Steps, s => Assert.True(s.GradientNorm > 0 && double.IsFinite(s.GradientNorm)));
+    }
 }
