@@ -1,5 +1,7 @@
+extern alias GeneratorAssembly;
+
 using Microsoft.CodeAnalysis;
-using TokenformerGen.Generator.Diagnostics;
+using GeneratorAssembly::TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Tests.Infrastructure;
 
 namespace TokenformerGen.Generator.Tests;
@@ -33,7 +35,7 @@ public class AttributeTests
         { "TFG0305", "a token count that shrinks", AttributeSpecs.Edit((26, "[TokenformerStage(\"Large\", From = \"Small\", Growth = GrowthPolicy.ZeroKeys, Qkv = 16, Proj = 64, Ffn = 256)]")), 26, 76 },
         { "TFG0307", "a growth policy on a root stage", AttributeSpecs.Edit((25, "[TokenformerStage(\"Small\", Growth = GrowthPolicy.Random, Qkv = 32, Proj = 32, Ffn = 128)]")), 25, 28 },
         { "TFG0501", "random growth (warning)", AttributeSpecs.Edit((26, "[TokenformerStage(\"Large\", From = \"Small\", Growth = GrowthPolicy.Random, Qkv = 64, Proj = 64, Ffn = 256)]")), 26, 44 },
-        { "TFG0502", "zero_keys with tau sqrt_n (warning)", AttributeSpecs.Edit((19, "    Tau = TemperaturePolicy.SqrtN,")), 26, 44 },
+        { "TFG0502", "zero_keys with tau sqrt_n (warning)", AttributeSpecs.Edit((19, "    Tau = TauPolicy.SqrtN,")), 26, 44 },
         { "TFG0503", "zero_keys with softmax (warning)", AttributeSpecs.Edit((18, "    Norm = PattentionNorm.Softmax,")), 26, 44 },
         // What the reader checks: required, typed and ranged arguments.
         { "TFG0102", "a missing required argument, at the attribute's name", AttributeSpecs.Edit((15, "")), 8, 2 },
@@ -172,7 +174,7 @@ public class AttributeTests
         Assert.False(family.Type.IsStatic);
         Assert.Equal("Minimal", family.Const<string>("Name"));
         Assert.Equal(0.25, family.Const<double>("RotaryFraction"));   // defaults are the YAML defaults
-        Assert.Equal("sqrt_n", family.Const<string>("TauPolicy"));
+        Assert.Equal("sqrt_n", family.Const<string>("Tau"));
         Assert.Equal(1, family.Const<int>("VocabularyPadMultiple"));
         Assert.False(family.Const<bool>("Only", "HasTrainingBudget"));
         Assert.Contains(family.Type.GetMembers(), m => m.Name == "Describe"); // the user's own member

@@ -1,5 +1,7 @@
+extern alias GeneratorAssembly;
+
 using Microsoft.CodeAnalysis;
-using TokenformerGen.Generator.Diagnostics;
+using GeneratorAssembly::TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Tests.Infrastructure;
 
 namespace TokenformerGen.Generator.Tests;

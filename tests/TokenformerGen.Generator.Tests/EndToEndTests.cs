@@ -1,3 +1,5 @@
+extern alias GeneratorAssembly;
+
 using TokenformerGen.Generator.Tests.Generated;
 
 namespace TokenformerGen.Generator.Tests;
@@ -38,7 +40,7 @@ public class EndToEndTests
         Assert.Equal(EndToEndFamily.Small.Parameters, small);
         Assert.Equal(EndToEndFamily.Grown.Parameters, grown);
         Assert.Equal(EndToEndFamily.Grown.QkvTau, grownTau);
-        Assert.Equal("Small", DeclaredEndToEndGrown.Info.GrownFrom);
+        Assert.Equal("Small", DeclaredEndToEndGrown.Info.GrowsFrom);
         Assert.Equal(["Small", "Grown"], TokenformerGen.Families.ModelRegistry.Family("DeclaredEndToEnd").Stages.Select(s => s.Info.Name));
     }
 }

@@ -1,3 +1,5 @@
+extern alias GeneratorAssembly;
+
 using System.Diagnostics;
 using System.Text;
 using Microsoft.CodeAnalysis;
@@ -84,7 +86,7 @@ public class FuzzTests(ITestOutputHelper output)
     private static readonly string[] ArgumentValues =
     [
         "-1", "0", "int.MaxValue", "int.MinValue", "long.MaxValue", "\"4\"", "null", "null!", "double.NaN", "double.NegativeInfinity",
-        "1e308", "(PattentionNorm)9", "(TokenizerKind)(-1)", "(GrowthPolicy)2", "TemperaturePolicy.Fixed", "GrowthPolicy.Random",
+        "1e308", "(PattentionNorm)9", "(TokenizerKind)(-1)", "(GrowthPolicy)2", "TauPolicy.Fixed", "GrowthPolicy.Random",
         "\"Small\"", "\"Large\"", "\"\"", "\"tiny\"", "Missing.Constant", "nameof(TinyFamily)", "true", "0.1875", "typeof(int)",
         "new[] { 1 }", "'c'", "1L << 40", "checked(int.MaxValue + 1)",
     ];

@@ -1,3 +1,5 @@
+extern alias GeneratorAssembly;
+
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.CodeAnalysis.CSharp;

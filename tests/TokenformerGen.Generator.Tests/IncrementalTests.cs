@@ -1,8 +1,13 @@
+extern alias GeneratorAssembly;
+
 using System.Collections;
 using System.Reflection;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using TokenformerGen.Generator.Tests.Infrastructure;
+using GeneratorAssembly::TokenformerGen.Generator;
+using GeneratorAssembly::TokenformerGen.Generator.Model;
+using GeneratorAssembly::TokenformerGen.Generator.Planning;
 
 namespace TokenformerGen.Generator.Tests;
 
@@ -67,7 +72,7 @@ public class IncrementalTests
         Assert.Equal(2, plans.Count);
         Assert.Single(plans, o => o.Reason == IncrementalStepRunReason.Modified);
         Assert.Single(plans, o => o.Reason is IncrementalStepRunReason.Cached or IncrementalStepRunReason.Unchanged);
-        var modified = (ValueTuple<Planning.FamilyPlan, Model.EquatableArray<string>>)plans.Single(o => o.Reason == IncrementalStepRunReason.Modified).Value;
+        var modified = (ValueTuple<FamilyPlan, EquatableArray<string>>)plans.Single(o => o.Reason == IncrementalStepRunReason.Modified).Value;
         Assert.Equal("Other", modified.Item1.Name);
 
         // The duplicate check reran (an identity input changed) but found the same: nothing downstream moved.
@@ -163,5 +168,5 @@ public class IncrementalTests
     }
 
     private static bool IsEquatableArrayStorage(Type type)
-        => type.IsGenericType && type.GetGenericTypeDefinition() == typeof(Model.EquatableArray<>);
+        => type.IsGenericType && type.GetGenericTypeDefinition() == typeof(EquatableArray<>);
 }

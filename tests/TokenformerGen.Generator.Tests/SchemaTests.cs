@@ -1,5 +1,7 @@
+extern alias GeneratorAssembly;
+
 using System.Text.Json;
-using TokenformerGen.Generator.Parsing;
+using GeneratorAssembly::TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Tests.Infrastructure;
 
 namespace TokenformerGen.Generator.Tests;

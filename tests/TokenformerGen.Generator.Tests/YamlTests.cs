@@ -1,3 +1,5 @@
+extern alias GeneratorAssembly;
+
 using TokenformerGen.Generator.Tests.Infrastructure;
 
 namespace TokenformerGen.Generator.Tests;

@@ -53,7 +53,7 @@ internal sealed class HandWrittenFigure : IFigure
         var stage = model.Stage;
         var a = stage.Architecture;
         return new HandTokenformer(new HandConfig(a.PaddedVocabulary, a.Hidden, a.Layers, a.Heads, a.Context,
-            stage.Tokens.Qkv, stage.Tokens.Proj, stage.Tokens.Ffn, stage.Temperatures.Qkv, stage.Temperatures.Proj, stage.Temperatures.Ffn,
+            stage.Tokens.Qkv, stage.Tokens.Proj, stage.Tokens.Ffn, stage.Taus.Qkv, stage.Taus.Proj, stage.Taus.Ffn,
             a.RotaryFraction, a.RotaryBase));
     }
 

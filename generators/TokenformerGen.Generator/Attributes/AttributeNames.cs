@@ -1,6 +1,10 @@
 using System.Collections.Generic;
 using Microsoft.CodeAnalysis;
+using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Growth;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Attributes;
 
@@ -24,7 +28,7 @@ internal static class AttributeNames
 
     public static readonly IReadOnlyList<KeyValuePair<string, TokenizerKind>> Tokenizers = new[]
     {
-        Pair("Byte", TokenizerKind.Byte), Pair("Gpt2", TokenizerKind.Gpt2), Pair("NeoX", TokenizerKind.Neox),
+        Pair("Byte", TokenizerKind.Byte), Pair("Gpt2", TokenizerKind.Gpt2), Pair("NeoX", TokenizerKind.NeoX),
     };
 
     public static readonly IReadOnlyList<KeyValuePair<string, PattentionNorm>> Norms = new[]
@@ -37,9 +41,9 @@ internal static class AttributeNames
         Pair("SqrtN", TauPolicy.SqrtN), Pair("Fixed", TauPolicy.Fixed),
     };
 
-    public static readonly IReadOnlyList<KeyValuePair<string, ValueInit>> ValueInits = new[]
+    public static readonly IReadOnlyList<KeyValuePair<string, ValueInitializer>> ValueInits = new[]
     {
-        Pair("Wang", ValueInit.Wang), Pair("Normal", ValueInit.Normal), // TokenformerGen.Declarations.ValueInitializer
+        Pair("Wang", ValueInitializer.Wang), Pair("Normal", ValueInitializer.Normal),
     };
 
     public static readonly IReadOnlyList<KeyValuePair<string, GrowthPolicy>> GrowthPolicies = new[]

@@ -1,14 +1,16 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
-using Microsoft.CodeAnalysis;
-using Microsoft.CodeAnalysis.CSharp;
+using System;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
+using Microsoft.CodeAnalysis.CSharp;
+using Microsoft.CodeAnalysis;
+using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Attributes;
 
@@ -83,12 +85,12 @@ internal sealed class AttributeSpecReader
             Tau = args.Choice("Tau", AttributeNames.TauPolicies) ?? Default(args, TauPolicy.SqrtN, "Tau"),
             Epsilon = args.Number("Epsilon") ?? new Located<double>(SpecReader.DefaultEpsilon, args.Head),
             KeyStd = args.Number("KeyStd") ?? new Located<double>(SpecReader.DefaultKeyStd, args.Head),
-            ValueInit = args.Choice("ValueInit", AttributeNames.ValueInits) ?? Default(args, Planning.ValueInit.Wang, "ValueInit"),
+            ValueInit = args.Choice("ValueInit", AttributeNames.ValueInits) ?? Default(args, ValueInitializer.Wang, "ValueInit"),
             EmbeddingStd = args.Number("EmbeddingStd") ?? new Located<double>(SpecReader.DefaultEmbeddingStd, args.Head),
             TiedEmbeddings = args.Boolean("TiedEmbeddings") ?? new Located<bool>(true, args.Head),
         };
 
-        if (a.ValueInit?.Value == Planning.ValueInit.Normal)
+        if (a.ValueInit?.Value == ValueInitializer.Normal)
         {
             a.ValueStd = args.Number("ValueStd", required: true);
         }

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Growth;
 
 namespace TokenformerGen.Generator.Emit;
 

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Emit;
 
@@ -45,7 +46,7 @@ internal static class FamilyConstantsEmitter
         Const(w, "Rotary dimensions per head: int(<see cref=\"RotaryFraction\"/> · <see cref=\"HeadDim\"/>).", "int", "RotaryDims", Literals.Integer(a.RotaryDims));
         Const(w, "Rotary base (θ).", "double", "RotaryBase", Literals.Double(a.RotaryBase));
         Const(w, "Pattention normalisation Θ: <c>l2_norm_gelu</c>, <c>gelu_l2_norm</c> or <c>softmax</c>.", "string", "Norm", Literals.String(Choices.Name(a.Norm)));
-        Const(w, "How τ is chosen per stage: <c>sqrt_n</c> (√n of the stage's own count) or <c>fixed</c> (kept across zero_keys growth).", "string", "TauPolicy", Literals.String(Choices.Name(a.TauPolicy)));
+        Const(w, "How τ is chosen per stage: <c>sqrt_n</c> (√n of the stage's own count) or <c>fixed</c> (kept across zero_keys growth).", "string", "Tau", Literals.String(Choices.Name(a.TauPolicy)));
         Const(w, "ε of the Pattention norm (0 = none, as in the official code).", "double", "Epsilon", Literals.Double(a.Epsilon));
         Const(w, "Standard deviation of initial key tokens.", "double", "KeyInitStd", Literals.Double(a.Init.KeyStd));
         Const(w, "Initialiser of value tokens: <c>wang</c> (N(0, 2 / (L·√d))) or <c>normal</c>.", "string", "ValueInit", Literals.String(Choices.Name(a.Init.Value)));

@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using System.Linq;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Emit;
 
@@ -26,7 +27,7 @@ internal static class ModelEmitter
         GeneratedCode.Header(w, plan);
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
-        var aliases = new List<string> { "Torch", "Tensor", "TensorModule", "Embedding", "LayerNorm", "Pattention", "PattentionNorm", "TemperaturePolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "TokenformerModel", "StageInfo" };
+        var aliases = new List<string> { "Torch", "Tensor", "TensorModule", "Embedding", "LayerNorm", "Pattention", "PattentionNorm", "TauPolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "TokenformerModel", "StageInfo" };
         if (stage.Training is not null) aliases.Add("TrainingBudget");
         if (edge is not null) aliases.AddRange(new[] { "Migration", "GrowthOptions", "GrowthPolicy" });
         RuntimeNames.WriteAliases(w, aliases.ToArray());
@@ -42,7 +43,7 @@ internal static class ModelEmitter
         w.WriteLine($"new({constants}.QkvTokens, {constants}.ProjTokens, {constants}.FfnTokens),");
         w.WriteLine($"new({constants}.QkvTau, {constants}.ProjTau, {constants}.FfnTau),");
         w.WriteLine(stage.Training is null ? "Budget: null," : $"new TrainingBudget({constants}.TrainTokens, {constants}.LearningRate, {constants}.Warmup, {constants}.Batch),");
-        w.WriteLine(edge is null ? "GrownFrom: null, Growth: null," : $"GrownFrom: {constants}.GrowsFrom, Growth: {RuntimeNames.Growth(edge.Policy)},");
+        w.WriteLine(edge is null ? "GrowsFrom: null, Growth: null," : $"GrowsFrom: {constants}.GrowsFrom, Growth: {RuntimeNames.Growth(edge.Policy)},");
         w.WriteLine($"SpecHash: {plan.ClassName}.SpecSha256);");
         w.Unindent();
         w.WriteLine();
@@ -184,7 +185,7 @@ internal static class ModelEmitter
     private static string NewPattention(FamilyPlan plan, int tokens, double tau, string name)
     {
         var a = plan.Architecture;
-        var temperature = a.TauPolicy == TauPolicy.Fixed ? $", fixedTemperature: {Literals.Double(tau)}" : string.Empty;
+        var temperature = a.TauPolicy == TauPolicy.Fixed ? $", fixedTau: {Literals.Double(tau)}" : string.Empty;
         return $"new Pattention({a.Hidden}, {tokens}, {a.Hidden}, {RuntimeNames.Norm(a.Norm)}, {RuntimeNames.Tau(a.TauPolicy)}{temperature}, epsilon: {Literals.Double(a.Epsilon)}, name: \"{name}\")";
     }
 }

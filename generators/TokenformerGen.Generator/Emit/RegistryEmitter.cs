@@ -20,7 +20,7 @@ internal static class RegistryEmitter
         GeneratedCode.Header(w, plan);
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
-        var aliases = new List<string> { "PattentionNorm", "TemperaturePolicy", "ArchitectureInfo", "TokenizerKind", "FamilyRegistration", "StageRegistration", "ModelRegistry", "ExpansionMap" };
+        var aliases = new List<string> { "PattentionNorm", "TauPolicy", "ArchitectureInfo", "TokenizerKind", "FamilyRegistration", "StageRegistration", "ModelRegistry", "ExpansionMap" };
         RuntimeNames.WriteAliases(w, aliases.ToArray());
         GeneratedCode.FamilyClass(w, plan, attribute: false);
         w.OpenBlock();

@@ -1,5 +1,8 @@
 using System.Collections.Generic;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Growth;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Emit;
 
@@ -18,7 +21,7 @@ internal static class RuntimeNames
         ("LayerNorm", "global::TorchSharp.Modules.LayerNorm"),
         ("Pattention", "global::TokenformerGen.Primitives.Pattention"),
         ("PattentionNorm", "global::TokenformerGen.Primitives.PattentionNorm"),
-        ("TemperaturePolicy", "global::TokenformerGen.Primitives.TemperaturePolicy"),
+        ("TauPolicy", "global::TokenformerGen.Primitives.TauPolicy"),
         ("RotaryEmbedding", "global::TokenformerGen.Primitives.RotaryEmbedding"),
         ("CausalAttention", "global::TokenformerGen.Primitives.Attention"),
         ("LayerNorms", "global::TokenformerGen.Primitives.LayerNorms"),
@@ -56,9 +59,9 @@ internal static class RuntimeNames
 
     public static string Norm(PattentionNorm norm) => "PattentionNorm." + norm;
 
-    public static string Tau(TauPolicy policy) => "TemperaturePolicy." + (policy == TauPolicy.Fixed ? "Fixed" : "SqrtN");
+    public static string Tau(TauPolicy policy) => "TauPolicy." + policy;
 
     public static string Growth(GrowthPolicy policy) => "GrowthPolicy." + policy;
 
-    public static string Tokenizer(TokenizerKind kind) => "TokenizerKind." + (kind == TokenizerKind.Neox ? "NeoX" : kind.ToString());
+    public static string Tokenizer(TokenizerKind kind) => "TokenizerKind." + kind;
 }

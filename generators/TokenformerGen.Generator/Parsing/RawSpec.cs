@@ -1,7 +1,11 @@
-using System;
 using System.Collections.Generic;
+using System;
+using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Growth;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Parsing;
 
@@ -68,7 +72,7 @@ internal sealed class RawArchitecture
 
     public Located<double>? KeyStd { get; set; }
 
-    public Located<ValueInit>? ValueInit { get; set; }
+    public Located<ValueInitializer>? ValueInit { get; set; }
 
     public Located<double>? ValueStd { get; set; }
 

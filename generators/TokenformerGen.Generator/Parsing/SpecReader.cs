@@ -1,9 +1,11 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
+using System;
+using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Parsing;
 
@@ -144,7 +146,7 @@ internal sealed class SpecReader
             Tau = new Located<TauPolicy>(TauPolicy.SqrtN, head),
             Epsilon = new Located<double>(DefaultEpsilon, head),
             KeyStd = new Located<double>(DefaultKeyStd, head),
-            ValueInit = new Located<ValueInit>(Planning.ValueInit.Wang, head),
+            ValueInit = new Located<ValueInitializer>(ValueInitializer.Wang, head),
             EmbeddingStd = new Located<double>(DefaultEmbeddingStd, head),
             TiedEmbeddings = new Located<bool>(true, head),
         };
@@ -190,7 +192,7 @@ internal sealed class SpecReader
             }
 
             var valueStd = i.Optional("value_std");
-            if (architecture.ValueInit?.Value == Planning.ValueInit.Normal)
+            if (architecture.ValueInit?.Value == ValueInitializer.Normal)
             {
                 architecture.ValueStd = Number(valueStd ?? i.Required("value_std"), "architecture.init.value_std");
             }

@@ -1,4 +1,8 @@
+using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Model;
+using TokenformerGen.Growth;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Planning;
 
@@ -71,9 +75,9 @@ internal sealed record ArchitecturePlan(
     bool TiedEmbeddings);
 
 /// <param name="KeyStd">Std of new key tokens (from scratch and for random growth).</param>
-/// <param name="ValueStd">Std of new value tokens: 2 / (L·√d) for <see cref="ValueInit.Wang"/>, else as given.</param>
+/// <param name="ValueStd">Std of new value tokens: 2 / (L·√d) for <see cref="ValueInitializer.Wang"/>, else as given.</param>
 /// <param name="EmbeddingStd">Std of the token embedding.</param>
-internal sealed record InitPlan(double KeyStd, ValueInit Value, double ValueStd, double EmbeddingStd);
+internal sealed record InitPlan(double KeyStd, ValueInitializer Value, double ValueStd, double EmbeddingStd);
 
 /// <summary>Parameter-token counts of the three Pattention kinds (q, k and v each have <see cref="Qkv"/>).</summary>
 internal sealed record PattentionCounts(int Qkv, int Proj, int Ffn);

@@ -26,7 +26,7 @@ internal static class GeneratedNames
         // Members of {Family}Family.
         "Name", "Namespace", "SchemaVersion", "SourceFile", "Tokenizer", "VocabularySize", "VocabularyPadMultiple",
         "PaddedVocabularySize", "Context", "Layers", "Hidden", "Heads", "HeadDim", "RotaryFraction", "RotaryDims",
-        "RotaryBase", "Norm", "TauPolicy", "Epsilon", "KeyInitStd", "ValueInit", "ValueInitStd", "EmbeddingInitStd",
+        "RotaryBase", "Norm", "Tau", "Epsilon", "KeyInitStd", "ValueInit", "ValueInitStd", "EmbeddingInitStd",
         "TiedEmbeddings", "StageCount", "StageNames", "SpecText", "SpecSha256",
         // Members of each stage class.
         "Index", "GrowsFrom", "Growth", "PreservesFunction", "QkvTokens", "ProjTokens", "FfnTokens", "QkvTau", "ProjTau",

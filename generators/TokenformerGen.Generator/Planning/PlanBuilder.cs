@@ -1,11 +1,14 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Security.Cryptography;
 using System.Text;
+using System;
 using TokenformerGen.Architecture;
+using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Parsing;
+using TokenformerGen.Growth;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Planning;
 
@@ -35,7 +38,7 @@ internal static class PlanBuilder
         var init = new InitPlan(
             Need(a.KeyStd).Value,
             valueInit,
-            valueInit == ValueInit.Wang ? 2.0 / (layers * Math.Sqrt(hidden)) : Need(a.ValueStd).Value,
+            valueInit == ValueInitializer.Wang ? 2.0 / (layers * Math.Sqrt(hidden)) : Need(a.ValueStd).Value,
             Need(a.EmbeddingStd).Value);
         var architecture = new ArchitecturePlan(
             layers,

@@ -1,12 +1,15 @@
-using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.RegularExpressions;
+using System;
 using Microsoft.CodeAnalysis.CSharp;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Growth;
+using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Validation;
 

@@ -43,7 +43,7 @@ internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
         var written = Migration.MigrateCheckpoint(edge, settings.From, settings.Out, options);
         session.Console.MarkupLineInterpolated(
             $"grew {edge.From.QualifiedName} (step {metadata.Step}, {edge.From.Parameters:N0} parameters) → {written.Family}/{written.Stage} ({edge.To.Parameters:N0} parameters) with {OptionParsing.Name(options.Policy)}: {settings.Out}");
-        if (options.Policy == Growth.GrowthPolicy.Random || edge.From.Temperatures != edge.To.Temperatures)
+        if (options.Policy == Growth.GrowthPolicy.Random || edge.From.Taus != edge.To.Taus)
             session.Console.MarkupLine("[yellow]note[/]: this growth does not preserve the function; the grown model's loss differs from the parent's");
         return 0;
     }

@@ -35,7 +35,7 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         foreach (var column in table.Columns.Skip(3).Take(3)) column.RightAligned();
         foreach (var family in ModelRegistry.Families)
             foreach (var stage in family.Stages.Select(s => s.Info))
-                table.AddRow(Markup.Escape(family.Name), Markup.Escape(stage.Name), Markup.Escape(stage.GrownFrom ?? ""), Numbers.Short(stage.Parameters),
+                table.AddRow(Markup.Escape(family.Name), Markup.Escape(stage.Name), Markup.Escape(stage.GrowsFrom ?? ""), Numbers.Short(stage.Parameters),
                              TokenCounts(stage), stage.Budget is { } b ? Numbers.Short(b.Tokens) : "-", stage.Architecture.Tokenizer.ToString().ToLowerInvariant());
         if (ModelRegistry.Families.Count == 0) session.Console.MarkupLine("[yellow]this application compiles no model family[/]");
         else session.Console.Write(table);
@@ -48,14 +48,14 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         session.Console.MarkupLineInterpolated(
             $"vocabulary {a.Vocabulary:N0} (padded {a.PaddedVocabulary:N0}, {a.Tokenizer.ToString().ToLowerInvariant()} tokenizer), context {a.Context}, {a.Layers} layers, hidden {a.Hidden}, {a.Heads} heads (head dim {a.HeadDim}), rotary {a.RotaryFraction:0.###} base {a.RotaryBase:0}");
         session.Console.MarkupLineInterpolated(
-            $"Pattention Θ {Checkpoints.OfficialConfig.NormName(a.Norm)}, τ {(a.TemperaturePolicy == TemperaturePolicy.Fixed ? "fixed" : "√n")}, ε {a.Epsilon:G3}; init keys N(0, {a.KeyStd:G3}²), values N(0, {a.ValueStd:G3}²), embedding N(0, {a.EmbeddingStd:G3}²)");
+            $"Pattention Θ {Checkpoints.OfficialConfig.NormName(a.Norm)}, τ {(a.TauPolicy == TauPolicy.Fixed ? "fixed" : "√n")}, ε {a.Epsilon:G3}; init keys N(0, {a.KeyStd:G3}²), values N(0, {a.ValueStd:G3}²), embedding N(0, {a.EmbeddingStd:G3}²)");
 
         var stages = new Table().Title("stages").AddColumns("stage", "grows from", "tokens qkv/proj/ffn", "τ qkv/proj/ffn", "parameters", "training FLOPs/token", "budget");
         stages.Columns[4].RightAligned();
         stages.Columns[5].RightAligned();
         foreach (var stage in family.Stages.Select(s => s.Info))
         {
-            var t = stage.Temperatures;
+            var t = stage.Taus;
             stages.AddRow(Markup.Escape(stage.Name), Markup.Escape(GrowsFrom(stage)), TokenCounts(stage), $"{t.Qkv:0.##}/{t.Proj:0.##}/{t.Ffn:0.##}",
                           Numbers.Count(stage.Parameters), Numbers.Short(stage.TrainingFlopsPerToken),
                           stage.Budget is { } b ? $"{Numbers.Short(b.Tokens)} tokens, lr {b.LearningRate:G3}, batch {b.Batch}, warmup {b.Warmup:G3}" : "-");
@@ -88,7 +88,7 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         => parameters.GroupBy(p => (Kind: LayerIndex().Replace(p.Name, "layers.*."), From: Shapes.Format(p.FromShape), To: Shapes.Format(p.ToShape), p.Init, p.InitStd, p.GrowAxis))
                      .Select(g => (g.Key.Kind, g.Count(), g.First()));
 
-    private static string GrowsFrom(StageInfo stage) => stage.GrownFrom is null ? "" : $"{stage.GrownFrom} ({(stage.Growth is { } g ? OptionParsing.Name(g) : "?")})";
+    private static string GrowsFrom(StageInfo stage) => stage.GrowsFrom is null ? "" : $"{stage.GrowsFrom} ({(stage.Growth is { } g ? OptionParsing.Name(g) : "?")})";
 
     private static string TokenCounts(StageInfo stage) => $"{stage.Tokens.Qkv}/{stage.Tokens.Proj}/{stage.Tokens.Ffn}";
 

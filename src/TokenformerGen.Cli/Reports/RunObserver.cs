@@ -67,7 +67,7 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
 
     public void Grown(ExpansionMap edge, GrowthPolicy policy, double lossBefore, double lossAfter)
     {
-        var preserving = policy == GrowthPolicy.ZeroKeys && edge.From.Temperatures == edge.To.Temperatures;
+        var preserving = policy == GrowthPolicy.ZeroKeys && edge.From.Taus == edge.To.Taus;
         var check = new GrowthCheck(edge.From.Name, edge.To.Name, policy, preserving, lossBefore, lossAfter);
         Growths.Add(check);
         _session.Console.MarkupLineInterpolated(

@@ -49,7 +49,7 @@ public static class OfficialConfig
         var caveats = new List<string>();
         var a = stage.Architecture;
         var t = stage.Tokens;
-        var tau = stage.Temperatures;
+        var tau = stage.Taus;
         if (a.Norm != PattentionNorm.Softmax
             && (!Near(tau.Qkv, Math.Sqrt(t.Qkv)) || !Near(tau.Proj, Math.Sqrt(t.Proj)) || !Near(tau.Ffn, Math.Sqrt(t.Ffn))))
             caveats.Add($"τ (qkv {F(tau.Qkv)}, proj {F(tau.Proj)}, ffn {F(tau.Ffn)}) is not √n of the token counts; the official code always uses √n, so it computes a different function until trained on");

@@ -54,8 +54,8 @@ public sealed class TokenformerFamilyAttribute : Attribute
     /// <summary>Pattention normalisation Θ (<c>architecture.pattention.norm</c>). Default <see cref="PattentionNorm.L2NormGelu"/>.</summary>
     public PattentionNorm Norm { get; set; } = PattentionNorm.L2NormGelu;
 
-    /// <summary>How τ is chosen per stage (<c>architecture.pattention.tau</c>). Default <see cref="TemperaturePolicy.SqrtN"/>.</summary>
-    public TemperaturePolicy Tau { get; set; } = TemperaturePolicy.SqrtN;
+    /// <summary>How τ is chosen per stage (<c>architecture.pattention.tau</c>). Default <see cref="TauPolicy.SqrtN"/>.</summary>
+    public TauPolicy Tau { get; set; } = TauPolicy.SqrtN;
 
     /// <summary>ε of the Pattention L2 norm, ≥ 0 (<c>architecture.pattention.epsilon</c>). Default 0.</summary>
     public double Epsilon { get; set; }

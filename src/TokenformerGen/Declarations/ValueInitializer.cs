@@ -1,3 +1,4 @@
+// Shared verbatim with the source generator (linked into generators/). Keep it plain C# that compiles for netstandard2.0.
 namespace TokenformerGen.Declarations;
 
 /// <summary>Initialiser of a family's value tokens (<see cref="TokenformerFamilyAttribute.ValueInit"/>).</summary>

@@ -4,17 +4,6 @@ using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Families;
 
-/// <summary>Which tokenizer a family's vocabulary was built for.</summary>
-public enum TokenizerKind
-{
-    /// <summary>Bytes 0..255 (plus padding).</summary>
-    Byte,
-    /// <summary>GPT-2 BPE (50,257 tokens).</summary>
-    Gpt2,
-    /// <summary>GPT-NeoX-20B BPE, supplied by the user as a Hugging Face <c>tokenizer.json</c>.</summary>
-    NeoX,
-}
-
 /// <summary>The fixed dimensions of a family: they never change across its stages.</summary>
 /// <param name="Vocabulary">Vocabulary size before padding.</param>
 /// <param name="PaddedVocabulary">Rows of the embedding (vocabulary padded to a multiple).</param>
@@ -25,7 +14,7 @@ public enum TokenizerKind
 /// <param name="RotaryFraction">Share of each head that is rotated.</param>
 /// <param name="RotaryBase">Rotary frequency base.</param>
 /// <param name="Norm">Pattention normalisation Θ.</param>
-/// <param name="TemperaturePolicy">How τ is chosen.</param>
+/// <param name="TauPolicy">How τ is chosen.</param>
 /// <param name="Epsilon">ε in the Pattention L2 norm (0 = off).</param>
 /// <param name="KeyStd">Std of key tokens at initialisation.</param>
 /// <param name="ValueStd">Std of value tokens at initialisation.</param>
@@ -33,7 +22,7 @@ public enum TokenizerKind
 /// <param name="Tokenizer">The tokenizer the vocabulary belongs to.</param>
 public sealed record ArchitectureInfo(
     long Vocabulary, long PaddedVocabulary, long Context, long Layers, long Hidden, long Heads,
-    double RotaryFraction, double RotaryBase, PattentionNorm Norm, TemperaturePolicy TemperaturePolicy,
+    double RotaryFraction, double RotaryBase, PattentionNorm Norm, TauPolicy TauPolicy,
     double Epsilon, double KeyStd, double ValueStd, double EmbeddingStd, TokenizerKind Tokenizer)
 {
     /// <summary>Dims per head.</summary>
@@ -58,14 +47,14 @@ public sealed record TrainingBudget(long Tokens, double LearningRate, double War
 /// <param name="Name">The stage name.</param>
 /// <param name="Architecture">The family's fixed dimensions.</param>
 /// <param name="Tokens">Parameter tokens per Pattention kind.</param>
-/// <param name="Temperatures">τ per Pattention kind.</param>
+/// <param name="Taus">τ per Pattention kind.</param>
 /// <param name="Budget">The stage's training budget, or null when the spec gives none.</param>
-/// <param name="GrownFrom">The stage it grows from, or null for a root.</param>
-/// <param name="Growth">The growth policy from <paramref name="GrownFrom"/>.</param>
+/// <param name="GrowsFrom">The stage it grows from, or null for a root.</param>
+/// <param name="Growth">The growth policy from <paramref name="GrowsFrom"/>.</param>
 /// <param name="SpecHash">SHA-256 of the spec text the stage was generated from.</param>
 public sealed record StageInfo(
     string Family, string Name, ArchitectureInfo Architecture, PattentionSizes<long> Tokens,
-    PattentionSizes<double> Temperatures, TrainingBudget? Budget, string? GrownFrom, GrowthPolicy? Growth, string SpecHash)
+    PattentionSizes<double> Taus, TrainingBudget? Budget, string? GrowsFrom, GrowthPolicy? Growth, string SpecHash)
 {
     /// <summary>Trainable parameters.</summary>
     public long Parameters => ModelSize.Parameters(Architecture.PaddedVocabulary, Architecture.Layers, Architecture.Hidden, Tokens.Qkv, Tokens.Proj, Tokens.Ffn);

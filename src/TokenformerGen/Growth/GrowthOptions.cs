@@ -1,22 +1,5 @@
 namespace TokenformerGen.Growth;
 
-/// <summary>How the rows appended to a Pattention's key and value tokens are initialised.</summary>
-public enum GrowthPolicy
-{
-    /// <summary>
-    /// New key rows are zero, new value rows random, and τ stays at its value before growth: the
-    /// grown model computes exactly the same function (GeLU(0) = 0), and the new keys still get
-    /// gradient through GeLU'(0) = ½.
-    /// </summary>
-    ZeroKeys,
-
-    /// <summary>
-    /// The official recipe: new key and value rows drawn like a from-scratch init and τ = √n of the
-    /// new count. The function changes, so the loss jumps at growth.
-    /// </summary>
-    Random,
-}
-
 /// <summary>How to initialise the rows a growth appends.</summary>
 public sealed record GrowthOptions
 {

@@ -24,33 +24,33 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
     /// <param name="tokenCount">n, the number of key/value parameter tokens.</param>
     /// <param name="outputDim">d_out, the width of the output.</param>
     /// <param name="norm">Θ, the score normalisation.</param>
-    /// <param name="temperature">τ: √n for <see cref="TemperaturePolicy.SqrtN"/>; for
-    /// <see cref="TemperaturePolicy.Fixed"/>, the value given by <paramref name="fixedTemperature"/>
+    /// <param name="tauPolicy">τ: √n for <see cref="TauPolicy.SqrtN"/>; for
+    /// <see cref="TauPolicy.Fixed"/>, the value given by <paramref name="fixedTau"/>
     /// (√n when omitted).</param>
-    /// <param name="fixedTemperature">The stored τ of a <see cref="TemperaturePolicy.Fixed"/> Pattention.</param>
+    /// <param name="fixedTau">The stored τ of a <see cref="TauPolicy.Fixed"/> Pattention.</param>
     /// <param name="epsilon">Added under the square root of ‖·‖₂; 0 (off) like the official code,
     /// where an all-zero score row yields NaN.</param>
     /// <param name="name">The module name.</param>
     public Pattention(long inputDim, long tokenCount, long outputDim,
                       PattentionNorm norm = PattentionNorm.L2NormGelu,
-                      TemperaturePolicy temperature = TemperaturePolicy.SqrtN,
-                      double? fixedTemperature = null,
+                      TauPolicy tauPolicy = TauPolicy.SqrtN,
+                      double? fixedTau = null,
                       double epsilon = 0,
                       string name = nameof(Pattention)) : base(name)
     {
         if (inputDim <= 0 || tokenCount <= 0 || outputDim <= 0)
             throw new ArgumentOutOfRangeException(nameof(tokenCount), $"Pattention sizes must be positive (d_in {inputDim}, n {tokenCount}, d_out {outputDim}).");
-        if (temperature == TemperaturePolicy.SqrtN && fixedTemperature is not null)
-            throw new ArgumentException("A fixed temperature needs TemperaturePolicy.Fixed.", nameof(fixedTemperature));
-        if (fixedTemperature is <= 0 || epsilon < 0)
-            throw new ArgumentOutOfRangeException(nameof(fixedTemperature), "τ must be positive and ε non-negative.");
+        if (tauPolicy == TauPolicy.SqrtN && fixedTau is not null)
+            throw new ArgumentException("A fixed τ needs TauPolicy.Fixed.", nameof(fixedTau));
+        if (fixedTau is <= 0 || epsilon < 0)
+            throw new ArgumentOutOfRangeException(nameof(fixedTau), "τ must be positive and ε non-negative.");
 
         InputDim = inputDim;
         TokenCount = tokenCount;
         OutputDim = outputDim;
         Norm = norm;
-        TemperaturePolicy = temperature;
-        Temperature = temperature == TemperaturePolicy.Fixed ? fixedTemperature ?? Math.Sqrt(tokenCount) : Math.Sqrt(tokenCount);
+        TauPolicy = tauPolicy;
+        Tau = tauPolicy == TauPolicy.Fixed ? fixedTau ?? Math.Sqrt(tokenCount) : Math.Sqrt(tokenCount);
         Epsilon = epsilon;
         key_param_tokens = nn.Parameter(zeros(tokenCount, inputDim));
         value_param_tokens = nn.Parameter(zeros(tokenCount, outputDim));
@@ -70,10 +70,10 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
     public PattentionNorm Norm { get; }
 
     /// <summary>How τ was chosen.</summary>
-    public TemperaturePolicy TemperaturePolicy { get; }
+    public TauPolicy TauPolicy { get; }
 
     /// <summary>τ, the scale after the L2 normalisation.</summary>
-    public double Temperature { get; }
+    public double Tau { get; }
 
     /// <summary>ε under the square root of the L2 norm (0 = off).</summary>
     public double Epsilon { get; }
@@ -92,31 +92,31 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
             // The score tensor [.., n] is the largest in the module: scale it in place, and in training
             // let one autograd node own X·Kᵀ and the scaling, so only Θ's input stays alive for backward.
             using var scaled = is_grad_enabled() && (input.requires_grad || key_param_tokens.requires_grad)
-                ? ScaledScoresFunction.apply(input, key_param_tokens, Temperature, Epsilon)
-                : ScaledScoresWithoutGradient(input, key_param_tokens, Temperature, Epsilon);
+                ? ScaledScoresFunction.apply(input, key_param_tokens, Tau, Epsilon)
+                : ScaledScoresWithoutGradient(input, key_param_tokens, Tau, Epsilon);
             using var activated = nn.functional.gelu(scaled);
             return matmul(activated, value_param_tokens);
         }
         using var scores = matmul(input, key_param_tokens.t());
-        using var weights = Normalize(scores, Norm, Temperature, Epsilon);
+        using var weights = Normalize(scores, Norm, Tau, Epsilon);
         return matmul(weights, value_param_tokens);
     }
 
     /// <summary>Θ applied row-wise to scores <c>A [.., n]</c>.</summary>
-    public static Tensor Normalize(Tensor scores, PattentionNorm norm, double temperature, double epsilon = 0)
+    public static Tensor Normalize(Tensor scores, PattentionNorm norm, double tau, double epsilon = 0)
     {
         switch (norm)
         {
             case PattentionNorm.L2NormGelu:
             {
-                using var scale = L2Scale(scores, temperature, epsilon);
+                using var scale = L2Scale(scores, tau, epsilon);
                 using var scaled = scores * scale;
                 return nn.functional.gelu(scaled);
             }
             case PattentionNorm.GeluL2Norm:
             {
                 using var activated = nn.functional.gelu(scores);
-                using var scale = L2Scale(activated, temperature, epsilon);
+                using var scale = L2Scale(activated, tau, epsilon);
                 return activated * scale;
             }
             case PattentionNorm.Softmax:
@@ -130,24 +130,24 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
     }
 
     // τ / √(‖row‖₂² + ε), shaped [.., 1]: one pass over the values, no temporary of their size.
-    private static Tensor L2Scale(Tensor values, double temperature, double epsilon)
+    private static Tensor L2Scale(Tensor values, double tau, double epsilon)
     {
         using var norm = linalg.vector_norm(values, 2, [-1], keepdim: true);
         var scale = epsilon > 0 ? norm.square().add_(epsilon).rsqrt_() : norm.reciprocal();   // in-place ops return their receiver
-        return scale.mul_(temperature);
+        return scale.mul_(tau);
     }
 
     // A = X·Kᵀ scaled row-wise in place to A / √(‖A‖₂² + ε) · τ (no autograd); returns it and the scale.
-    private static (Tensor Scaled, Tensor Scale) ScaledScores(Tensor input, Tensor keys, double temperature, double epsilon)
+    private static (Tensor Scaled, Tensor Scale) ScaledScores(Tensor input, Tensor keys, double tau, double epsilon)
     {
         var scores = matmul(input, keys.t());
-        var scale = L2Scale(scores, temperature, epsilon);
+        var scale = L2Scale(scores, tau, epsilon);
         return (scores.mul_(scale), scale);
     }
 
-    private static Tensor ScaledScoresWithoutGradient(Tensor input, Tensor keys, double temperature, double epsilon)
+    private static Tensor ScaledScoresWithoutGradient(Tensor input, Tensor keys, double tau, double epsilon)
     {
-        var (scaled, scale) = ScaledScores(input, keys, temperature, epsilon);
+        var (scaled, scale) = ScaledScores(input, keys, tau, epsilon);
         scale.Dispose();
         return scaled;
     }
@@ -165,10 +165,10 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
 
         public override Tensor forward(autograd.AutogradContext ctx, params object[] vars)
         {
-            var (input, keys, temperature, epsilon) = ((Tensor)vars[0], (Tensor)vars[1], (double)vars[2], (double)vars[3]);
-            var (scaled, scale) = ScaledScores(input, keys, temperature, epsilon);
+            var (input, keys, tau, epsilon) = ((Tensor)vars[0], (Tensor)vars[1], (double)vars[2], (double)vars[3]);
+            var (scaled, scale) = ScaledScores(input, keys, tau, epsilon);
             ctx.save_for_backward([input, keys, scaled, scale]);
-            ctx.save_data("temperature", temperature);
+            ctx.save_data("tau", tau);
             ctx.save_data("needs", (input.requires_grad, keys.requires_grad));
             return scaled;
         }
@@ -177,14 +177,14 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
         {
             var saved = ctx.get_saved_variables();
             var (input, keys, scaled, scale) = (saved[0], saved[1], saved[2], saved[3]);
-            var temperature = (double)ctx.get_data("temperature");
+            var tau = (double)ctx.get_data("tau");
             var (inputNeedsGrad, keysNeedGrad) = ((bool, bool))ctx.get_data("needs");
             try
             {
                 // dA = (−r·⟨dZ, Z⟩/τ²)·Z + r·dZ: four passes; the product's buffer is freed before dA takes one.
                 Tensor coefficient, scoresGradient;
                 using (var product = gradient * scaled) coefficient = product.sum(-1, keepdim: true);
-                using (coefficient.mul_(scale).mul_(-1 / (temperature * temperature))) scoresGradient = scaled * coefficient;
+                using (coefficient.mul_(scale).mul_(-1 / (tau * tau))) scoresGradient = scaled * coefficient;
                 using (scoresGradient.addcmul_(gradient, scale, 1))
                 {
                     var inputGradient = inputNeedsGrad ? matmul(scoresGradient, keys) : null;

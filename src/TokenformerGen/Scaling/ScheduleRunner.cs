@@ -152,7 +152,7 @@ public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data,
 
     private void CheckGrowth(ExpansionMap edge, GrowthPolicy policy, double before, double after)
     {
-        var preserving = policy == GrowthPolicy.ZeroKeys && edge.From.Temperatures == edge.To.Temperatures;
+        var preserving = policy == GrowthPolicy.ZeroKeys && edge.From.Taus == edge.To.Taus;
         if (preserving && !(Math.Abs(after - before) <= options.GrowthTolerance))
             throw new GrowthException($"{edge.From.QualifiedName} → {edge.To.QualifiedName}: zero_keys growth changed the validation loss from {before:F6} to {after:F6} (tolerance {options.GrowthTolerance:G}).");
     }

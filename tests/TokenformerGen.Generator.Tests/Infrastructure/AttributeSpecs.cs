@@ -30,7 +30,7 @@ internal static class AttributeSpecs
             RotaryFraction = 0.25,
             RotaryBase = 10000,
             Norm = PattentionNorm.L2NormGelu,
-            Tau = TemperaturePolicy.Fixed,
+            Tau = TauPolicy.Fixed,
             Epsilon = 0,
             KeyStd = 0.02,
             ValueInit = ValueInitializer.Wang,
@@ -77,7 +77,7 @@ internal static class AttributeSpecs
             /// <summary>Every argument that has a choice, set away from its default.</summary>
             [Gen.TokenformerFamilyAttribute(Tokenizer = TokenizerKind.Gpt2, Vocabulary = 50257, PadToMultiple = 128, Context = 128,
                 Layers = 3, Hidden = 96, Heads = 3, RotaryFraction = 0.5, RotaryBase = 500_000,
-                Norm = PattentionNorm.GeluL2Norm, Tau = TemperaturePolicy.Fixed, Epsilon = 1e-6,
+                Norm = PattentionNorm.GeluL2Norm, Tau = TauPolicy.Fixed, Epsilon = 1e-6,
                 KeyStd = 0.01, ValueInit = Gen.ValueInitializer.Normal, ValueStd = 0.015, EmbeddingStd = 0.03)]
             // Stages: a root and two branches grown from it.
             [Gen.TokenformerStage("Root", Qkv = 48, Proj = 48, Ffn = 192, TrainTokens = 3_000_000_000L, LearningRate = 3e-4, Warmup = 0.05, Batch = 32)]

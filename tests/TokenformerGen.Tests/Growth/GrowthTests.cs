@@ -11,7 +11,7 @@ public class GrowthTests(ITestOutputHelper output)
     private const int Hidden = 16, Heads = 2;
     private static readonly GrowthOptions ZeroKeys = new() { Policy = GrowthPolicy.ZeroKeys, ValueStd = 0.3, Seed = 5 };
 
-    private static TestBlock Grow(TestBlock small, GrowthOptions options, (long Qkv, long Proj, long Ffn) tokens, TemperaturePolicy policy, (double, double, double)? taus)
+    private static TestBlock Grow(TestBlock small, GrowthOptions options, (long Qkv, long Proj, long Ffn) tokens, TauPolicy policy, (double, double, double)? taus)
     {
         var large = new TestBlock(Hidden, Heads, tokens.Qkv, tokens.Proj, tokens.Ffn, policy, taus);
         foreach (var ((name, target), (_, source)) in large.Pattentions().Zip(small.Pattentions()))
@@ -23,9 +23,9 @@ public class GrowthTests(ITestOutputHelper output)
     public void ZeroKeysWithFrozenTauPreservesTheBlockAndTrainsTheNewKeys()
     {
         // Value std 0.1 keeps the residual stream O(1), as in a trained model, so 1e-6 is a few fp32 ulps.
-        var small = TestBlock.Random(Hidden, Heads, 8, 8, 32, seed: 1, TemperaturePolicy.Fixed, valueStd: 0.1);
+        var small = TestBlock.Random(Hidden, Heads, 8, 8, 32, seed: 1, TauPolicy.Fixed, valueStd: 0.1);
         var taus = (Math.Sqrt(8), Math.Sqrt(8), Math.Sqrt(32));   // τ frozen at its pre-growth value
-        var large = Grow(small, ZeroKeys, (12, 16, 48), TemperaturePolicy.Fixed, taus);
+        var large = Grow(small, ZeroKeys, (12, 16, 48), TauPolicy.Fixed, taus);
         var x = FromMatrix(Random(5, Hidden, seed: 9)).unsqueeze(0);
 
         var before = small.forward(x);
@@ -56,7 +56,7 @@ public class GrowthTests(ITestOutputHelper output)
     public void RandomGrowthChangesTheFunction()
     {
         var small = TestBlock.Random(Hidden, Heads, 8, 8, 32, seed: 1);
-        var large = Grow(small, ZeroKeys with { Policy = GrowthPolicy.Random }, (12, 16, 48), TemperaturePolicy.SqrtN, null);
+        var large = Grow(small, ZeroKeys with { Policy = GrowthPolicy.Random }, (12, 16, 48), TauPolicy.SqrtN, null);
         var x = FromMatrix(Random(5, Hidden, seed: 9)).unsqueeze(0);
         var before = small.forward(x);
         var difference = MaxAbsDifference(large.forward(x), before);
@@ -69,7 +69,7 @@ public class GrowthTests(ITestOutputHelper output)
     {
         // τ follows √n: with the same zero keys, the L2-normalised scores are rescaled.
         var small = TestBlock.Random(Hidden, Heads, 8, 8, 32, seed: 1);
-        var large = Grow(small, ZeroKeys, (12, 16, 48), TemperaturePolicy.SqrtN, null);
+        var large = Grow(small, ZeroKeys, (12, 16, 48), TauPolicy.SqrtN, null);
         var x = FromMatrix(Random(5, Hidden, seed: 9)).unsqueeze(0);
         Assert.True(MaxAbsDifference(large.forward(x), small.forward(x)) > 1e-3);
     }

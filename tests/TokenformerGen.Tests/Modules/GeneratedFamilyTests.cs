@@ -75,7 +75,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
         var difference = MaxAbsDifference(medium.forward(Tokens), small.forward(Tokens));
         output.WriteLine($"zero_keys: max |Δ logits| = {difference:E2} (logit scale {small.forward(Tokens).abs().max().item<float>():F2})");
         Assert.InRange(difference, 0, 1e-5);
-        Assert.Equal(SampleSmall.Info.Temperatures, SampleMedium.Info.Temperatures);   // τ frozen by tau: fixed
+        Assert.Equal(SampleSmall.Info.Taus, SampleMedium.Info.Taus);   // τ frozen by tau: fixed
     }
 
     [Fact]

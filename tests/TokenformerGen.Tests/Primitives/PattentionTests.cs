@@ -9,7 +9,7 @@ public class PattentionTests
     private const double Tolerance = 1e-5;
 
     private static (Pattention Module, double[][] X, double[][] K, double[][] V) Build(PattentionNorm norm, int n = 12, int dIn = 8, int dOut = 6,
-                                                                                    TemperaturePolicy policy = TemperaturePolicy.SqrtN, double? tau = null,
+                                                                                    TauPolicy policy = TauPolicy.SqrtN, double? tau = null,
                                                                                     ScalarType dtype = ScalarType.Float32)
     {
         var x = Random(5, dIn, seed: 1);
@@ -52,8 +52,8 @@ public class PattentionTests
     [Fact]
     public void FixedTemperatureIsUsedInsteadOfSqrtN()
     {
-        var (module, x, k, v) = Build(PattentionNorm.L2NormGelu, policy: TemperaturePolicy.Fixed, tau: 2.5);
-        Assert.Equal(2.5, module.Temperature);
+        var (module, x, k, v) = Build(PattentionNorm.L2NormGelu, policy: TauPolicy.Fixed, tau: 2.5);
+        Assert.Equal(2.5, module.Tau);
         var expected = Float64Reference.Pattention(x, k, v, row => Float64Reference.L2NormGelu(row, 2.5));
         Assert.InRange(RelativeError(ToMatrix(module.forward(FromMatrix(x))), expected), 0, Tolerance);
     }
@@ -89,7 +89,7 @@ public class PattentionTests
 
         foreach (var (dtype, tolerance) in new[] { (float64, 1e-12), (float32, 1e-5) })
         {
-            var module = new Pattention(dIn, n, dOut, PattentionNorm.L2NormGelu, TemperaturePolicy.Fixed, tau, epsilon);
+            var module = new Pattention(dIn, n, dOut, PattentionNorm.L2NormGelu, TauPolicy.Fixed, tau, epsilon);
             module.to(dtype);
             using (no_grad())
             {
@@ -133,7 +133,7 @@ public class PattentionTests
     {
         // Scores [3, 4] have ‖·‖² = 25; with ε = 11, the scale is τ / √36 = τ / 6.
         using var scores = tensor(new double[] { 3, 4 }).view(1, 2);
-        var weights = Pattention.Normalize(scores, PattentionNorm.GeluL2Norm, temperature: 6, epsilon: 11);
+        var weights = Pattention.Normalize(scores, PattentionNorm.GeluL2Norm, tau: 6, epsilon: 11);
         var g = new[] { Float64Reference.Gelu(3), Float64Reference.Gelu(4) };
         var expectedScale = 6 / Math.Sqrt(g[0] * g[0] + g[1] * g[1] + 11);
         Assert.Equal(g[0] * expectedScale, weights[0, 0].item<double>(), 12);
@@ -153,6 +153,6 @@ public class PattentionTests
     public void RejectsNonsense()
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new Pattention(4, 0, 2));
-        Assert.Throws<ArgumentException>(() => new Pattention(4, 3, 2, fixedTemperature: 2));
+        Assert.Throws<ArgumentException>(() => new Pattention(4, 3, 2, fixedTau: 2));
     }
 }

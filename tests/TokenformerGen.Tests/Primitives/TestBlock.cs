@@ -11,15 +11,15 @@ public sealed class TestBlock : nn.Module<Tensor, Tensor>
     private readonly long _heads;
 
     public TestBlock(long hidden, long heads, long qkvTokens, long projTokens, long ffnTokens,
-                     TemperaturePolicy policy = TemperaturePolicy.SqrtN, (double Qkv, double Proj, double Ffn)? taus = null) : base("block")
+                     TauPolicy policy = TauPolicy.SqrtN, (double Qkv, double Proj, double Ffn)? taus = null) : base("block")
     {
         _heads = heads;
         _rotary = new RotaryEmbedding(hidden / heads);
-        query = new Pattention(hidden, qkvTokens, hidden, temperature: policy, fixedTemperature: taus?.Qkv);
-        key = new Pattention(hidden, qkvTokens, hidden, temperature: policy, fixedTemperature: taus?.Qkv);
-        value = new Pattention(hidden, qkvTokens, hidden, temperature: policy, fixedTemperature: taus?.Qkv);
-        proj = new Pattention(hidden, projTokens, hidden, temperature: policy, fixedTemperature: taus?.Proj);
-        mlp = new Pattention(hidden, ffnTokens, hidden, temperature: policy, fixedTemperature: taus?.Ffn);
+        query = new Pattention(hidden, qkvTokens, hidden, tauPolicy: policy, fixedTau: taus?.Qkv);
+        key = new Pattention(hidden, qkvTokens, hidden, tauPolicy: policy, fixedTau: taus?.Qkv);
+        value = new Pattention(hidden, qkvTokens, hidden, tauPolicy: policy, fixedTau: taus?.Qkv);
+        proj = new Pattention(hidden, projTokens, hidden, tauPolicy: policy, fixedTau: taus?.Proj);
+        mlp = new Pattention(hidden, ffnTokens, hidden, tauPolicy: policy, fixedTau: taus?.Ffn);
         RegisterComponents();
     }
 
@@ -38,7 +38,7 @@ public sealed class TestBlock : nn.Module<Tensor, Tensor>
     public override Tensor forward(Tensor x) => Forward(x, null);
 
     public static TestBlock Random(long hidden, long heads, long qkv, long proj, long ffn, int seed,
-                                   TemperaturePolicy policy = TemperaturePolicy.SqrtN, (double, double, double)? taus = null, double valueStd = 0.3)
+                                   TauPolicy policy = TauPolicy.SqrtN, (double, double, double)? taus = null, double valueStd = 0.3)
     {
         var block = new TestBlock(hidden, heads, qkv, proj, ffn, policy, taus);
         using var generator = new Generator((ulong)seed);
