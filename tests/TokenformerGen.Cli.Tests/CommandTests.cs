@@ -47,15 +47,15 @@ public sealed partial class CommandTests
         Assert.Contains("vocabulary 256 (padded 256, byte tokenizer), context 32, 2 layers, hidden 16, 2 heads", output);
         Assert.Contains(MiniSmall.Info.Parameters.ToString("N0", CultureInfo.InvariantCulture), output);
         Assert.Contains(MiniLarge.Info.Parameters.ToString("N0", CultureInfo.InvariantCulture), output);
-        Assert.Contains("expansion map Small → Large (zero_keys)", output);
-        Assert.Matches(@"layers\.\*\.mlp\.key_param_tokens\s*│\s*× 2\s*│\s*\[32, 16\]\s*│\s*\[48, 16\]\s*│\s*\+16 on axis 0\s*│\s*zero", output);
+        Assert.Contains("growth map Small → Large (spec: zero_keys; zero_keys keeps the function, random changes it)", output);
+        Assert.Matches(@"layers\.\*\.mlp\.key_param_tokens\s*│\s*× 2\s*│\s*\[32, 16\]\s*│\s*\[48, 16\]\s*│\s*\+16 on axis 0\s*│\s*zero\s*│\s*N\(0, 0\.02²\)", output);
         Assert.Matches(@"layers\.\*\.attention\.proj\.value_param_tokens\s*│\s*× 2\s*│\s*\[8, 16\]\s*│\s*\[16, 16\]\s*│\s*\+8 on axis 0\s*│\s*N\(0,", output);
         Assert.Matches(@"word_embeddings\.weight\s*│\s*│\s*\[256, 16\]\s*│\s*\[256, 16\]\s*│\s*copied", output);
         Assert.DoesNotContain("layers.1.", output);
 
         var full = TestCli.Ok("inspect", "--family", "Mini", "--full");
         Assert.Contains("layers.1.mlp.key_param_tokens", full);
-        Assert.Equal(MiniSmallToLarge.Map.Parameters.Count, Regex.Matches(full, @"│ (layers\.\d|word_|final_)").Count);
+        Assert.Equal(MiniSmallToLarge.Map.Rows.Count, Regex.Matches(full, @"│ (layers\.\d|word_|final_)").Count);
     }
 
     [Fact]

@@ -3,6 +3,7 @@ extern alias GeneratorAssembly;
 using Microsoft.CodeAnalysis;
 using GeneratorAssembly::TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Tests.Infrastructure;
+using TokenformerGen.Families;
 
 namespace TokenformerGen.Generator.Tests;
 
@@ -90,7 +91,7 @@ public class AttributeTests
         var other = """
             namespace Test.Models;
 
-            [TokenformerGen.Declarations.TokenformerStage("Huge", From = "Large", Growth = TokenformerGen.Growth.GrowthPolicy.ZeroKeys, Qkv = 128, Proj = 128, Ffn = 512)]
+            [TokenformerGen.Declarations.TokenformerStage("Huge", From = "Large", Growth = TokenformerGen.Families.GrowthPolicy.ZeroKeys, Qkv = 128, Proj = 128, Ffn = 512)]
             public static partial class TinyFamily
             {
             }

@@ -1,5 +1,5 @@
-using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Benchmarks.HandWritten;
+using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Modules;
 using TokenformerGen.Training;
 using static TorchSharp.torch;

@@ -1,12 +1,13 @@
 using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Families;
+using TokenformerGen.Growth;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Benchmarks.Figures;
 
 /// <summary>
-/// Figure 6: <see cref="Migration.MigrateCheckpoint"/> of a real checkpoint (PaperProgressive P124M →
+/// Figure 6: <see cref="StageGrowth.GrowCheckpoint"/> of a real checkpoint (PaperProgressive P124M →
 /// P354M, 124M → 354M parameters) against a plain streamed file copy of the bytes it produces, both
 /// flushed to disk. The migration runs in a child process so its peak resident memory (VmHWM) is its own.
 /// </summary>
@@ -79,7 +80,7 @@ internal sealed class MigrationFigure : IFigure
         double peak = 0;
         for (var i = 0; i < reps; i++)
         {
-            migrate.Add(Timing.Seconds(() => Migration.MigrateCheckpoint(map, source, target)));
+            migrate.Add(Timing.Seconds(() => StageGrowth.GrowCheckpoint(map, source, target)));
             if (i == 0) peak = ProcessMemory.Peak();
             copy.Add(Timing.Seconds(() => StreamCopy(target, copyTarget)));
             copySource.Add(Timing.Seconds(() => StreamCopy(source, copyTarget)));

@@ -3,7 +3,6 @@ using Microsoft.CodeAnalysis;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Generator.Planning;
-using TokenformerGen.Growth;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Attributes;

@@ -1,91 +1,104 @@
 using System.Collections.Generic;
+using TokenformerGen.Architecture;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Planning;
-using TokenformerGen.Growth;
 
 namespace TokenformerGen.Generator.Emit;
 
 /// <summary>
-/// Emits <c>{Family}.{From}To{To}.g.cs</c> for a growth edge: the expansion map (every parameter,
-/// its shape in both stages, the axis that grows, the rows kept and how new rows start) and the
-/// checkpoint-to-checkpoint migration that streams tensors along it.
+/// Emits <c>{Family}.{From}To{To}.g.cs</c> for a growth edge: the growth map (every parameter, its shape in
+/// both stages, the axis that grows, the rows kept and, per policy, how new rows are made; per policy,
+/// whether the function is kept) and the checkpoint-to-checkpoint growth that streams along it. The runtime
+/// executes these rows as they are written here.
 /// </summary>
 internal static class EdgeEmitter
 {
-    public static string HintName(FamilyPlan plan, GrowthEdgePlan edge) => $"{plan.Name}.{edge.From}To{edge.To}.g.cs";
+    public static string HintName(FamilyPlan plan, GrowthEdgePlan edge) => GeneratedNames.EdgeHintName(plan.Name, edge.From, edge.To);
 
-    public static string ClassName(FamilyPlan plan, GrowthEdgePlan edge) => $"{plan.Name}{edge.From}To{edge.To}";
+    public static string ClassName(FamilyPlan plan, GrowthEdgePlan edge) => GeneratedNames.EdgeClass(plan.Name, edge.From, edge.To);
 
     public static string Emit(FamilyPlan plan, GrowthEdgePlan edge)
     {
-        var from = plan.Name + edge.From;
-        var to = plan.Name + edge.To;
+        var from = GeneratedNames.StageClass(plan.Name, edge.From);
+        var to = GeneratedNames.StageClass(plan.Name, edge.To);
         var w = new SourceWriter();
         GeneratedCode.Header(w, plan);
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
-        RuntimeNames.WriteAliases(w, "ExpansionMap", "ParameterExpansion", "NewRowInit", "Migration", "GrowthOptions", "CheckpointMetadata");
-        GeneratedCode.Doc(w, $"Growth of <c>{plan.Name}</c> from <see cref=\"{from}\"/> to <see cref=\"{to}\"/> with <c>{Choices.Name(edge.Policy)}</c>: qkv {edge.FromTokens.Qkv} → {edge.ToTokens.Qkv}, proj {edge.FromTokens.Proj} → {edge.ToTokens.Proj}, ffn {edge.FromTokens.Ffn} → {edge.ToTokens.Ffn} tokens; {(edge.PreservesFunction ? "the grown model computes exactly what the trained one did" : "the function changes at growth")}.");
+        RuntimeNames.WriteAliases(w, "GrowthMap", "GrowthRow", "NewRows", "StageGrowth", "GrowthOptions", "CheckpointMetadata");
+        GeneratedCode.Doc(w, $"Growth of <c>{plan.Name}</c> from <see cref=\"{from}\"/> to <see cref=\"{to}\"/>: qkv {edge.FromTokens.Qkv} → {edge.ToTokens.Qkv}, proj {edge.FromTokens.Proj} → {edge.ToTokens.Proj}, ffn {edge.FromTokens.Ffn} → {edge.ToTokens.Ffn} tokens. "
+                             + $"The spec grows it with <c>{Choices.Name(edge.Policy)}</c>; {Consequence(GrowthPolicy.ZeroKeys, edge.WithZeroKeys)}; {Consequence(GrowthPolicy.Random, edge.WithRandom)}.");
         GeneratedCode.Attribute(w);
         w.WriteLine($"public static class {ClassName(plan, edge)}");
         w.OpenBlock();
-        GeneratedCode.Doc(w, "Every parameter of the target stage, in state-dict order: shapes, grow axis, rows kept, init of new rows.");
-        w.WriteLine($"public static ExpansionMap Map {{ get; }} = new({from}.Info, {to}.Info, new ParameterExpansion[]");
+        GeneratedCode.Doc(w, "Every parameter of the grown stage, in state-dict order: both shapes, the grow axis, the rows kept, and per policy how new rows are made.");
+        w.WriteLine($"public static GrowthMap Map {{ get; }} = new({from}.Info, {to}.Info,");
+        w.Indent();
+        w.WriteLine($"PreservesFunction: new(ZeroKeys: {Literals.Boolean(edge.WithZeroKeys == FunctionChange.None)}, Random: {Literals.Boolean(edge.WithRandom == FunctionChange.None)}),");
+        w.WriteLine("Rows: new GrowthRow[]");
         w.OpenBlock();
         foreach (var row in Rows(plan, edge)) w.WriteLine(row + ",");
         w.CloseBlock(");");
+        w.Unindent();
         w.WriteLine();
-        GeneratedCode.Doc(w, $"Writes a <see cref=\"{to}\"/> checkpoint grown from the <see cref=\"{from}\"/> checkpoint <paramref name=\"source\"/>, one tensor at a time, refusing a checkpoint of another stage or with any parameter the map does not account for.");
-        w.WriteLine($"public static CheckpointMetadata MigrateCheckpoint(string source, string target, GrowthOptions? options = null)");
+        GeneratedCode.Doc(w, $"Writes a <see cref=\"{to}\"/> checkpoint grown from the <see cref=\"{from}\"/> checkpoint <paramref name=\"source\"/> along <see cref=\"Map\"/>, streaming: no tensor is held whole. Refuses a checkpoint of another stage or with any parameter the map does not account for.");
+        w.WriteLine("public static CheckpointMetadata GrowCheckpoint(string source, string target, GrowthOptions? options = null)");
         w.Indent();
-        w.WriteLine("=> Migration.MigrateCheckpoint(Map, source, target, options);");
+        w.WriteLine("=> StageGrowth.GrowCheckpoint(Map, source, target, options);");
         w.Unindent();
         w.CloseBlock();
         w.CloseBlock();
         return w.ToString();
     }
 
+    private static string Consequence(GrowthPolicy policy, FunctionChange change)
+        => $"with <c>{Choices.Name(policy)}</c> " + change switch
+        {
+            FunctionChange.None => "the grown model computes exactly what the trained one did",
+            FunctionChange.RandomKeys => "the function changes (random new keys contribute at once)",
+            FunctionChange.SoftmaxMass => "the function changes (softmax gives zero keys weight)",
+            _ => "the function changes (τ changes)",
+        };
+
     private static IEnumerable<string> Rows(FamilyPlan plan, GrowthEdgePlan edge)
     {
         var a = plan.Architecture;
-        var d = a.Hidden;
-        yield return Fixed("word_embeddings.weight", plan.Vocabulary.Padded, d);
-        for (var i = 0; i < a.Layers; i++)
+        foreach (var parameter in ParameterNames.All(a.Layers))
         {
-            foreach (var name in new[] { "query", "key", "value" })
+            switch (parameter.Role)
             {
-                foreach (var row in Pattention(plan, edge, $"layers.{i}.attention.{name}", edge.FromTokens.Qkv, edge.ToTokens.Qkv)) yield return row;
+                case ParameterRole.Embedding:
+                    yield return Unchanged(parameter.Name, plan.Vocabulary.Padded, a.Hidden);
+                    break;
+                case ParameterRole.FinalNormWeight:
+                case ParameterRole.FinalNormBias:
+                    yield return Unchanged(parameter.Name, a.Hidden);
+                    break;
+                default:
+                    var (fromTokens, toTokens) = Tokens(edge, parameter.Kind);
+                    if (fromTokens == toTokens)
+                        yield return Unchanged(parameter.Name, toTokens, a.Hidden);
+                    else if (parameter.Role == ParameterRole.KeyTokens)
+                        yield return Grown(parameter.Name, fromTokens, toTokens, a.Hidden, "NewRows.Zero", $"NewRows.Normal({Literals.Double(a.Init.KeyStd)})");
+                    else
+                        yield return Grown(parameter.Name, fromTokens, toTokens, a.Hidden, $"NewRows.Normal({Literals.Double(a.Init.ValueStd)})", $"NewRows.Normal({Literals.Double(a.Init.ValueStd)})");
+                    break;
             }
-
-            foreach (var row in Pattention(plan, edge, $"layers.{i}.attention.proj", edge.FromTokens.Proj, edge.ToTokens.Proj)) yield return row;
-            foreach (var row in Pattention(plan, edge, $"layers.{i}.mlp", edge.FromTokens.Ffn, edge.ToTokens.Ffn)) yield return row;
         }
-
-        yield return Fixed("final_norm.weight", d);
-        yield return Fixed("final_norm.bias", d);
     }
 
-    private static IEnumerable<string> Pattention(FamilyPlan plan, GrowthEdgePlan edge, string prefix, int fromTokens, int toTokens)
+    private static (int From, int To) Tokens(GrowthEdgePlan edge, PattentionKind kind) => kind switch
     {
-        var d = plan.Architecture.Hidden;
-        if (fromTokens == toTokens)
-        {
-            yield return Fixed(prefix + ".key_param_tokens", toTokens, d);
-            yield return Fixed(prefix + ".value_param_tokens", toTokens, d);
-            yield break;
-        }
+        PattentionKind.Qkv => (edge.FromTokens.Qkv, edge.ToTokens.Qkv),
+        PattentionKind.Proj => (edge.FromTokens.Proj, edge.ToTokens.Proj),
+        _ => (edge.FromTokens.Ffn, edge.ToTokens.Ffn),
+    };
 
-        var init = plan.Architecture.Init;
-        yield return edge.Policy == GrowthPolicy.ZeroKeys
-            ? Grown(prefix + ".key_param_tokens", fromTokens, toTokens, d, "Zero", 0)
-            : Grown(prefix + ".key_param_tokens", fromTokens, toTokens, d, "Random", init.KeyStd);
-        yield return Grown(prefix + ".value_param_tokens", fromTokens, toTokens, d, "Random", init.ValueStd);
-    }
+    private static string Unchanged(string name, params int[] shape)
+        => $"new(\"{name}\", {Shape(shape)}, {Shape(shape)}, GrowAxis: null, KeptRows: {shape[0]}, NewRows: new(ZeroKeys: NewRows.None, Random: NewRows.None))";
 
-    private static string Fixed(string name, params int[] shape)
-        => $"new(\"{name}\", {Shape(shape)}, {Shape(shape)}, GrowAxis: null, KeptRows: {shape[0]}, NewRowInit.None, InitStd: 0.0)";
-
-    private static string Grown(string name, int fromRows, int toRows, int width, string init, double std)
-        => $"new(\"{name}\", {Shape(fromRows, width)}, {Shape(toRows, width)}, GrowAxis: 0, KeptRows: {fromRows}, NewRowInit.{init}, InitStd: {Literals.Double(std)})";
+    private static string Grown(string name, int fromRows, int toRows, int width, string zeroKeys, string random)
+        => $"new(\"{name}\", {Shape(fromRows, width)}, {Shape(toRows, width)}, GrowAxis: 0, KeptRows: {fromRows}, NewRows: new(ZeroKeys: {zeroKeys}, Random: {random}))";
 
     private static string Shape(params int[] shape) => "new long[] { " + string.Join(", ", shape) + " }";
 }

@@ -13,9 +13,9 @@ namespace TokenformerGen.Generator.Emit;
 /// </summary>
 internal static class ModelEmitter
 {
-    public static string HintName(FamilyPlan plan, StagePlan stage) => $"{plan.Name}.{stage.Name}.g.cs";
+    public static string HintName(FamilyPlan plan, StagePlan stage) => GeneratedNames.StageHintName(plan.Name, stage.Name);
 
-    public static string ClassName(FamilyPlan plan, StagePlan stage) => plan.Name + stage.Name;
+    public static string ClassName(FamilyPlan plan, StagePlan stage) => GeneratedNames.StageClass(plan.Name, stage.Name);
 
     public static string Emit(FamilyPlan plan, StagePlan stage)
     {
@@ -29,7 +29,7 @@ internal static class ModelEmitter
         w.OpenBlock();
         var aliases = new List<string> { "Torch", "Tensor", "TensorModule", "Embedding", "LayerNorm", "Pattention", "PattentionNorm", "TauPolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "TokenformerModel", "StageInfo" };
         if (stage.Training is not null) aliases.Add("TrainingBudget");
-        if (edge is not null) aliases.AddRange(new[] { "Migration", "GrowthOptions", "GrowthPolicy" });
+        if (edge is not null) aliases.AddRange(new[] { "StageGrowth", "GrowthOptions", "GrowthPolicy" });
         RuntimeNames.WriteAliases(w, aliases.ToArray());
 
         GeneratedCode.Doc(w, $"<c>{plan.Name}</c> stage <c>{stage.Name}</c>: {a.Layers} blocks, d = {a.Hidden}, {a.Heads} heads, Pattention tokens qkv {stage.Tokens.Qkv}, proj {stage.Tokens.Proj}, ffn {stage.Tokens.Ffn}; {Literals.Integer(stage.Parameters)} parameters. Token ids <c>[batch, T]</c> in, logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> out.");
@@ -84,14 +84,14 @@ internal static class ModelEmitter
 
         if (edge is not null)
         {
-            var parent = plan.Name + edge.From;
+            var parent = GeneratedNames.StageClass(plan.Name, edge.From);
             var edgeClass = EdgeEmitter.ClassName(plan, edge);
             w.WriteLine();
             GeneratedCode.Doc(w, $"Grows a trained <see cref=\"{parent}\"/> into this stage along <see cref=\"{edgeClass}.Map\"/> (policy <c>{Choices.Name(edge.Policy)}</c> unless <paramref name=\"options\"/> say otherwise).");
             w.WriteLine($"public static {name} GrowFrom({parent} trained, GrowthOptions? options = null)");
             w.OpenBlock();
             w.WriteLine($"var grown = new {name}();");
-            w.WriteLine($"Migration.GrowInto({edgeClass}.Map, trained, grown, options);");
+            w.WriteLine($"StageGrowth.GrowInto({edgeClass}.Map, trained, grown, options);");
             w.WriteLine("return grown;");
             w.CloseBlock();
         }

@@ -11,7 +11,7 @@ namespace TokenformerGen.Generator.Emit;
 /// </summary>
 internal static class RegistryEmitter
 {
-    public static string HintName(FamilyPlan plan) => $"{plan.Name}.Registry.g.cs";
+    public static string HintName(FamilyPlan plan) => GeneratedNames.RegistryHintName(plan.Name);
 
     public static string Emit(FamilyPlan plan)
     {
@@ -20,7 +20,7 @@ internal static class RegistryEmitter
         GeneratedCode.Header(w, plan);
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
-        var aliases = new List<string> { "PattentionNorm", "TauPolicy", "ArchitectureInfo", "TokenizerKind", "FamilyRegistration", "StageRegistration", "ModelRegistry", "ExpansionMap" };
+        var aliases = new List<string> { "PattentionNorm", "TauPolicy", "ArchitectureInfo", "TokenizerKind", "FamilyRegistration", "StageRegistration", "ModelRegistry", "GrowthMap" };
         RuntimeNames.WriteAliases(w, aliases.ToArray());
         GeneratedCode.FamilyClass(w, plan, attribute: false);
         w.OpenBlock();
@@ -32,7 +32,7 @@ internal static class RegistryEmitter
         w.WriteLine($"Epsilon: Epsilon, KeyStd: KeyInitStd, ValueStd: ValueInitStd, EmbeddingStd: EmbeddingInitStd, {RuntimeNames.Tokenizer(plan.Tokenizer)});");
         w.Unindent();
         w.WriteLine();
-        GeneratedCode.Doc(w, "The family as hosts see it: stages with factories, and the expansion map of every growth edge.");
+        GeneratedCode.Doc(w, "The family as hosts see it: stages with factories, and the growth map of every edge.");
         w.WriteLine($"public static FamilyRegistration Registration {{ get; }} = new(Name, SpecSha256, SpecText,");
         w.Indent();
         w.WriteLine($"new StageRegistration[]");
@@ -45,8 +45,8 @@ internal static class RegistryEmitter
 
         w.CloseBlock(",");
         w.WriteLine(plan.Edges.Count == 0
-            ? $"global::System.Array.Empty<ExpansionMap>());"
-            : $"new ExpansionMap[] {{ {string.Join(", ", plan.Edges.Select(e => EdgeEmitter.ClassName(plan, e) + ".Map"))} }});");
+            ? $"global::System.Array.Empty<GrowthMap>());"
+            : $"new GrowthMap[] {{ {string.Join(", ", plan.Edges.Select(e => EdgeEmitter.ClassName(plan, e) + ".Map"))} }});");
         w.Unindent();
         w.WriteLine();
         GeneratedCode.Doc(w, "Adds the family to the registry when the assembly loads.");

@@ -1,7 +1,6 @@
 using System.Collections.Generic;
 using TokenformerGen.Families;
 using TokenformerGen.Generator.Planning;
-using TokenformerGen.Growth;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Emit;
@@ -32,15 +31,15 @@ internal static class RuntimeNames
         ("TrainingBudget", "global::TokenformerGen.Families.TrainingBudget"),
         ("ArchitectureInfo", "global::TokenformerGen.Families.ArchitectureInfo"),
         ("TokenizerKind", "global::TokenformerGen.Families.TokenizerKind"),
-        ("ExpansionMap", "global::TokenformerGen.Families.ExpansionMap"),
-        ("ParameterExpansion", "global::TokenformerGen.Families.ParameterExpansion"),
-        ("NewRowInit", "global::TokenformerGen.Families.NewRowInit"),
         ("FamilyRegistration", "global::TokenformerGen.Families.FamilyRegistration"),
         ("StageRegistration", "global::TokenformerGen.Families.StageRegistration"),
         ("ModelRegistry", "global::TokenformerGen.Families.ModelRegistry"),
-        ("Migration", "global::TokenformerGen.Families.Migration"),
+        ("GrowthMap", "global::TokenformerGen.Families.GrowthMap"),
+        ("GrowthRow", "global::TokenformerGen.Families.GrowthRow"),
+        ("NewRows", "global::TokenformerGen.Families.NewRows"),
+        ("StageGrowth", "global::TokenformerGen.Growth.StageGrowth"),
         ("GrowthOptions", "global::TokenformerGen.Growth.GrowthOptions"),
-        ("GrowthPolicy", "global::TokenformerGen.Growth.GrowthPolicy"),
+        ("GrowthPolicy", "global::TokenformerGen.Families.GrowthPolicy"),
         ("CheckpointMetadata", "global::TokenformerGen.Checkpoints.CheckpointMetadata"),
     ];
 

@@ -1,10 +1,9 @@
-using System.Collections.Generic;
 using System;
+using System.Collections.Generic;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Planning;
-using TokenformerGen.Growth;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Parsing;

@@ -2,7 +2,6 @@ using System.Collections.Generic;
 using System.Linq;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
-using TokenformerGen.Growth;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Planning;

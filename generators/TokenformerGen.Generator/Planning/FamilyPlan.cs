@@ -1,7 +1,6 @@
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Generator.Model;
-using TokenformerGen.Growth;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Planning;
@@ -114,10 +113,9 @@ internal sealed record StagePlan(
 internal sealed record TrainingPlan(long Tokens, double LearningRate, double Warmup, int Batch);
 
 /// <summary>A growth edge: <see cref="To"/> is made from a trained <see cref="From"/> by appending tokens.</summary>
-/// <param name="PreservesFunction">
-/// True when the grown model computes exactly what the parent did: nothing grows, or zero_keys with
-/// tau: fixed and an L2-normalised Θ.
-/// </param>
+/// <param name="Policy">The spec's growth policy for the edge.</param>
+/// <param name="WithZeroKeys">What growing with zero_keys does to the function (<see cref="FunctionChange.None"/>: kept exactly).</param>
+/// <param name="WithRandom">What growing with random does to the function.</param>
 internal sealed record GrowthEdgePlan(
     string From,
     string To,
@@ -128,7 +126,12 @@ internal sealed record GrowthEdgePlan(
     PattentionCounts ToTokens,
     PattentionTaus FromTau,
     PattentionTaus ToTau,
-    bool PreservesFunction);
+    FunctionChange WithZeroKeys,
+    FunctionChange WithRandom)
+{
+    /// <summary>Whether growing with the spec's policy keeps the function exactly.</summary>
+    public bool PreservesFunction => (Policy == GrowthPolicy.ZeroKeys ? WithZeroKeys : WithRandom) == FunctionChange.None;
+}
 
 /// <summary>A family's name and where it is declared, for the cross-file duplicate check.</summary>
 internal sealed record FamilyIdentity(string Name, LocationInfo Location);

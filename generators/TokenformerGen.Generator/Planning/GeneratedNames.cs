@@ -16,6 +16,21 @@ internal static class GeneratedNames
     /// <summary>Hint name of the constants file: <c>{Family}.Family.g.cs</c>.</summary>
     public static string FamilyHintName(string family) => family + ".Family.g.cs";
 
+    /// <summary>The model class of a stage: <c>{Family}{Stage}</c>.</summary>
+    public static string StageClass(string family, string stage) => family + stage;
+
+    /// <summary>Hint name of a stage's model file: <c>{Family}.{Stage}.g.cs</c>.</summary>
+    public static string StageHintName(string family, string stage) => $"{family}.{stage}.g.cs";
+
+    /// <summary>The static class of a growth edge: <c>{Family}{From}To{To}</c>.</summary>
+    public static string EdgeClass(string family, string from, string to) => $"{family}{from}To{to}";
+
+    /// <summary>Hint name of a growth edge's file: <c>{Family}.{From}To{To}.g.cs</c>.</summary>
+    public static string EdgeHintName(string family, string from, string to) => $"{family}.{from}To{to}.g.cs";
+
+    /// <summary>Hint name of the registry file: <c>{Family}.Registry.g.cs</c>.</summary>
+    public static string RegistryHintName(string family) => family + ".Registry.g.cs";
+
     /// <summary>
     /// Each stage becomes a nested class of the family class holding the stage's constants, so a
     /// stage may not be named like a member of the family class or of the stage class itself

@@ -1,13 +1,13 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Security.Cryptography;
 using System.Text;
-using System;
 using TokenformerGen.Architecture;
 using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Parsing;
-using TokenformerGen.Growth;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Planning;
@@ -100,7 +100,8 @@ internal static class PlanBuilder
                     tokens,
                     parent.Tau,
                     tau,
-                    PreservesFunction(architecture, policy, parent.Tokens, tokens)));
+                    Change(architecture.Norm, GrowthPolicy.ZeroKeys, parent, stage),
+                    Change(architecture.Norm, GrowthPolicy.Random, parent, stage)));
             }
         }
 
@@ -130,12 +131,13 @@ internal static class PlanBuilder
         return policy == TauPolicy.Fixed && parent is not null && growth == GrowthPolicy.ZeroKeys ? parent.Tau : own;
     }
 
-    /// <summary>Whether growing <paramref name="from"/> into <paramref name="to"/> keeps the function exactly.</summary>
-    public static bool PreservesFunction(ArchitecturePlan architecture, GrowthPolicy policy, PattentionCounts from, PattentionCounts to)
-        => from == to
-           || (policy == GrowthPolicy.ZeroKeys
-               && architecture.TauPolicy == TauPolicy.Fixed
-               && architecture.Norm != PattentionNorm.Softmax);
+    /// <summary>
+    /// What growing <paramref name="from"/> into <paramref name="to"/> with <paramref name="policy"/> does to the
+    /// function. τ of both stages is fixed by the spec, whatever policy runs, so a policy the spec did not choose
+    /// may meet a τ that changed (tau: fixed with growth: random resets τ to √n).
+    /// </summary>
+    public static FunctionChange Change(PattentionNorm norm, GrowthPolicy policy, StagePlan from, StagePlan to)
+        => FunctionPreservation.Of(norm, policy, grows: to.Tokens != from.Tokens, tauChanges: to.Tau != from.Tau);
 
     public static string Sha256Hex(string text)
     {

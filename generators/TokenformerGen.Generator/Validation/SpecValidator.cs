@@ -1,14 +1,13 @@
+using System;
 using System.Collections.Generic;
 using System.Linq;
 using System.Text.RegularExpressions;
-using System;
 using Microsoft.CodeAnalysis.CSharp;
 using TokenformerGen.Families;
 using TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
-using TokenformerGen.Growth;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Validation;
@@ -382,29 +381,29 @@ internal sealed class SpecValidator
         Check(stage.Proj, parent.Proj, "proj");
         Check(stage.Ffn, parent.Ffn, "ffn");
 
-        if (!countsKnown || !grows || stage.Growth is not { } growth || _spec.Architecture is not { } a)
+        if (!countsKnown || !grows || stage.Growth is not { } growth || _spec.Architecture is not { Norm: { } norm, Tau: { } tau })
         {
             return;
         }
 
-        if (growth.Value == GrowthPolicy.Random)
+        // τ as PlanBuilder.Tau sets it: it follows the count under sqrt_n, and a random stage takes √n of its own
+        // count under fixed too; only a zero_keys stage under fixed inherits its parent's.
+        var tauChanges = tau.Value == TauPolicy.SqrtN || growth.Value == GrowthPolicy.Random;
+        switch (FunctionPreservation.Of(norm.Value, growth.Value, grows, tauChanges))
         {
-            _bag.Report(DiagnosticDescriptors.RandomGrowthChangesFunction, growth.Range, parentName, label);
-            return;
-        }
-
-        if (a.Norm is { Value: PattentionNorm.Softmax })
-        {
-            _bag.Report(DiagnosticDescriptors.SoftmaxGrowthChangesFunction, growth.Range, parentName, label);
-        }
-
-        if (a.Tau is { Value: TauPolicy.SqrtN } && a.Norm is { Value: not PattentionNorm.Softmax })
-        {
-            var changes = string.Join(", ", new[]
-            {
-                Describe("qkv", parent.Qkv, stage.Qkv), Describe("proj", parent.Proj, stage.Proj), Describe("ffn", parent.Ffn, stage.Ffn),
-            }.Where(s => s is not null));
-            _bag.Report(DiagnosticDescriptors.SqrtNTauChangesFunction, growth.Range, parentName, label, changes);
+            case FunctionChange.RandomKeys:
+                _bag.Report(DiagnosticDescriptors.RandomGrowthChangesFunction, growth.Range, parentName, label);
+                break;
+            case FunctionChange.SoftmaxMass:
+                _bag.Report(DiagnosticDescriptors.SoftmaxGrowthChangesFunction, growth.Range, parentName, label);
+                break;
+            case FunctionChange.TauChanges:
+                var changes = string.Join(", ", new[]
+                {
+                    Describe("qkv", parent.Qkv, stage.Qkv), Describe("proj", parent.Proj, stage.Proj), Describe("ffn", parent.Ffn, stage.Ffn),
+                }.Where(s => s is not null));
+                _bag.Report(DiagnosticDescriptors.SqrtNTauChangesFunction, growth.Range, parentName, label, changes);
+                break;
         }
 
         void Check(Located<long>? child, Located<long>? before, string kind)

@@ -3,6 +3,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Families;
+using TokenformerGen.Growth;
 
 namespace TokenformerGen.Cli.Commands;
 
@@ -30,7 +31,7 @@ internal sealed class GrowSettings : CommandSettings
     public long Seed { get; set; } = 1234;
 }
 
-/// <summary>Grows a checkpoint into the next stage, one tensor at a time, through the edge's expansion map.</summary>
+/// <summary>Grows a checkpoint into the next stage, one tensor at a time, through the edge's growth map.</summary>
 internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
 {
     public override int Execute(CommandContext context, GrowSettings settings, CancellationToken cancellationToken)
@@ -38,17 +39,18 @@ internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
         var policy = OptionParsing.Policy(settings.Policy);
         var (metadata, family, from) = CliSession.Describe(settings.From);
         var edge = Edge(settings, family, from.Info.Name);
-        var options = edge.DefaultOptions with { Policy = policy ?? edge.DefaultOptions.Policy, Seed = settings.Seed };
+        var options = new GrowthOptions { Policy = policy, Seed = settings.Seed };
         if (Path.GetDirectoryName(Path.GetFullPath(settings.Out)) is { } directory) Directory.CreateDirectory(directory);
-        var written = Migration.MigrateCheckpoint(edge, settings.From, settings.Out, options);
+        var written = StageGrowth.GrowCheckpoint(edge, settings.From, settings.Out, options);
+        var used = options.PolicyFor(edge);
         session.Console.MarkupLineInterpolated(
-            $"grew {edge.From.QualifiedName} (step {metadata.Step}, {edge.From.Parameters:N0} parameters) → {written.Family}/{written.Stage} ({edge.To.Parameters:N0} parameters) with {OptionParsing.Name(options.Policy)}: {settings.Out}");
-        if (options.Policy == Growth.GrowthPolicy.Random || edge.From.Taus != edge.To.Taus)
+            $"grew {edge.From.QualifiedName} (step {metadata.Step}, {edge.From.Parameters:N0} parameters) → {written.Family}/{written.Stage} ({edge.To.Parameters:N0} parameters) with {used.SpecName()}: {settings.Out}");
+        if (!edge.PreservesFunction[used])
             session.Console.MarkupLine("[yellow]note[/]: this growth does not preserve the function; the grown model's loss differs from the parent's");
         return 0;
     }
 
-    private static ExpansionMap Edge(GrowSettings settings, FamilyRegistration family, string fromStage)
+    private static GrowthMap Edge(GrowSettings settings, FamilyRegistration family, string fromStage)
     {
         if (settings.Stage is null)
         {

@@ -64,31 +64,26 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
 
         foreach (var edge in family.Edges)
         {
-            var policy = edge.To.Growth is { } g ? OptionParsing.Name(g) : "?";
-            var map = new Table().Title($"expansion map {edge.From.Name} → {edge.To.Name} ({policy})")
-                                 .AddColumns("parameter", "count", "from", "to", "grows", "new rows");
+            string Keeps(GrowthPolicy p) => $"{p.SpecName()} {(edge.PreservesFunction[p] ? "keeps the function" : "changes it")}";
+            var map = new Table().Title($"growth map {edge.From.Name} → {edge.To.Name} (spec: {edge.Policy.SpecName()}; {Keeps(GrowthPolicy.ZeroKeys)}, {Keeps(GrowthPolicy.Random)})")
+                                 .AddColumns("parameter", "count", "from", "to", "grows", "new rows: zero_keys", "new rows: random");
             map.Columns[1].RightAligned();
-            foreach (var row in full ? edge.Parameters.Select(p => (Name: p.Name, Count: 1, Row: p)) : Condense(edge.Parameters))
+            foreach (var row in full ? edge.Rows.Select(p => (Name: p.Name, Count: 1, Row: p)) : Condense(edge.Rows))
             {
                 map.AddRow(Markup.Escape(row.Name), row.Count == 1 ? "" : $"× {row.Count}", Markup.Escape(Shapes.Format(row.Row.FromShape)), Markup.Escape(Shapes.Format(row.Row.ToShape)),
-                           row.Row.GrowAxis is int axis ? $"+{row.Row.NewRows} on axis {axis}" : "copied",
-                           row.Row.Init switch
-                           {
-                               NewRowInit.Zero => "zero",
-                               NewRowInit.Random => $"N(0, {row.Row.InitStd:G3}²)",
-                               _ => "",
-                           });
+                           row.Row.GrowAxis is int axis ? $"+{row.Row.AppendedRows} on axis {axis}" : "copied",
+                           Markup.Escape(row.Row.NewRows.ZeroKeys.ToString()), Markup.Escape(row.Row.NewRows.Random.ToString()));
             }
             session.Console.Write(map);
         }
     }
 
-    /// <summary>One row per parameter kind: <c>layers.{i}.…</c> rows of equal shapes and init become <c>layers.*.…</c> × L.</summary>
-    internal static IEnumerable<(string Name, int Count, ParameterExpansion Row)> Condense(IReadOnlyList<ParameterExpansion> parameters)
-        => parameters.GroupBy(p => (Kind: LayerIndex().Replace(p.Name, "layers.*."), From: Shapes.Format(p.FromShape), To: Shapes.Format(p.ToShape), p.Init, p.InitStd, p.GrowAxis))
-                     .Select(g => (g.Key.Kind, g.Count(), g.First()));
+    /// <summary>One row per parameter kind: <c>layers.{i}.…</c> rows of equal shapes and new rows become <c>layers.*.…</c> × L.</summary>
+    internal static IEnumerable<(string Name, int Count, GrowthRow Row)> Condense(IReadOnlyList<GrowthRow> rows)
+        => rows.GroupBy(p => (Kind: LayerIndex().Replace(p.Name, "layers.*."), From: Shapes.Format(p.FromShape), To: Shapes.Format(p.ToShape), p.NewRows, p.GrowAxis))
+               .Select(g => (g.Key.Kind, g.Count(), g.First()));
 
-    private static string GrowsFrom(StageInfo stage) => stage.GrowsFrom is null ? "" : $"{stage.GrowsFrom} ({(stage.Growth is { } g ? OptionParsing.Name(g) : "?")})";
+    private static string GrowsFrom(StageInfo stage) => stage.GrowsFrom is null ? "" : $"{stage.GrowsFrom} ({(stage.Growth is { } g ? g.SpecName() : "?")})";
 
     private static string TokenCounts(StageInfo stage) => $"{stage.Tokens.Qkv}/{stage.Tokens.Proj}/{stage.Tokens.Ffn}";
 

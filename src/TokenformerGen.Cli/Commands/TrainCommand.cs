@@ -5,6 +5,7 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Data;
 using TokenformerGen.Families;
+using TokenformerGen.Growth;
 using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
 using TokenformerGen.Training;
@@ -22,7 +23,7 @@ internal sealed class TrainSettings : TrainingSettings
     public string? Stage { get; set; }
 
     [CommandOption("--from <CHECKPOINT>")]
-    [Description("Start from a checkpoint of this stage, or grow one of its parent stage through the edge's expansion map")]
+    [Description("Start from a checkpoint of this stage, or grow one of its parent stage through the edge's growth map")]
     public string? From { get; set; }
 
     [CommandOption("--steps <N>")]
@@ -95,7 +96,7 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
 
         using var corpus = session.OpenCorpus(stage, settings.Data, settings.Tokenizer, settings.Cache);
         var data = new CorpusBatchSource(corpus, settings.DataSeed);
-        var options = Options(settings, family, stage, data, contextLength);
+        var options = Options(settings, stage, contextLength);
 
         using var model = registration.Create();
         AdamW? optimizer = null;
@@ -140,7 +141,7 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
     }
 
     // Decides where training starts, refusing an --out of another stage and a --from that is neither this stage nor its parent.
-    private static (Start Start, ExpansionMap? Edge) Plan(TrainSettings settings, FamilyRegistration family, StageInfo stage, string outDirectory, string? latest)
+    private static (Start Start, GrowthMap? Edge) Plan(TrainSettings settings, FamilyRegistration family, StageInfo stage, string outDirectory, string? latest)
     {
         if (latest is not null)
         {
@@ -161,12 +162,12 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
         throw new CliException($"{settings.From} is a checkpoint of {metadata.Family}/{metadata.Stage}; --stage {stage.Name} takes {accepted}");
     }
 
-    private static TrainerOptions Options(TrainSettings settings, FamilyRegistration family, StageInfo stage, IBatchSource data, int contextLength)
+    private static TrainerOptions Options(TrainSettings settings, StageInfo stage, int contextLength)
     {
         // The budget → steps rule is the schedule runner's, so `train` and `run` give a stage the same training.
-        TrainerOptions options = stage.Budget is null
+        var options = stage.Budget is null
             ? new TrainerOptions { Steps = settings.Steps!.Value, Batch = settings.Batch ?? 8, Context = contextLength }
-            : new ScheduleRunner(family, data, new ScheduleOptions { Context = contextLength }).StageOptions(stage);
+            : TrainerOptions.ForBudget(stage, contextLength);
         var budgetTokensPerStep = options.TokensPerStep;
         options = options with
         {
@@ -187,11 +188,10 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
         };
     }
 
-    private AdamW? Grow(TrainSettings settings, FamilyRegistration family, ExpansionMap edge, TokenformerModel model, IBatchSource data,
-                        TrainerOptions options, Growth.GrowthPolicy? policy, OptimizerGrowthMode optimizerGrowth)
+    private AdamW? Grow(TrainSettings settings, FamilyRegistration family, GrowthMap edge, TokenformerModel model, IBatchSource data,
+                        TrainerOptions options, GrowthPolicy? policy, OptimizerGrowthMode optimizerGrowth)
     {
-        var parentRegistration = family.Stage(edge.From.Name);
-        using var parent = parentRegistration.Create();
+        using var parent = family.Stage(edge.From.Name).Create();
         AdamW? parentOptimizer = null;
         try
         {
@@ -199,12 +199,10 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
                 (parentOptimizer, _) = TrainingCheckpoints.Resume(settings.From!, parent, options);
             else
                 Checkpoint.Load(settings.From!, parent, family.Name, edge.From.Name);
-            var growth = edge.DefaultOptions with { Policy = policy ?? edge.DefaultOptions.Policy, Seed = settings.Seed };
-            var before = Evaluation.Loss(parent, data, options.Batch, options.Context, options.EvalBatches);
-            Migration.GrowInto(edge, parent, model, growth);
-            var after = Evaluation.Loss(model, data, options.Batch, options.Context, options.EvalBatches);
+            var report = StageGrowth.GrowInto(edge, parent, model, new GrowthOptions { Policy = policy, Seed = settings.Seed },
+                                              m => Evaluation.Loss(m, data, options.Batch, options.Context, options.EvalBatches));
             session.Console.MarkupLineInterpolated(
-                $"grew {edge.From.QualifiedName} → {edge.To.Name} from {settings.From} ({OptionParsing.Name(growth.Policy)}): validation loss {before:F6} → {after:F6} (Δ {after - before:+0.0e0;-0.0e0;0}), optimizer {optimizerGrowth.ToString().ToLowerInvariant()}");
+                $"grew {edge.From.QualifiedName} → {edge.To.Name} from {settings.From} ({report.Policy.SpecName()}): validation loss {report.LossBefore:F6} → {report.LossAfter:F6} (Δ {report.Delta:+0.0e0;-0.0e0;0}{(report.PreservesFunction ? ", function kept" : ", not function-preserving")}), optimizer {optimizerGrowth.ToString().ToLowerInvariant()}");
             return parentOptimizer is null ? null : AdamW.Grow(parentOptimizer, model.NamedParameters(), optimizerGrowth);
         }
         finally

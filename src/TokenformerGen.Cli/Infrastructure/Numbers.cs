@@ -30,6 +30,12 @@ internal static class Numbers
     /// <summary>A loss with 4 decimals.</summary>
     public static string Loss(double value) => value.ToString("F4", Invariant);
 
+    /// <summary>A measured loss with 6 decimals (the precision growth checks need), or "-" when not measured.</summary>
+    public static string Loss6(double? value) => value is double v ? v.ToString("F6", Invariant) : "-";
+
+    /// <summary>A signed change in scientific notation, e.g. "+7.5e-8", exactly "0" for none, or "-" when not measured.</summary>
+    public static string Delta(double? value) => value is double v ? v.ToString("+0.0e0;-0.0e0;0", Invariant) : "-";
+
     /// <summary>Seconds with one decimal.</summary>
     public static string Seconds(double value) => value.ToString("F1", Invariant);
 

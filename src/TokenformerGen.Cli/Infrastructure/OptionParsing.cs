@@ -1,5 +1,5 @@
 using System.Globalization;
-using TokenformerGen.Growth;
+using TokenformerGen.Families;
 using TokenformerGen.Training;
 
 namespace TokenformerGen.Cli.Infrastructure;
@@ -12,9 +12,6 @@ internal static class OptionParsing
 
     /// <summary><c>keep</c> or <c>reset</c>.</summary>
     public static OptimizerGrowthMode OptimizerGrowth(string text) => Enum<OptimizerGrowthMode>("--optimizer-growth", text, "keep|reset");
-
-    /// <summary>The spec's spelling of a policy.</summary>
-    public static string Name(GrowthPolicy policy) => policy == GrowthPolicy.ZeroKeys ? "zero_keys" : "random";
 
     /// <summary>Comma-separated token ids, e.g. <c>1,2,3</c>.</summary>
     public static long[] TokenIds(string text)

@@ -9,18 +9,6 @@ using TokenformerGen.Training;
 
 namespace TokenformerGen.Cli.Reports;
 
-/// <summary>A growth as the progressive run measured it.</summary>
-/// <param name="From">Parent stage.</param>
-/// <param name="To">Grown stage.</param>
-/// <param name="Policy">How new rows were initialised.</param>
-/// <param name="Preserving">Whether the growth should preserve the function (zero keys, τ unchanged).</param>
-/// <param name="LossBefore">Validation loss of the trained parent.</param>
-/// <param name="LossAfter">Validation loss of the grown model before training.</param>
-internal sealed record GrowthCheck(string From, string To, GrowthPolicy Policy, bool Preserving, double LossBefore, double LossAfter)
-{
-    public double Delta => LossAfter - LossBefore;
-}
-
 /// <summary>
 /// Follows a schedule run: one progress bar per mode and stage, metrics as JSON lines per mode and stage,
 /// a checkpoint of every trained stage, and the growth checks for the report.
@@ -43,7 +31,7 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
                 _tasks[(mode, stage.Name)] = progress.AddTask(Label(mode, stage.Name), autoStart: false, maxValue: steps);
     }
 
-    public List<GrowthCheck> Growths { get; } = [];
+    public List<GrowthReport> Growths { get; } = [];
 
     public void StageStarted(string mode, StageInfo stage, long steps)
     {
@@ -65,13 +53,11 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
     public void Evaluated(string mode, CurvePoint point)
         => _metrics?.WriteEvaluation(point.Step, point.ValidationLoss, _tokensPerByte is double perByte ? Evaluation.BitsPerByte(point.ValidationLoss, perByte) : null);
 
-    public void Grown(ExpansionMap edge, GrowthPolicy policy, double lossBefore, double lossAfter)
+    public void Grown(GrowthMap edge, GrowthReport report)
     {
-        var preserving = policy == GrowthPolicy.ZeroKeys && edge.From.Taus == edge.To.Taus;
-        var check = new GrowthCheck(edge.From.Name, edge.To.Name, policy, preserving, lossBefore, lossAfter);
-        Growths.Add(check);
+        Growths.Add(report);
         _session.Console.MarkupLineInterpolated(
-            $"growth {edge.From.Name} → {edge.To.Name} ({OptionParsing.Name(policy)}): validation loss {lossBefore:F6} → {lossAfter:F6} (Δ {check.Delta:+0.0e0;-0.0e0;0})");
+            $"growth {report.From} → {report.To} ({report.Policy.SpecName()}): validation loss {report.LossBefore:F6} → {report.LossAfter:F6} (Δ {report.Delta:+0.0e0;-0.0e0;0})");
     }
 
     public void StageFinished(string mode, StageResult result, TokenformerModel model)

@@ -6,6 +6,7 @@ using Spectre.Console;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Families;
+using TokenformerGen.Growth;
 using TokenformerGen.Scaling;
 
 namespace TokenformerGen.Cli.Reports;
@@ -25,7 +26,7 @@ internal sealed record ComputeComparison(string Stage, double TargetLoss, double
 /// <summary>The outcome of <c>run</c>: both modes, the growth checks, the compute comparison; as a console table, summary.md and JSON.</summary>
 internal sealed record RunReport(
     FamilyRegistration Family, string Data, long DataTokens, string Tokenizer, int Context, ScheduleOptions Options,
-    ScheduleResult Progressive, ScheduleResult Scratch, IReadOnlyList<GrowthCheck> Growths,
+    ScheduleResult Progressive, ScheduleResult Scratch, IReadOnlyList<GrowthReport> Growths,
     double ProgressiveSeconds, double ScratchSeconds, double TotalSeconds)
 {
     /// <summary>File name of the plot in the run folder.</summary>
@@ -62,9 +63,8 @@ internal sealed record RunReport(
         {
             var growth = new Table().Title("growth checks: validation loss just before and after growing (same batches)").AddColumns("edge", "policy", "before", "after", "Δ", "check");
             foreach (var g in Growths)
-                growth.AddRow(Markup.Escape($"{g.From} → {g.To}"), OptionParsing.Name(g.Policy), g.LossBefore.ToString("F6", CultureInfo.InvariantCulture),
-                              g.LossAfter.ToString("F6", CultureInfo.InvariantCulture), g.Delta.ToString("+0.0e0;-0.0e0;0", CultureInfo.InvariantCulture),
-                              g.Preserving ? (Math.Abs(g.Delta) <= Options.GrowthTolerance ? $"[green]preserved (≤ {Options.GrowthTolerance:G})[/]" : "[red]changed[/]") : "not function-preserving");
+                growth.AddRow(Markup.Escape($"{g.From} → {g.To}"), g.Policy.SpecName(), Numbers.Loss6(g.LossBefore), Numbers.Loss6(g.LossAfter), Numbers.Delta(g.Delta),
+                              g.PreservesFunction ? $"[green]preserved (≤ {g.Tolerance:G})[/]" : "not function-preserving");
             console.Write(growth);
         }
         console.MarkupLine(Markup.Escape(ComparisonSentence()));
@@ -106,7 +106,7 @@ internal sealed record RunReport(
             md.AppendLine("| edge | policy | before | after | Δ | check |");
             md.AppendLine("| --- | --- | ---: | ---: | ---: | --- |");
             foreach (var g in Growths)
-                md.AppendLine(inv, $"| {g.From} → {g.To} | {OptionParsing.Name(g.Policy)} | {g.LossBefore:F6} | {g.LossAfter:F6} | {g.Delta.ToString("+0.0e0;-0.0e0;0", inv)} | {(g.Preserving ? (Math.Abs(g.Delta) <= Options.GrowthTolerance ? $"preserved (≤ {Options.GrowthTolerance:G})" : "changed") : "not function-preserving")} |");
+                md.AppendLine(inv, $"| {g.From} → {g.To} | {g.Policy.SpecName()} | {Numbers.Loss6(g.LossBefore)} | {Numbers.Loss6(g.LossAfter)} | {Numbers.Delta(g.Delta)} | {(g.PreservesFunction ? $"preserved (≤ {g.Tolerance:G})" : "not function-preserving")} |");
             md.AppendLine();
         }
 

@@ -42,7 +42,7 @@ public static class Checkpoint
     {
         var written = metadata with
         {
-            DType = metadata.DType ?? DTypeOf(tensors.Values),
+            DType = metadata.DType ?? DTypeOf(tensors.Values.Select(t => t.dtype)),
             CheckpointId = Guid.NewGuid().ToString("N"),
         };
         var modelMap = written.ToDictionary("model");
@@ -140,10 +140,11 @@ public static class Checkpoint
         }
     }
 
-    // The dtype entry: the one floating-point dtype of the parameters, or mixed(...), or none.
-    private static string DTypeOf(IEnumerable<Tensor> tensors)
+    /// <summary>The <c>dtype</c> entry of a checkpoint holding tensors of these types: the one floating-point dtype, <c>mixed(...)</c>, or <c>none</c>.</summary>
+    public static string DTypeOf(IEnumerable<ScalarType> dtypes)
     {
-        var kinds = tensors.Where(t => t.is_floating_point()).Select(t => SafeTensorsDType.DisplayName(t.dtype)).Distinct().Order(StringComparer.Ordinal).ToList();
+        var kinds = dtypes.Where(t => t is ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32 or ScalarType.Float64)
+                          .Select(SafeTensorsDType.DisplayName).Distinct().Order(StringComparer.Ordinal).ToList();
         return kinds.Count switch
         {
             0 => "none",

@@ -1,4 +1,5 @@
 using System.Globalization;
+using TokenformerGen.Architecture;
 
 namespace TokenformerGen.Checkpoints;
 
@@ -14,18 +15,14 @@ namespace TokenformerGen.Checkpoints;
 /// </summary>
 public static class OfficialLayout
 {
-    private const string Embedding = "word_embeddings.weight";
-    private const string OfficialEmbedding = "sequential.0.word_embeddings.weight";
-    private const string FinalNorm = "final_norm.";
+    private const string Embedding = ParameterNames.Embedding;
+    private const string OfficialEmbedding = "sequential.0." + ParameterNames.Embedding;
+    private const string FinalNorm = ParameterNames.FinalNormModule + ".";
     private const string Sequential = "sequential.";
 
     /// <summary>The tensor names inside one layer, the same in both layouts.</summary>
     public static readonly IReadOnlyList<string> LayerTensors =
-    [
-        .. new[] { "query", "key", "value", "proj" }.SelectMany(p => new[] { $"attention.{p}.key_param_tokens", $"attention.{p}.value_param_tokens" }),
-        "mlp.key_param_tokens",
-        "mlp.value_param_tokens",
-    ];
+        ParameterNames.BlockPattentions().SelectMany(p => new[] { $"{p.Key}.{ParameterNames.KeyTokens}", $"{p.Key}.{ParameterNames.ValueTokens}" }).ToList();
 
     private static readonly string[] NormTensors = ["weight", "bias"];
 
@@ -35,7 +32,7 @@ public static class OfficialLayout
     public static IReadOnlyList<string> OurNames(int layers)
     {
         CheckLayers(layers);
-        return [Embedding, .. Enumerable.Range(0, layers).SelectMany(i => LayerTensors.Select(t => $"layers.{i}.{t}")), .. NormTensors.Select(n => FinalNorm + n)];
+        return ParameterNames.All(layers).Select(p => p.Name).ToList();
     }
 
     /// <summary>Every tensor name of the official layout, in model order.</summary>
@@ -67,7 +64,7 @@ public static class OfficialLayout
             official = $"{Sequential}{layers + 3}.norm.{ours[FinalNorm.Length..]}";
             return true;
         }
-        if (SplitIndexed(ours, "layers.", out var index, out var rest) && LayerTensors.Contains(rest))
+        if (SplitIndexed(ours, ParameterNames.LayersModule + ".", out var index, out var rest) && LayerTensors.Contains(rest))
         {
             if (index >= layers)
             {
@@ -103,7 +100,7 @@ public static class OfficialLayout
             {
                 if (index >= 2 && index < layers + 2)
                 {
-                    ours = $"layers.{index - 2}.{rest}";
+                    ours = $"{ParameterNames.Layer(index - 2)}.{rest}";
                     return true;
                 }
                 error = $"'{official}': block index {index} is outside sequential.2..sequential.{layers + 1} of a {layers}-layer model.";

@@ -69,6 +69,29 @@ public sealed class SafeTensorsReader : IDisposable
         return TensorBytes.Read(_stream, info.DType, info.Shape, FilePath, name);
     }
 
+    /// <summary>
+    /// Reads <paramref name="destination"/>.Length raw bytes of the tensor <paramref name="name"/>, starting
+    /// <paramref name="offset"/> bytes into its data, into a buffer the caller owns (and may reuse): no tensor is allocated.
+    /// </summary>
+    /// <exception cref="KeyNotFoundException">No such tensor.</exception>
+    /// <exception cref="ArgumentOutOfRangeException">The range lies outside the tensor's data.</exception>
+    /// <exception cref="CheckpointFormatException">The file ends inside the range.</exception>
+    public void ReadBytes(string name, long offset, Span<byte> destination)
+    {
+        if (!_byName.TryGetValue(name, out var info))
+            throw new KeyNotFoundException($"{FilePath} holds no tensor '{name}'.");
+        if (offset < 0 || offset + destination.Length > info.ByteLength)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"Bytes {offset}..{offset + destination.Length} lie outside the {info.ByteLength} bytes of '{name}'.");
+        _stream.Position = _dataStart + info.DataBegin + offset;
+        var done = 0;
+        while (done < destination.Length)
+        {
+            var read = _stream.Read(destination[done..]);
+            if (read == 0) throw new CheckpointFormatException(FilePath, name, "the file ended inside the tensor's data (truncated).");
+            done += read;
+        }
+    }
+
     /// <summary>Reads every tensor (the caller owns and disposes them).</summary>
     public Dictionary<string, Tensor> ReadAll()
     {

@@ -5,13 +5,15 @@ namespace TokenformerGen.Checkpoints;
 /// <summary>
 /// Writes a safetensors file tensor by tensor when the names, dtypes and shapes are known up front:
 /// the header is written at construction, then each tensor's bytes in <see cref="Order"/> (sorted by
-/// name). Only one tensor needs to be in memory at a time, so checkpoints can be streamed.
+/// name), whole (<see cref="Write"/>) or in pieces of any size (<see cref="WriteBytes"/>). At most one
+/// tensor, or one piece of one, needs to be in memory at a time, so checkpoints can be streamed.
 /// </summary>
 public sealed class SafeTensorsWriter : IDisposable
 {
     private readonly Stream _stream;
     private readonly bool _leaveOpen;
     private int _next;
+    private long _writtenOfNext;   // bytes of the next tensor already written by WriteBytes
 
     /// <summary>Writes the header for <paramref name="tensors"/> to <paramref name="stream"/>.</summary>
     /// <param name="stream">Destination, positioned where the file starts.</param>
@@ -45,7 +47,29 @@ public sealed class SafeTensorsWriter : IDisposable
             throw new InvalidOperationException($"Tensor '{name}' written out of order: '{expected.Name}' is next.");
         if (tensor.dtype != expected.DType || !tensor.shape.SequenceEqual(expected.Shape))
             throw new ArgumentException($"Tensor '{name}' is {tensor.dtype} {Shapes.Format(tensor.shape)}; the header says {expected.DType} {expected.ShapeText}.");
+        if (_writtenOfNext > 0)
+            throw new InvalidOperationException($"Tensor '{name}' is half written ({_writtenOfNext} of {expected.ByteLength} bytes): finish it with WriteBytes.");
         TensorBytes.Write(_stream, tensor);
+        _next++;
+    }
+
+    /// <summary>
+    /// Writes the next <paramref name="bytes"/> (raw little-endian data of the header's dtype) of the tensor
+    /// <see cref="Next"/>; once all its bytes are written, the writer moves on to the following tensor. A
+    /// tensor's data may come in any number of pieces, e.g. rows copied from one file and rows drawn afresh.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Out of order, more bytes than the tensor holds, or every tensor already written.</exception>
+    public void WriteBytes(string name, ReadOnlySpan<byte> bytes)
+    {
+        var expected = Next ?? throw new InvalidOperationException($"All {Order.Count} tensors are already written; '{name}' is one too many.");
+        if (expected.Name != name)
+            throw new InvalidOperationException($"Tensor '{name}' written out of order: '{expected.Name}' is next.");
+        if (bytes.Length > expected.ByteLength - _writtenOfNext)
+            throw new InvalidOperationException($"Tensor '{name}' ({expected.DType} {expected.ShapeText}) holds {expected.ByteLength} bytes; {_writtenOfNext} are written and {bytes.Length} more do not fit.");
+        _stream.Write(bytes);
+        _writtenOfNext += bytes.Length;
+        if (_writtenOfNext < expected.ByteLength) return;
+        _writtenOfNext = 0;
         _next++;
     }
 
@@ -54,7 +78,7 @@ public sealed class SafeTensorsWriter : IDisposable
     public void Complete()
     {
         if (Next is { } missing)
-            throw new InvalidOperationException($"{Order.Count - _next} of {Order.Count} tensors were not written, starting with '{missing.Name}'.");
+            throw new InvalidOperationException($"{Order.Count - _next} of {Order.Count} tensors were not written, starting with '{missing.Name}' ({_writtenOfNext} of its {missing.ByteLength} bytes written).");
         _stream.Flush();
     }
 

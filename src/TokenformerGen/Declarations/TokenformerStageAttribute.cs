@@ -1,4 +1,5 @@
-using TokenformerGen.Growth;
+
+using TokenformerGen.Families;
 
 namespace TokenformerGen.Declarations;
 

@@ -13,9 +13,9 @@ public sealed record StageRegistration(StageInfo Info, Func<TokenformerModel> Cr
 /// <param name="SpecHash">SHA-256 of the spec text.</param>
 /// <param name="SpecText">The spec text the family was generated from.</param>
 /// <param name="Stages">The schedule, in order.</param>
-/// <param name="Edges">One expansion map per growth edge.</param>
+/// <param name="Edges">One growth map per growth edge.</param>
 public sealed record FamilyRegistration(string Name, string SpecHash, string SpecText,
-                                        IReadOnlyList<StageRegistration> Stages, IReadOnlyList<ExpansionMap> Edges)
+                                        IReadOnlyList<StageRegistration> Stages, IReadOnlyList<GrowthMap> Edges)
 {
     /// <summary>The stage named <paramref name="stage"/>; for a single-stage family, null picks the only stage.</summary>
     public StageRegistration Stage(string? stage)
@@ -30,7 +30,7 @@ public sealed record FamilyRegistration(string Name, string SpecHash, string Spe
     }
 
     /// <summary>The growth edge into <paramref name="stage"/>, or null for a root stage.</summary>
-    public ExpansionMap? EdgeInto(string stage) => Edges.FirstOrDefault(e => e.To.Name == stage);
+    public GrowthMap? EdgeInto(string stage) => Edges.FirstOrDefault(e => e.To.Name == stage);
 }
 
 /// <summary>

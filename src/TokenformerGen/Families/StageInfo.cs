@@ -1,5 +1,4 @@
 using TokenformerGen.Architecture;
-using TokenformerGen.Growth;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Families;

@@ -1,3 +1,4 @@
+using TokenformerGen.Architecture;
 using TokenformerGen.Families;
 using TokenformerGen.Primitives;
 using TorchSharp.Modules;
@@ -42,11 +43,15 @@ public abstract class TokenformerModel : nn.Module<Tensor, Tensor>
         using var _ = no_grad();
         foreach (var (name, parameter) in named_parameters())
         {
-            if (name.EndsWith("key_param_tokens", StringComparison.Ordinal)) Initializers.Normal(parameter, architecture.KeyStd, generator);
-            else if (name.EndsWith("value_param_tokens", StringComparison.Ordinal)) Initializers.Normal(parameter, architecture.ValueStd, generator);
-            else if (name.EndsWith("bias", StringComparison.Ordinal)) parameter.zero_();
-            else if (parameter.dim() == 1) parameter.fill_(1);
-            else Initializers.Normal(parameter, architecture.EmbeddingStd, generator);
+            switch (ParameterNames.RoleOf(name))
+            {
+                case ParameterRole.Embedding: Initializers.Normal(parameter, architecture.EmbeddingStd, generator); break;
+                case ParameterRole.KeyTokens: Initializers.Normal(parameter, architecture.KeyStd, generator); break;
+                case ParameterRole.ValueTokens: Initializers.Normal(parameter, architecture.ValueStd, generator); break;
+                case ParameterRole.FinalNormWeight: parameter.fill_(1); break;
+                case ParameterRole.FinalNormBias: parameter.zero_(); break;
+                default: throw new InvalidOperationException($"{name}: not a Tokenformer parameter name, so it has no from-scratch initialisation.");
+            }
         }
     }
 

@@ -1,4 +1,4 @@
-using TokenformerGen.Growth;
+using TokenformerGen.Families;
 using TokenformerGen.Training;
 
 namespace TokenformerGen.Scaling;

@@ -17,8 +17,8 @@ public interface IScheduleObserver
     /// <summary>A validation point was measured.</summary>
     void Evaluated(string mode, CurvePoint point) { }
 
-    /// <summary>A stage was grown from its parent; losses measured on the same validation batches.</summary>
-    void Grown(ExpansionMap edge, GrowthPolicy policy, double lossBefore, double lossAfter) { }
+    /// <summary>A stage was grown from its parent; the report's losses were measured on the same validation batches.</summary>
+    void Grown(GrowthMap edge, GrowthReport report) { }
 
     /// <summary>A stage finished training.</summary>
     void StageFinished(string mode, StageResult result, TokenformerModel model) { }
@@ -56,12 +56,9 @@ public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data,
                 else
                 {
                     var (parent, parentOptimizer) = trained[edge.From.Name];
-                    var growth = edge.DefaultOptions with { Policy = options.Policy ?? edge.DefaultOptions.Policy, Seed = options.Seed };
-                    lossBefore = Validate(parent);
-                    Migration.GrowInto(edge, parent, model, growth);
-                    lossAfter = Validate(model);
-                    _observer.Grown(edge, growth.Policy, lossBefore.Value, lossAfter.Value);
-                    CheckGrowth(edge, growth.Policy, lossBefore.Value, lossAfter.Value);
+                    var report = StageGrowth.GrowInto(edge, parent, model, new GrowthOptions { Policy = options.Policy, Seed = options.Seed }, Validate, options.GrowthTolerance);
+                    (lossBefore, lossAfter) = (report.LossBefore, report.LossAfter);
+                    _observer.Grown(edge, report);
                     optimizer = AdamW.Grow(parentOptimizer, model.NamedParameters(), options.OptimizerGrowth);
                 }
                 var (result, trainer) = TrainStage(mode, stage, model, optimizer, flopsBefore, curve, lossBefore, lossAfter);
@@ -98,24 +95,13 @@ public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data,
         return new ScheduleResult(mode, results, curve);
     }
 
-    /// <summary>The trainer options a stage's budget translates to.</summary>
+    /// <summary>The trainer options a stage's budget translates to under this run's context, scale, evaluation and data seed.</summary>
     public TrainerOptions StageOptions(StageInfo stage)
-    {
-        var context = options.Context ?? (int)stage.Architecture.Context;
-        var budget = stage.Budget ?? throw new ArgumentException($"Stage {stage.QualifiedName} has no training budget in its spec: give it a `train:` section to run its schedule.");
-        var tokensPerStep = budget.Batch * context;
-        var steps = Math.Max(1, (long)Math.Round(budget.Tokens * options.BudgetScale / tokensPerStep));
-        return new TrainerOptions
+        => TrainerOptions.ForBudget(stage, options.Context ?? (int)stage.Architecture.Context, options.BudgetScale) with
         {
-            Steps = steps,
-            Batch = (int)budget.Batch,
-            Context = context,
-            LearningRate = budget.LearningRate,
-            WarmupShare = budget.Warmup,
             EvalBatches = options.EvalBatches,
             DataSeed = options.DataSeed,
         };
-    }
 
     private (StageResult Result, Trainer Trainer) TrainStage(string mode, StageInfo stage, TokenformerModel model, AdamW? optimizer,
                                                            double flopsBefore, List<CurvePoint> curve, double? lossBefore, double? lossAfter)
@@ -150,12 +136,6 @@ public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data,
 
     private double Validate(TokenformerModel model) => Evaluation.Loss(model, data, StageOptions(model.Stage).Batch, options.Context ?? (int)model.Stage.Architecture.Context, options.EvalBatches);
 
-    private void CheckGrowth(ExpansionMap edge, GrowthPolicy policy, double before, double after)
-    {
-        var preserving = policy == GrowthPolicy.ZeroKeys && edge.From.Taus == edge.To.Taus;
-        if (preserving && !(Math.Abs(after - before) <= options.GrowthTolerance))
-            throw new GrowthException($"{edge.From.QualifiedName} → {edge.To.QualifiedName}: zero_keys growth changed the validation loss from {before:F6} to {after:F6} (tolerance {options.GrowthTolerance:G}).");
-    }
 
     private sealed class NullObserver : IScheduleObserver;
 }

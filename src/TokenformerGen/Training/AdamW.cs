@@ -124,13 +124,20 @@ public sealed class AdamW : IDisposable
         {
             if (!previous._moments.TryGetValue(name, out var old))
                 throw new GrowthException($"{name}: the grown model has a parameter the previous optimizer did not track.");
-            using var grownAvg = ParameterGrowth.AppendRows($"exp_avg.{name}", old.ExpAvg, expAvg.shape, 0, 0);
-            using var grownAvgSq = ParameterGrowth.AppendRows($"exp_avg_sq.{name}", old.ExpAvgSq, expAvgSq.shape, 0, 0);
-            expAvg.copy_(grownAvg);
-            expAvgSq.copy_(grownAvgSq);
+            CopyIntoFirstRows(expAvg, old.ExpAvg, $"exp_avg.{name}");
+            CopyIntoFirstRows(expAvgSq, old.ExpAvgSq, $"exp_avg_sq.{name}");
         }
         grown.StepCount = previous.StepCount;
         return grown;
+    }
+
+    // The grown moment is zero; its first rows take the old moment (parameters only grow along axis 0).
+    private static void CopyIntoFirstRows(Tensor grown, Tensor old, string name)
+    {
+        if (old.dim() != grown.dim() || old.dim() == 0 || old.shape[0] > grown.shape[0] || !old.shape.Skip(1).SequenceEqual(grown.shape.Skip(1)))
+            throw new GrowthException($"{name}: cannot carry {Shapes.Format(old.shape)} into {Shapes.Format(grown.shape)}: only axis 0 may grow.");
+        using var rows = grown.narrow(0, 0, old.shape[0]);
+        rows.copy_(old);
     }
 
     /// <summary>Frees the moment tensors.</summary>

@@ -1,3 +1,5 @@
+using TokenformerGen.Families;
+
 namespace TokenformerGen.Training;
 
 /// <summary>The knobs of one training run (one stage). Defaults follow the spec's recipe.</summary>
@@ -44,4 +46,22 @@ public sealed record TrainerOptions
 
     /// <summary>Tokens per optimizer step.</summary>
     public long TokensPerStep => (long)Batch * Context * GradientAccumulation;
+
+    /// <summary>
+    /// The options a stage's training budget translates to at <paramref name="context"/> tokens per sequence:
+    /// the spec's batch, peak learning rate and warmup, and steps = round(tokens × <paramref name="budgetScale"/> / (batch × context)), at least one.
+    /// </summary>
+    /// <exception cref="ArgumentException">The spec gives the stage no budget.</exception>
+    public static TrainerOptions ForBudget(StageInfo stage, int context, double budgetScale = 1)
+    {
+        var budget = stage.Budget ?? throw new ArgumentException($"Stage {stage.QualifiedName} has no training budget in its spec: give it a `train:` section.");
+        return new TrainerOptions
+        {
+            Steps = Math.Max(1, (long)Math.Round(budget.Tokens * budgetScale / (budget.Batch * context))),
+            Batch = (int)budget.Batch,
+            Context = context,
+            LearningRate = budget.LearningRate,
+            WarmupShare = budget.Warmup,
+        };
+    }
 }

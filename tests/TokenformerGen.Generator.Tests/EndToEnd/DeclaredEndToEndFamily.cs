@@ -1,6 +1,5 @@
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
-using TokenformerGen.Growth;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Tests.Generated;

@@ -16,7 +16,7 @@ using (torch.no_grad())
     Console.WriteLine("small logits " + string.Join("x", logits.shape));
 
     // tau: fixed + zero_keys: the grown model computes the same function.
-    using var grown = PackLarge.GrowFrom(small, new GrowthOptions { Policy = GrowthPolicy.ZeroKeys, ValueStd = PackFamily.ValueInitStd });
+    using var grown = PackLarge.GrowFrom(small, new GrowthOptions { Policy = GrowthPolicy.ZeroKeys, Seed = 3 });
     using var grownLogits = grown.Forward(tokens, null);
     Console.WriteLine("grown logits " + string.Join("x", grownLogits.shape));
     var difference = (grownLogits - logits).abs().max().item<float>();

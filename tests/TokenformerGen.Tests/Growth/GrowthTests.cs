@@ -1,145 +1,168 @@
+using TokenformerGen.Checkpoints;
+using TokenformerGen.Families;
 using TokenformerGen.Growth;
-using TokenformerGen.Primitives;
-using TokenformerGen.Tests.Primitives;
+using TokenformerGen.Modules;
+using TokenformerGen.Tests.Generated;
 using Xunit.Abstractions;
 using static TokenformerGen.Tests.Reference.TensorArrays;
 
 namespace TokenformerGen.Tests.Growth;
 
-public class GrowthTests(ITestOutputHelper output)
+/// <summary>
+/// Growth through generated maps: what each (Θ, τ, policy) combination does to the function, checked by running
+/// the models, and the options and refusals of <see cref="StageGrowth"/>.
+/// </summary>
+public sealed class GrowthTests(ITestOutputHelper output) : IDisposable
 {
-    private const int Hidden = 16, Heads = 2;
-    private static readonly GrowthOptions ZeroKeys = new() { Policy = GrowthPolicy.ZeroKeys, ValueStd = 0.3, Seed = 5 };
+    private readonly string _directory = Directory.CreateTempSubdirectory("tfg-growth-").FullName;
+    private static readonly Tensor Tokens = tensor(new long[] { 3, 17, 200, 5, 9, 64, 1, 250, 42, 7 }).view(1, 10);
 
-    private static TestBlock Grow(TestBlock small, GrowthOptions options, (long Qkv, long Proj, long Ffn) tokens, TauPolicy policy, (double, double, double)? taus)
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    // A from-scratch model with larger value tokens and a non-trivial final norm, so the blocks change the
+    // residual stream visibly, as in a trained model.
+    private static T Trained<T>(T model) where T : TokenformerModel
     {
-        var large = new TestBlock(Hidden, Heads, tokens.Qkv, tokens.Proj, tokens.Ffn, policy, taus);
-        foreach (var ((name, target), (_, source)) in large.Pattentions().Zip(small.Pattentions()))
-            ParameterGrowth.GrowInto(target, source, name, options);
-        return large;
+        model.InitializeFromScratch(3);
+        using var _ = no_grad();
+        foreach (var (_, p) in model.Pattentions()) p.Values.mul_(8);
+        var norm = model.state_dict();
+        norm["final_norm.weight"].uniform_(0.5, 1.5);
+        norm["final_norm.bias"].uniform_(-0.2, 0.2);
+        return model;
+    }
+
+    private static double LogitChange(TokenformerModel before, TokenformerModel after)
+    {
+        using var _ = no_grad();
+        return MaxAbsDifference(after.forward(Tokens), before.forward(Tokens));
     }
 
     [Fact]
-    public void ZeroKeysWithFrozenTauPreservesTheBlockAndTrainsTheNewKeys()
+    public void ZeroKeysWithFixedTauKeepsTheFunctionInFloat64AndTheNewKeysTrain()
     {
-        // Value std 0.1 keeps the residual stream O(1), as in a trained model, so 1e-6 is a few fp32 ulps.
-        var small = TestBlock.Random(Hidden, Heads, 8, 8, 32, seed: 1, TauPolicy.Fixed, valueStd: 0.1);
-        var taus = (Math.Sqrt(8), Math.Sqrt(8), Math.Sqrt(32));   // τ frozen at its pre-growth value
-        var large = Grow(small, ZeroKeys, (12, 16, 48), TauPolicy.Fixed, taus);
-        var x = FromMatrix(Random(5, Hidden, seed: 9)).unsqueeze(0);
-
-        var before = small.forward(x);
-        var difference = MaxAbsDifference(large.forward(x), before);
-        output.WriteLine($"zero_keys: max |Δ output| = {difference:E2} (output scale {before.abs().max().item<float>():F3})");
-        Assert.InRange(difference, 0, 1e-6);
+        var small = Trained(new SampleSmall());
+        var medium = new SampleMedium();
+        var report = StageGrowth.GrowInto(SampleSmallToMedium.Map, small, medium);
+        Assert.True(report.PreservesFunction);
 
         // In float64 the only difference left is summation order: the function is the same.
-        var x64 = x.to(float64);
-        var difference64 = MaxAbsDifference(large.to(float64).forward(x64), small.to(float64).forward(x64));
-        output.WriteLine($"zero_keys, float64: max |Δ output| = {difference64:E2}");
-        Assert.InRange(difference64, 0, 1e-13);
-        large.to(float32);
+        small.to(float64);
+        medium.to(float64);
+        var difference64 = LogitChange(small, medium);
+        output.WriteLine($"zero_keys, float64: max |Δ logits| = {difference64:E2}");
+        Assert.InRange(difference64, 0, 1e-12);
+        medium.to(float32);
 
-        // New key rows are zero but get gradient through GeLU'(0) = ½; old rows are copied.
-        large.forward(x).square().sum().backward();
-        foreach (var (name, p) in large.Pattentions())
+        // New key rows are zero but get gradient through GeLU'(0) = ½.
+        medium.forward(Tokens).square().sum().backward();
+        foreach (var (name, p) in medium.Pattentions())
         {
-            var oldRows = small.Pattentions().Single(s => s.Name == name).Module.TokenCount;
-            Assert.Equal(0, p.Keys.narrow(0, oldRows, p.TokenCount - oldRows).abs().max().item<float>());
-            var newKeyGradient = p.Keys.grad!.narrow(0, oldRows, p.TokenCount - oldRows).abs().max().item<float>();
+            var row = SampleSmallToMedium.Map[$"{name}.key_param_tokens"];
+            if (row.AppendedRows == 0) continue;
+            Assert.Equal(0, p.Keys.narrow(0, row.KeptRows, row.AppendedRows).abs().max().item<float>());
+            var newKeyGradient = p.Keys.grad!.narrow(0, row.KeptRows, row.AppendedRows).abs().max().item<float>();
             output.WriteLine($"{name}: max |grad| of new key rows = {newKeyGradient:E2}");
             Assert.True(newKeyGradient > 1e-6, $"{name}: new key rows got no gradient");
         }
     }
 
     [Fact]
-    public void RandomGrowthChangesTheFunction()
+    public void EachMapStatesPerPolicyWhetherTheFunctionIsKept()
     {
-        var small = TestBlock.Random(Hidden, Heads, 8, 8, 32, seed: 1);
-        var large = Grow(small, ZeroKeys with { Policy = GrowthPolicy.Random }, (12, 16, 48), TauPolicy.SqrtN, null);
-        var x = FromMatrix(Random(5, Hidden, seed: 9)).unsqueeze(0);
-        var before = small.forward(x);
-        var difference = MaxAbsDifference(large.forward(x), before);
-        output.WriteLine($"random: max |Δ output| = {difference:E3} (output scale {before.abs().max().item<float>():F3})");
-        Assert.True(difference > 1e-2, $"random growth should change the output, changed by {difference}");
-    }
-
-    [Fact]
-    public void ZeroKeysWithSqrtNTauDoesNotPreserve()
-    {
-        // τ follows √n: with the same zero keys, the L2-normalised scores are rescaled.
-        var small = TestBlock.Random(Hidden, Heads, 8, 8, 32, seed: 1);
-        var large = Grow(small, ZeroKeys, (12, 16, 48), TauPolicy.SqrtN, null);
-        var x = FromMatrix(Random(5, Hidden, seed: 9)).unsqueeze(0);
-        Assert.True(MaxAbsDifference(large.forward(x), small.forward(x)) > 1e-3);
-    }
-
-    [Fact]
-    public void AppendRowsKeepsOldRowsAndDrawsNewOnes()
-    {
-        var source = arange(6, float32).view(3, 2);
-        var grown = ParameterGrowth.AppendRows("t", source, [5, 2], 0.5, seed: 1);
-        Assert.Equal(source.data<float>().ToArray(), grown.narrow(0, 0, 3).data<float>().ToArray());
-        Assert.True(grown.narrow(0, 3, 2).abs().sum().item<float>() > 0);
-        // The draw depends on the tensor's name and the seed, not on what was drawn before.
-        Assert.Equal(grown.data<float>().ToArray(), ParameterGrowth.AppendRows("t", source, [5, 2], 0.5, seed: 1).data<float>().ToArray());
-        Assert.NotEqual(grown.data<float>().ToArray(), ParameterGrowth.AppendRows("u", source, [5, 2], 0.5, seed: 1).data<float>().ToArray());
-        var zeroGrown = ParameterGrowth.AppendRows("t", source, [5, 2], 0, 0);
-        Assert.Equal(0, zeroGrown.narrow(0, 3, 2).abs().sum().item<float>());
+        Assert.Equal(new PerPolicy<bool>(ZeroKeys: true, Random: false), SampleSmallToMedium.Map.PreservesFunction);
+        Assert.Equal(new PerPolicy<bool>(ZeroKeys: false, Random: false), SampleSqrtNSmallToMedium.Map.PreservesFunction);
+        Assert.Equal(new PerPolicy<bool>(ZeroKeys: false, Random: false), SampleSoftmaxSmallToMedium.Map.PreservesFunction);
     }
 
     [Theory]
-    [InlineData(new long[] { 2, 2 }, "cannot shrink [3, 2] to [2, 2]")]
-    [InlineData(new long[] { 3, 4 }, "only axis 0 (parameter tokens) may grow, axis 1 differs")]
-    [InlineData(new long[] { 3, 2, 1 }, "the ranks differ")]
-    public void RefusalsNameTheTensorAndBothShapes(long[] target, string problem)
+    [InlineData("random policy on a tau: fixed family")]
+    [InlineData("zero_keys under tau: sqrt_n")]
+    [InlineData("zero_keys under softmax")]
+    public void GrowthsTheMapCallChangingDoChangeTheLogits(string which)
     {
-        var e = Assert.Throws<GrowthException>(() => ParameterGrowth.AppendRows("layers.0.mlp.key_param_tokens", zeros(3, 2), target, 0, 0));
-        Assert.Contains("layers.0.mlp.key_param_tokens", e.Message);
-        Assert.Contains(problem, e.Message);
-        Assert.Contains("[3, 2]", e.Message);
-        Assert.Contains(Shapes.Format(target), e.Message);
-    }
-
-    [Fact]
-    public void ZeroKeysAndZeroValuesIsRefusedUnlessForced()
-    {
-        var saddle = ZeroKeys with { ZeroValues = true };
-        var e = Assert.Throws<GrowthException>(() => ParameterGrowth.NewRowStd("x.value_param_tokens", saddle));
-        Assert.Contains("dead saddle", e.Message);
-        Assert.Equal(0, ParameterGrowth.NewRowStd("x.value_param_tokens", saddle with { AllowDeadSaddle = true }));
-    }
-
-    [Fact]
-    public void StateDictGrowthCopiesFixedTensorsAndGrowsTokens()
-    {
-        var source = new Dictionary<string, Tensor>
+        var (small, grown, options) = which switch
         {
-            ["word_embeddings.weight"] = randn(10, 4),
-            ["layers.0.mlp.key_param_tokens"] = randn(3, 4),
-            ["layers.0.mlp.value_param_tokens"] = randn(3, 4),
+            "random policy on a tau: fixed family" => ((TokenformerModel)Trained(new SampleSmall()), (TokenformerModel)new SampleMedium(), new GrowthOptions { Policy = GrowthPolicy.Random }),
+            "zero_keys under tau: sqrt_n" => (Trained(new SampleSqrtNSmall()), new SampleSqrtNMedium(), new GrowthOptions()),
+            _ => (Trained(new SampleSoftmaxSmall()), new SampleSoftmaxMedium(), new GrowthOptions()),
         };
-        var grown = StateDictGrowth.Grow(source, [new("word_embeddings.weight", [10, 4]), new("layers.0.mlp.key_param_tokens", [5, 4]), new("layers.0.mlp.value_param_tokens", [5, 4])], ZeroKeys);
-        Assert.Equal(source["word_embeddings.weight"].data<float>().ToArray(), grown["word_embeddings.weight"].data<float>().ToArray());
-        Assert.Equal(0, grown["layers.0.mlp.key_param_tokens"].narrow(0, 3, 2).abs().sum().item<float>());
-        Assert.True(grown["layers.0.mlp.value_param_tokens"].narrow(0, 3, 2).abs().sum().item<float>() > 0);
+        var map = grown switch
+        {
+            SampleMedium => SampleSmallToMedium.Map,
+            SampleSqrtNMedium => SampleSqrtNSmallToMedium.Map,
+            _ => SampleSoftmaxSmallToMedium.Map,
+        };
+        // The check never throws for a growth the map calls changing, however much the measure moves.
+        var report = StageGrowth.GrowInto(map, small, grown, options, m => m == small ? 0.0 : 1.0);
+        Assert.False(report.PreservesFunction);
+        var difference = LogitChange(small, grown);
+        output.WriteLine($"{which}: max |Δ logits| = {difference:E2}");
+        Assert.True(difference > 1e-3, $"{which}: the logits moved by only {difference}");
     }
 
     [Fact]
-    public void StateDictGrowthReportsEveryProblemAtOnce()
+    public void APreservingGrowthThatChangesTheMeasureIsRefused()
     {
-        var source = new Dictionary<string, Tensor>
+        var e = Assert.Throws<GrowthException>(() => StageGrowth.GrowInto(SampleSmallToMedium.Map, Trained(new SampleSmall()), new SampleMedium(),
+                                                                           measure: m => m is SampleSmall ? 2.0 : 2.001));
+        Assert.Contains("Sample/Small → Sample/Medium", e.Message);
+        Assert.Contains("from 2.000000 to 2.001000", e.Message);
+        // Within the tolerance it passes and reports both values.
+        var report = StageGrowth.GrowInto(SampleSmallToMedium.Map, Trained(new SampleSmall()), new SampleMedium(), measure: m => m is SampleSmall ? 2.0 : 2.00005);
+        Assert.Equal((2.0, 2.00005), (report.LossBefore!.Value, report.LossAfter!.Value));
+    }
+
+    [Fact]
+    public void ZeroKeysWithZeroValuesIsRefusedUnlessForced()
+    {
+        var saddle = new GrowthOptions { ZeroValues = true };
+        Assert.Contains("dead saddle", Assert.Throws<GrowthException>(() => SampleMedium.GrowFrom(Trained(new SampleSmall()), saddle)).Message);
+        var grown = SampleMedium.GrowFrom(Trained(new SampleSmall()), saddle with { AllowDeadSaddle = true });
+        var row = SampleSmallToMedium.Map["layers.0.mlp.value_param_tokens"];
+        Assert.Equal(0, grown.Layers[0].Mlp.Values.narrow(0, row.KeptRows, row.AppendedRows).abs().max().item<float>());
+    }
+
+    [Fact]
+    public void NewRowsAreAPureFunctionOfTheNameAndSeed()
+    {
+        float[] Draw(string name, long seed)
         {
-            ["word_embeddings.weight"] = zeros(10, 4),
-            ["layers.0.mlp.key_param_tokens"] = zeros(6, 4),
-            ["stale.weight"] = zeros(1),
-        };
-        var e = Assert.Throws<GrowthException>(() => StateDictGrowth.Grow(source,
-            [new("word_embeddings.weight", [12, 4]), new("layers.0.mlp.key_param_tokens", [5, 4]), new("final_norm.weight", [4])], ZeroKeys));
-        Assert.Contains("4 problems", e.Message);
-        Assert.Contains("stale.weight: in the source but not in the target", e.Message);
-        Assert.Contains("final_norm.weight: missing from the source (target shape [4])", e.Message);
-        Assert.Contains("layers.0.mlp.key_param_tokens: cannot shrink [6, 4] to [5, 4]", e.Message);
-        Assert.Contains("word_embeddings.weight: only Pattention key and value tokens can grow", e.Message);
+            var values = new List<float>();
+            NewRowDraws.ForEachChunk(name, 3, 4, 0.5, seed, (_, chunk) => values.AddRange(chunk.data<float>().ToArray()));
+            return values.ToArray();
+        }
+        var first = Draw("t", 1);
+        Draw("u", 1);   // drawing another tensor in between changes nothing
+        Assert.Equal(first, Draw("t", 1));
+        Assert.NotEqual(first, Draw("u", 1));
+        Assert.NotEqual(first, Draw("t", 2));
+        Assert.InRange(first.Select(Math.Abs).Max(), 1e-3, 5 * 0.5);
+    }
+
+    [Fact]
+    public void StreamedGrowthEqualsInMemoryGrowthAcrossChunkBoundaries()
+    {
+        var narrow = new SampleWideNarrow();
+        narrow.InitializeFromScratch(5);
+        var row = SampleWideNarrowToWide.Map["layers.0.mlp.value_param_tokens"];
+        Assert.True(row.AppendedRows > NewRowDraws.RowsPerChunk(64), "the FFN's new value rows must span more than one chunk");
+
+        var source = Path.Combine(_directory, "narrow.safetensors");
+        Checkpoint.Save(source, narrow, new CheckpointMetadata("SampleWide", "Narrow", SampleWideNarrow.Info.SpecHash, 10));
+        var options = new GrowthOptions { Policy = GrowthPolicy.Random, Seed = 11 };
+        var target = Path.Combine(_directory, "wide.safetensors");
+        SampleWideNarrowToWide.GrowCheckpoint(source, target, options);
+
+        var streamed = new SampleWideWide();
+        Checkpoint.Load(target, streamed, "SampleWide", "Wide");
+        var inMemory = SampleWideWide.GrowFrom(narrow, options);
+        foreach (var (name, tensor) in inMemory.state_dict())
+            Assert.True(tensor.eq(streamed.state_dict()[name]).all().item<bool>(), $"{name} differs between streamed and in-memory growth");
+        // The drawn rows are N(0, std²) with the map's std: check the sample std of the 1.28M new values.
+        var values = inMemory.Layers[0].Mlp.Values.narrow(0, row.KeptRows, row.AppendedRows);
+        var std = values.std().item<float>();
+        output.WriteLine($"new value rows: std {std:G4}, map says {row.NewRows.Random.Std:G4}");
+        Assert.InRange(std, 0.99 * row.NewRows.Random.Std, 1.01 * row.NewRows.Random.Std);
     }
 }

@@ -57,14 +57,18 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void ExpansionMapCoversBothStatesInStateDictOrder()
+    public void GrowthMapCoversBothStatesInStateDictOrder()
     {
         var map = SampleSmallToMedium.Map;
-        Assert.Equal(new SampleMedium().state_dict().Keys, map.Parameters.Select(p => p.Name));
-        Assert.Equal(new SampleSmall().StateShapes().Select(p => Shapes.Format(p.Value)), map.Parameters.Select(p => Shapes.Format(p.FromShape)));
+        Assert.Equal(new SampleMedium().state_dict().Keys, map.Rows.Select(p => p.Name));
+        Assert.Equal(new SampleSmall().StateShapes().Select(p => Shapes.Format(p.Value)), map.Rows.Select(p => Shapes.Format(p.FromShape)));
         var mlpKeys = map["layers.1.mlp.key_param_tokens"];
-        Assert.Equal((0, 32L, 16L, NewRowInit.Zero), (mlpKeys.GrowAxis!.Value, mlpKeys.KeptRows, mlpKeys.NewRows, mlpKeys.Init));
-        Assert.Equal(NewRowInit.None, map["word_embeddings.weight"].Init);
+        Assert.Equal((0, 32L, 16L), (mlpKeys.GrowAxis!.Value, mlpKeys.KeptRows, mlpKeys.AppendedRows));
+        Assert.Equal(new PerPolicy<NewRows>(NewRows.Zero, NewRows.Normal(0.02)), mlpKeys.NewRows);
+        // Value rows: GPT-NeoX's wang init 2 / (L·√d) = 2 / (2·4) under both policies.
+        Assert.Equal(new PerPolicy<NewRows>(NewRows.Normal(0.25), NewRows.Normal(0.25)), map["layers.1.mlp.value_param_tokens"].NewRows);
+        Assert.Equal(new PerPolicy<NewRows>(NewRows.None, NewRows.None), map["word_embeddings.weight"].NewRows);
+        Assert.Null(map["word_embeddings.weight"].GrowAxis);
     }
 
     [Fact]
@@ -82,7 +86,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     public void RandomGrowthChangesTheLogits()
     {
         var small = TrainedLikeSmall();
-        var medium = SampleMedium.GrowFrom(small, SampleSmallToMedium.Map.DefaultOptions with { Policy = GrowthPolicy.Random });
+        var medium = SampleMedium.GrowFrom(small, new GrowthOptions { Policy = GrowthPolicy.Random });
         var difference = MaxAbsDifference(medium.forward(Tokens), small.forward(Tokens));
         output.WriteLine($"random: max |Δ logits| = {difference:E2}");
         Assert.True(difference > 1e-2);
@@ -91,15 +95,15 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     [Theory]
     [InlineData(GrowthPolicy.ZeroKeys)]
     [InlineData(GrowthPolicy.Random)]
-    public void StreamedCheckpointMigrationEqualsInMemoryGrowthBitForBit(GrowthPolicy policy)
+    public void StreamedCheckpointGrowthEqualsInMemoryGrowthBitForBit(GrowthPolicy policy)
     {
         var small = TrainedLikeSmall();
         var source = Path.Combine(_directory, "small.safetensors");
         Checkpoint.Save(source, small, new CheckpointMetadata("Sample", "Small", SampleSmall.Info.SpecHash, 40));
-        var options = SampleSmallToMedium.Map.DefaultOptions with { Policy = policy, Seed = 9 };
+        var options = new GrowthOptions { Policy = policy, Seed = 9 };
 
         var target = Path.Combine(_directory, "medium.safetensors");
-        var written = SampleSmallToMedium.MigrateCheckpoint(source, target, options);
+        var written = SampleSmallToMedium.GrowCheckpoint(source, target, options);
         Assert.Equal(("Sample", "Medium", 0L), (written.Family, written.Stage, written.Step));
 
         var streamed = new SampleMedium();
@@ -110,26 +114,26 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void MigrationRefusesACheckpointOfAnotherStage()
+    public void CheckpointGrowthRefusesACheckpointOfAnotherStage()
     {
         var medium = new SampleMedium();
         var path = Path.Combine(_directory, "medium.safetensors");
         Checkpoint.Save(path, medium, new CheckpointMetadata("Sample", "Medium", SampleMedium.Info.SpecHash, 0));
-        var e = Assert.ThrowsAny<Exception>(() => SampleSmallToMedium.MigrateCheckpoint(path, Path.Combine(_directory, "out.safetensors")));
+        var e = Assert.ThrowsAny<Exception>(() => SampleSmallToMedium.GrowCheckpoint(path, Path.Combine(_directory, "out.safetensors")));
         Assert.Contains("Medium", e.Message);
         Assert.Contains("Small", e.Message);
         Assert.False(File.Exists(Path.Combine(_directory, "out.safetensors")));
     }
 
     [Fact]
-    public void MigrationRefusesAMisshapenCheckpointNamingEveryTensor()
+    public void CheckpointGrowthRefusesAMisshapenCheckpointNamingEveryTensor()
     {
         var tensors = new SampleSmall().state_dict().ToDictionary(p => p.Key, p => p.Value);
         tensors["layers.0.mlp.key_param_tokens"] = zeros(31, 16);
         tensors.Remove("final_norm.bias");
         var path = Path.Combine(_directory, "bad.safetensors");
         Checkpoint.Save(path, tensors, new CheckpointMetadata("Sample", "Small", SampleSmall.Info.SpecHash, 0));
-        var e = Assert.Throws<GrowthException>(() => SampleSmallToMedium.MigrateCheckpoint(path, Path.Combine(_directory, "out.safetensors")));
+        var e = Assert.Throws<GrowthException>(() => SampleSmallToMedium.GrowCheckpoint(path, Path.Combine(_directory, "out.safetensors")));
         Assert.Contains("layers.0.mlp.key_param_tokens: the source (Sample/Small) has [31, 16], the map expects [32, 16]", e.Message);
         Assert.Contains("final_norm.bias: missing from the source", e.Message);
     }

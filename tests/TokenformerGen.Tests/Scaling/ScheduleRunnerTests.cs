@@ -1,4 +1,5 @@
 using TokenformerGen.Families;
+using TokenformerGen.Growth;
 using TokenformerGen.Scaling;
 using TokenformerGen.Tests.Training;
 using Xunit.Abstractions;
@@ -9,8 +10,9 @@ public class ScheduleRunnerTests(ITestOutputHelper output)
 {
     private sealed class Recorder : IScheduleObserver
     {
-        public List<(double Before, double After)> Growths { get; } = [];
-        public void Grown(ExpansionMap edge, TokenformerGen.Growth.GrowthPolicy policy, double lossBefore, double lossAfter) => Growths.Add((lossBefore, lossAfter));
+        public List<GrowthReport> Reports { get; } = [];
+        public List<(double Before, double After)> Growths => Reports.Select(r => (r.LossBefore!.Value, r.LossAfter!.Value)).ToList();
+        public void Grown(GrowthMap edge, GrowthReport report) => Reports.Add(report);
     }
 
     [Fact]
@@ -42,5 +44,22 @@ public class ScheduleRunnerTests(ITestOutputHelper output)
         Assert.True(progressive.Stages[1].ValidationLoss < scratch.Stages[1].ValidationLoss);
         var target = scratch.Stages[^1].ValidationLoss;
         Assert.NotNull(progressive.FlopsToReach(target, "Medium"));
+    }
+
+    [Fact]
+    public void ASoftmaxFamilyWithFixedTauAndZeroKeysRunsItsSchedule()
+    {
+        // Zero keys still take softmax weight, so this growth changes the function: the map says so, and the
+        // runner reports the jump instead of refusing it.
+        var family = ModelRegistry.Family("SampleSoftmax");
+        var data = new PatternBatches(256, period: 23, length: 6000);
+        var recorder = new Recorder();
+        var progressive = new ScheduleRunner(family, data, new ScheduleOptions { Context = 16, EvaluationsPerStage = 2, EvalBatches = 2 }, recorder).RunProgressive();
+
+        Assert.Equal(["Small", "Medium"], progressive.Stages.Select(s => s.Stage));
+        var report = Assert.Single(recorder.Reports);
+        Assert.Equal((GrowthPolicy.ZeroKeys, false), (report.Policy, report.PreservesFunction));
+        output.WriteLine($"softmax zero_keys growth: loss {report.LossBefore:F6} → {report.LossAfter:F6}");
+        Assert.True(Math.Abs(report.Delta!.Value) > StageGrowth.DefaultTolerance, "the softmax growth was expected to move the loss");
     }
 }

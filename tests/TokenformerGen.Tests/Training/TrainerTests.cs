@@ -1,6 +1,6 @@
+using TokenformerGen.Architecture;
 using TokenformerGen.Tests.Generated;
 using TokenformerGen.Training;
-using TokenformerGen.Architecture;
 
 namespace TokenformerGen.Tests.Training;
 

@@ -1,5 +1,5 @@
 // Shared verbatim with the source generator (linked into generators/). Keep it plain C# that compiles for netstandard2.0.
-namespace TokenformerGen.Growth;
+namespace TokenformerGen.Families;
 
 /// <summary>How the rows appended to a Pattention's key and value tokens are initialised (spec: <c>stages[].growth</c>).</summary>
 public enum GrowthPolicy

@@ -1,0 +1,94 @@
+namespace TokenformerGen.Families;
+
+/// <summary>How the rows a growth appends to a parameter are made.</summary>
+public enum NewRowInit
+{
+    /// <summary>The parameter does not grow: it is copied as it is.</summary>
+    None,
+    /// <summary>New rows are zero (key tokens under <c>zero_keys</c>).</summary>
+    Zero,
+    /// <summary>New rows are drawn from N(0, std²), like a from-scratch init.</summary>
+    Normal,
+}
+
+/// <summary>How the appended rows of one parameter are made under one growth policy.</summary>
+/// <param name="Init">Zero, normal, or none (the parameter does not grow).</param>
+/// <param name="Std">The standard deviation of <see cref="NewRowInit.Normal"/> rows (0 otherwise).</param>
+public readonly record struct NewRows(NewRowInit Init, double Std)
+{
+    /// <summary>The parameter does not grow.</summary>
+    public static NewRows None => default;
+
+    /// <summary>New rows are zero.</summary>
+    public static NewRows Zero => new(NewRowInit.Zero, 0);
+
+    /// <summary>New rows are drawn from N(0, <paramref name="std"/>²).</summary>
+    public static NewRows Normal(double std) => new(NewRowInit.Normal, std);
+
+    /// <inheritdoc/>
+    public override string ToString() => Init switch
+    {
+        NewRowInit.None => "-",
+        NewRowInit.Zero => "zero",
+        _ => $"N(0, {Std:G4}²)",
+    };
+}
+
+/// <summary>The spec's spelling of growth policies.</summary>
+public static class GrowthPolicyNames
+{
+    /// <summary><c>zero_keys</c> or <c>random</c>, as a spec writes it.</summary>
+    public static string SpecName(this GrowthPolicy policy) => policy switch
+    {
+        GrowthPolicy.ZeroKeys => "zero_keys",
+        GrowthPolicy.Random => "random",
+        _ => throw new ArgumentOutOfRangeException(nameof(policy), policy, "Unknown growth policy."),
+    };
+}
+
+/// <summary>One value per growth policy: what a growth map states for <c>zero_keys</c> and for <c>random</c>.</summary>
+/// <param name="ZeroKeys">The value under <see cref="GrowthPolicy.ZeroKeys"/>.</param>
+/// <param name="Random">The value under <see cref="GrowthPolicy.Random"/>.</param>
+public readonly record struct PerPolicy<T>(T ZeroKeys, T Random)
+{
+    /// <summary>The value under <paramref name="policy"/>.</summary>
+    public T this[GrowthPolicy policy] => policy switch
+    {
+        GrowthPolicy.ZeroKeys => ZeroKeys,
+        GrowthPolicy.Random => Random,
+        _ => throw new ArgumentOutOfRangeException(nameof(policy), policy, "Unknown growth policy."),
+    };
+}
+
+/// <summary>One parameter of a growth edge: where it comes from, what it becomes and how its new rows are made.</summary>
+/// <param name="Name">State-dict name, the same in both stages.</param>
+/// <param name="FromShape">Shape in the trained (source) stage.</param>
+/// <param name="ToShape">Shape in the grown (target) stage.</param>
+/// <param name="GrowAxis">The axis that grows (0, parameter tokens), or null when the shape does not change.</param>
+/// <param name="KeptRows">Rows copied from the source along <paramref name="GrowAxis"/>: all of them, first.</param>
+/// <param name="NewRows">How the appended rows are made, per policy.</param>
+public sealed record GrowthRow(string Name, long[] FromShape, long[] ToShape, int? GrowAxis, long KeptRows, PerPolicy<NewRows> NewRows)
+{
+    /// <summary>Rows appended along the grow axis (0 for a parameter that does not grow).</summary>
+    public long AppendedRows => GrowAxis is int axis ? ToShape[axis] - KeptRows : 0;
+}
+
+/// <summary>
+/// The generated table of one growth edge: every parameter of the grown stage, in state-dict order, and,
+/// per policy, whether the grown model computes exactly what the trained one did. It is what runs:
+/// in-memory growth, checkpoint growth, <c>grow</c>, <c>train --from</c> and the schedule runner all
+/// execute its rows (<c>TokenformerGen.Growth.StageGrowth</c>).
+/// </summary>
+/// <param name="From">The trained stage.</param>
+/// <param name="To">The grown stage.</param>
+/// <param name="PreservesFunction">Per policy, whether growing keeps the function exactly.</param>
+/// <param name="Rows">One row per parameter of <paramref name="To"/>, in state-dict order.</param>
+public sealed record GrowthMap(StageInfo From, StageInfo To, PerPolicy<bool> PreservesFunction, IReadOnlyList<GrowthRow> Rows)
+{
+    /// <summary>The policy the spec gives this edge.</summary>
+    public GrowthPolicy Policy => To.Growth ?? throw new InvalidOperationException($"{To.QualifiedName} is a root stage, not the end of a growth edge.");
+
+    /// <summary>The row of the parameter named <paramref name="name"/>.</summary>
+    public GrowthRow this[string name] => Rows.FirstOrDefault(p => p.Name == name)
+        ?? throw new KeyNotFoundException($"{name} is not a parameter of {To.QualifiedName}.");
+}

@@ -1,0 +1,190 @@
+using TokenformerGen.Checkpoints;
+using TokenformerGen.Families;
+using TokenformerGen.Modules;
+using static TorchSharp.torch;
+
+namespace TokenformerGen.Growth;
+
+/// <summary>What a growth did and, when it was measured, what it did to the model's function.</summary>
+/// <param name="From">The trained stage.</param>
+/// <param name="To">The grown stage.</param>
+/// <param name="Policy">The policy whose rows ran.</param>
+/// <param name="PreservesFunction">Whether the map says this policy keeps the function exactly.</param>
+/// <param name="LossBefore">The measure (e.g. validation loss) of the trained model, when measured.</param>
+/// <param name="LossAfter">The same measure of the grown model before any training, when measured.</param>
+/// <param name="Tolerance">The largest |after − before| accepted for a function-preserving growth.</param>
+public sealed record GrowthReport(string From, string To, GrowthPolicy Policy, bool PreservesFunction, double? LossBefore, double? LossAfter, double Tolerance)
+{
+    /// <summary>After − before, when both were measured.</summary>
+    public double? Delta => LossAfter - LossBefore;
+}
+
+/// <summary>
+/// Grows a trained stage into the next by executing the rows of the edge's <see cref="GrowthMap"/>: kept rows
+/// are copied, appended rows made as the row says for the chosen policy (zero, or drawn by
+/// <see cref="NewRowDraws"/>), unchanged parameters copied. In memory between models on any device, or
+/// streamed from checkpoint to checkpoint; both give bit-identical weights from the same seed. Every caller —
+/// generated <c>GrowFrom</c>, the schedule runner, <c>train --from</c>, <c>grow</c> — grows and checks here.
+/// </summary>
+public static class StageGrowth
+{
+    /// <summary>The largest |loss after − loss before| a function-preserving growth may show in float32.</summary>
+    public const double DefaultTolerance = 1e-4;
+
+    // Bytes moved per read/write when streaming a checkpoint: large enough for sequential disk speed.
+    private const int CopyChunkBytes = 8 << 20;
+
+    /// <summary>
+    /// Grows <paramref name="trained"/> into <paramref name="target"/> in memory (any device). When
+    /// <paramref name="measure"/> is given, it is applied to both models (e.g. validation loss) and a growth that
+    /// should preserve the function but changes the measure by more than <paramref name="tolerance"/> is refused.
+    /// </summary>
+    /// <exception cref="GrowthException">The models do not fit the map, the options are refused, or a preserving growth changed the function.</exception>
+    public static GrowthReport GrowInto(GrowthMap map, TokenformerModel trained, TokenformerModel target, GrowthOptions? options = null,
+                                        Func<TokenformerModel, double>? measure = null, double tolerance = DefaultTolerance)
+    {
+        options ??= new GrowthOptions();
+        Verify(map, trained.StateShapes(), target.StateShapes());
+        var rows = map.Rows.Select(row => (Row: row, NewRows: options.NewRowsOf(map, row))).ToList();
+        double? before = measure?.Invoke(trained);
+        using (no_grad())
+        {
+            var source = trained.state_dict();
+            var destination = target.state_dict();
+            foreach (var (row, newRows) in rows)
+            {
+                var to = destination[row.Name];
+                if (row.GrowAxis is null)
+                {
+                    to.copy_(source[row.Name]);
+                    continue;
+                }
+                using (var kept = to.narrow(0, 0, row.KeptRows)) kept.copy_(source[row.Name]);
+                using var appended = to.narrow(0, row.KeptRows, row.AppendedRows);
+                if (newRows.Init == NewRowInit.Normal)
+                {
+                    NewRowDraws.ForEachChunk(row.Name, row.AppendedRows, RowElements(row.ToShape), newRows.Std, options.Seed, (first, chunk) =>
+                    {
+                        using var rowsOfChunk = appended.narrow(0, first, chunk.shape[0]);
+                        using var shaped = chunk.view(rowsOfChunk.shape);
+                        rowsOfChunk.copy_(shaped);
+                    });
+                }
+                else
+                {
+                    appended.zero_();
+                }
+            }
+        }
+        double? after = measure?.Invoke(target);
+        return Check(map, options.PolicyFor(map), before, after, tolerance);
+    }
+
+    /// <summary>
+    /// Grows the checkpoint <paramref name="sourcePath"/> of <see cref="GrowthMap.From"/> into a new checkpoint
+    /// of <see cref="GrowthMap.To"/> at <paramref name="targetPath"/>, streaming bytes through two reused
+    /// buffers: no tensor is ever held whole, so memory stays at a few megabytes whatever the model. The
+    /// source must be of the map's family and stage and hold exactly the map's parameters; the target is
+    /// written atomically, with step 0 and no optimizer state (a growth starts a new training stage).
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">The source is of another family or stage.</exception>
+    /// <exception cref="GrowthException">The source does not fit the map, or the options are refused.</exception>
+    public static CheckpointMetadata GrowCheckpoint(GrowthMap map, string sourcePath, string targetPath, GrowthOptions? options = null)
+    {
+        options ??= new GrowthOptions();
+        using var reader = SafeTensorsReader.Open(sourcePath);
+        CheckpointMetadata.FromDictionary(reader.Metadata, sourcePath).Require(sourcePath, map.From.Family, map.From.Name);
+        Verify(map, reader.Tensors.Select(t => new KeyValuePair<string, long[]>(t.Name, t.Shape)).ToList(),
+                   map.Rows.Select(r => new KeyValuePair<string, long[]>(r.Name, r.ToShape)).ToList());
+        var rows = map.Rows.ToDictionary(row => row.Name, row => (Row: row, NewRows: options.NewRowsOf(map, row)), StringComparer.Ordinal);
+        var specs = map.Rows.Select(row => new TensorSpec(row.Name, SourceInfo(reader, row).DType, row.ToShape)).ToList();
+        var written = new CheckpointMetadata(map.To.Family, map.To.Name, map.To.SpecHash, 0)
+        {
+            Extra = new Dictionary<string, string> { ["grown_from"] = map.From.QualifiedName, ["growth_policy"] = options.PolicyFor(map).SpecName() },
+            DType = Checkpoint.DTypeOf(specs.Select(s => s.DType)),
+            CheckpointId = Guid.NewGuid().ToString("N"),
+        };
+        var buffer = new byte[CopyChunkBytes];
+        AtomicFile.Write(targetPath, stream =>
+        {
+            using var writer = new SafeTensorsWriter(stream, specs, written.ToDictionary("model"));
+            foreach (var spec in writer.Order)
+            {
+                var (row, newRows) = rows[spec.Name];
+                var source = SourceInfo(reader, row);
+                for (long offset = 0; offset < source.ByteLength; offset += buffer.Length)
+                {
+                    var piece = buffer.AsSpan(0, (int)Math.Min(buffer.Length, source.ByteLength - offset));
+                    reader.ReadBytes(row.Name, offset, piece);
+                    writer.WriteBytes(row.Name, piece);
+                }
+                if (row.AppendedRows == 0) continue;
+                if (newRows.Init == NewRowInit.Normal)
+                {
+                    NewRowDraws.ForEachChunk(row.Name, row.AppendedRows, RowElements(row.ToShape), newRows.Std, options.Seed, (_, chunk) =>
+                    {
+                        if (chunk.dtype == spec.DType)
+                        {
+                            writer.WriteBytes(row.Name, chunk.bytes);
+                            return;
+                        }
+                        using var converted = chunk.to(spec.DType);
+                        writer.WriteBytes(row.Name, converted.bytes);
+                    });
+                }
+                else
+                {
+                    Array.Clear(buffer);
+                    var zeros = row.AppendedRows * RowElements(row.ToShape) * SafeTensorsDType.ItemSize(spec.DType);
+                    for (long done = 0; done < zeros; done += buffer.Length)
+                        writer.WriteBytes(row.Name, buffer.AsSpan(0, (int)Math.Min(buffer.Length, zeros - done)));
+                }
+            }
+            writer.Complete();
+        });
+        return written;
+    }
+
+    /// <summary>
+    /// The check every growth ends with: reports what the map says about <paramref name="policy"/> and refuses a
+    /// growth that should preserve the function but moved the measure by more than <paramref name="tolerance"/>.
+    /// </summary>
+    /// <exception cref="GrowthException">A function-preserving growth changed the measure.</exception>
+    public static GrowthReport Check(GrowthMap map, GrowthPolicy policy, double? before, double? after, double tolerance = DefaultTolerance)
+    {
+        var report = new GrowthReport(map.From.Name, map.To.Name, policy, map.PreservesFunction[policy], before, after, tolerance);
+        if (report.PreservesFunction && report.Delta is double delta && !(Math.Abs(delta) <= tolerance))
+            throw new GrowthException($"{map.From.QualifiedName} → {map.To.QualifiedName}: {policy.SpecName()} growth should keep the function, but the measure changed from {before:F6} to {after:F6} (tolerance {tolerance:G}).");
+        return report;
+    }
+
+    /// <summary>
+    /// Refuses a source or target whose parameters are not exactly the map's (name and shape), listing
+    /// every difference at once.
+    /// </summary>
+    /// <exception cref="GrowthException">Some parameter is missing, extra or misshapen.</exception>
+    private static void Verify(GrowthMap map, IReadOnlyList<KeyValuePair<string, long[]>> source, IReadOnlyList<KeyValuePair<string, long[]>> target)
+    {
+        var problems = new List<string>();
+        var known = map.Rows.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
+        void Compare(string side, IReadOnlyList<KeyValuePair<string, long[]>> actual, Func<GrowthRow, long[]> expectedShape)
+        {
+            var actualShapes = actual.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
+            foreach (var row in map.Rows)
+            {
+                if (!actualShapes.TryGetValue(row.Name, out var shape)) problems.Add($"{row.Name}: missing from the {side}.");
+                else if (!shape.SequenceEqual(expectedShape(row))) problems.Add($"{row.Name}: the {side} has {Shapes.Format(shape)}, the map expects {Shapes.Format(expectedShape(row))}.");
+            }
+            problems.AddRange(actual.Where(p => !known.Contains(p.Key)).Select(p => $"{p.Key}: in the {side} but not in the map."));
+        }
+        Compare($"source ({map.From.QualifiedName})", source, row => row.FromShape);
+        Compare($"target ({map.To.QualifiedName})", target, row => row.ToShape);
+        if (problems.Count > 0)
+            throw new GrowthException($"{map.From.QualifiedName} → {map.To.QualifiedName}: {problems.Count} parameter(s) do not match the growth map:{Environment.NewLine}{string.Join(Environment.NewLine, problems)}");
+    }
+
+    private static long RowElements(long[] shape) => shape.Skip(1).Aggregate(1L, (a, b) => a * b);
+
+    private static SafeTensorInfo SourceInfo(SafeTensorsReader reader, GrowthRow row)
+        => reader.TryGetInfo(row.Name, out var info) ? info : throw new KeyNotFoundException($"{reader.FilePath} holds no tensor '{row.Name}'.");
+}
