@@ -108,6 +108,10 @@ public static class StageGrowth
         AtomicFile.Write(targetPath, stream =>
         {
             using var writer = new SafeTensorsWriter(stream, specs, written.ToDictionary("model"));
+            // Random rows are drawn on a second thread, in the writer's order, while this one moves bytes:
+            // drawing them costs about as much as writing the file.
+            using var draws = new DrawAhead(writer.Order.Where(spec => rows[spec.Name].Row.AppendedRows > 0 && rows[spec.Name].NewRows.Init == NewRowInit.Normal)
+                .Select(spec => new DrawAhead.Tensor(spec.Name, rows[spec.Name].Row.AppendedRows, RowElements(spec.Shape), rows[spec.Name].NewRows.Std, spec.DType)).ToList(), options.Seed);
             foreach (var spec in writer.Order)
             {
                 var (row, newRows) = rows[spec.Name];
@@ -121,16 +125,7 @@ public static class StageGrowth
                 if (row.AppendedRows == 0) continue;
                 if (newRows.Init == NewRowInit.Normal)
                 {
-                    NewRowDraws.ForEachChunk(row.Name, row.AppendedRows, RowElements(row.ToShape), newRows.Std, options.Seed, (_, chunk) =>
-                    {
-                        if (chunk.dtype == spec.DType)
-                        {
-                            writer.WriteBytes(row.Name, chunk.bytes);
-                            return;
-                        }
-                        using var converted = chunk.to(spec.DType);
-                        writer.WriteBytes(row.Name, converted.bytes);
-                    });
+                    draws.ForEachChunk(row.Name, bytes => writer.WriteBytes(row.Name, bytes));
                 }
                 else
                 {
