@@ -11,7 +11,7 @@ public enum TokenizerKind
     Byte,
     /// <summary>GPT-2 BPE (50,257 tokens).</summary>
     Gpt2,
-    /// <summary>GPT-NeoX-20B BPE, supplied by the user as a Hugging Face <c>tokenizer.json</c>.</summary>
+    /// <summary>GPT-NeoX-20B BPE (50,277 ids), shipped with the runtime (<c>NeoXTokenizer</c>).</summary>
     NeoX,
 }
 
