@@ -50,7 +50,7 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
     {
         var path = data ?? Defaults.Corpus ?? throw new CliException("give a UTF-8 text file or a NeoX dataset prefix with --data");
         if (NeoXDataset.PrefixOf(path) is { } prefix) return prefix;
-        return File.Exists(path) ? path : throw new CliException($"data '{path}' is neither a text file nor a NeoX dataset (PREFIX.idx and PREFIX.bin)");
+        return File.Exists(path) ? path : throw new CliException($"data file '{path}' does not exist (nor is it a NeoX dataset prefix, with PREFIX.idx and PREFIX.bin)");
     }
 
     /// <summary>The folder of tokenized-corpus caches.</summary>
