@@ -176,7 +176,7 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
         {
             var policy = family.EdgeInto(target.Name)?.To.Growth;
             yield return $"the trainer grows {stage.Name} into {target.Name} by copying the parameter tokens into the first rows and leaving the new rows at its random initialisation"
-                         + (policy is null ? "" : $", not by this family's {policy.ToString()!.ToLowerInvariant()} policy, so the grown model does not start exactly where {stage.Name} ended");
+                         + (policy is null ? "" : $", not by this family's {OptionParsing.Name(policy.Value)} policy, so the grown model does not start exactly where {stage.Name} ended");
         }
     }
 
