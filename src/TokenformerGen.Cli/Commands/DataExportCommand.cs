@@ -37,12 +37,7 @@ internal sealed class DataExportCommand(CliSession session) : Command<DataExport
         var tokenizer = Tokenizer(settings);
         var input = settings.Data ?? session.Defaults.Corpus ?? throw new CliException("give the text to export with --data");
         CliSession.RequireFile(input, "text file");
-        if (Path.GetDirectoryName(Path.GetFullPath(settings.Out)) is { } folder) Directory.CreateDirectory(folder);
-        var info = session.Console.Progress().AutoClear(false).Columns(CliSession.ProgressColumns()).Start(ctx =>
-        {
-            var task = ctx.AddTask($"tokenizing {Markup.Escape(Path.GetFileName(input))}", maxValue: 1);
-            return NeoXDataset.FromText(input, tokenizer, settings.Out, new CliSession.SyncProgress(v => task.Value = v));
-        });
+        var info = session.ExportDataset(input, tokenizer, settings.Out);
         session.Console.MarkupLineInterpolated(
             $"wrote {NeoXDataset.DataPath(settings.Out)} and {NeoXDataset.IndexPath(settings.Out)}: {info.Documents:N0} documents, {info.Tokens:N0} tokens ({info.DTypeName}, end-of-text {tokenizer.EndOfText})");
         return 0;

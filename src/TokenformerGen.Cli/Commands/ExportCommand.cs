@@ -157,12 +157,7 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
         foreach (var extension in new[] { ".gz", ".jsonl", ".txt" })
             if (stem.EndsWith(extension, StringComparison.OrdinalIgnoreCase)) stem = stem[..^extension.Length];
         var output = Combine(Path.Combine(folder, "data"), $"{stem}_text_document");
-        Directory.CreateDirectory(Path.Combine(folder, "data"));
-        var info = session.Console.Progress().AutoClear(false).Columns(CliSession.ProgressColumns()).Start(ctx =>
-        {
-            var task = ctx.AddTask($"tokenizing {Markup.Escape(Path.GetFileName(path))}", maxValue: 1);
-            return NeoXDataset.FromText(path, tokenizer, output, new CliSession.SyncProgress(v => task.Value = v));
-        });
+        var info = session.ExportDataset(path, tokenizer, output);
         session.Console.MarkupLineInterpolated($"[grey]data: {path} → {output} ({info.Documents:N0} documents, {info.Tokens:N0} tokens, {info.DTypeName})[/]");
         if (info.Documents < 20)
             session.Console.MarkupLineInterpolated($"[yellow]note[/]: the dataset has {info.Documents} document(s); the trainer holds out whole documents (split 95,5,0), so it validates on none: give JSON lines of many documents to validate there");

@@ -111,6 +111,17 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
         return corpus;
     }
 
+    /// <summary>Tokenizes a text or JSON-lines file into a NeoX dataset at <paramref name="prefix"/>, with a progress bar.</summary>
+    public NeoXDatasetInfo ExportDataset(string input, ITextTokenizer tokenizer, string prefix)
+    {
+        if (Path.GetDirectoryName(Path.GetFullPath(prefix)) is { } folder) Directory.CreateDirectory(folder);
+        return Console.Progress().AutoClear(false).Columns(ProgressColumns()).Start(context =>
+        {
+            var task = context.AddTask($"tokenizing {Markup.Escape(Path.GetFileName(input))}", maxValue: 1);
+            return NeoXDataset.FromText(input, tokenizer, prefix, new SyncProgress(v => task.Value = v));
+        });
+    }
+
     /// <summary>The columns of every progress display.</summary>
     public static ProgressColumn[] ProgressColumns() =>
         [new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn()];

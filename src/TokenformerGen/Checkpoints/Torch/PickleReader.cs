@@ -55,7 +55,7 @@ internal sealed class PickleReader
                 case 0x95: ReadBytes(8); break;                                // FRAME: only a size hint
                 case 0x2e: return _stack.Count == 1 ? _stack[0] : throw Fail($"STOP with {_stack.Count} values on the stack"); // STOP
                 case 0x28: _marks.Push(_stack.Count); break;                   // MARK
-                case 0x30: Pop(); break;                                       // POP
+                case 0x30: if (_marks.Count > 0 && _stack.Count == _marks.Peek()) _marks.Pop(); else Pop(); break; // POP (a bare MARK pops itself)
                 case 0x31: PopMark(); break;                                   // POP_MARK
                 case 0x32: Push(Top()); break;                                 // DUP
                 case 0x4e: Push(null); break;                                  // NONE
