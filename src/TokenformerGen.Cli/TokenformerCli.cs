@@ -8,7 +8,7 @@ namespace TokenformerGen.Cli;
 /// <summary>
 /// The command line of an application that compiles Tokenformer families: <c>return TokenformerCli.Run(args);</c>
 /// in its <c>Main</c> gives it <c>run</c>, <c>train</c>, <c>grow</c>, <c>eval</c>, <c>inspect</c>, <c>generate</c>,
-/// <c>logits</c>, <c>import</c> and <c>export</c> over every family the generator compiled into it.
+/// <c>logits</c>, <c>import</c>, <c>export</c> and <c>data export</c> over every family the generator compiled into it.
 /// </summary>
 /// <remarks>
 /// Exit codes: 0 on success, 1 for bad input (unknown family or stage, a missing file, a checkpoint that does not fit),
@@ -65,11 +65,20 @@ public static class TokenformerCli
                   .WithDescription("Write raw logits [[T, vocab]] float32 of a token sequence to a safetensors file")
                   .WithExample("logits", "--checkpoint", "medium.safetensors", "--tokens", "1,2,3", "--out", "logits.safetensors");
             config.AddCommand<ImportCommand>("import")
-                  .WithDescription("Read an official TokenFormer pytorch_model.bin into a checkpoint of a stage")
-                  .WithExample("import", "--official", "pytorch_model.bin", "--family", "TokenFormer150M", "--out", "150m.safetensors");
+                  .WithDescription("Read an official TokenFormer pytorch_model.bin, or a DeepSpeed checkpoint directory the official trainer saved, into a checkpoint of a stage")
+                  .WithExample("import", "--official", "pytorch_model.bin", "--family", "TokenFormer150M", "--out", "150m.safetensors")
+                  .WithExample("import", "--neox", "handoff/checkpoints", "--family", "TokenFormer150M", "--out", "150m-trained.safetensors");
+            config.AddBranch("data", data =>
+            {
+                data.SetDescription("Datasets for the official GPT-NeoX trainer");
+                data.AddCommand<DataExportCommand>("export")
+                    .WithDescription("Tokenize a text (or JSON lines) into a GPT-NeoX mmap dataset PREFIX.bin/.idx, one item per document ending in end-of-text")
+                    .WithExample("data", "export", "--data", "book.txt", "--family", "TokenFormer150M", "--out", "data/book_text_document");
+            });
             config.AddCommand<ExportCommand>("export")
-                  .WithDescription("Write a checkpoint as the official pytorch_model.bin plus a GPT-NeoX config")
-                  .WithExample("export", "--checkpoint", "medium.safetensors", "--official", "export/");
+                  .WithDescription("Write a checkpoint for the official trainer: pytorch_model.bin plus a config (--official), or a DeepSpeed checkpoint directory, dataset, tokenizer and a config it starts from (--neox)")
+                  .WithExample("export", "--checkpoint", "medium.safetensors", "--official", "export/")
+                  .WithExample("export", "--checkpoint", "150m.safetensors", "--neox", "handoff", "--route", "continue", "--data", "data/book_text_document");
         });
 
         try

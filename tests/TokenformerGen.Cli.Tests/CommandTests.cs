@@ -22,6 +22,7 @@ public sealed partial class CommandTests
     [InlineData("logits", "--help")]
     [InlineData("import", "--help")]
     [InlineData("export", "--help")]
+    [InlineData("data", "export", "--help")]
     public void HelpEverywhere(params string[] args)
     {
         var output = TestCli.Ok(args);

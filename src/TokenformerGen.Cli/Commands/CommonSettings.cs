@@ -7,7 +7,7 @@ namespace TokenformerGen.Cli.Commands;
 internal class DataSettings : CommandSettings
 {
     [CommandOption("--data <FILE>")]
-    [Description("UTF-8 text file (.txt, or .gz compressed). Default: the application's corpus")]
+    [Description("UTF-8 text file (.txt, or .gz compressed), or a NeoX dataset PREFIX (PREFIX.idx and PREFIX.bin exist; pre-tokenized, its last 5% of tokens validate). Default: the application's corpus")]
     public string? Data { get; set; }
 
     [CommandOption("--tokenizer <FILE>")]

@@ -43,7 +43,8 @@ internal sealed class EvalCommand(CliSession session) : Command<EvalSettings>
         if (windows == 0) throw new CliException($"the validation split of {settings.Data ?? session.Defaults.Corpus} is shorter than one window of {contextLength + 1} tokens");
         var loss = session.Console.Status().Start($"evaluating {windows:N0} windows of {contextLength} tokens",
                                                   _ => Evaluation.Loss(checkpoint.Model, data, batch, contextLength, maxBatches));
-        var bpb = data.TokensPerByte is double perByte ? $", {Evaluation.BitsPerByte(loss, perByte):F4} bits/byte" : "";
+        var bpb = data.TokensPerByte is double perByte ? $", {Evaluation.BitsPerByte(loss, perByte):F4} bits/byte"
+                  : corpus.Dataset is not null ? " (bits per byte unknown: the dataset is pre-tokenized)" : "";
         session.Console.MarkupLineInterpolated(
             $"{stage.QualifiedName} (step {checkpoint.Metadata.Step}): validation loss {loss:F4} nats/token, perplexity {Math.Exp(loss):F2}{bpb} over {windows * contextLength:N0} tokens");
         return 0;

@@ -41,11 +41,16 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
 
     private static string KnownFamilies() => ModelRegistry.Families.Count == 0 ? "none" : string.Join(", ", ModelRegistry.Families.Select(f => f.Name));
 
-    /// <summary>The text file to read: <paramref name="data"/>, else the application's default corpus; it must exist.</summary>
+    /// <summary>
+    /// The data to read: <paramref name="data"/>, else the application's default corpus. A NeoX dataset (a path whose
+    /// <c>.idx</c> and <c>.bin</c> exist, or one of those two files) is returned as its prefix; otherwise the path must
+    /// be an existing text file.
+    /// </summary>
     public string DataPath(string? data)
     {
-        var path = data ?? Defaults.Corpus ?? throw new CliException("give a UTF-8 text file with --data");
-        return File.Exists(path) ? path : throw new CliException($"data file '{path}' does not exist");
+        var path = data ?? Defaults.Corpus ?? throw new CliException("give a UTF-8 text file or a NeoX dataset prefix with --data");
+        if (NeoXDataset.PrefixOf(path) is { } prefix) return prefix;
+        return File.Exists(path) ? path : throw new CliException($"data file '{path}' does not exist (nor is it a NeoX dataset prefix, with PREFIX.idx and PREFIX.bin)");
     }
 
     /// <summary>The folder of tokenized-corpus caches.</summary>
@@ -77,11 +82,22 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
         return choice.Tokenizer;
     }
 
-    /// <summary>Opens (tokenizing on first use, with a progress bar) the corpus for <paramref name="stage"/>.</summary>
+    /// <summary>
+    /// Opens the corpus for <paramref name="stage"/>: a text file (tokenizing on first use, with a progress bar) or a
+    /// NeoX dataset (checked against the tokenizer's vocabulary; bits per byte are then unknown).
+    /// </summary>
     public TokenCorpus OpenCorpus(StageInfo stage, string? data, string? tokenizerJson, string? cache)
     {
         var path = DataPath(data);
         var tokenizer = Tokenizer(stage, tokenizerJson);
+        if (NeoXDataset.PrefixOf(path) is { } prefix)
+        {
+            var dataset = TokenCorpus.OpenNeoX(prefix, tokenizer);
+            var info = dataset.Dataset!;
+            Console.MarkupLineInterpolated(
+                $"[grey]data: NeoX dataset {prefix} ({info.Documents:N0} documents, {info.DTypeName}): {dataset.Count:N0} tokens ({dataset.Train.Length:N0} train, {dataset.Validation.Length:N0} validation); pre-tokenized, so bits per byte are unknown[/]");
+            return dataset;
+        }
         var directory = CacheDirectory(cache);
         var corpus = Console.Progress().AutoClear(false).Columns(ProgressColumns()).Start(context =>
         {
@@ -93,6 +109,17 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
         Console.MarkupLineInterpolated(
             $"[grey]data: {path}: {corpus.Count:N0} tokens ({corpus.Train.Length:N0} train, {corpus.Validation.Length:N0} validation), {(corpus.WasBuilt ? "tokenized into" : "cached in")} {corpus.CachePath}[/]");
         return corpus;
+    }
+
+    /// <summary>Tokenizes a text or JSON-lines file into a NeoX dataset at <paramref name="prefix"/>, with a progress bar.</summary>
+    public NeoXDatasetInfo ExportDataset(string input, ITextTokenizer tokenizer, string prefix)
+    {
+        if (Path.GetDirectoryName(Path.GetFullPath(prefix)) is { } folder) Directory.CreateDirectory(folder);
+        return Console.Progress().AutoClear(false).Columns(ProgressColumns()).Start(context =>
+        {
+            var task = context.AddTask($"tokenizing {Markup.Escape(Path.GetFileName(input))}", maxValue: 1);
+            return NeoXDataset.FromText(input, tokenizer, prefix, new SyncProgress(v => task.Value = v));
+        });
     }
 
     /// <summary>The columns of every progress display.</summary>
@@ -134,7 +161,7 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
     }
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    private sealed class SyncProgress(Action<double> report) : IProgress<double>
+    internal sealed class SyncProgress(Action<double> report) : IProgress<double>
     {
         public void Report(double value) => report(value);
     }

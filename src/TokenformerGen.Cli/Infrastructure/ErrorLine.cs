@@ -34,6 +34,7 @@ internal static class ErrorLine
             FileNotFoundException e => (InputError, Flatten(e.Message)),
             DirectoryNotFoundException e => (InputError, Flatten(e.Message)),
             TokenizerException e => (InputError, Flatten(e.Message)),
+            NeoXDatasetException e => (InputError, Flatten(e.Message)),
             GrowthException e => (InputError, HeaderAndProblems(e.Message)),
             InvalidDataException e => (InputError, HeaderAndProblems(e.Message)),
             ArgumentException e => (InputError, Flatten(e.Message)),

@@ -23,9 +23,15 @@ public static class OfficialCheckpoint
     /// </summary>
     /// <exception cref="CheckpointFormatException">Not a readable torch.save state dict.</exception>
     /// <exception cref="CheckpointMismatchException">Unknown or missing names (all listed).</exception>
-    public static Dictionary<string, Tensor> Read(string path, int layers)
+    public static Dictionary<string, Tensor> Read(string path, int layers) => ToOurs(path, Unpickle(path), layers);
+
+    /// <summary>
+    /// Renames a complete official state dict to ours (taking ownership of its tensors: the unexpected ones are
+    /// disposed, and all of them on failure).
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">Unknown or missing names (all listed).</exception>
+    internal static Dictionary<string, Tensor> ToOurs(string path, Dictionary<string, Tensor> raw, int layers)
     {
-        var raw = Unpickle(path);
         var ours = new Dictionary<string, Tensor>(StringComparer.Ordinal);
         var problems = new List<string>();
         try
@@ -67,26 +73,36 @@ public static class OfficialCheckpoint
         var raw = Unpickle(path);
         try
         {
-            var problems = new List<string>();
-            var mapped = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-            foreach (var (official, tensor) in raw.OrderBy(kv => kv.Key, StringComparer.Ordinal))
-            {
-                if (OfficialLayout.TryToOurs(official, layers, out var name, out var error))
-                    mapped[name] = tensor;
-                else
-                    problems.Add($"unexpected: {error}");
-            }
-            problems.AddRange(StateDictCheck.Compare(StateDictCheck.SpecsOf(target), StateDictCheck.SpecsOf(mapped),
-                                                     name => OfficialLayout.TryToOfficial(name, layers, out var official, out _) ? $"{name} [official {official}]" : name));
-            if (problems.Count > 0) throw new CheckpointMismatchException(path, problems);
-
-            using var noGrad = no_grad();
-            foreach (var (name, destination) in target) destination.copy_(mapped[name]);
+            CopyInto(path, target, raw, layers);
         }
         finally
         {
             foreach (var t in raw.Values) t.Dispose();
         }
+    }
+
+    /// <summary>
+    /// Checks an official state dict against <paramref name="target"/> (names mapped, shapes and dtypes compared, every
+    /// problem listed) and only then copies it in. The caller keeps ownership of <paramref name="official"/>.
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">Missing, unknown, misshapen or mistyped tensors.</exception>
+    internal static void CopyInto(string path, IReadOnlyDictionary<string, Tensor> target, IReadOnlyDictionary<string, Tensor> official, int layers)
+    {
+        var problems = new List<string>();
+        var mapped = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var (name, tensor) in official.OrderBy(kv => kv.Key, StringComparer.Ordinal))
+        {
+            if (OfficialLayout.TryToOurs(name, layers, out var ours, out var error))
+                mapped[ours] = tensor;
+            else
+                problems.Add($"unexpected: {error}");
+        }
+        problems.AddRange(StateDictCheck.Compare(StateDictCheck.SpecsOf(target), StateDictCheck.SpecsOf(mapped),
+                                                 name => OfficialLayout.TryToOfficial(name, layers, out var o, out _) ? $"{name} [official {o}]" : name));
+        if (problems.Count > 0) throw new CheckpointMismatchException(path, problems);
+
+        using var noGrad = no_grad();
+        foreach (var (name, destination) in target) destination.copy_(mapped[name]);
     }
 
     /// <summary>Writes the state dict of <paramref name="module"/> as an official checkpoint; see <see cref="Write(string, IReadOnlyDictionary{string, Tensor}, int)"/>.</summary>
@@ -100,6 +116,26 @@ public static class OfficialCheckpoint
     /// <exception cref="CheckpointMismatchException">Unknown or missing names, or a dtype that cannot be stored (all listed).</exception>
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> ours, int layers)
     {
+        var prepared = ToOfficialFloat32(path, ours, layers);
+        try
+        {
+            var dict = new OrderedDictionary();
+            foreach (var (name, tensor) in prepared) dict.Add(name, tensor);
+            AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, dict, leaveOpen: true));
+        }
+        finally
+        {
+            foreach (var (_, t) in prepared) t.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// Our complete state dict under the official names in model order, each tensor a new CPU float32 copy with its own
+    /// storage (the caller disposes them). F16/BF16 are widened (exact); other dtypes, and missing or unknown names, are refused.
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">Unknown or missing names, or a dtype that cannot be stored (all listed).</exception>
+    internal static List<(string Official, Tensor Tensor)> ToOfficialFloat32(string path, IReadOnlyDictionary<string, Tensor> ours, int layers)
+    {
         var problems = new List<string>();
         foreach (var name in ours.Keys.Order(StringComparer.Ordinal))
             if (!OfficialLayout.TryToOfficial(name, layers, out _, out var error)) problems.Add($"unexpected: {error}");
@@ -111,21 +147,16 @@ public static class OfficialCheckpoint
                 problems.Add($"dtype: {name} is {SafeTensorsDType.DisplayName(ours[name].dtype)}; the official checkpoint is float32 (F16/BF16 are widened, others refused).");
         if (problems.Count > 0) throw new CheckpointMismatchException(path, problems);
 
-        var prepared = new List<Tensor>();
+        var prepared = new List<(string, Tensor)>();
         try
         {
-            var dict = new OrderedDictionary();
-            foreach (var name in expected)
-            {
-                var tensor = PrepareForPickle(ours[name]);
-                prepared.Add(tensor);
-                dict.Add(OfficialLayout.ToOfficial(name, layers), tensor);
-            }
-            AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, dict, leaveOpen: true));
+            foreach (var name in expected) prepared.Add((OfficialLayout.ToOfficial(name, layers), PrepareForPickle(ours[name])));
+            return prepared;
         }
-        finally
+        catch
         {
-            foreach (var t in prepared) t.Dispose();
+            foreach (var (_, t) in prepared) t.Dispose();
+            throw;
         }
     }
 

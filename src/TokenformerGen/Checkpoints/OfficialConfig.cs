@@ -33,11 +33,7 @@ public static class OfficialConfig
     /// to exactly <see cref="ArchitectureInfo.PaddedVocabulary"/>; the padded size itself when none does.
     /// </summary>
     public static long VocabularyDivisor(ArchitectureInfo architecture)
-    {
-        for (long m = 128; m >= 1; m /= 2)
-            if (Architecture.ModelSize.PaddedVocabulary(architecture.Vocabulary, m) == architecture.PaddedVocabulary) return m;
-        return architecture.PaddedVocabulary;
-    }
+        => NeoXConfig.VocabularyDivisor(architecture.Vocabulary, architecture.PaddedVocabulary) ?? architecture.PaddedVocabulary;
 
     /// <summary>
     /// Things the official trainer would do differently from this stage, one sentence each: a τ that is not

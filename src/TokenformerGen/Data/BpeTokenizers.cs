@@ -23,6 +23,9 @@ public abstract class LibraryTokenizer : ITextTokenizer
     /// <inheritdoc/>
     public int VocabularySize { get; }
 
+    /// <inheritdoc/>
+    public abstract int? EndOfText { get; }
+
     /// <summary>The library version, part of <see cref="Identity"/>: a new version may split text differently.</summary>
     private protected static string LibraryVersion => typeof(Tokenizer).Assembly.GetName().Version?.ToString() ?? "unknown";
 
@@ -89,4 +92,7 @@ public sealed class Gpt2Tokenizer : LibraryTokenizer
 
     /// <inheritdoc/>
     public override string Identity => $"gpt2/tiktoken/ML.Tokenizers-{LibraryVersion}";
+
+    /// <summary><c>&lt;|endoftext|&gt;</c>, 50,256.</summary>
+    public override int? EndOfText => Gpt2VocabularySize - 1;
 }

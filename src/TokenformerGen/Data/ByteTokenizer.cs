@@ -23,6 +23,9 @@ public sealed class ByteTokenizer : ITextTokenizer
     /// <inheritdoc/>
     public int VocabularySize => 256;
 
+    /// <summary>0 (NUL, which text does not contain), as the official trainer's byte-level <c>CharLevelTokenizer</c> uses.</summary>
+    public int? EndOfText => 0;
+
     /// <inheritdoc/>
     public int[] Encode(string text)
     {

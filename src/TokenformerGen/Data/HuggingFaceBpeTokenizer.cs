@@ -51,6 +51,9 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
     /// <summary>The added (special) tokens by content, e.g. <c>&lt;|endoftext|&gt;</c>.</summary>
     public IReadOnlyDictionary<string, int> AddedTokens => _added;
 
+    /// <summary>The added token <c>&lt;|endoftext|&gt;</c> (0 in GPT-NeoX-20B), or null when the file has none.</summary>
+    public override int? EndOfText => _added.TryGetValue("<|endoftext|>", out var id) ? id : null;
+
     /// <summary>Reads a <c>tokenizer.json</c>; a missing, unreadable or unsupported file is a <see cref="TokenizerException"/> naming it.</summary>
     public static HuggingFaceBpeTokenizer Load(string path)
     {
@@ -84,10 +87,12 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
             var added = ReadAddedTokens(root, source);
             var (addPrefixSpace, nfc) = ReadPipeline(root, source);
 
+            // Only bytes that UTF-8 text can contain must have a symbol: 0xC0, 0xC1 and 0xF5–0xFF never occur, and
+            // GPT-NeoX-20B's vocabulary leaves exactly those 13 out.
             var byteSymbols = ByteLevelAlphabet();
-            var missing = byteSymbols.Where(s => !vocab.ContainsKey(s)).ToList();
+            var missing = Enumerable.Range(0, 256).Where(b => OccursInUtf8((byte)b) && !vocab.ContainsKey(byteSymbols[b])).ToList();
             if (missing.Count > 0)
-                throw Invalid(source, $"the vocabulary lacks {missing.Count} of the 256 byte-level symbols (e.g. \"{missing[0]}\"), so it is not a byte-level BPE vocabulary");
+                throw Invalid(source, $"the vocabulary lacks {missing.Count} of the 243 byte-level symbols that UTF-8 text can need (e.g. \"{byteSymbols[missing[0]]}\" for byte 0x{missing[0]:X2}), so it is not a byte-level BPE vocabulary");
             for (var i = 0; i < merges.Count; i++)
             {
                 var (a, b) = merges[i];
@@ -218,6 +223,9 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
         }
         return symbols;
     }
+
+    /// <summary>Whether byte <paramref name="b"/> can occur in well-formed UTF-8 (all but 0xC0, 0xC1 and 0xF5–0xFF).</summary>
+    internal static bool OccursInUtf8(byte b) => b is not (0xC0 or 0xC1) && b < 0xF5;
 
     /// <summary>
     /// Whether the runtime can apply the file's NFC normaliser: under <c>InvariantGlobalization</c> (this project's

@@ -25,6 +25,12 @@ public interface ITextTokenizer
     string Decode(ReadOnlySpan<int> ids);
 
     /// <summary>
+    /// The id that ends a document in pre-tokenized datasets (GPT-NeoX's <c>eod</c>: <c>&lt;|endoftext|&gt;</c>), or null
+    /// when the tokenizer has none.
+    /// </summary>
+    int? EndOfText => null;
+
+    /// <summary>
     /// The number of UTF-8 bytes of the text that <paramref name="ids"/> stand for, for bits-per-byte.
     /// </summary>
     long CountBytes(ReadOnlySpan<int> ids);

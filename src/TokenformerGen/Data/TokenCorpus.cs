@@ -59,21 +59,30 @@ public sealed class TokenCorpus : IDisposable
     private readonly MappedTokens _tokens;
 
     private TokenCorpus(string cachePath, ITextTokenizer tokenizer, TokenFile.Header header, string? rebuildReason)
+        : this(cachePath, tokenizer, new MappedTokens(cachePath, header), header.TextBytes, header.ValidationBytes, null)
+    {
+        RebuildReason = rebuildReason;
+    }
+
+    private TokenCorpus(string cachePath, ITextTokenizer tokenizer, MappedTokens tokens, long textBytes, long validationBytes, NeoXDatasetInfo? dataset)
     {
         CachePath = cachePath;
         Tokenizer = tokenizer;
-        RebuildReason = rebuildReason;
-        Count = header.Count;
-        TextBytes = header.TextBytes;
-        ValidationBytes = header.ValidationBytes;
-        var validation = ValidationCount(header.Count);
-        Train = new TokenRange(0, header.Count - validation);
-        Validation = new TokenRange(header.Count - validation, validation);
-        _tokens = new MappedTokens(cachePath, header);
+        Dataset = dataset;
+        Count = tokens.Count;
+        TextBytes = textBytes;
+        ValidationBytes = validationBytes;
+        var validation = ValidationCount(Count);
+        Train = new TokenRange(0, Count - validation);
+        Validation = new TokenRange(Count - validation, validation);
+        _tokens = tokens;
     }
 
-    /// <summary>The token file this corpus reads.</summary>
+    /// <summary>The token file this corpus reads (for a NeoX dataset, its <c>.bin</c>).</summary>
     public string CachePath { get; }
+
+    /// <summary>The NeoX dataset the ids come from (pre-tokenized; its text and so bits per byte are unknown), or null for text.</summary>
+    public NeoXDatasetInfo? Dataset { get; }
 
     /// <summary>The tokenizer that produced the ids.</summary>
     public ITextTokenizer Tokenizer { get; }
@@ -81,13 +90,13 @@ public sealed class TokenCorpus : IDisposable
     /// <summary>Whether opening had to tokenize (no usable cache); false when the cache was reused.</summary>
     public bool WasBuilt => RebuildReason is not null;
 
-    /// <summary>Why the cache was (re)built, e.g. "no cache" or "corrupt cache: …"; null when it was reused.</summary>
+    /// <summary>Why the cache was (re)built, e.g. "no cache" or "corrupt cache: …"; null when it was reused (or is a NeoX dataset).</summary>
     public string? RebuildReason { get; }
 
     /// <summary>Total number of tokens.</summary>
     public long Count { get; }
 
-    /// <summary>UTF-8 bytes of the whole text.</summary>
+    /// <summary>UTF-8 bytes of the whole text (0 for a NeoX dataset, whose text is unknown).</summary>
     public long TextBytes { get; }
 
     /// <summary>The training range: the first 95% of tokens.</summary>
@@ -156,6 +165,20 @@ public sealed class TokenCorpus : IDisposable
         return new TokenCorpus(cachePath, tokenizer, header!.Value, reason);
     }
 
+    /// <summary>
+    /// Opens the NeoX mmap dataset at <paramref name="prefix"/> (<see cref="NeoXDataset"/>) as a corpus: its items in
+    /// order are the token stream, split like a text (the last 5% of the ids are validation). Every id must be below
+    /// <paramref name="tokenizer"/>'s vocabulary. Bits per byte are unknown: <see cref="ValidationBytes"/> is 0.
+    /// </summary>
+    /// <exception cref="NeoXDatasetException">A missing file, a broken index, or an id outside the vocabulary.</exception>
+    public static TokenCorpus OpenNeoX(string prefix, ITextTokenizer tokenizer)
+    {
+        ArgumentNullException.ThrowIfNull(prefix);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        var (info, tokens) = NeoXDataset.Open(prefix, tokenizer.VocabularySize);
+        return new TokenCorpus(NeoXDataset.DataPath(prefix), tokenizer, tokens, 0, 0, info);
+    }
+
     /// <summary>The cache file for a corpus and tokenizer (hashes the corpus file).</summary>
     public static string CachePathFor(string corpusPath, ITextTokenizer tokenizer, string cacheDirectory)
     {
@@ -184,7 +207,7 @@ public sealed class TokenCorpus : IDisposable
     /// <summary>Opens the corpus text as UTF-8 (decompressing <c>.gz</c>); invalid bytes become U+FFFD.</summary>
     internal static StreamReader OpenText(string corpusPath) => OpenText(corpusPath, out _);
 
-    private static StreamReader OpenText(string corpusPath, out FileStream file)
+    internal static StreamReader OpenText(string corpusPath, out FileStream file)
     {
         Stream stream = file = new FileStream(corpusPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
         if (corpusPath.EndsWith(".gz", StringComparison.OrdinalIgnoreCase)) stream = new GZipStream(stream, CompressionMode.Decompress);

@@ -92,50 +92,139 @@ internal static class TokenFile
     }
 }
 
-/// <summary>Read-only memory-mapped view of a token file's ids; nothing is loaded into managed memory up front.</summary>
+/// <summary>How ids are stored in a mapped file.</summary>
+internal enum IdType
+{
+    UInt8,
+    Int8,
+    Int16,
+    UInt16,
+    Int32,
+    Int64,
+}
+
+/// <summary>
+/// Read-only memory-mapped view of ids stored from a byte offset of a file (our token files, NeoX <c>.bin</c> files);
+/// nothing is loaded into managed memory up front.
+/// </summary>
 internal sealed class MappedTokens : IDisposable
 {
-    private readonly MemoryMappedFile _file;
-    private readonly MemoryMappedViewAccessor _view;
-    private readonly int _bytesPerId;
+    private readonly MemoryMappedFile? _file;
+    private readonly MemoryMappedViewAccessor? _view;
+    private readonly long _offset;
+    private readonly IdType _type;
 
     public MappedTokens(string path, TokenFile.Header header)
+        : this(path, TokenFile.HeaderSize, header.Count, header.BytesPerId == 2 ? IdType.UInt16 : IdType.Int32) { }
+
+    public MappedTokens(string path, long offset, long count, IdType type)
     {
         if (!BitConverter.IsLittleEndian) throw new PlatformNotSupportedException("token files are read on little-endian machines only");
-        _bytesPerId = header.BytesPerId;
-        Count = header.Count;
+        _offset = offset;
+        _type = type;
+        Count = count;
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+        if (stream.Length == 0)
+        {
+            stream.Dispose();   // an empty file cannot be mapped; it holds no ids anyway
+            return;
+        }
         _file = MemoryMappedFile.CreateFromFile(stream, null, 0, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
         _view = _file.CreateViewAccessor(0, 0, MemoryMappedFileAccess.Read);
     }
 
     public long Count { get; }
 
+    /// <summary>Bytes per id of <paramref name="type"/>.</summary>
+    public static int Width(IdType type) => type switch
+    {
+        IdType.UInt8 or IdType.Int8 => 1,
+        IdType.Int16 or IdType.UInt16 => 2,
+        IdType.Int32 => 4,
+        _ => 8,
+    };
+
     /// <summary>Copies ids <c>[start, start + destination.Length)</c> into <paramref name="destination"/>.</summary>
     public void Read(long start, Span<int> destination)
     {
         if (start < 0 || start + destination.Length > Count)
             throw new ArgumentOutOfRangeException(nameof(start), $"ids [{start}, {start + destination.Length}) are outside [0, {Count})");
-        var offset = TokenFile.HeaderSize + start * _bytesPerId;
-        if (_bytesPerId == 4)
+        if (destination.IsEmpty) return;
+        var offset = _offset + start * Width(_type);
+        switch (_type)
         {
-            var ints = ArrayPool<int>.Shared.Rent(destination.Length);
-            try { _view.ReadArray(offset, ints, 0, destination.Length); ints.AsSpan(0, destination.Length).CopyTo(destination); }
-            finally { ArrayPool<int>.Shared.Return(ints); }
-            return;
+            case IdType.Int32:
+                Copy<int>(offset, destination, v => v);
+                break;
+            case IdType.UInt16:
+                Copy<ushort>(offset, destination, v => v);
+                break;
+            case IdType.Int16:
+                Copy<short>(offset, destination, v => v);
+                break;
+            case IdType.UInt8:
+                Copy<byte>(offset, destination, v => v);
+                break;
+            case IdType.Int8:
+                Copy<sbyte>(offset, destination, v => v);
+                break;
+            default:
+                Copy<long>(offset, destination, v => (int)v);   // ids were checked against the vocabulary when opened
+                break;
         }
-        var shorts = ArrayPool<ushort>.Shared.Rent(destination.Length);
+    }
+
+    /// <summary>The position and value of the first id outside <c>[0, limit)</c>, or −1 when every id is inside.</summary>
+    public long FirstIdOutside(long limit, out long value)
+    {
+        value = 0;
+        return _type switch
+        {
+            IdType.Int32 => Scan<int>(limit, v => v, out value),
+            IdType.UInt16 => Scan<ushort>(limit, v => v, out value),
+            IdType.Int16 => Scan<short>(limit, v => v, out value),
+            IdType.UInt8 => Scan<byte>(limit, v => v, out value),
+            IdType.Int8 => Scan<sbyte>(limit, v => v, out value),
+            _ => Scan<long>(limit, v => v, out value),
+        };
+    }
+
+    private long Scan<T>(long limit, Func<T, long> widen, out long value) where T : struct
+    {
+        const int block = 1 << 20;
+        var buffer = new T[(int)Math.Min(Count, block)];
+        for (long start = 0; start < Count; start += block)
+        {
+            var n = (int)Math.Min(block, Count - start);
+            _view!.ReadArray(_offset + start * Width(_type), buffer, 0, n);
+            for (var i = 0; i < n; i++)
+            {
+                var id = widen(buffer[i]);
+                if (id < 0 || id >= limit)
+                {
+                    value = id;
+                    return start + i;
+                }
+            }
+        }
+        value = 0;
+        return -1;
+    }
+
+    private void Copy<T>(long offset, Span<int> destination, Func<T, int> widen) where T : struct
+    {
+        var buffer = ArrayPool<T>.Shared.Rent(destination.Length);
         try
         {
-            _view.ReadArray(offset, shorts, 0, destination.Length);
-            for (var i = 0; i < destination.Length; i++) destination[i] = shorts[i];
+            _view!.ReadArray(offset, buffer, 0, destination.Length);
+            for (var i = 0; i < destination.Length; i++) destination[i] = widen(buffer[i]);
         }
-        finally { ArrayPool<ushort>.Shared.Return(shorts); }
+        finally { ArrayPool<T>.Shared.Return(buffer); }
     }
 
     public void Dispose()
     {
-        _view.Dispose();
-        _file.Dispose();
+        _view?.Dispose();
+        _file?.Dispose();
     }
 }

@@ -14,11 +14,11 @@ public static class Tokenizers
     /// <summary>
     /// The tokenizer for a family: <paramref name="tokenizerJsonPath"/> (a Hugging Face <c>tokenizer.json</c>)
     /// when given, whatever the kind; otherwise bytes for <see cref="TokenizerKind.Byte"/>, GPT-2 BPE for
-    /// <see cref="TokenizerKind.Gpt2"/>, and for <see cref="TokenizerKind.NeoX"/> (whose file cannot be fetched here)
-    /// GPT-2 BPE when its 50,257 ids fit <paramref name="paddedVocabulary"/>, saying so in the note.
+    /// <see cref="TokenizerKind.Gpt2"/>, and the shipped GPT-NeoX-20B tokenizer (<see cref="NeoXTokenizer"/>) for
+    /// <see cref="TokenizerKind.NeoX"/>.
     /// </summary>
-    /// <exception cref="TokenizerException">The file is missing or unusable, NeoX has no file and GPT-2 does not
-    /// fit, or the tokenizer's vocabulary exceeds <paramref name="paddedVocabulary"/>.</exception>
+    /// <exception cref="TokenizerException">The file is missing or unusable, or the tokenizer's vocabulary exceeds
+    /// <paramref name="paddedVocabulary"/>.</exception>
     public static TokenizerChoice For(TokenizerKind kind, string? tokenizerJsonPath, long paddedVocabulary)
     {
         if (paddedVocabulary <= 0)
@@ -36,12 +36,7 @@ public static class Tokenizers
             {
                 TokenizerKind.Byte => new(ByteTokenizer.Instance, "tokenizer: UTF-8 bytes (256 ids)"),
                 TokenizerKind.Gpt2 => new(Gpt2Tokenizer.Instance, $"tokenizer: GPT-2 BPE ({N(Gpt2Tokenizer.Gpt2VocabularySize)} ids)"),
-                TokenizerKind.NeoX when Gpt2Tokenizer.Gpt2VocabularySize <= paddedVocabulary => new(Gpt2Tokenizer.Instance,
-                    $"tokenizer: GPT-NeoX-20B tokenizer.json not given (--tokenizer FILE); falling back to GPT-2 BPE, whose "
-                    + $"{N(Gpt2Tokenizer.Gpt2VocabularySize)} ids fit the padded vocabulary of {N(paddedVocabulary)} (ids differ from the released models')"),
-                TokenizerKind.NeoX => throw new TokenizerException(
-                    $"this family uses the GPT-NeoX-20B tokenizer: give its tokenizer.json (--tokenizer FILE); GPT-2 BPE "
-                    + $"({N(Gpt2Tokenizer.Gpt2VocabularySize)} ids) cannot stand in because the padded vocabulary is only {N(paddedVocabulary)}"),
+                TokenizerKind.NeoX => new(NeoXTokenizer.Instance, $"tokenizer: GPT-NeoX-20B BPE ({N(NeoXTokenizer.VocabularySize)} ids, shipped)"),
                 _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown tokenizer kind"),
             };
         }

@@ -8,6 +8,6 @@ public enum TokenizerKind
     Byte,
     /// <summary><c>gpt2</c>: GPT-2 BPE (50,257 tokens).</summary>
     Gpt2,
-    /// <summary><c>neox</c>: the GPT-NeoX-20B BPE of the released models.</summary>
+    /// <summary><c>neox</c>: the GPT-NeoX-20B BPE of the released models (50,277 ids), shipped with the runtime (<c>NeoXTokenizer</c>).</summary>
     NeoX,
 }

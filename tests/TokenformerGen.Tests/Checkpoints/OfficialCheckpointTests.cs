@@ -78,7 +78,7 @@ public sealed class OfficialCheckpointTests : TempFolderTest
     [Fact]
     public void PythonsPickleReadsTheOfficialNamesShapesAndBytes()
     {
-        var python = FindOnPath("python3");
+        var python = Python.Find();
         if (python is null) return; // optional cross-check: nothing to run it with
 
         var path = PathOf(OfficialCheckpoint.FileName);
@@ -231,8 +231,4 @@ public sealed class OfficialCheckpointTests : TempFolderTest
             TensorAssert.BitEqual(t, read[name].to_type(bfloat16), name);
         }
     }
-
-    private static string? FindOnPath(string program)
-        => (Environment.GetEnvironmentVariable("PATH") ?? "").Split(':', StringSplitOptions.RemoveEmptyEntries)
-            .Select(dir => Path.Combine(dir, program)).FirstOrDefault(File.Exists);
 }

@@ -133,15 +133,14 @@ public sealed class TokenizerTests : IDisposable
     }
 
     [Fact]
-    public void NeoXWithoutAFileFallsBackToGpt2WhenItFitsAndSaysSo()
+    public void NeoXWithoutAFileIsTheShippedGptNeoX20BTokenizer()
     {
-        var choice = Tokenizers.For(TokenizerKind.NeoX, null, 50432);
-        Assert.Same(Gpt2Tokenizer.Instance, choice.Tokenizer);
-        Assert.Contains("falling back to GPT-2", choice.Note);
-        Assert.Contains("50,432", choice.Note);
+        var choice = Tokenizers.For(TokenizerKind.NeoX, null, 50304);
+        Assert.Same(NeoXTokenizer.Instance, choice.Tokenizer);
+        Assert.Contains("GPT-NeoX-20B", choice.Note);
 
         var e = Assert.Throws<TokenizerException>(() => Tokenizers.For(TokenizerKind.NeoX, null, 1024));
-        Assert.Contains("tokenizer.json", e.Message);
+        Assert.Contains("50,277", e.Message);
         Assert.Contains("1,024", e.Message);
     }
 
