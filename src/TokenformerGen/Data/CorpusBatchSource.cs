@@ -1,5 +1,3 @@
-using TokenformerGen.Training;
-
 namespace TokenformerGen.Data;
 
 /// <summary>Feeds a trainer from a tokenized corpus: random training windows, the held-out tail for validation.</summary>

@@ -117,13 +117,6 @@ public sealed class TokenCorpus : IDisposable
     /// <summary>Number of validation tokens for <paramref name="count"/> tokens: <c>ceil(count × 5%)</c>.</summary>
     public static long ValidationCount(long count) => (count + 19) / 20;
 
-    /// <summary>
-    /// Converts a validation loss in nats per token to bits per byte: <c>loss × tokens / (bytes × ln 2)</c>
-    /// (for the byte tokenizer simply <c>loss / ln 2</c>).
-    /// </summary>
-    public double BitsPerByte(double lossNatsPerToken) =>
-        ValidationBytes == 0 ? double.NaN : lossNatsPerToken * Validation.Length / (ValidationBytes * Math.Log(2));
-
     /// <summary>The range of a split.</summary>
     public TokenRange RangeOf(DataSplit split) => split switch
     {

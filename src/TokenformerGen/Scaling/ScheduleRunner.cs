@@ -1,3 +1,4 @@
+using TokenformerGen.Data;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Modules;

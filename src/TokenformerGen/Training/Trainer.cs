@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using TokenformerGen.Data;
 using TokenformerGen.Modules;
 using static TorchSharp.torch;
 

@@ -70,8 +70,7 @@ public sealed class NeoXDatasetTests : IDisposable
         Assert.Equal(TokenCorpus.ValidationCount(expected.Length), corpus.Validation.Length);
         Assert.Equal(expected.Length, corpus.Validation.End);
         Assert.Equal(0, corpus.ValidationBytes);
-        Assert.True(double.IsNaN(corpus.BitsPerByte(1.0)));   // pre-tokenized: no bytes to divide by
-        Assert.Null(new CorpusBatchSource(corpus, 1).TokensPerByte);
+        Assert.Null(new CorpusBatchSource(corpus, 1).TokensPerByte);   // pre-tokenized: no bytes, so no bits per byte
         Assert.Equal(40, corpus.Dataset!.Documents);
     }
 

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using TokenformerGen.Data;
+using TokenformerGen.Training;
 
 namespace TokenformerGen.Tests.Data;
 
@@ -139,7 +140,7 @@ public sealed class TokenCorpusTests : IDisposable
         Assert.Equal(1000, corpus.TextBytes);
         Assert.Equal(50, corpus.ValidationBytes);
         Assert.Equal(1.0, corpus.ValidationBytesPerToken);
-        Assert.Equal(1.0, corpus.BitsPerByte(Math.Log(2)), 12);   // bytes: bpb = loss / ln 2
+        Assert.Equal(1.0, Evaluation.BitsPerByte(Math.Log(2), 1 / corpus.ValidationBytesPerToken), 12);   // bytes: bpb = loss / ln 2
         Assert.Equal(1, TokenCorpus.ValidationCount(1));
         Assert.Equal(2, TokenCorpus.ValidationCount(21));
     }
@@ -153,7 +154,7 @@ public sealed class TokenCorpusTests : IDisposable
         Assert.Equal(Encoding.UTF8.GetByteCount(Gpt2Tokenizer.Instance.Decode(validation)), corpus.ValidationBytes);
         Assert.Equal(Encoding.UTF8.GetByteCount(text), corpus.TextBytes);
         var loss = 2.5;
-        Assert.Equal(loss * corpus.Validation.Length / (corpus.ValidationBytes * Math.Log(2)), corpus.BitsPerByte(loss), 12);
+        Assert.Equal(loss * corpus.Validation.Length / (corpus.ValidationBytes * Math.Log(2)), Evaluation.BitsPerByte(loss, 1 / corpus.ValidationBytesPerToken), 12);
     }
 
     [Fact]

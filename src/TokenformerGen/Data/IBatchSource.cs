@@ -1,6 +1,4 @@
-using TokenformerGen.Data;
-
-namespace TokenformerGen.Training;
+namespace TokenformerGen.Data;
 
 /// <summary>Token batches for training and evaluation.</summary>
 public interface IBatchSource
