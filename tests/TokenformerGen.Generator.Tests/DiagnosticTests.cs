@@ -13,6 +13,8 @@ public class DiagnosticTests
     public static TheoryData<string, string, string, int, int> Cases => new()
     {
         { "TFG0001", "syntax error: a character that cannot start a token", Specs.Edit((6, "context: @64")), 6, 10 },
+        { "TFG0001", "a tab used for indentation, at the tab", Specs.Edit((9, "\thidden: 64")), 9, 1 },
+        { "TFG0001", "a tab after spaces, at the tab", Specs.Edit((9, "  \thidden: 64")), 9, 3 },
         { "TFG0002", "a tag", Specs.Edit((6, "context: !!int 64")), 6, 10 },
         { "TFG0003", "a key given twice", Specs.Edit((6, "context: 64\ncontext: 128")), 7, 1 },
         { "TFG0004", "no schema key: reported at the root mapping", Specs.Edit((1, ""), (2, "family: Tiny")), 1, 1 },

@@ -65,6 +65,13 @@ internal sealed class YamlTreeReader
         {
             var start = (int)Math.Min(ex.Start.Index, int.MaxValue);
             var end = (int)Math.Min(Math.Max(ex.End.Index, ex.Start.Index), int.MaxValue);
+            if (ex.Message.IndexOf("tab", StringComparison.OrdinalIgnoreCase) >= 0 && FindIndentingTab(text, start) is { } tab)
+            {
+                // YamlDotNet reports a tab in indentation where the scalar before it began (or at 1:1); the tab is the mistake.
+                _bag.Report(DiagnosticDescriptors.YamlSyntaxError, new SourceRange(tab, tab + 1), "a tab character in indentation (YAML indents with spaces only)");
+                return null;
+            }
+
             _bag.Report(DiagnosticDescriptors.YamlSyntaxError, new SourceRange(start, end), Describe(ex));
             return null;
         }
@@ -249,6 +256,33 @@ internal sealed class YamlTreeReader
             }
 
             return i;
+        }
+
+        return null;
+    }
+
+    /// <summary>The first tab in the leading whitespace of a line, from the line holding <paramref name="from"/> on, or null.</summary>
+    private static int? FindIndentingTab(string text, int from)
+    {
+        var lineStart = from <= 0 ? 0 : text.LastIndexOf('\n', Math.Min(from, text.Length) - 1) + 1;
+        for (var i = lineStart; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c == '\t')
+            {
+                return i;
+            }
+
+            if (c != ' ')
+            {
+                var next = text.IndexOf('\n', i);   // skip the rest of the line: only leading whitespace indents
+                if (next < 0)
+                {
+                    return null;
+                }
+
+                i = next;
+            }
         }
 
         return null;
