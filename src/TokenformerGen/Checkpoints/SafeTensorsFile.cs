@@ -28,26 +28,6 @@ public static class SafeTensorsFile
         writer.Complete();
     }
 
-    /// <summary>
-    /// Writes <paramref name="path"/> atomically, producing each tensor only when its turn comes: the
-    /// header comes from <paramref name="specs"/>, then <paramref name="produce"/> is called once per
-    /// tensor in name order. The writer disposes every produced tensor after writing it.
-    /// </summary>
-    public static void WriteStreaming(string path, IEnumerable<TensorSpec> specs, Func<TensorSpec, Tensor> produce, IReadOnlyDictionary<string, string>? metadata = null)
-    {
-        var list = specs.ToList();
-        AtomicFile.Write(path, stream =>
-        {
-            using var writer = new SafeTensorsWriter(stream, list, metadata);
-            foreach (var info in writer.Order)
-            {
-                using var tensor = produce(info);
-                writer.Write(info.Name, tensor);
-            }
-            writer.Complete();
-        });
-    }
-
     /// <summary>Reads every tensor and the metadata of <paramref name="path"/>.</summary>
     /// <exception cref="CheckpointFormatException">The file is not a valid safetensors file.</exception>
     public static SafeTensorsContent Read(string path)

@@ -62,8 +62,17 @@ public sealed class AtomicFileTests : TempFolderTest
         var (path, old) = ExistingFile();
         var specs = Tensors(0f).Select(kv => TensorSpec.Of(kv.Key, kv.Value));
         var calls = 0;
-        var e = Assert.Throws<InvalidOperationException>(() => SafeTensorsFile.WriteStreaming(path, specs, spec =>
-            ++calls == 2 ? throw new InvalidOperationException("source failed") : full(spec.Shape, 3f)));
+        var e = Assert.Throws<InvalidOperationException>(() => AtomicFile.Write(path, stream =>
+        {
+            using var writer = new SafeTensorsWriter(stream, specs);
+            foreach (var info in writer.Order)
+            {
+                if (++calls == 2) throw new InvalidOperationException("source failed");
+                using var t = full(info.Shape, 3f);
+                writer.Write(info.Name, t);
+            }
+            writer.Complete();
+        }));
         Assert.Equal("source failed", e.Message);
         Assert.Equal(2, calls);
         Assert.Equal(old, File.ReadAllBytes(path));

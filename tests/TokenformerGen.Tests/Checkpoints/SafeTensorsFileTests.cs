@@ -1,4 +1,5 @@
 using System.Buffers.Binary;
+using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using TokenformerGen.Checkpoints;
@@ -153,23 +154,52 @@ public sealed class SafeTensorsFileTests : TempFolderTest
     }
 
     [Fact]
-    public void StreamingWriterProducesTensorsInNameOrderAndDisposesThem()
+    public void TheWriterTakesATensorsBytesInPiecesOfAnySize()
     {
-        var path = PathOf("stream.safetensors");
-        var specs = new[] { new TensorSpec("z", ScalarType.Float32, [2]), new TensorSpec("a", ScalarType.Int32, [3]) };
-        var produced = new List<(string Name, Tensor Tensor)>();
-        SafeTensorsFile.WriteStreaming(path, specs, spec =>
+        var path = PathOf("pieces.safetensors");
+        using var a = tensor(new[] { 1, 2, 3 });
+        using var z = tensor(new[] { 0.5f, 4f, -1f });
+        var zBytes = TensorBytes.ToArray(z);
+        AtomicFile.Write(path, stream =>
         {
-            var t = spec.Name == "a" ? tensor(new[] { 1, 2, 3 }) : tensor(new[] { 0.5f, 4f });
-            produced.Add((spec.Name, t));
-            return t;
+            using var writer = new SafeTensorsWriter(stream, [new TensorSpec("z", ScalarType.Float32, [3]), new TensorSpec("a", ScalarType.Int32, [3])]);
+            writer.Write("a", a);
+            writer.WriteBytes("z", zBytes.AsSpan(0, 5));    // pieces need not be whole elements
+            Assert.Equal("z", writer.Next!.Name);
+            writer.WriteBytes("z", zBytes.AsSpan(5, 7));
+            Assert.Null(writer.Next);
+            writer.Complete();
         });
-        Assert.Equal(["a", "z"], produced.Select(p => p.Name));
-        Assert.All(produced, p => Assert.True(p.Tensor.IsInvalid));
-
         using var read = SafeTensorsFile.Read(path);
         Assert.Equal([1, 2, 3], read.Tensors["a"].data<int>().ToArray());
-        Assert.Equal([0.5f, 4f], read.Tensors["z"].data<float>().ToArray());
+        Assert.Equal([0.5f, 4f, -1f], read.Tensors["z"].data<float>().ToArray());
+    }
+
+    [Fact]
+    public void TheWriterRefusesBytesBeyondATensorAndReportsAHalfWrittenOne()
+    {
+        using var ms = new MemoryStream();
+        using var writer = new SafeTensorsWriter(ms, [new TensorSpec("a", ScalarType.Float32, [2]), new TensorSpec("b", ScalarType.Float32, [1])]);
+        writer.WriteBytes("a", new byte[6]);
+        Assert.Contains("holds 8 bytes; 6 are written and 4 more do not fit", Assert.Throws<InvalidOperationException>(() => writer.WriteBytes("a", new byte[4])).Message);
+        using var whole = zeros(2);
+        Assert.Contains("half written (6 of 8 bytes)", Assert.Throws<InvalidOperationException>(() => writer.Write("a", whole)).Message);
+        Assert.Contains("'b' written out of order: 'a' is next", Assert.Throws<InvalidOperationException>(() => writer.WriteBytes("b", new byte[4])).Message);
+        Assert.Contains("starting with 'a' (6 of its 8 bytes written)", Assert.Throws<InvalidOperationException>(() => writer.Complete()).Message);
+    }
+
+    [Fact]
+    public void TheReaderReadsARangeOfATensorIntoTheCallersBuffer()
+    {
+        var path = PathOf("range.safetensors");
+        using var t = arange(10, float32);
+        SafeTensorsFile.Write(path, [new KeyValuePair<string, Tensor>("t", t)]);
+        using var reader = SafeTensorsReader.Open(path);
+        var buffer = new byte[12];
+        reader.ReadBytes("t", 8, buffer);   // elements 2, 3, 4
+        Assert.Equal([2f, 3f, 4f], MemoryMarshal.Cast<byte, float>(buffer).ToArray());
+        Assert.Throws<ArgumentOutOfRangeException>(() => reader.ReadBytes("t", 32, buffer));
+        Assert.Throws<KeyNotFoundException>(() => reader.ReadBytes("u", 0, buffer));
     }
 
     [Fact]
