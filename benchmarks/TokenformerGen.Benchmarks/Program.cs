@@ -8,14 +8,14 @@ namespace TokenformerGen.Benchmarks;
 /// <summary>
 /// <c>dotnet run -c Release --project benchmarks/TokenformerGen.Benchmarks -- [figures] [--smoke] [--threads N]</c>.
 /// Figures by name or number: matmul (1), training (2), pattention (3), handwritten (4), generator (5),
-/// migration (6), generation (7), memory (8); none = all.
+/// growth (6), generation (7), memory (8); none = all.
 /// </summary>
 internal static class Program
 {
     private static readonly IFigure[] Figures =
     [
         new MatmulFigure(), new TrainingFigure(), new PattentionFigure(), new HandWrittenFigure(),
-        new GeneratorFigure(), new MigrationFigure(), new GenerationFigure(), new MemoryFigure(),
+        new GeneratorFigure(), new CheckpointGrowthFigure(), new GenerationFigure(), new MemoryFigure(),
     ];
 
     private static int Main(string[] args)
@@ -86,8 +86,8 @@ internal static class Program
     {
         switch (args[0])
         {
-            case "migration":
-                MigrationFigure.Child(args[1..]);
+            case "growth":
+                CheckpointGrowthFigure.Child(args[1..]);
                 return 0;
             case "memory":
                 MemoryFigure.Child(args[1..]);

@@ -1,16 +1,35 @@
-using System.Diagnostics;
-using TokenformerGen.Growth;
+using TorchSharp;
 using static TorchSharp.torch;
-set_num_threads(1);
-var sw = Stopwatch.StartNew();
-long total = 0;
-for (int i = 0; i < 12; i++) {
-  foreach (var rows in new long[]{1564,1564,1564,1564,6256}) {
-    NewRowDraws.ForEachChunk("layers."+i+".x"+rows, rows, 768, 0.02, 1, (f, c) => { total += c.NumberOfElements; });
-  }
-}
-Console.WriteLine($"draw {total/1e6:F1}M normals: {sw.Elapsed.TotalSeconds:F2}s");
-sw.Restart();
-using var t = empty(1<<20, float32);
-for (int i=0;i<110;i++) t.uniform_(0,1);
-Console.WriteLine($"uniform 110M: {sw.Elapsed.TotalSeconds:F2}s");
+var meta = new Device(DeviceType.META);
+void Try(string name, Func<Tensor> f) { try { var r = f(); Console.WriteLine($"{name}: ok ({r.device})"); } catch (Exception e) { Console.WriteLine($"{name}: ERR {e.Message.Split('\n')[0][..Math.Min(110, e.Message.Split('\n')[0].Length)]}"); } }
+var m = randn(4, 8, device: meta); var c = randn(4, 8); var c83 = randn(8,3);
+Try("mm meta@cpu", () => m.matmul(c83));
+Try("add", () => m + c);
+Try("mul", () => m * c);
+Try("cat", () => cat(new[]{m, c}, 0));
+Try("addcmul_", () => m.clone().addcmul_(c, c, 1));
+Try("where", () => where(c > 0, m, m));
+Try("sum", () => m.sum());
+Try("softmax", () => softmax(m, -1));
+Try("gelu", () => nn.functional.gelu(m));
+Try("vector_norm", () => linalg.vector_norm(m, 2, new long[]{-1}, true));
+Try("masked_fill", () => m.masked_fill(m > 0, 0));
+Try("tril", () => ones(4,4, @bool, meta).tril());
+Try("layer_norm 3d", () => nn.functional.layer_norm(randn(2,4,8,device:meta), new long[]{8}));
+Try("layer_norm 2d", () => nn.functional.layer_norm(randn(4,8,device:meta), new long[]{8}));
+Try("layer_norm w/b", () => nn.functional.layer_norm(randn(4,8,device:meta), new long[]{8}, randn(8,device:meta), randn(8,device:meta)));
+
+Try("index_select", () => randn(10,4,device:meta).index_select(0, zeros(3,int64,device:meta)));
+Try("take_along", () => randn(10,4,device:meta)[zeros(3,int64,device:meta)]);
+Try("sdpa causal", () => nn.functional.scaled_dot_product_attention(randn(1,2,4,8,device:meta), randn(1,2,4,8,device:meta), randn(1,2,4,8,device:meta), is_casual: true));
+Try("sdpa nomask", () => nn.functional.scaled_dot_product_attention(randn(1,2,4,8,device:meta), randn(1,2,4,8,device:meta), randn(1,2,4,8,device:meta)));
+Try("sdpa mask", () => nn.functional.scaled_dot_product_attention(randn(1,2,4,8,device:meta), randn(1,2,4,8,device:meta), randn(1,2,4,8,device:meta), attn_mask: ones(4,4,@bool,meta)));
+Try("cross_entropy", () => nn.functional.cross_entropy(randn(6,10,device:meta), zeros(6,int64,device:meta)));
+Try("clip_grad", () => { var p = randn(3,device:meta, requires_grad:true); p.sum().backward(); return tensor(nn.utils.clip_grad_norm_(new[]{new TorchSharp.Modules.Parameter(p)}, 1.0)); });
+Try("to bf16", () => m.to(bfloat16));
+Try("rotary-like", () => { var x = randn(1,2,4,8,device:meta); return cat(new[]{-x.narrow(-1,0,4), x.narrow(-1,4,4)}, -1) * randn(4,8,device:meta); });
+Try("mul cpu 0dim", () => m * tensor(2.0f));
+Try("arange meta", () => arange(0, 10, 1, float32, meta));
+Try("outer meta", () => outer(arange(0, 10, 1, float32, meta), arange(0, 4, 1, float32, meta)));
+Try("cos meta", () => arange(0, 10, 1, float32, meta).cos());
+Try("multinomial", () => multinomial(softmax(randn(10,device:meta),0), 1));

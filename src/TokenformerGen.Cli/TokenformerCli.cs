@@ -50,13 +50,13 @@ public static class TokenformerCli
                   .WithDescription("Train one stage (from scratch, from a checkpoint, grown from its parent, or resumed from --out)")
                   .WithExample("train", "--family", "TinyKjv", "--stage", "Small", "--steps", "200", "--out", "runs/small", "--metrics", "small.jsonl");
             config.AddCommand<GrowCommand>("grow")
-                  .WithDescription("Grow a checkpoint into the next stage through the generated expansion map (streamed)")
+                  .WithDescription("Grow a checkpoint into the next stage through the generated growth map (streamed)")
                   .WithExample("grow", "--from", "small.safetensors", "--stage", "Medium", "--policy", "zero_keys", "--out", "medium.safetensors");
             config.AddCommand<EvalCommand>("eval")
                   .WithDescription("Validation loss and bits per byte of a checkpoint")
                   .WithExample("eval", "--checkpoint", "medium.safetensors");
             config.AddCommand<InspectCommand>("inspect")
-                  .WithDescription("List families and stages, or show one family's stages, sizes and expansion maps")
+                  .WithDescription("List families and stages, or show one family's stages, sizes and growth maps")
                   .WithExample("inspect").WithExample("inspect", "--family", "TinyKjv");
             config.AddCommand<GenerateCommand>("generate")
                   .WithDescription("Sample text from a checkpoint (temperature, top-k, seed, KV cache)")

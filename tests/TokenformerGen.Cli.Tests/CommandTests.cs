@@ -42,7 +42,7 @@ public sealed partial class CommandTests
     }
 
     [Fact]
-    public void InspectShowsAFamilyWithCondensedAndFullExpansionMaps()
+    public void InspectShowsAFamilyWithCondensedAndFullGrowthMaps()
     {
         var output = TestCli.Ok("inspect", "--family", "Mini");
         Assert.Contains("vocabulary 256 (padded 256, byte tokenizer), context 32, 2 layers, hidden 16, 2 heads", output);

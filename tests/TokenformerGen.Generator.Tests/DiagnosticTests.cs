@@ -78,7 +78,7 @@ public class DiagnosticTests
         Assert.Equal(TinyFiles, run.Sources.Keys.Order(StringComparer.Ordinal));
     }
 
-    // Constants, one model per stage, one expansion map per edge, and the registry.
+    // Constants, one model per stage, one growth map per edge, and the registry.
     private static readonly string[] TinyFiles = ["Tiny.Family.g.cs", "Tiny.Large.g.cs", "Tiny.Registry.g.cs", "Tiny.Small.g.cs", "Tiny.SmallToLarge.g.cs"];
 
     [Fact]

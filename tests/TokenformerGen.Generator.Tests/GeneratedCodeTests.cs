@@ -140,7 +140,7 @@ public class GeneratedCodeTests
     [InlineData("Test.Models.TinyLarge.GrowFrom(new Test.Models.TinySmall())", null)]                        // the edge Small → Large
     [InlineData("Test.Models.TinyLarge.GrowFrom(new Test.Models.TinyLarge())", "CS1503")]                    // Large → Large is no edge
     [InlineData("Test.Models.TinySmall.GrowFrom(new Test.Models.TinyLarge())", "CS0117")]                    // a root stage grows from nothing
-    public void Only_edges_of_the_schedule_compile_as_migrations(string call, string? error)
+    public void Only_edges_of_the_schedule_compile_as_growths(string call, string? error)
     {
         var consumer = CSharpSyntaxTree.ParseText(
             "namespace Consumer { internal static class Grow { internal static object Run() => " + call + "; } }",

@@ -15,11 +15,11 @@ internal sealed class InspectSettings : CommandSettings
     public string? Family { get; set; }
 
     [CommandOption("--full")]
-    [Description("List every parameter of each expansion map instead of one row per parameter kind")]
+    [Description("List every parameter of each growth map instead of one row per parameter kind")]
     public bool Full { get; set; }
 }
 
-/// <summary>Lists families and stages, or shows one family: architecture, stages, and each edge's expansion map.</summary>
+/// <summary>Lists families and stages, or shows one family: architecture, stages, and each edge's growth map.</summary>
 internal sealed partial class InspectCommand(CliSession session) : Command<InspectSettings>
 {
     public override int Execute(CommandContext context, InspectSettings settings, CancellationToken cancellationToken)

@@ -27,7 +27,7 @@ public interface IScheduleObserver
 
 /// <summary>
 /// Runs a family's schedule: progressively (train the root, grow each later stage from its parent
-/// through the edge's expansion map, train on) or from scratch (every stage alone, same budget rules).
+/// through the edge's growth map, train on) or from scratch (every stage alone, same budget rules).
 /// </summary>
 public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data, ScheduleOptions options, IScheduleObserver? observer = null)
 {
