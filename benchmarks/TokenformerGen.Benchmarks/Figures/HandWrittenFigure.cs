@@ -29,11 +29,13 @@ internal sealed class HandWrittenFigure : IFigure
         using var corpus = BenchModels.OpenCorpus();
         var data = BenchModels.Batches(corpus);
         using var batch = data.TrainBatch(0, 0, batchSize, seq);
-        var difference = MaxLogitDifference(generated, hand, batch.Inputs);
+        var difference = MaxLogitDifference(generated.call, hand.call, batch.Inputs);
 
         using var generatedOptimizer = new AdamW(generated.NamedParameters());
         using var handOptimizer = new AdamW(hand.named_parameters().Select(p => (p.name, (Tensor)p.parameter)));
-        var result = Timing.Alternate(() => Step(hand, handOptimizer, batch), () => Step(generated, generatedOptimizer, batch), pairs);
+        generated.train();
+        hand.train();
+        var result = Timing.Alternate(() => Step(hand.call, handOptimizer, batch), () => Step(generated.call, generatedOptimizer, batch), pairs);
 
         var table = new FigureTable($"Figure 4 — generated vs hand-written training step ({size.Label}, batch {batchSize} × context {seq})",
                                     "model", "median step", "tokens/s", "ratio to hand-written (median of pairs)", "ratio min–max");
@@ -69,19 +71,18 @@ internal sealed class HandWrittenFigure : IFigure
         foreach (var (name, tensor) in source) target[name].copy_(tensor);
     }
 
-    private static double MaxLogitDifference(nn.Module<Tensor, Tensor> a, nn.Module<Tensor, Tensor> b, Tensor tokens)
+    private static double MaxLogitDifference(Func<Tensor, Tensor> a, Func<Tensor, Tensor> b, Tensor tokens)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        return (a.forward(tokens) - b.forward(tokens)).abs().max().item<float>();
+        return (a(tokens) - b(tokens)).abs().max().item<float>();
     }
 
-    /// <summary>The step both models take: forward, mean cross-entropy, backward, AdamW, zero gradients.</summary>
-    private static void Step(nn.Module<Tensor, Tensor> model, AdamW optimizer, Data.TokenBatch batch)
+    /// <summary>The step both models take: forward (through <c>call</c>), mean cross-entropy, backward, AdamW, zero gradients.</summary>
+    private static void Step(Func<Tensor, Tensor> model, AdamW optimizer, Data.TokenBatch batch)
     {
-        model.train();
         using var scope = NewDisposeScope();
-        var logits = model.forward(batch.Inputs);
+        var logits = model(batch.Inputs);
         var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), batch.Targets.view(-1));
         loss.backward();
         optimizer.Step(6e-4);
