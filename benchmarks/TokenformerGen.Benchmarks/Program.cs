@@ -92,6 +92,9 @@ internal static class Program
             case "memory":
                 MemoryFigure.Child(args[1..]);
                 return 0;
+            case "handwritten":
+                HandWrittenFigure.Child(args[1..]);
+                return 0;
             default:
                 Console.Error.WriteLine($"Unknown child '{args[0]}'.");
                 return 2;

@@ -144,7 +144,7 @@ public sealed partial class CommandTests
         Checkpoint.Load(MiniCheckpoints.Large, model);
         model.eval();
         using var _ = no_grad();
-        using var expected = model.forward(tensor(new long[] { 72, 101, 108, 108 }).unsqueeze(0))[0];
+        using var expected = model.call(tensor(new long[] { 72, 101, 108, 108 }).unsqueeze(0))[0];
         Assert.True(BitEqual(expected, logits.Value));
     }
 

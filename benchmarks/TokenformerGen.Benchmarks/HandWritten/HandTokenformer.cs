@@ -1,3 +1,4 @@
+using TokenformerGen.Primitives;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -10,11 +11,13 @@ internal sealed record HandConfig(long Vocabulary, long Hidden, long Layers, lon
                                   double RotaryFraction = 0.25, double RotaryBase = 10000);
 
 /// <summary>
-/// A Tokenformer written by hand against TorchSharp, independently of the generator and of the
-/// runtime's primitives, as a baseline for figure 4. Same math and parameter names/shapes as a
-/// generated stage: pre-LN blocks with a non-parametric LayerNorm, q/k/v/proj and FFN Pattentions
-/// (l2_norm_gelu), partial rotary (rotate-half), causal SDPA, affine final LayerNorm, tied LM head.
-/// It leaves freeing temporaries to the caller's dispose scope.
+/// A Tokenformer written by hand against TorchSharp, independently of the generator, as the baseline
+/// of figure 4. Its Pattentions are the runtime's <see cref="Pattention"/> module, the kernel generated
+/// code uses too, so the figure compares only what surrounds them; the rest is its own: pre-LN blocks
+/// with a non-parametric LayerNorm, partial rotary (rotate-half) with tables precomputed for the
+/// context, causal SDPA, affine final LayerNorm, tied LM head. Same parameter names and shapes as a
+/// generated stage. It invokes its children with <c>forward</c> and leaves freeing temporaries to
+/// the caller's dispose scope.
 /// </summary>
 internal sealed class HandTokenformer : nn.Module<Tensor, Tensor>
 {
@@ -31,6 +34,10 @@ internal sealed class HandTokenformer : nn.Module<Tensor, Tensor>
         final_norm = nn.LayerNorm(config.Hidden, 1e-5);
         RegisterComponents();
     }
+
+    /// <summary>The runtime's l2_norm_gelu Pattention d → d with <paramref name="tokens"/> tokens and the given τ.</summary>
+    public static Pattention NewPattention(string name, long hidden, long tokens, double tau)
+        => new(hidden, tokens, hidden, PattentionNorm.L2NormGelu, TauPolicy.Fixed, fixedTau: tau, name: name);
 
     public override Tensor forward(Tensor tokens)
     {
@@ -50,14 +57,14 @@ internal sealed class HandTokenformer : nn.Module<Tensor, Tensor>
 internal sealed class HandBlock : nn.Module<Tensor, Tensor>
 {
     private readonly HandAttention attention;
-    private readonly HandParameterAttention mlp;
+    private readonly Pattention mlp;
     private readonly long _hidden;
 
     public HandBlock(string name, HandConfig config, HandRotary rotary) : base(name)
     {
         _hidden = config.Hidden;
         attention = new HandAttention(config, rotary);
-        mlp = new HandParameterAttention("mlp", config.Hidden, config.FfnTokens, config.Hidden, config.FfnTau);
+        mlp = HandTokenformer.NewPattention("mlp", config.Hidden, config.FfnTokens, config.FfnTau);
         RegisterComponents();
     }
 
@@ -68,13 +75,13 @@ internal sealed class HandBlock : nn.Module<Tensor, Tensor>
     }
 }
 
-/// <summary>Causal multi-head attention whose four projections are parameter attentions.</summary>
+/// <summary>Causal multi-head attention whose four projections are Pattentions.</summary>
 internal sealed class HandAttention : nn.Module<Tensor, Tensor>
 {
-    private readonly HandParameterAttention query;
-    private readonly HandParameterAttention key;
-    private readonly HandParameterAttention value;
-    private readonly HandParameterAttention proj;
+    private readonly Pattention query;
+    private readonly Pattention key;
+    private readonly Pattention value;
+    private readonly Pattention proj;
     private readonly HandRotary _rotary;
     private readonly long _heads;
 
@@ -82,10 +89,10 @@ internal sealed class HandAttention : nn.Module<Tensor, Tensor>
     {
         _rotary = rotary;
         _heads = config.Heads;
-        query = new HandParameterAttention("query", config.Hidden, config.QkvTokens, config.Hidden, config.QkvTau);
-        key = new HandParameterAttention("key", config.Hidden, config.QkvTokens, config.Hidden, config.QkvTau);
-        value = new HandParameterAttention("value", config.Hidden, config.QkvTokens, config.Hidden, config.QkvTau);
-        proj = new HandParameterAttention("proj", config.Hidden, config.ProjTokens, config.Hidden, config.ProjTau);
+        query = HandTokenformer.NewPattention("query", config.Hidden, config.QkvTokens, config.QkvTau);
+        key = HandTokenformer.NewPattention("key", config.Hidden, config.QkvTokens, config.QkvTau);
+        value = HandTokenformer.NewPattention("value", config.Hidden, config.QkvTokens, config.QkvTau);
+        proj = HandTokenformer.NewPattention("proj", config.Hidden, config.ProjTokens, config.ProjTau);
         RegisterComponents();
     }
 
@@ -99,29 +106,6 @@ internal sealed class HandAttention : nn.Module<Tensor, Tensor>
         var v = Heads(value.forward(x));
         var attended = nn.functional.scaled_dot_product_attention(q, k, v, null, 0, true);
         return proj.forward(attended.transpose(1, 2).reshape(b, t, d));
-    }
-}
-
-/// <summary>gelu(A / ‖A‖₂ · τ) · V with A = X · Kᵀ, row-wise over the n parameter tokens.</summary>
-internal sealed class HandParameterAttention : nn.Module<Tensor, Tensor>
-{
-    private readonly Parameter key_param_tokens;
-    private readonly Parameter value_param_tokens;
-    private readonly double _tau;
-
-    public HandParameterAttention(string name, long inputDim, long tokens, long outputDim, double tau) : base(name)
-    {
-        _tau = tau;
-        key_param_tokens = nn.Parameter(zeros(tokens, inputDim));
-        value_param_tokens = nn.Parameter(zeros(tokens, outputDim));
-        RegisterComponents();
-    }
-
-    public override Tensor forward(Tensor x)
-    {
-        var scores = x.matmul(key_param_tokens.t());
-        var factor = linalg.vector_norm(scores, 2, [-1], keepdim: true).reciprocal().mul(_tau);
-        return nn.functional.gelu(scores * factor).matmul(value_param_tokens);
     }
 }
 

@@ -11,9 +11,13 @@ internal static class ChildProcess
 {
     private const string Marker = "@@";
 
-    public static Dictionary<string, JsonElement> Run(TextWriter log, params string[] arguments)
+    public static Dictionary<string, JsonElement> Run(TextWriter log, params string[] arguments) => Run(log, new Dictionary<string, string>(), arguments);
+
+    /// <summary>Runs the child with <paramref name="environment"/> added to this process's environment.</summary>
+    public static Dictionary<string, JsonElement> Run(TextWriter log, IReadOnlyDictionary<string, string> environment, params string[] arguments)
     {
         var start = new ProcessStartInfo { RedirectStandardOutput = true, RedirectStandardError = false, UseShellExecute = false };
+        foreach (var (name, value) in environment) start.Environment[name] = value;
         var host = Environment.ProcessPath ?? throw new InvalidOperationException("No process path.");
         start.FileName = host;
         if (Path.GetFileNameWithoutExtension(host) == "dotnet") start.ArgumentList.Add(typeof(ChildProcess).Assembly.Location);

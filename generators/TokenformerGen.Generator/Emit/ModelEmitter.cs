@@ -27,7 +27,7 @@ internal static class ModelEmitter
         GeneratedCode.Header(w, plan);
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
-        var aliases = new List<string> { "Torch", "Tensor", "TensorModule", "Embedding", "LayerNorm", "Pattention", "PattentionNorm", "TauPolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "TokenformerModel", "StageInfo" };
+        var aliases = new List<string> { "Torch", "Tensor", "Embedding", "LayerNorm", "Pattention", "PattentionNorm", "TauPolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "TokenformerModel", "StageInfo" };
         if (stage.Training is not null) aliases.Add("TrainingBudget");
         if (edge is not null) aliases.AddRange(new[] { "StageGrowth", "GrowthOptions", "GrowthPolicy" });
         RuntimeNames.WriteAliases(w, aliases.ToArray());
@@ -73,13 +73,13 @@ internal static class ModelEmitter
         GeneratedCode.Doc(w, $"Final affine LayerNorm over d = {a.Hidden} (<c>final_norm.weight</c>, <c>final_norm.bias</c>).");
         w.WriteLine($"public LayerNorm FinalNorm => final_norm;");
         w.WriteLine();
-        GeneratedCode.Doc(w, $"Logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> for token ids <c>[batch, T]</c>; a <paramref name=\"cache\"/> is reused and extended.");
-        w.WriteLine($"public override Tensor Forward(Tensor tokens, KvCache? cache)");
+        GeneratedCode.Doc(w, $"Logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> for token ids <c>[batch, T]</c>; with a <paramref name=\"cache\"/>, the tokens follow the cached positions and are added to the cache. Temporaries are freed before returning.");
+        w.WriteLine($"public override Tensor forward(Tensor tokens, KvCache? cache)");
         w.OpenBlock();
         w.WriteLine($"using var scope = Torch.NewDisposeScope();");
-        w.WriteLine("var h = word_embeddings.forward(tokens);");
-        w.WriteLine("for (var i = 0; i < layers.Count; i++) h = layers[i].Forward(h, cache?[i]);");
-        w.WriteLine($"return Torch.matmul(final_norm.forward(h), word_embeddings.weight!.t()).MoveToOuterDisposeScope();");
+        w.WriteLine("var h = word_embeddings.call(tokens);");
+        w.WriteLine("for (var i = 0; i < layers.Count; i++) h = layers[i].call(h, cache?[i]);");
+        w.WriteLine($"return Torch.matmul(final_norm.call(h), word_embeddings.weight!.t()).MoveToOuterDisposeScope();");
         w.CloseBlock();
 
         if (edge is not null)
@@ -109,7 +109,7 @@ internal static class ModelEmitter
     {
         var a = plan.Architecture;
         GeneratedCode.Doc(w, $"One pre-LN block: <c>h = x + Attention(LN(x))</c>, <c>y = h + Mlp(LN(h))</c>, LN without parameters; <c>[batch, T, {a.Hidden}]</c> in and out.");
-        w.WriteLine($"public sealed class Block : TensorModule");
+        w.WriteLine($"public sealed class Block : Torch.nn.Module<Tensor, LayerKvCache?, Tensor>");
         w.OpenBlock();
         w.WriteLine("private readonly SelfAttention attention;");
         w.WriteLine($"private readonly Pattention mlp;");
@@ -127,16 +127,16 @@ internal static class ModelEmitter
         GeneratedCode.Doc(w, $"The FFN: one Pattention d → d with {stage.Tokens.Ffn} tokens, τ = {Literals.Double(stage.Tau.Ffn)} (<c>mlp</c>).");
         w.WriteLine($"public Pattention Mlp => mlp;");
         w.WriteLine();
-        GeneratedCode.Doc(w, "Applies the block, reusing and extending this layer's <paramref name=\"cache\"/> when given.");
-        w.WriteLine($"public Tensor Forward(Tensor x, LayerKvCache? cache)");
+        GeneratedCode.Doc(w, "Applies the block to <paramref name=\"x\"/>; with this layer's <paramref name=\"cache\"/>, attention also sees the cached positions and adds the new ones.");
+        w.WriteLine($"public override Tensor forward(Tensor x, LayerKvCache? cache)");
         w.OpenBlock();
+        // A scope per block and per attention frees their temporaries before the next layer runs. They pay
+        // (docs/benchmarks.md, figure 4): without them a no-grad forward holds every layer's temporaries at
+        // once and a training step the ones autograd does not need; cached decoding is unaffected.
         w.WriteLine($"using var scope = Torch.NewDisposeScope();");
-        w.WriteLine($"var h = x + attention.Forward(LayerNorms.NonParametric(x), cache);");
-        w.WriteLine($"return (h + mlp.forward(LayerNorms.NonParametric(h))).MoveToOuterDisposeScope();");
+        w.WriteLine($"var h = x + attention.call(LayerNorms.NonParametric(x), cache);");
+        w.WriteLine("return (h + mlp.call(LayerNorms.NonParametric(h))).MoveToOuterDisposeScope();");
         w.CloseBlock();
-        w.WriteLine();
-        GeneratedCode.InheritDoc(w);
-        w.WriteLine($"public override Tensor forward(Tensor x) => Forward(x, null);");
         w.CloseBlock();
     }
 
@@ -145,7 +145,7 @@ internal static class ModelEmitter
         var a = plan.Architecture;
         var n = stage.Tokens.Qkv;
         GeneratedCode.Doc(w, $"Causal multi-head self-attention: query, key and value Pattentions ({n} tokens each), {a.Heads} heads of {a.HeadDim} dims with rotary on the first {a.RotaryDims}, and an output Pattention ({stage.Tokens.Proj} tokens).");
-        w.WriteLine($"public sealed class SelfAttention : TensorModule");
+        w.WriteLine($"public sealed class SelfAttention : Torch.nn.Module<Tensor, LayerKvCache?, Tensor>");
         w.OpenBlock();
         w.WriteLine($"private static readonly RotaryEmbedding Rotary = new({a.HeadDim}, {Literals.Double(a.RotaryFraction)}, {Literals.Double(a.RotaryBase)});");
         w.WriteLine($"private readonly Pattention query;");
@@ -169,16 +169,13 @@ internal static class ModelEmitter
             w.WriteLine($"public Pattention {property} => {field};");
         }
         w.WriteLine();
-        GeneratedCode.Doc(w, "Attends over <paramref name=\"x\"/> <c>[batch, T, d]</c> (already normalised), reusing and extending <paramref name=\"cache\"/> when given.");
-        w.WriteLine($"public Tensor Forward(Tensor x, LayerKvCache? cache)");
+        GeneratedCode.Doc(w, "Attends over <paramref name=\"x\"/> <c>[batch, T, d]</c> (already normalised); with a <paramref name=\"cache\"/>, also over the cached positions, and adds the new ones to it.");
+        w.WriteLine($"public override Tensor forward(Tensor x, LayerKvCache? cache)");
         w.OpenBlock();
         w.WriteLine($"using var scope = Torch.NewDisposeScope();");
-        w.WriteLine($"var attended = CausalAttention.CausalSelfAttention(query.forward(x), key.forward(x), value.forward(x), {a.Heads}, Rotary, cache);");
-        w.WriteLine("return proj.forward(attended).MoveToOuterDisposeScope();");
+        w.WriteLine($"var attended = CausalAttention.CausalSelfAttention(query.call(x), key.call(x), value.call(x), {a.Heads}, Rotary, cache);");
+        w.WriteLine("return proj.call(attended).MoveToOuterDisposeScope();");
         w.CloseBlock();
-        w.WriteLine();
-        GeneratedCode.InheritDoc(w);
-        w.WriteLine($"public override Tensor forward(Tensor x) => Forward(x, null);");
         w.CloseBlock();
     }
 

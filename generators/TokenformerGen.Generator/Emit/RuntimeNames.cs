@@ -15,7 +15,6 @@ internal static class RuntimeNames
     [
         ("Torch", "global::TorchSharp.torch"),
         ("Tensor", "global::TorchSharp.torch.Tensor"),
-        ("TensorModule", "global::TorchSharp.torch.nn.Module<global::TorchSharp.torch.Tensor, global::TorchSharp.torch.Tensor>"),
         ("Embedding", "global::TorchSharp.Modules.Embedding"),
         ("LayerNorm", "global::TorchSharp.Modules.LayerNorm"),
         ("Pattention", "global::TokenformerGen.Primitives.Pattention"),

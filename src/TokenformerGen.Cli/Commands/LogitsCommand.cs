@@ -41,7 +41,7 @@ internal sealed class LogitsCommand(CliSession session) : Command<LogitsSettings
         using (no_grad())
         using (var scope = NewDisposeScope())
         {
-            var logits = checkpoint.Model.forward(tensor(ids).unsqueeze(0))[0].to_type(ScalarType.Float32).contiguous();
+            var logits = checkpoint.Model.call(tensor(ids).unsqueeze(0))[0].to_type(ScalarType.Float32).contiguous();
             var metadata = new Dictionary<string, string>
             {
                 ["family"] = checkpoint.Metadata.Family,

@@ -45,17 +45,17 @@ public static class TextSampler
                         cache?.Dispose();
                         cache = model.CreateCache();
                         var window = sequence.Skip(Math.Max(0, sequence.Count - keep)).ToArray();
-                        logits = model.Forward(tensor(window).unsqueeze(0), cache);
+                        logits = model.call(tensor(window).unsqueeze(0), cache);
                     }
                     else
                     {
-                        logits = model.Forward(tensor(new[] { sequence[^1] }).unsqueeze(0), cache);
+                        logits = model.call(tensor(new[] { sequence[^1] }).unsqueeze(0), cache);
                     }
                 }
                 else
                 {
                     var window = sequence.Skip(Math.Max(0, sequence.Count - context)).ToArray();
-                    logits = model.forward(tensor(window).unsqueeze(0));
+                    logits = model.call(tensor(window).unsqueeze(0));
                 }
                 var next = Pick(logits[0, -1], options, generator);
                 sequence.Add(next);

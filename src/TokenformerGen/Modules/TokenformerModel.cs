@@ -7,11 +7,17 @@ using static TorchSharp.torch;
 namespace TokenformerGen.Modules;
 
 /// <summary>
-/// The base of every generated stage model: token ids <c>[batch, T]</c> in, logits
-/// <c>[batch, T, paddedVocab]</c> out. Generated subclasses spell the architecture out; this class
-/// holds what every stage shares (initialisation, caches, introspection).
+/// The base of every generated stage model: token ids <c>[batch, T]</c> and an optional KV cache in,
+/// logits <c>[batch, T, paddedVocab]</c> out. Generated subclasses spell the architecture out in their
+/// one <c>forward(tokens, cache)</c>; this class holds what every stage shares (initialisation, caches,
+/// introspection).
 /// </summary>
-public abstract class TokenformerModel : nn.Module<Tensor, Tensor>
+/// <remarks>
+/// Invoke a model with <c>call</c>, as every generated module invokes its children, so forward hooks
+/// registered on it or on any submodule run: <c>model.call(tokens)</c> to train or evaluate,
+/// <c>model.call(tokens, cache)</c> to decode with a cache from <see cref="CreateCache"/>.
+/// </remarks>
+public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
 {
     /// <summary>Creates the module; subclasses register their components.</summary>
     protected TokenformerModel(string name) : base(name) { }
@@ -19,11 +25,8 @@ public abstract class TokenformerModel : nn.Module<Tensor, Tensor>
     /// <summary>The stage this model implements.</summary>
     public abstract StageInfo Stage { get; }
 
-    /// <summary>Logits for <paramref name="tokens"/>, reusing and extending <paramref name="cache"/> when given.</summary>
-    public abstract Tensor Forward(Tensor tokens, KvCache? cache);
-
-    /// <summary>Logits for <paramref name="tokens"/> <c>[batch, T]</c>.</summary>
-    public override Tensor forward(Tensor tokens) => Forward(tokens, null);
+    /// <summary>Logits for <paramref name="tokens"/> <c>[batch, T]</c> without a cache, running the forward hooks: <c>call(tokens, null)</c>.</summary>
+    public Tensor call(Tensor tokens) => call(tokens, null);
 
     /// <summary>An empty KV cache sized for this model.</summary>
     public KvCache CreateCache() => new((int)Stage.Architecture.Layers);

@@ -84,7 +84,7 @@ public sealed class Trainer : IDisposable
             for (var micro = 0; micro < Options.GradientAccumulation; micro++)
             {
                 using var batch = _data.TrainBatch(step, micro, Options.Batch, Options.Context);
-                var logits = Model.forward(batch.Inputs);
+                var logits = Model.call(batch.Inputs);
                 var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), batch.Targets.view(-1));
                 (loss / Options.GradientAccumulation).backward();
                 lossSum += loss.item<float>();
@@ -123,7 +123,7 @@ public static class Evaluation
         {
             using var scope = NewDisposeScope();
             using var owned = tokens;
-            var logits = model.forward(tokens.Inputs);
+            var logits = model.call(tokens.Inputs);
             var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), tokens.Targets.view(-1), reduction: nn.Reduction.Sum);
             total += loss.item<float>();
             count += tokens.Targets.numel();

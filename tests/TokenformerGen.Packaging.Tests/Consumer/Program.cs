@@ -12,12 +12,12 @@ small.InitializeFromScratch(seed: 7);
 using var tokens = torch.randint(0, PackFamily.VocabularySize, new long[] { 2, 8 }, dtype: torch.int64);
 using (torch.no_grad())
 {
-    using var logits = small.Forward(tokens, null);
+    using var logits = small.call(tokens);
     Console.WriteLine("small logits " + string.Join("x", logits.shape));
 
     // tau: fixed + zero_keys: the grown model computes the same function.
     using var grown = PackLarge.GrowFrom(small, new GrowthOptions { Policy = GrowthPolicy.ZeroKeys, Seed = 3 });
-    using var grownLogits = grown.Forward(tokens, null);
+    using var grownLogits = grown.call(tokens);
     Console.WriteLine("grown logits " + string.Join("x", grownLogits.shape));
     var difference = (grownLogits - logits).abs().max().item<float>();
     Console.WriteLine("max difference " + difference.ToString("R", CultureInfo.InvariantCulture));

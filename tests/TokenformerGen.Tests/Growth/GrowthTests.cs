@@ -35,7 +35,7 @@ public sealed class GrowthTests(ITestOutputHelper output) : IDisposable
     private static double LogitChange(TokenformerModel before, TokenformerModel after)
     {
         using var _ = no_grad();
-        return MaxAbsDifference(after.forward(Tokens), before.forward(Tokens));
+        return MaxAbsDifference(after.call(Tokens), before.call(Tokens));
     }
 
     [Fact]
@@ -55,7 +55,7 @@ public sealed class GrowthTests(ITestOutputHelper output) : IDisposable
         medium.to(float32);
 
         // New key rows are zero but get gradient through GeLU'(0) = ½.
-        medium.forward(Tokens).square().sum().backward();
+        medium.call(Tokens).square().sum().backward();
         foreach (var (name, p) in medium.Pattentions())
         {
             var row = SampleSmallToMedium.Map[$"{name}.key_param_tokens"];

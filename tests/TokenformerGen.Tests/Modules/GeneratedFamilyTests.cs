@@ -50,7 +50,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
         var normed = x.Select(r => Float64Reference.LayerNorm(r).Select((v, i) => v * gamma[i] + beta[i]).ToArray()).ToArray();
         var expected = Float64Reference.MatMul(normed, Float64Reference.Transpose(embedding));
 
-        var actual = ToMatrix(model.forward(Tokens)[0]);
+        var actual = ToMatrix(model.call(Tokens)[0]);
         var error = RelativeError(actual, expected);
         output.WriteLine($"relative error of logits vs float64: {error:E2}");
         Assert.InRange(error, 0, 1e-5);
@@ -76,8 +76,8 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     {
         var small = TrainedLikeSmall();
         var medium = SampleMedium.GrowFrom(small);
-        var difference = MaxAbsDifference(medium.forward(Tokens), small.forward(Tokens));
-        output.WriteLine($"zero_keys: max |Δ logits| = {difference:E2} (logit scale {small.forward(Tokens).abs().max().item<float>():F2})");
+        var difference = MaxAbsDifference(medium.call(Tokens), small.call(Tokens));
+        output.WriteLine($"zero_keys: max |Δ logits| = {difference:E2} (logit scale {small.call(Tokens).abs().max().item<float>():F2})");
         Assert.InRange(difference, 0, 1e-5);
         Assert.Equal(SampleSmall.Info.Taus, SampleMedium.Info.Taus);   // τ frozen by tau: fixed
     }
@@ -87,7 +87,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     {
         var small = TrainedLikeSmall();
         var medium = SampleMedium.GrowFrom(small, new GrowthOptions { Policy = GrowthPolicy.Random });
-        var difference = MaxAbsDifference(medium.forward(Tokens), small.forward(Tokens));
+        var difference = MaxAbsDifference(medium.call(Tokens), small.call(Tokens));
         output.WriteLine($"random: max |Δ logits| = {difference:E2}");
         Assert.True(difference > 1e-2);
     }

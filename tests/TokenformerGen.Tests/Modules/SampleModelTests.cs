@@ -27,12 +27,12 @@ public class SampleModelTests
         var b = new SampleSmall();
         b.InitializeFromScratch(3);
         var tokens = tensor(new long[] { 1, 5, 9, 2, 7, 3 }).view(1, 6);
-        var full = a.forward(tokens);
-        Assert.Equal(0, MaxAbsDifference(full, b.forward(tokens)));
+        var full = a.call(tokens);
+        Assert.Equal(0, MaxAbsDifference(full, b.call(tokens)));
 
         using var cache = a.CreateCache();
-        var prefill = a.Forward(tokens.narrow(1, 0, 4), cache);
-        var next = a.Forward(tokens.narrow(1, 4, 2), cache);
+        var prefill = a.call(tokens.narrow(1, 0, 4), cache);
+        var next = a.call(tokens.narrow(1, 4, 2), cache);
         Assert.InRange(MaxAbsDifference(cat([prefill, next], 1), full), 0, 1e-5);
     }
 }

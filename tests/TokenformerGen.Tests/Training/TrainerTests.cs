@@ -45,7 +45,7 @@ public class TrainerTests
         {
             using var _ = no_grad();
             using var batch = data.TrainBatch(0, micro, 2, 16);
-            var logits = model.forward(batch.Inputs);
+            var logits = model.call(batch.Inputs);
             return nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), batch.Targets.view(-1)).item<float>();
         }
         var expected = (MicroLoss(0) + MicroLoss(1)) / 2;
