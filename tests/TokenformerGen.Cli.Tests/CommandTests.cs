@@ -120,6 +120,20 @@ public sealed partial class CommandTests
         Assert.NotEqual(Math.Round(small, 4), Math.Round(EvalLoss(random), 4));
     }
 
+    [Fact]
+    public void GrowCheckMeasuresBothCheckpointsAndReportsTheMapsVerdict()
+    {
+        var kept = Path.Combine(TestData.NewDirectory("grow-check"), "large.safetensors");
+        var output = TestCli.Ok("grow", "--from", MiniCheckpoints.Small, "--out", kept, "--check", "--eval-batches", "2");
+        var match = Regex.Match(output, @"check: validation loss (\S+) → (\S+) \(Δ \S+\), function kept within 0\.0001");
+        Assert.True(match.Success, output);
+        Assert.InRange(Math.Abs(double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) - double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture)), 0, 1e-4);
+
+        var random = Path.Combine(TestData.NewDirectory("grow-check-random"), "random.safetensors");
+        var changed = TestCli.Ok("grow", "--from", MiniCheckpoints.Small, "--policy", "random", "--out", random, "--check", "--eval-batches", "2");
+        Assert.Matches(@"check: validation loss \S+ → \S+ \(Δ [+-]\S+\)\r?\n", changed);   // measured, not judged: random growth changes the function
+    }
+
     private static double EvalLoss(string checkpoint)
     {
         var output = TestCli.Ok("eval", "--checkpoint", checkpoint);

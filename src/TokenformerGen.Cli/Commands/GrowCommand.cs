@@ -2,12 +2,14 @@ using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Data;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
+using TokenformerGen.Training;
 
 namespace TokenformerGen.Cli.Commands;
 
-internal sealed class GrowSettings : CommandSettings
+internal sealed class GrowSettings : DataSettings
 {
     [CommandOption("--from <CHECKPOINT>", isRequired: true)]
     [Description("A checkpoint of the parent stage")]
@@ -29,6 +31,15 @@ internal sealed class GrowSettings : CommandSettings
     [Description("Seed of the random new rows")]
     [DefaultValue(1234L)]
     public long Seed { get; set; } = 1234;
+
+    [CommandOption("--check")]
+    [Description("Measure the validation loss of the parent and of the grown checkpoint (on --data) and refuse a growth that should keep the function but does not")]
+    public bool Check { get; set; }
+
+    [CommandOption("--eval-batches <N>")]
+    [Description("Validation batches of the --check")]
+    [DefaultValue(8)]
+    public int EvalBatches { get; set; } = 8;
 }
 
 /// <summary>Grows a checkpoint into the next stage, one tensor at a time, through the edge's growth map.</summary>
@@ -47,7 +58,27 @@ internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
             $"grew {edge.From.QualifiedName} (step {metadata.Step}, {edge.From.Parameters:N0} parameters) → {written.Family}/{written.Stage} ({edge.To.Parameters:N0} parameters) with {used.SpecName()}: {settings.Out}");
         if (!edge.PreservesFunction[used])
             session.Console.MarkupLine("[yellow]note[/]: this growth does not preserve the function; the grown model's loss differs from the parent's");
+        if (settings.Check) Check(settings, edge, used, settings.Out);
         return 0;
+    }
+
+    // The growth's check on data: the validation loss of both checkpoints, compared by the runtime's one check.
+    private void Check(GrowSettings settings, GrowthMap edge, GrowthPolicy policy, string grown)
+    {
+        if (settings.EvalBatches < 1) throw new CliException("--eval-batches must be at least 1");
+        session.UseThreads(settings.Threads);
+        using var corpus = session.OpenCorpus(edge.To, settings.Data, settings.Tokenizer, settings.Cache);
+        var data = new CorpusBatchSource(corpus, 1);
+        var batch = (int)(edge.To.Budget?.Batch ?? 8);
+        var context = (int)edge.To.Architecture.Context;
+        double Loss(string path)
+        {
+            using var checkpoint = CliSession.Load(path);
+            return Evaluation.Loss(checkpoint.Model, data, batch, context, settings.EvalBatches);
+        }
+        var report = StageGrowth.Check(edge, policy, Loss(settings.From), Loss(grown));
+        session.Console.MarkupLineInterpolated(
+            $"check: validation loss {Numbers.Loss6(report.LossBefore)} → {Numbers.Loss6(report.LossAfter)} (Δ {Numbers.Delta(report.Delta)}){(report.PreservesFunction ? $", function kept within {report.Tolerance:G}" : "")}");
     }
 
     private static GrowthMap Edge(GrowSettings settings, FamilyRegistration family, string fromStage)
