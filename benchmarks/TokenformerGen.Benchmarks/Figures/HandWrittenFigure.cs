@@ -26,7 +26,7 @@ internal sealed class HandWrittenFigure : IFigure
     {
         var size = context.Smoke ? BenchModels.Tiny : BenchModels.TenM;
         var (batchSize, seq) = Shape(context.Smoke);
-        var pairs = context.Smoke ? 2 : 16;
+        var pairs = context.Smoke ? 2 : 32;
         using var generated = BenchModels.Initialized(size);
         using var hand = HandFor(generated);
         CopyWeights(generated, hand);
