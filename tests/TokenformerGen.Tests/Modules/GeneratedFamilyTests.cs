@@ -24,8 +24,8 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
         {
             // Larger value tokens than the init's, so the blocks change the residual stream visibly.
             foreach (var (_, p) in small.Pattentions()) p.Values.mul_(8);
-            small.FinalNorm.weight!.uniform_(0.5, 1.5);
-            small.FinalNorm.bias!.uniform_(-0.2, 0.2);
+            small.FinalNorm.Weight.uniform_(0.5, 1.5);
+            small.FinalNorm.Bias.uniform_(-0.2, 0.2);
         }
         return small;
     }
@@ -34,7 +34,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     public void LogitsMatchAFloat64ReferenceOfTheWholeModel()
     {
         var model = TrainedLikeSmall();
-        var embedding = ToMatrix(model.WordEmbeddings.weight!);
+        var embedding = ToMatrix(model.WordEmbeddings.Weight);
         var x = Tokens.data<long>().ToArray().Select(t => embedding[t]).ToArray();
         foreach (var block in model.Layers)
         {
@@ -45,8 +45,8 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
                 ToMatrix(block.Mlp.Keys), ToMatrix(block.Mlp.Values));
             x = Float64Reference.Block(x, w, heads: 2, rotaryDims: 4);   // int(0.5 · 8)
         }
-        var gamma = model.FinalNorm.weight!.to(float64).data<double>().ToArray();
-        var beta = model.FinalNorm.bias!.to(float64).data<double>().ToArray();
+        var gamma = model.FinalNorm.Weight.to(float64).data<double>().ToArray();
+        var beta = model.FinalNorm.Bias.to(float64).data<double>().ToArray();
         var normed = x.Select(r => Float64Reference.LayerNorm(r).Select((v, i) => v * gamma[i] + beta[i]).ToArray()).ToArray();
         var expected = Float64Reference.MatMul(normed, Float64Reference.Transpose(embedding));
 
