@@ -74,7 +74,7 @@ public sealed class ComputeTarget
             case Auto when cuda.Count > 0:
                 return (new Device(DeviceType.CUDA, 0), $"auto: {Plural(cuda.Count, "CUDA device")} visible");
             case Auto:
-                return (CPU, "auto: " + (cuda.IsCpuBundle ? $"this build uses TorchSharp's CPU bundle ({cuda.Backend})" : "no CUDA device is visible"));
+                return (CPU, "auto: " + (cuda.IsCpuBundle ? "this build uses TorchSharp's CPU bundle" : "no CUDA device is visible"));
         }
         if (text != "cuda" && !text.StartsWith("cuda:", StringComparison.Ordinal))
             throw new ComputeTargetException($"device '{text}' is not one of cpu, cuda, cuda:N or auto");

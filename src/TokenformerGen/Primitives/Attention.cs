@@ -68,7 +68,7 @@ public static class Attention
         using var scope = NewDisposeScope();
         var scores = matmul(q, k.transpose(-2, -1)).mul_(1 / Math.Sqrt(q.shape[^1]));
         var allowed = causal ? ones(q.shape[^2], k.shape[^2], @bool, q.device).tril() : mask;
-        if (allowed is not null) scores = scores.masked_fill(allowed.logical_not(), double.NegativeInfinity);
+        if (allowed is not null) scores = scores.masked_fill(allowed.bitwise_not(), double.NegativeInfinity);
         var weights = scores.softmax(-1, q.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32).to(q.dtype);
         return matmul(weights, v).MoveToOuterDisposeScope();
     }

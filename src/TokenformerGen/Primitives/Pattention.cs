@@ -12,7 +12,7 @@ namespace TokenformerGen.Primitives;
 /// <remarks>
 /// State-dict names are those of the official release: <c>key_param_tokens</c> and
 /// <c>value_param_tokens</c>. The module is created empty (zeros); initialise it with
-/// <see cref="Initializers"/> or load weights. Parameters stay float32 (master weights); the forward casts them and
+/// <see cref="Initializers"/> or load weights. Parameters keep their type (a model's float32 master weights); the forward casts them and
 /// its input to <see cref="ComputeType"/>, so in bfloat16 the matmuls and Θ run in bfloat16 while the gradients reach
 /// the parameters in float32.
 /// </remarks>

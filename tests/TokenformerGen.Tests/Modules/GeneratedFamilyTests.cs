@@ -16,7 +16,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static SampleSmall TrainedLikeSmall(long seed = 3)
+    internal static SampleSmall TrainedLikeSmall(long seed = 3)
     {
         var small = new SampleSmall();
         small.InitializeFromScratch(seed);
@@ -34,22 +34,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     public void LogitsMatchAFloat64ReferenceOfTheWholeModel()
     {
         var model = TrainedLikeSmall();
-        var embedding = ToMatrix(model.WordEmbeddings.Weight);
-        var x = Tokens.data<long>().ToArray().Select(t => embedding[t]).ToArray();
-        foreach (var block in model.Layers)
-        {
-            var a = block.Attention;
-            var w = new Float64Reference.BlockWeights(
-                ToMatrix(a.Query.Keys), ToMatrix(a.Query.Values), ToMatrix(a.Key.Keys), ToMatrix(a.Key.Values),
-                ToMatrix(a.Value.Keys), ToMatrix(a.Value.Values), ToMatrix(a.Proj.Keys), ToMatrix(a.Proj.Values),
-                ToMatrix(block.Mlp.Keys), ToMatrix(block.Mlp.Values));
-            x = Float64Reference.Block(x, w, heads: 2, rotaryDims: 4);   // int(0.5 · 8)
-        }
-        var gamma = model.FinalNorm.Weight.to(float64).data<double>().ToArray();
-        var beta = model.FinalNorm.Bias.to(float64).data<double>().ToArray();
-        var normed = x.Select(r => Float64Reference.LayerNorm(r).Select((v, i) => v * gamma[i] + beta[i]).ToArray()).ToArray();
-        var expected = Float64Reference.MatMul(normed, Float64Reference.Transpose(embedding));
-
+        var expected = SampleReference.Logits(model, Tokens);
         var actual = ToMatrix(model.call(Tokens)[0]);
         var error = RelativeError(actual, expected);
         output.WriteLine($"relative error of logits vs float64: {error:E2}");
