@@ -102,7 +102,7 @@ public sealed class ComputeTarget
             case "bf16": return Precision.Bf16;
             case "fp16" when device.type == DeviceType.CPU:
                 throw new ComputeTargetException(
-                    "fp16 is refused on the CPU: libtorch has no fast float16 kernels there (a 1024³ matmul runs about 100 times slower than in fp32, docs/benchmarks.md figure 9); use bf16, which has them");
+                    "fp16 is refused on the CPU: libtorch has no fast float16 kernels there (a 1024³ matmul ran 70 times slower than in fp32, docs/benchmarks.md figure 9); use bf16, which has them");
             case "fp16":
                 throw new ComputeTargetException(
                     "fp16 is refused: float16's narrow range needs loss scaling, which this trainer does not do; use bf16 (float32's range, and as fast on GPUs with bf16 tensor cores)");

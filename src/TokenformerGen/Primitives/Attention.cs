@@ -52,11 +52,14 @@ public static class Attention
     }
 
     // The fused kernel, except on the meta device, which has no kernel for it: there the same attention is spelt out,
-    // so device tests can trace a whole model.
-    private static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal)
-        => q.device_type == DeviceType.META
-            ? Explicit(q, k, v, mask, causal)
-            : nn.functional.scaled_dot_product_attention(q, k, v, mask, 0, causal);   // TorchSharp spells the flag "is_casual"
+    // with the device check the kernel makes on real devices, so device tests can trace a whole model.
+    internal static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal)
+    {
+        if (q.device_type != DeviceType.META)
+            return nn.functional.scaled_dot_product_attention(q, k, v, mask, 0, causal);   // TorchSharp spells the flag "is_casual"
+        if (mask is not null) Devices.SameDevice.Require(mask, "attention mask", q, "queries");
+        return Explicit(q, k, v, mask, causal);
+    }
 
     /// <summary>
     /// The fused kernel's function from elementary ops: <c>softmax(q·kᵀ/√headDim + mask)·v</c>, where <paramref name="mask"/>

@@ -47,14 +47,12 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
     }
 
     // index_select, as an Embedding module does (same values and gradients), except on the meta device, which has no
-    // kernel for it: there rows are taken by indexing, with the device check the kernel makes on real devices (indexing
-    // itself accepts CPU ids, which would hide ids a caller forgot to move).
+    // kernel for it: there rows are taken by indexing, with the device check the kernel makes on real devices.
     private static Tensor Lookup(Tensor table, Tensor ids)
     {
         if (table.device_type != DeviceType.META) return table.index_select(0, ids);
-        return ids.device_type == DeviceType.META
-            ? Explicit(table, ids)
-            : throw new ArgumentException($"Expected all tensors to be on the same device, but the token ids are on {ids.device} and the embedding on {table.device}.");
+        Devices.SameDevice.Require(ids, "token ids", table, "embedding");
+        return Explicit(table, ids);
     }
 
     /// <summary>The lookup by indexing (<c>table[ids]</c>): the same rows as index_select.</summary>

@@ -54,11 +54,17 @@ public sealed class MetaDeviceTests : IDisposable
     [Fact]
     public void MixingAMetaTensorWithACpuTensorFails()
     {
-        // The premise of every test here, and the guard at the model's entrance (ids a caller forgot to move).
-        using var onMeta = zeros([2, 3], device: Meta);
-        Assert.Contains("meta and cpu", Assert.ThrowsAny<Exception>(() => onMeta + ones(2, 3)).Message);
+        // The premise of every test here: an elementwise op refuses a CPU operand.
+        using var onMeta = zeros([1, 1, 3, 4], device: Meta);
+        Assert.Contains("meta and cpu", Assert.ThrowsAny<Exception>(() => onMeta + ones(1, 1, 3, 4)).Message);
+        // Indexing and masked_fill accept one silently on meta (matmul and cat too), so the spelt-out lookup and
+        // attention check devices as their fused kernels do on a real device: ids a caller forgot to move, or a mask
+        // made on the CPU, fail here.
+        Assert.Equal(DeviceType.META, onMeta.masked_fill(ones(1, 1, 3, 4, @bool), 0).device_type);
+        Assert.Contains("found cpu (attention mask) and meta (queries)",
+                        Assert.ThrowsAny<Exception>(() => TokenformerGen.Primitives.Attention.Attend(onMeta, onMeta, onMeta, ones(3, 3, @bool), causal: false)).Message);
         var model = Placed(new SampleSmall(), Precision.Fp32);
-        Assert.Contains("the token ids are on cpu and the embedding on meta", Assert.ThrowsAny<Exception>(() => model.call(tensor(new long[] { 1, 2 }).unsqueeze(0))).Message);
+        Assert.Contains("found cpu (token ids) and meta (embedding)", Assert.ThrowsAny<Exception>(() => model.call(tensor(new long[] { 1, 2 }).unsqueeze(0))).Message);
     }
 
     [Theory]

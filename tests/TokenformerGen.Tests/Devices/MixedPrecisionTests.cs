@@ -81,14 +81,16 @@ public sealed class MixedPrecisionTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    // A run of the Sample model on a pattern with 10% random tokens: the loss falls from ln 256 towards the
-    // noise's entropy instead of reaching zero, where relative gaps would mean nothing.
+    // A run of the Sample model on a pattern with 10% random tokens: the loss falls from ln 256 towards the noise's
+    // entropy instead of reaching zero, where relative gaps would mean nothing. At lr 3e-3: at 1e-2 this 16-wide model's
+    // training is chaotic, and two fp32 runs whose initial weights differ only by a rounding to bfloat16 already end 3–5%
+    // apart (measured while writing this test), so no precision could be held to a tight margin there.
     private static List<double> TrainLosses(Precision precision, int steps, out double validation)
     {
         var model = new SampleSmall();
         model.InitializeFromScratch(7);
         model.Place(new ComputeTarget(CPU, precision));
-        var options = new TrainerOptions { Steps = steps, Batch = 4, Context = 16, LearningRate = 1e-2, WarmupShare = 0.05, EvalBatches = 8 };
+        var options = new TrainerOptions { Steps = steps, Batch = 8, Context = 16, LearningRate = 3e-3, WarmupShare = 0.05, EvalBatches = 8 };
         using var trainer = new Trainer(model, new PatternBatches(40, noise: 0.1), options);
         var losses = new List<double>();
         while (!trainer.Done) losses.Add(trainer.Step().Loss);
@@ -99,7 +101,7 @@ public sealed class MixedPrecisionTests(ITestOutputHelper output) : IDisposable
     [Fact]
     public void ABf16TrainingRunTracksTheFp32LossCurveAndRerunsIdentically()
     {
-        const int steps = 150;
+        const int steps = 200;
         var fp32 = TrainLosses(Precision.Fp32, steps, out var fp32Validation);
         var bf16 = TrainLosses(Precision.Bf16, steps, out var bf16Validation);
         static double Mean10(List<double> losses, int end) => losses.Skip(Math.Max(0, end - 10)).Take(Math.Min(10, end)).Average();
