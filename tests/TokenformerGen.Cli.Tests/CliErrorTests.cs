@@ -28,10 +28,17 @@ public sealed class CliErrorTests
     [InlineData("eval")]
     [InlineData("generate")]
     [InlineData("logits", "--tokens", "1,2", "--out", "unused.safetensors")]
+    [InlineData("grow", "--check", "--out", "unused.safetensors")]
     public void CudaOnThisCpuBundleBuildIsOneLineSayingWhy(string command, params string[] rest)
     {
-        string[] args = command is "eval" or "generate" or "logits" ? [command, "--checkpoint", MiniCheckpoints.Small, .. rest] : [command, .. rest];
+        string[] args = command switch
+        {
+            "eval" or "generate" or "logits" => [command, "--checkpoint", MiniCheckpoints.Small, .. rest],
+            "grow" => [command, "--from", MiniCheckpoints.Small, .. rest],
+            _ => [command, .. rest],
+        };
         Fails(1, "cuda:1 cannot be used: this build uses TorchSharp's CPU bundle (cpu-linux-x64), which has no CUDA support; build with -p:TorchBackend=cuda-linux", [.. args, "--device", "cuda:1"]);
+        Assert.False(File.Exists("unused.safetensors"));   // refused before anything is written
     }
 
     [Fact]

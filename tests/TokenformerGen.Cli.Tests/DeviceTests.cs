@@ -18,6 +18,7 @@ public sealed partial class DeviceTests
     [InlineData("eval")]
     [InlineData("generate")]
     [InlineData("logits")]
+    [InlineData("grow")]   // for its --check
     public void EveryCommandThatRunsAModelTakesDeviceAndPrecision(string command)
     {
         var help = TestCli.Ok(command, "--help");
@@ -56,6 +57,16 @@ public sealed partial class DeviceTests
         Assert.True(match.Success, growth);
         Assert.InRange(Math.Abs(double.Parse(match.Groups[1].Value, CultureInfo.InvariantCulture) - double.Parse(match.Groups[2].Value, CultureInfo.InvariantCulture)), 0, Growth.StageGrowth.Bf16Tolerance);
         Assert.Contains("resumed from step 2", TestCli.Ok("train", "--family", "Mini", "--stage", "Large", "--steps", "3", "--out", grown, "--precision", "bf16"));
+    }
+
+    [Fact]
+    public void GrowChecksInTheAskedPrecisionAtItsTolerance()
+    {
+        var grown = Path.Combine(TestData.NewDirectory("grow-check-bf16"), "large.safetensors");
+        var output = TestCli.Ok("grow", "--from", MiniCheckpoints.Small, "--out", grown, "--check", "--eval-batches", "2", "--precision", "bf16");
+        Assert.Contains($"{AutoHere}, precision bf16", output);
+        Assert.Matches(@"check: validation loss \S+ → \S+ \(Δ \S+\), function kept within 0\.001\r?\n", output);
+        Assert.DoesNotContain("device", TestCli.Ok("grow", "--from", MiniCheckpoints.Small, "--out", grown));   // without --check nothing runs on a device
     }
 
     [Fact]
