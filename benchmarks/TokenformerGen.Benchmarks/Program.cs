@@ -8,14 +8,14 @@ namespace TokenformerGen.Benchmarks;
 /// <summary>
 /// <c>dotnet run -c Release --project benchmarks/TokenformerGen.Benchmarks -- [figures] [--smoke] [--threads N]</c>.
 /// Figures by name or number: matmul (1), training (2), pattention (3), handwritten (4), generator (5),
-/// growth (6), generation (7), memory (8); none = all.
+/// growth (6), generation (7), memory (8), precision (9); none = all.
 /// </summary>
 internal static class Program
 {
     private static readonly IFigure[] Figures =
     [
         new MatmulFigure(), new TrainingFigure(), new PattentionFigure(), new HandWrittenFigure(),
-        new GeneratorFigure(), new CheckpointGrowthFigure(), new GenerationFigure(), new MemoryFigure(),
+        new GeneratorFigure(), new CheckpointGrowthFigure(), new GenerationFigure(), new MemoryFigure(), new PrecisionFigure(),
     ];
 
     private static int Main(string[] args)

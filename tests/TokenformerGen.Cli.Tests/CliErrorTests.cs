@@ -22,6 +22,33 @@ public sealed class CliErrorTests
     [Fact]
     public void UnknownFamily() => Fails(1, "Unknown family 'Nope' (known:", "inspect", "--family", "Nope");
 
+    [Theory]
+    [InlineData("train", "--family", "Mini", "--stage", "Small", "--steps", "1")]
+    [InlineData("run")]
+    [InlineData("eval")]
+    [InlineData("generate")]
+    [InlineData("logits", "--tokens", "1,2", "--out", "unused.safetensors")]
+    [InlineData("grow", "--check", "--out", "unused.safetensors")]
+    public void CudaOnThisCpuBundleBuildIsOneLineSayingWhy(string command, params string[] rest)
+    {
+        string[] args = command switch
+        {
+            "eval" or "generate" or "logits" => [command, "--checkpoint", MiniCheckpoints.Small, .. rest],
+            "grow" => [command, "--from", MiniCheckpoints.Small, .. rest],
+            _ => [command, .. rest],
+        };
+        Fails(1, "cuda:1 cannot be used: this build uses TorchSharp's CPU bundle (cpu-linux-x64), which has no CUDA support; build with -p:TorchBackend=cuda-linux", [.. args, "--device", "cuda:1"]);
+        Assert.False(File.Exists("unused.safetensors"));   // refused before anything is written
+    }
+
+    [Fact]
+    public void Fp16AndUnknownDevicesOrPrecisionsAreRefused()
+    {
+        Fails(1, "fp16 is refused on the CPU: libtorch has no fast float16 kernels there", "eval", "--checkpoint", MiniCheckpoints.Small, "--precision", "fp16");
+        Fails(1, "device 'gpu' is not one of cpu, cuda, cuda:N or auto", "train", "--family", "Mini", "--stage", "Small", "--steps", "1", "--device", "gpu");
+        Fails(1, "precision 'tf32' is not one of fp32 or bf16", "generate", "--checkpoint", MiniCheckpoints.Small, "--precision", "tf32");
+    }
+
     [Fact]
     public void UnknownFamilyInTrainAndImport()
     {

@@ -17,22 +17,25 @@ public sealed class KillAndResumeTests(ITestOutputHelper output)
 {
     private const int Steps = 200;
 
-    private static string[] Train(string folder) =>
+    private static string[] Train(string folder, string precision) =>
     [
         "train", "--family", "Mini", "--stage", "Small", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--batch", "8",
         "--checkpoint-every", "10", "--eval-every", "100", "--metrics", Path.Combine(folder, "m.jsonl"), "--out", Path.Combine(folder, "run"),
         "--data", TestData.Corpus, "--cache", TestData.Cache, "--threads", "1",   // one thread: several processes share the cores
+        "--precision", precision,
     ];
 
-    [Fact]
-    public void KilledTrainingResumesWithTheLossesOfAnUninterruptedRun()
+    [Theory]
+    [InlineData("fp32")]
+    [InlineData("bf16")]   // exact too: checkpoints hold the float32 master weights and moments, and bf16 runs are deterministic
+    public void KilledTrainingResumesWithTheLossesOfAnUninterruptedRun(string precision)
     {
         _ = MiniCheckpoints.Small;   // the token cache exists before the processes start
-        var uninterrupted = TestData.NewDirectory("uninterrupted");
-        var killed = TestData.NewDirectory("killed");
+        var uninterrupted = TestData.NewDirectory("uninterrupted-" + precision);
+        var killed = TestData.NewDirectory("killed-" + precision);
 
-        var reference = Host.Start(Train(uninterrupted));
-        var victim = Host.Start(Train(killed));
+        var reference = Host.Start(Train(uninterrupted, precision));
+        var victim = Host.Start(Train(killed, precision));
         var latest = Path.Combine(killed, "run", TrainingCheckpoints.LatestFile);
         var clock = Stopwatch.StartNew();
         while (!File.Exists(latest) && !victim.HasExited && clock.Elapsed < TimeSpan.FromSeconds(60)) Thread.Sleep(5);
@@ -43,7 +46,7 @@ public sealed class KillAndResumeTests(ITestOutputHelper output)
         output.WriteLine($"killed after the checkpoint of step {killedAt} ({File.ReadLines(Path.Combine(killed, "m.jsonl")).Count()} metrics lines on disk)");
         Assert.True(killedAt < Steps, $"the run finished ({killedAt} steps) before it could be killed");
 
-        var resumed = Host.Start(Train(killed));
+        var resumed = Host.Start(Train(killed, precision));
         var resumedOutput = Host.Finish(resumed);
         Assert.Contains($"resumed from step {killedAt}", resumedOutput);
         Host.Finish(reference);

@@ -30,7 +30,7 @@ public sealed class PackageTests(ITestOutputHelper output)
         var version = "0.1.0-packtest." + DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);
         var feed = Path.Combine(root, "feed");
         var consumer = Path.Combine(root, "consumer");
-        var repo = FindRepositoryRoot();
+        var repo = Repository.Root;
         var total = Stopwatch.StartNew();
         try
         {
@@ -188,8 +188,15 @@ public sealed class PackageTests(ITestOutputHelper output)
         {
         }
     }
+}
 
-    private static string FindRepositoryRoot()
+/// <summary>The repository these tests run in.</summary>
+internal static class Repository
+{
+    /// <summary>The folder holding TokenformerGen.sln, above the test binaries.</summary>
+    public static string Root { get; } = Find();
+
+    private static string Find()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {

@@ -2,20 +2,24 @@ using static TorchSharp.torch;
 
 namespace TokenformerGen.Benchmarks.Harness;
 
-/// <summary>A float32 <c>[m, k] · [k, n]</c> matrix product, timed as GFLOP/s (2·m·k·n FLOPs).</summary>
+/// <summary>A <c>[m, k] · [k, n]</c> matrix product (float32 unless told), timed as GFLOP/s (2·m·k·n FLOPs).</summary>
 internal sealed class MatmulProbe : IDisposable
 {
     private readonly Tensor _a;
     private readonly Tensor _b;
     private int _calls = 1;
 
-    public MatmulProbe(string label, long m, long k, long n)
+    public MatmulProbe(string label, long m, long k, long n, ScalarType dtype = ScalarType.Float32)
     {
-        (Label, M, K, N) = (label, m, k, n);
+        (Label, M, K, N, DType) = (label, m, k, n, dtype);
         using var generator = new Generator(42);
-        _a = randn([m, k], generator: generator);
-        _b = randn([k, n], generator: generator);
+        using var a = randn([m, k], generator: generator);
+        using var b = randn([k, n], generator: generator);
+        _a = a.to(dtype);
+        _b = b.to(dtype);
     }
+
+    public ScalarType DType { get; }
 
     public string Label { get; }
 

@@ -27,12 +27,12 @@ internal static class ModelEmitter
         GeneratedCode.Header(w, plan);
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
-        var aliases = new List<string> { "Torch", "Tensor", "Embedding", "LayerNorm", "Pattention", "PattentionNorm", "TauPolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "TokenformerModel", "StageInfo" };
+        var aliases = new List<string> { "Torch", "Tensor", "TokenEmbedding", "AffineLayerNorm", "Pattention", "PattentionNorm", "TauPolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "TokenformerModel", "StageInfo" };
         if (stage.Training is not null) aliases.Add("TrainingBudget");
         if (edge is not null) aliases.AddRange(new[] { "StageGrowth", "GrowthOptions", "GrowthPolicy" });
         RuntimeNames.WriteAliases(w, aliases.ToArray());
 
-        GeneratedCode.Doc(w, $"<c>{plan.Name}</c> stage <c>{stage.Name}</c>: {a.Layers} blocks, d = {a.Hidden}, {a.Heads} heads, Pattention tokens qkv {stage.Tokens.Qkv}, proj {stage.Tokens.Proj}, ffn {stage.Tokens.Ffn}; {Literals.Integer(stage.Parameters)} parameters. Token ids <c>[batch, T]</c> in, logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> out.");
+        GeneratedCode.Doc(w, $"<c>{plan.Name}</c> stage <c>{stage.Name}</c>: {a.Layers} blocks, d = {a.Hidden}, {a.Heads} heads, Pattention tokens qkv {stage.Tokens.Qkv}, proj {stage.Tokens.Proj}, ffn {stage.Tokens.Ffn}; {Literals.Integer(stage.Parameters)} parameters. Token ids <c>[batch, T]</c> in, float32 logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> out.");
         GeneratedCode.Attribute(w);
         w.WriteLine($"public sealed partial class {name} : TokenformerModel");
         w.OpenBlock();
@@ -48,18 +48,18 @@ internal static class ModelEmitter
         w.Unindent();
         w.WriteLine();
 
-        w.WriteLine($"private readonly Embedding word_embeddings;");
+        w.WriteLine($"private readonly TokenEmbedding word_embeddings;");
         w.WriteLine($"private readonly global::TorchSharp.Modules.ModuleList<Block> layers;");
-        w.WriteLine($"private readonly LayerNorm final_norm;");
+        w.WriteLine($"private readonly AffineLayerNorm final_norm;");
         w.WriteLine();
         GeneratedCode.Doc(w, "Creates the model with zero weights: call <c>InitializeFromScratch</c>, load a checkpoint or grow it from its parent.");
         w.WriteLine($"public {name}() : base(nameof({name}))");
         w.OpenBlock();
-        w.WriteLine($"word_embeddings = Torch.nn.Embedding({plan.Vocabulary.Padded}, {a.Hidden});");
+        w.WriteLine($"word_embeddings = new TokenEmbedding({plan.Vocabulary.Padded}, {a.Hidden});");
         w.WriteLine($"var blocks = new Block[{a.Layers}];");
         w.WriteLine("for (var i = 0; i < blocks.Length; i++) blocks[i] = new Block(\"layers.\" + i);");
         w.WriteLine($"layers = Torch.nn.ModuleList(blocks);");
-        w.WriteLine($"final_norm = Torch.nn.LayerNorm({a.Hidden}, LayerNorms.Epsilon);");
+        w.WriteLine($"final_norm = new AffineLayerNorm({a.Hidden}, LayerNorms.Epsilon);");
         w.WriteLine("RegisterComponents();");
         w.CloseBlock();
         w.WriteLine();
@@ -67,19 +67,19 @@ internal static class ModelEmitter
         w.WriteLine($"public override StageInfo Stage => Info;");
         w.WriteLine();
         GeneratedCode.Doc(w, $"Token embedding <c>[{plan.Vocabulary.Padded}, {a.Hidden}]</c>, also the LM head (<c>word_embeddings.weight</c>).");
-        w.WriteLine($"public Embedding WordEmbeddings => word_embeddings;");
+        w.WriteLine($"public TokenEmbedding WordEmbeddings => word_embeddings;");
         GeneratedCode.Doc(w, $"The {a.Layers} blocks (<c>layers.{{i}}</c>).");
         w.WriteLine($"public global::TorchSharp.Modules.ModuleList<Block> Layers => layers;");
         GeneratedCode.Doc(w, $"Final affine LayerNorm over d = {a.Hidden} (<c>final_norm.weight</c>, <c>final_norm.bias</c>).");
-        w.WriteLine($"public LayerNorm FinalNorm => final_norm;");
+        w.WriteLine($"public AffineLayerNorm FinalNorm => final_norm;");
         w.WriteLine();
-        GeneratedCode.Doc(w, $"Logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> for token ids <c>[batch, T]</c>; with a <paramref name=\"cache\"/>, the tokens follow the cached positions and are added to the cache. Temporaries are freed before returning.");
+        GeneratedCode.Doc(w, $"Float32 logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> for token ids <c>[batch, T]</c> on the model's device; with a <paramref name=\"cache\"/>, the tokens follow the cached positions and are added to the cache. Temporaries are freed before returning.");
         w.WriteLine($"public override Tensor forward(Tensor tokens, KvCache? cache)");
         w.OpenBlock();
         w.WriteLine($"using var scope = Torch.NewDisposeScope();");
         w.WriteLine("var h = word_embeddings.call(tokens);");
         w.WriteLine("for (var i = 0; i < layers.Count; i++) h = layers[i].call(h, cache?[i]);");
-        w.WriteLine($"return Torch.matmul(final_norm.call(h), word_embeddings.weight!.t()).MoveToOuterDisposeScope();");
+        w.WriteLine("return word_embeddings.Logits(final_norm.call(h)).MoveToOuterDisposeScope();   // the tied LM head");
         w.CloseBlock();
 
         if (edge is not null)

@@ -15,8 +15,8 @@ internal static class RuntimeNames
     [
         ("Torch", "global::TorchSharp.torch"),
         ("Tensor", "global::TorchSharp.torch.Tensor"),
-        ("Embedding", "global::TorchSharp.Modules.Embedding"),
-        ("LayerNorm", "global::TorchSharp.Modules.LayerNorm"),
+        ("TokenEmbedding", "global::TokenformerGen.Primitives.TokenEmbedding"),
+        ("AffineLayerNorm", "global::TokenformerGen.Primitives.AffineLayerNorm"),
         ("Pattention", "global::TokenformerGen.Primitives.Pattention"),
         ("PattentionNorm", "global::TokenformerGen.Primitives.PattentionNorm"),
         ("TauPolicy", "global::TokenformerGen.Primitives.TauPolicy"),

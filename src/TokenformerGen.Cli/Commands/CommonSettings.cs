@@ -1,10 +1,25 @@
 using System.ComponentModel;
 using Spectre.Console.Cli;
+using TokenformerGen.Devices;
 
 namespace TokenformerGen.Cli.Commands;
 
+/// <summary>Options of every command that runs a model: where it computes and in what precision.</summary>
+internal class ComputeSettings : CommandSettings
+{
+    [CommandOption("--device <D>")]
+    [Description("cpu, cuda, cuda:N, or auto (CUDA when a device is visible, else the CPU; the choice is printed)")]
+    [DefaultValue(ComputeTarget.Auto)]
+    public string Device { get; set; } = ComputeTarget.Auto;
+
+    [CommandOption("--precision <P>")]
+    [Description("fp32, or bf16: bfloat16 matmuls with float32 master weights, optimizer state and checkpoints")]
+    [DefaultValue("fp32")]
+    public string Precision { get; set; } = "fp32";
+}
+
 /// <summary>Options of every command that reads text: the file, the tokenizer and the token cache.</summary>
-internal class DataSettings : CommandSettings
+internal class DataSettings : ComputeSettings
 {
     [CommandOption("--data <FILE>")]
     [Description("UTF-8 text file (.txt, or .gz compressed), or a NeoX dataset PREFIX (PREFIX.idx and PREFIX.bin exist; pre-tokenized, its last 5% of tokens validate). Default: the application's corpus")]

@@ -29,7 +29,7 @@ internal sealed class EvalCommand(CliSession session) : Command<EvalSettings>
     public override int Execute(CommandContext context, EvalSettings settings, CancellationToken cancellationToken)
     {
         session.UseThreads(settings.Threads);
-        using var checkpoint = CliSession.Load(settings.Checkpoint);
+        using var checkpoint = CliSession.Load(settings.Checkpoint, session.Compute(settings));
         var stage = checkpoint.Stage.Info;
         var contextLength = settings.Context ?? (int)stage.Architecture.Context;
         if (contextLength < 1 || contextLength > stage.Architecture.Context)

@@ -3,6 +3,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Devices;
 using TokenformerGen.Data;
 using TokenformerGen.Families;
 
@@ -52,7 +53,7 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
 {
     public override int Execute(CommandContext context, ExportSettings settings, CancellationToken cancellationToken)
     {
-        using var checkpoint = CliSession.Load(settings.Checkpoint);
+        using var checkpoint = CliSession.Load(settings.Checkpoint, ComputeTarget.Cpu);   // export only moves tensors to files
         return settings.Official is not null ? Official(checkpoint, settings.Official) : NeoX(checkpoint, settings, settings.NeoX!);
     }
 

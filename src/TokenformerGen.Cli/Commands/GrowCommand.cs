@@ -3,6 +3,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Data;
+using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Training;
@@ -48,6 +49,7 @@ internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
     public override int Execute(CommandContext context, GrowSettings settings, CancellationToken cancellationToken)
     {
         var policy = OptionParsing.Policy(settings.Policy);
+        var target = settings.Check ? session.Compute(settings) : null;   // growing computes nothing; only the check runs models
         var (metadata, family, from) = CliSession.Describe(settings.From);
         var edge = Edge(settings, family, from.Info.Name);
         var options = new GrowthOptions { Policy = policy, Seed = settings.Seed };
@@ -58,12 +60,13 @@ internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
             $"grew {edge.From.QualifiedName} (step {metadata.Step}, {edge.From.Parameters:N0} parameters) → {written.Family}/{written.Stage} ({edge.To.Parameters:N0} parameters) with {used.SpecName()}: {settings.Out}");
         if (!edge.PreservesFunction[used])
             session.Console.MarkupLine("[yellow]note[/]: this growth does not preserve the function; the grown model's loss differs from the parent's");
-        if (settings.Check) Check(settings, edge, used, settings.Out);
+        if (target is not null) Check(settings, edge, used, settings.Out, target);
         return 0;
     }
 
-    // The growth's check on data: the validation loss of both checkpoints, compared by the runtime's one check.
-    private void Check(GrowSettings settings, GrowthMap edge, GrowthPolicy policy, string grown)
+    // The growth's check on data: the validation loss of both checkpoints on the target, compared by the runtime's one
+    // check at the tolerance of the target's precision.
+    private void Check(GrowSettings settings, GrowthMap edge, GrowthPolicy policy, string grown, ComputeTarget target)
     {
         if (settings.EvalBatches < 1) throw new CliException("--eval-batches must be at least 1");
         session.UseThreads(settings.Threads);
@@ -73,10 +76,10 @@ internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
         var context = (int)edge.To.Architecture.Context;
         double Loss(string path)
         {
-            using var checkpoint = CliSession.Load(path);
+            using var checkpoint = CliSession.Load(path, target);
             return Evaluation.Loss(checkpoint.Model, data, batch, context, settings.EvalBatches);
         }
-        var report = StageGrowth.Check(edge, policy, Loss(settings.From), Loss(grown));
+        var report = StageGrowth.Check(edge, policy, Loss(settings.From), Loss(grown), StageGrowth.ToleranceFor(target.Precision));
         session.Console.MarkupLineInterpolated(
             $"check: validation loss {Numbers.Loss6(report.LossBefore)} → {Numbers.Loss6(report.LossAfter)} (Δ {Numbers.Delta(report.Delta)}){(report.PreservesFunction ? $", function kept within {report.Tolerance:G}" : "")}");
     }

@@ -8,7 +8,7 @@ using static TorchSharp.torch;
 
 namespace TokenformerGen.Cli.Commands;
 
-internal sealed class LogitsSettings : CommandSettings
+internal sealed class LogitsSettings : ComputeSettings
 {
     [CommandOption("--checkpoint <FILE>", isRequired: true)]
     [Description("A checkpoint written by this tool")]
@@ -29,7 +29,7 @@ internal sealed class LogitsCommand(CliSession session) : Command<LogitsSettings
     public override int Execute(CommandContext context, LogitsSettings settings, CancellationToken cancellationToken)
     {
         var ids = OptionParsing.TokenIds(settings.Tokens);
-        using var checkpoint = CliSession.Load(settings.Checkpoint);
+        using var checkpoint = CliSession.Load(settings.Checkpoint, session.Compute(settings));
         var architecture = checkpoint.Stage.Info.Architecture;
         var outside = ids.FirstOrDefault(id => id < 0 || id >= architecture.PaddedVocabulary, -1);
         if (ids.Any(id => id < 0 || id >= architecture.PaddedVocabulary))
@@ -41,7 +41,7 @@ internal sealed class LogitsCommand(CliSession session) : Command<LogitsSettings
         using (no_grad())
         using (var scope = NewDisposeScope())
         {
-            var logits = checkpoint.Model.call(tensor(ids).unsqueeze(0))[0].to_type(ScalarType.Float32).contiguous();
+            var logits = checkpoint.Model.call(tensor(ids, device: checkpoint.Model.Device).unsqueeze(0))[0].to_type(ScalarType.Float32).contiguous();
             var metadata = new Dictionary<string, string>
             {
                 ["family"] = checkpoint.Metadata.Family,

@@ -44,6 +44,7 @@ internal sealed class RunCommand(CliSession session) : Command<RunSettings>
     public override int Execute(CommandContext context, RunSettings settings, CancellationToken cancellationToken)
     {
         session.UseThreads(settings.Threads);
+        var target = session.Compute(settings);
         var family = session.Family(settings.Family, useDefault: true);
         var missing = family.Stages.Where(s => s.Info.Budget is null).Select(s => s.Info.Name).ToList();
         if (missing.Count > 0)
@@ -63,6 +64,7 @@ internal sealed class RunCommand(CliSession session) : Command<RunSettings>
             DataSeed = settings.DataSeed,
             Policy = OptionParsing.Policy(settings.Policy),
             OptimizerGrowth = OptionParsing.OptimizerGrowth(settings.OptimizerGrowth),
+            Compute = target,
         };
         var outDirectory = settings.Out
             ?? Path.Combine(session.Defaults.RunsDirectory, $"{family.Name}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");

@@ -4,6 +4,7 @@ using Spectre.Console.Cli;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Data;
+using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Modules;
@@ -76,6 +77,7 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
     public override int Execute(CommandContext context, TrainSettings settings, CancellationToken cancellationToken)
     {
         session.UseThreads(settings.Threads);
+        var target = session.Compute(settings);
         var family = session.Family(settings.Family);
         var registration = CliSession.Stage(family, settings.Stage);
         var stage = registration.Info;
@@ -98,7 +100,7 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
         var data = new CorpusBatchSource(corpus, settings.DataSeed);
         var options = Options(settings, stage, contextLength);
 
-        using var model = registration.Create();
+        using var model = registration.Create().Place(target);
         AdamW? optimizer = null;
         TrainingProgress? progress = null;
         switch (start)
@@ -112,7 +114,7 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
                 session.Console.MarkupLineInterpolated($"initialised from {settings.From}");
                 break;
             case Start.Grow:
-                optimizer = Grow(settings, family, edge!, model, data, options, policy, optimizerGrowth);
+                optimizer = Grow(settings, family, edge!, model, data, options, policy, optimizerGrowth, target);
                 break;
             default:
                 model.InitializeFromScratch(settings.Seed);
@@ -189,9 +191,9 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
     }
 
     private AdamW? Grow(TrainSettings settings, FamilyRegistration family, GrowthMap edge, TokenformerModel model, IBatchSource data,
-                        TrainerOptions options, GrowthPolicy? policy, OptimizerGrowthMode optimizerGrowth)
+                        TrainerOptions options, GrowthPolicy? policy, OptimizerGrowthMode optimizerGrowth, ComputeTarget target)
     {
-        using var parent = family.Stage(edge.From.Name).Create();
+        using var parent = family.Stage(edge.From.Name).Create().Place(target);
         AdamW? parentOptimizer = null;
         try
         {

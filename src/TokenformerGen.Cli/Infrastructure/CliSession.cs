@@ -1,6 +1,8 @@
 using Spectre.Console;
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Cli.Commands;
 using TokenformerGen.Data;
+using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Modules;
 
@@ -72,6 +74,14 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
         TorchSharp.torch.set_num_threads(n.Value);
     }
 
+    /// <summary>The device and precision of <c>--device</c> and <c>--precision</c>, saying which device was chosen and why.</summary>
+    public ComputeTarget Compute(ComputeSettings settings)
+    {
+        var target = ComputeTarget.Resolve(settings.Device, settings.Precision);
+        Console.MarkupLineInterpolated($"[grey]{target}[/]");
+        return target;
+    }
+
     /// <summary>The tokenizer for <paramref name="stage"/> (a user's tokenizer.json when given), saying which.</summary>
     public ITextTokenizer Tokenizer(StageInfo stage, string? tokenizerJson)
     {
@@ -138,11 +148,11 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
         return (metadata, family, stage);
     }
 
-    /// <summary>Loads a checkpoint into a new model of its stage.</summary>
-    public static LoadedCheckpoint Load(string path)
+    /// <summary>Loads a checkpoint into a new model of its stage, placed on <paramref name="target"/> first (tensors are read one at a time into it).</summary>
+    public static LoadedCheckpoint Load(string path, ComputeTarget target)
     {
         var (metadata, family, stage) = Describe(path);
-        var model = stage.Create();
+        var model = stage.Create().Place(target);
         try
         {
             Checkpoint.Load(path, model, metadata.Family, metadata.Stage);

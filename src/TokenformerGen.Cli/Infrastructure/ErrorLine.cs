@@ -2,6 +2,7 @@ using System.Reflection;
 using Spectre.Console.Cli;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
+using TokenformerGen.Devices;
 using TokenformerGen.Growth;
 
 namespace TokenformerGen.Cli.Infrastructure;
@@ -28,6 +29,7 @@ internal static class ErrorLine
         return exception switch
         {
             CliException e => (InputError, e.Message),
+            ComputeTargetException e => (InputError, e.Message),
             CommandAppException e => (UsageError, $"{Flatten(e.Message)} (see --help)"),
             CheckpointMismatchException e => (InputError, $"{e.FilePath} does not fit: {Problems(e.Problems)}"),
             CheckpointFormatException e => (InputError, $"{e.FilePath} is not a valid checkpoint: {Flatten(e.Problem)}"),

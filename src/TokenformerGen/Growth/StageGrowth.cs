@@ -31,17 +31,27 @@ public static class StageGrowth
     /// <summary>The largest |loss after − loss before| a function-preserving growth may show in float32.</summary>
     public const double DefaultTolerance = 1e-4;
 
+    /// <summary>
+    /// The same for a model that computes in bfloat16: the grown model multiplies by wider matrices, which round
+    /// differently (GrowthTests measure it).
+    /// </summary>
+    public const double Bf16Tolerance = 1e-3;
+
+    /// <summary>The tolerance of a function-preserving growth measured in <paramref name="precision"/>.</summary>
+    public static double ToleranceFor(Devices.Precision precision) => precision == Devices.Precision.Bf16 ? Bf16Tolerance : DefaultTolerance;
+
     // Bytes moved per read/write when streaming a checkpoint: large enough for sequential disk speed.
     private const int CopyChunkBytes = 8 << 20;
 
     /// <summary>
-    /// Grows <paramref name="trained"/> into <paramref name="target"/> in memory (any device). When
-    /// <paramref name="measure"/> is given, it is applied to both models (e.g. validation loss) and a growth that
-    /// should preserve the function but changes the measure by more than <paramref name="tolerance"/> is refused.
+    /// Grows <paramref name="trained"/> into <paramref name="target"/> in memory, each on its own device (place the target
+    /// first: its tensors are filled where they are). When <paramref name="measure"/> is given, it is applied to both
+    /// models (e.g. validation loss) and a growth that should preserve the function but changes the measure by more than
+    /// <paramref name="tolerance"/> (default: <see cref="ToleranceFor"/> the target's precision) is refused.
     /// </summary>
     /// <exception cref="GrowthException">The models do not fit the map, the options are refused, or a preserving growth changed the function.</exception>
     public static GrowthReport GrowInto(GrowthMap map, TokenformerModel trained, TokenformerModel target, GrowthOptions? options = null,
-                                        Func<TokenformerModel, double>? measure = null, double tolerance = DefaultTolerance)
+                                        Func<TokenformerModel, double>? measure = null, double? tolerance = null)
     {
         options ??= new GrowthOptions();
         Verify(map, trained.StateShapes(), target.StateShapes());
@@ -77,7 +87,7 @@ public static class StageGrowth
             }
         }
         double? after = measure?.Invoke(target);
-        return Check(map, options.PolicyFor(map), before, after, tolerance);
+        return Check(map, options.PolicyFor(map), before, after, tolerance ?? ToleranceFor(target.Precision));
     }
 
     /// <summary>

@@ -12,7 +12,7 @@ namespace TokenformerGen.Inference;
 /// <param name="Vocabulary">Only ids below this are sampled (the tokenizer's vocabulary; the rest is padding).</param>
 public sealed record SamplingOptions(double Temperature = 0.8, int TopK = 40, long Seed = 1, bool UseCache = true, long? Vocabulary = null);
 
-/// <summary>Autoregressive sampling from a Tokenformer, with or without a KV cache.</summary>
+/// <summary>Autoregressive sampling from a Tokenformer, with or without a KV cache, on the model's device and in its precision.</summary>
 public static class TextSampler
 {
     /// <summary>
@@ -26,6 +26,8 @@ public static class TextSampler
         model.eval();
         using var _ = no_grad();
         using var generator = new Generator((ulong)options.Seed);
+        var device = model.Device;
+        Tensor Ids(IEnumerable<long> ids) => tensor(ids.ToArray(), device: device).unsqueeze(0);
         var context = (int)model.Stage.Architecture.Context;
         var sequence = new List<long>(prompt);
         var produced = new List<long>(count);
@@ -44,18 +46,16 @@ public static class TextSampler
                         var keep = cache is null ? context : context / 2;
                         cache?.Dispose();
                         cache = model.CreateCache();
-                        var window = sequence.Skip(Math.Max(0, sequence.Count - keep)).ToArray();
-                        logits = model.call(tensor(window).unsqueeze(0), cache);
+                        logits = model.call(Ids(sequence.Skip(Math.Max(0, sequence.Count - keep))), cache);
                     }
                     else
                     {
-                        logits = model.call(tensor(new[] { sequence[^1] }).unsqueeze(0), cache);
+                        logits = model.call(Ids([sequence[^1]]), cache);
                     }
                 }
                 else
                 {
-                    var window = sequence.Skip(Math.Max(0, sequence.Count - context)).ToArray();
-                    logits = model.call(tensor(window).unsqueeze(0));
+                    logits = model.call(Ids(sequence.Skip(Math.Max(0, sequence.Count - context))));
                 }
                 var next = Pick(logits[0, -1], options, generator);
                 sequence.Add(next);
@@ -69,7 +69,10 @@ public static class TextSampler
         return produced;
     }
 
-    /// <summary>Picks one id from last-position logits <c>[vocab]</c>.</summary>
+    /// <summary>
+    /// Picks one id from last-position logits <c>[vocab]</c> on any device. The draw is made on the CPU from the CPU
+    /// <paramref name="generator"/> (the probabilities are copied there), so a seed samples the same tokens on every device.
+    /// </summary>
     public static long Pick(Tensor logits, SamplingOptions options, Generator generator)
     {
         var scores = options.Vocabulary is long v && v < logits.shape[0] ? logits.narrow(0, 0, v) : logits;
@@ -80,6 +83,6 @@ public static class TextSampler
             var threshold = scores.topk(options.TopK).values[-1];
             scores = scores.masked_fill(scores < threshold, double.NegativeInfinity);
         }
-        return multinomial(softmax(scores, 0), 1, generator: generator).item<long>();
+        return multinomial(softmax(scores, 0).to(CPU), 1, generator: generator).item<long>();
     }
 }

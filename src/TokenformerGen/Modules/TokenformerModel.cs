@@ -1,6 +1,8 @@
 using TokenformerGen.Architecture;
+using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Primitives;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -15,7 +17,9 @@ namespace TokenformerGen.Modules;
 /// <remarks>
 /// Invoke a model with <c>call</c>, as every generated module invokes its children, so forward hooks
 /// registered on it or on any submodule run: <c>model.call(tokens)</c> to train or evaluate,
-/// <c>model.call(tokens, cache)</c> to decode with a cache from <see cref="CreateCache"/>.
+/// <c>model.call(tokens, cache)</c> to decode with a cache from <see cref="CreateCache"/>. A model is created on the
+/// CPU in float32; <see cref="Place"/> moves it to a device and precision before an optimizer is made for it. Token ids
+/// must be on the model's <see cref="Device"/>; logits come back there in float32 in every precision.
 /// </remarks>
 public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
 {
@@ -28,6 +32,30 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
     /// <summary>Logits for <paramref name="tokens"/> <c>[batch, T]</c> without a cache, running the forward hooks: <c>call(tokens, null)</c>.</summary>
     public Tensor call(Tensor tokens) => call(tokens, null);
 
+    /// <summary>The device of the parameters (and of everything the model computes).</summary>
+    public Device Device => parameters().First().device;
+
+    /// <summary>What the forward and backward passes compute in (the parameters stay float32).</summary>
+    public Precision Precision { get; private set; } = Precision.Fp32;
+
+    /// <summary>
+    /// Moves the parameters to <paramref name="target"/>'s device, one tensor at a time, and makes every Pattention and the
+    /// head compute in its precision (<see cref="Precision.Fp32"/>: the parameters' own type). Place a model before an
+    /// optimizer is made for it: moving replaces the parameter tensors.
+    /// </summary>
+    public TokenformerModel Place(ComputeTarget target)
+    {
+        this.to(target.Device);
+        ScalarType? computeType = target.Precision == Precision.Fp32 ? null : target.ComputeType;
+        foreach (var module in modules())
+        {
+            if (module is Pattention pattention) pattention.ComputeType = computeType;
+            else if (module is TokenEmbedding embedding) embedding.ComputeType = computeType;
+        }
+        Precision = target.Precision;
+        return this;
+    }
+
     /// <summary>An empty KV cache sized for this model.</summary>
     public KvCache CreateCache() => new((int)Stage.Architecture.Layers);
 
@@ -36,8 +64,9 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
         => named_modules().Where(m => m.module is Pattention).Select(m => (m.name, (Pattention)m.module));
 
     /// <summary>
-    /// From-scratch initialisation of the official recipe, reproducible from <paramref name="seed"/>:
-    /// embedding and key tokens N(0, std²), value tokens N(0, valueStd²), final LayerNorm weight 1 and bias 0.
+    /// From-scratch initialisation of the official recipe, reproducible from <paramref name="seed"/> on any device (the
+    /// draws are made on the CPU, see <see cref="Initializers.Normal"/>): embedding and key tokens N(0, std²), value
+    /// tokens N(0, valueStd²), final LayerNorm weight 1 and bias 0.
     /// </summary>
     public void InitializeFromScratch(long seed)
     {

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Primitives;
@@ -10,7 +11,7 @@ public static class Attention
     /// embedding at positions offset by the cache length, attends causally with scale
     /// <c>1/√headDim</c> (fused <c>scaled_dot_product_attention</c>), and merges the heads back to
     /// <c>[batch, T, d]</c>. With a <paramref name="cache"/>, keys and values of earlier positions are
-    /// reused and the new ones appended.
+    /// reused and the new ones appended. Computes in the inputs' type; the softmax accumulates in float32.
     /// </summary>
     public static Tensor CausalSelfAttention(Tensor query, Tensor key, Tensor value, long heads,
                                              RotaryEmbedding? rotary, LayerKvCache? cache = null)
@@ -34,19 +35,44 @@ public static class Attention
         Tensor attended;
         if (offset == 0)
         {
-            attended = nn.functional.scaled_dot_product_attention(q, k, v, null, 0, true);   // TorchSharp spells the flag "is_casual"
+            attended = Attend(q, k, v, mask: null, causal: true);
         }
         else if (length == 1)
         {
-            attended = nn.functional.scaled_dot_product_attention(q, k, v);   // one new token sees everything
+            attended = Attend(q, k, v, mask: null, causal: false);   // one new token sees everything
         }
         else
         {
             // New token i (absolute position offset + i) sees keys 0 .. offset + i.
             var total = offset + length;
             var mask = ones(length, total, @bool, query.device).tril(offset);
-            attended = nn.functional.scaled_dot_product_attention(q, k, v, attn_mask: mask);
+            attended = Attend(q, k, v, mask, causal: false);
         }
         return attended.transpose(1, 2).reshape(batch, length, width).MoveToOuterDisposeScope();
+    }
+
+    // The fused kernel, except on the meta device, which has no kernel for it: there the same attention is spelt out,
+    // with the device check the kernel makes on real devices, so device tests can trace a whole model.
+    internal static Tensor Attend(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal)
+    {
+        if (q.device_type != DeviceType.META)
+            return nn.functional.scaled_dot_product_attention(q, k, v, mask, 0, causal);   // TorchSharp spells the flag "is_casual"
+        if (mask is not null) Devices.SameDevice.Require(mask, "attention mask", q, "queries");
+        return Explicit(q, k, v, mask, causal);
+    }
+
+    /// <summary>
+    /// The fused kernel's function from elementary ops: <c>softmax(q·kᵀ/√headDim + mask)·v</c>, where <paramref name="mask"/>
+    /// (true = may attend) or, when <paramref name="causal"/>, the lower triangle chooses the keys each query sees. The
+    /// softmax runs in float32 (float64 for float64 input); the result is in the inputs' type.
+    /// </summary>
+    internal static Tensor Explicit(Tensor q, Tensor k, Tensor v, Tensor? mask, bool causal)
+    {
+        using var scope = NewDisposeScope();
+        var scores = matmul(q, k.transpose(-2, -1)).mul_(1 / Math.Sqrt(q.shape[^1]));
+        var allowed = causal ? ones(q.shape[^2], k.shape[^2], @bool, q.device).tril() : mask;
+        if (allowed is not null) scores = scores.masked_fill(allowed.bitwise_not(), double.NegativeInfinity);
+        var weights = scores.softmax(-1, q.dtype == ScalarType.Float64 ? ScalarType.Float64 : ScalarType.Float32).to(q.dtype);
+        return matmul(weights, v).MoveToOuterDisposeScope();
     }
 }

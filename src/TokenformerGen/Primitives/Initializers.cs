@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Primitives;
@@ -14,11 +15,22 @@ public static class Initializers
     /// <summary>GPT-NeoX "wang" init std for value tokens: <c>2 / (layers · √hidden)</c>.</summary>
     public static double WangStd(long layers, long hidden) => 2.0 / (layers * Math.Sqrt(hidden));
 
-    /// <summary>Fills <paramref name="tensor"/> in place with N(0, std²) drawn from <paramref name="generator"/>.</summary>
+    /// <summary>
+    /// Fills <paramref name="tensor"/> in place with N(0, std²) drawn from the CPU <paramref name="generator"/>: a tensor on
+    /// another device gets the numbers drawn into a CPU tensor of its shape and copied, so a seed gives the same values
+    /// on every device.
+    /// </summary>
     public static void Normal(Tensor tensor, double std, Generator generator)
     {
         using var _ = no_grad();
-        tensor.normal_(0, std, generator);
+        if (tensor.device_type == DeviceType.CPU)
+        {
+            tensor.normal_(0, std, generator);
+            return;
+        }
+        using var drawn = empty(tensor.shape, tensor.dtype, CPU);
+        drawn.normal_(0, std, generator);
+        tensor.copy_(drawn);
     }
 
     /// <summary>Initialises a Pattention: keys N(0, keyStd²), values N(0, valueStd²).</summary>

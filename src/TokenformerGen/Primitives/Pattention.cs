@@ -12,7 +12,9 @@ namespace TokenformerGen.Primitives;
 /// <remarks>
 /// State-dict names are those of the official release: <c>key_param_tokens</c> and
 /// <c>value_param_tokens</c>. The module is created empty (zeros); initialise it with
-/// <see cref="Initializers"/> or load weights.
+/// <see cref="Initializers"/> or load weights. Parameters keep their type (a model's float32 master weights); the forward casts them and
+/// its input to <see cref="ComputeType"/>, so in bfloat16 the matmuls and Θ run in bfloat16 while the gradients reach
+/// the parameters in float32.
 /// </remarks>
 public sealed class Pattention : nn.Module<Tensor, Tensor>
 {
@@ -84,22 +86,30 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
     /// <summary>Value parameter tokens <c>V [n, d_out]</c>.</summary>
     public Parameter Values => value_param_tokens;
 
-    /// <summary>Maps <c>[.., d_in]</c> to <c>[.., d_out]</c>.</summary>
+    /// <summary>What the forward computes in: null (the default) for the parameters' own type, or bfloat16; set by <c>TokenformerModel.Place</c>.</summary>
+    public ScalarType? ComputeType { get; set; }
+
+    /// <summary>Maps <c>[.., d_in]</c> to <c>[.., d_out]</c> in <see cref="ComputeType"/>.</summary>
     public override Tensor forward(Tensor input)
     {
+        // Casts to the type already held are aliases: free, and without an autograd node.
+        var type = ComputeType ?? key_param_tokens.dtype;
+        using var x = input.to(type);
+        using var keys = key_param_tokens.to(type);
+        using var values = value_param_tokens.to(type);
         if (Norm == PattentionNorm.L2NormGelu)
         {
             // The score tensor [.., n] is the largest in the module: scale it in place, and in training
             // let one autograd node own X·Kᵀ and the scaling, so only Θ's input stays alive for backward.
-            using var scaled = is_grad_enabled() && (input.requires_grad || key_param_tokens.requires_grad)
-                ? ScaledScoresFunction.apply(input, key_param_tokens, Tau, Epsilon)
-                : ScaledScoresWithoutGradient(input, key_param_tokens, Tau, Epsilon);
+            using var scaled = is_grad_enabled() && (x.requires_grad || keys.requires_grad)
+                ? ScaledScoresFunction.apply(x, keys, Tau, Epsilon)
+                : ScaledScoresWithoutGradient(x, keys, Tau, Epsilon);
             using var activated = nn.functional.gelu(scaled);
-            return matmul(activated, value_param_tokens);
+            return matmul(activated, values);
         }
-        using var scores = matmul(input, key_param_tokens.t());
+        using var scores = matmul(x, keys.t());
         using var weights = Normalize(scores, Norm, Tau, Epsilon);
-        return matmul(weights, value_param_tokens);
+        return matmul(weights, values);
     }
 
     /// <summary>Θ applied row-wise to scores <c>A [.., n]</c>.</summary>
@@ -110,14 +120,14 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
             case PattentionNorm.L2NormGelu:
             {
                 using var scale = L2Scale(scores, tau, epsilon);
-                using var scaled = scores * scale;
+                using var scaled = ScaleRows(scores, scale);
                 return nn.functional.gelu(scaled);
             }
             case PattentionNorm.GeluL2Norm:
             {
                 using var activated = nn.functional.gelu(scores);
                 using var scale = L2Scale(activated, tau, epsilon);
-                return activated * scale;
+                return ScaleRows(activated, scale);
             }
             case PattentionNorm.Softmax:
             {
@@ -129,15 +139,37 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
         }
     }
 
-    // τ / √(‖row‖₂² + ε), shaped [.., 1]: one pass over the values, no temporary of their size.
+    // τ / √(‖row‖₂² + ε), shaped [.., 1], float32 or wider: a norm rounded to bfloat16 would scale a whole row by up
+    // to 2⁻⁸ too much or too little. float32 and float64 rows take one pass and no temporary of their size; narrower
+    // rows sum their squares in float32 (vector_norm takes no result type in TorchSharp 0.107).
     private static Tensor L2Scale(Tensor values, double tau, double epsilon)
     {
-        using var norm = linalg.vector_norm(values, 2, [-1], keepdim: true);
-        var scale = epsilon > 0 ? norm.square().add_(epsilon).rsqrt_() : norm.reciprocal();   // in-place ops return their receiver
-        return scale.mul_(tau);
+        Tensor norm;
+        if (values.dtype is ScalarType.Float32 or ScalarType.Float64)
+        {
+            norm = linalg.vector_norm(values, 2, [-1], keepdim: true);
+        }
+        else
+        {
+            using var squares = values.square();
+            norm = squares.sum(-1, keepdim: true, ScalarType.Float32).sqrt_();
+        }
+        using (norm)
+        {
+            var scale = epsilon > 0 ? norm.square().add_(epsilon).rsqrt_() : norm.reciprocal();   // in-place ops return their receiver
+            return scale.mul_(tau);
+        }
     }
 
-    // A = X·Kᵀ scaled row-wise in place to A / √(‖A‖₂² + ε) · τ (no autograd); returns it and the scale.
+    // values · scale row by row, in the values' type (a float32 scale would promote bfloat16 values to float32).
+    private static Tensor ScaleRows(Tensor values, Tensor scale)
+    {
+        var product = values * scale;
+        return product.dtype == values.dtype ? product : product.to(values.dtype, disposeAfter: true);
+    }
+
+    // A = X·Kᵀ scaled row-wise in place to A / √(‖A‖₂² + ε) · τ (no autograd); returns it and the scale. In place, a
+    // float32 scale multiplies bfloat16 scores in float32 and rounds once.
     private static (Tensor Scaled, Tensor Scale) ScaledScores(Tensor input, Tensor keys, double tau, double epsilon)
     {
         var scores = matmul(input, keys.t());
@@ -181,10 +213,12 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
             var (inputNeedsGrad, keysNeedGrad) = ((bool, bool))ctx.get_data("needs");
             try
             {
-                // dA = (−r·⟨dZ, Z⟩/τ²)·Z + r·dZ: four passes; the product's buffer is freed before dA takes one.
+                // dA = (−r·⟨dZ, Z⟩/τ²)·Z + r·dZ: four passes; the product's buffer is freed before dA takes one. The
+                // row sums and r are float32 or wider; dA is in the scores' type (the row factor is rounded to it, r is not).
                 Tensor coefficient, scoresGradient;
-                using (var product = gradient * scaled) coefficient = product.sum(-1, keepdim: true);
-                using (coefficient.mul_(scale).mul_(-1 / (tau * tau))) scoresGradient = scaled * coefficient;
+                using (var product = gradient * scaled) coefficient = product.sum(-1, keepdim: true, scale.dtype);
+                using (coefficient.mul_(scale).mul_(-1 / (tau * tau)))
+                using (var rowFactor = coefficient.to(scaled.dtype)) scoresGradient = scaled * rowFactor;
                 using (scoresGradient.addcmul_(gradient, scale, 1))
                 {
                     var inputGradient = inputNeedsGrad ? matmul(scoresGradient, keys) : null;

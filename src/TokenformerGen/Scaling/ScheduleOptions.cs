@@ -30,6 +30,9 @@ public sealed record ScheduleOptions
     /// <summary>How optimizer state follows growth.</summary>
     public OptimizerGrowthMode OptimizerGrowth { get; init; } = OptimizerGrowthMode.Reset;
 
-    /// <summary>Largest tolerated |loss after − loss before| at a <c>zero_keys</c> growth.</summary>
-    public double GrowthTolerance { get; init; } = 1e-4;
+    /// <summary>Largest tolerated |loss after − loss before| at a <c>zero_keys</c> growth (null: the precision's, see <see cref="Growth.StageGrowth.ToleranceFor"/>).</summary>
+    public double? GrowthTolerance { get; init; }
+
+    /// <summary>Where every stage trains and in what precision.</summary>
+    public Devices.ComputeTarget Compute { get; init; } = Devices.ComputeTarget.Cpu;
 }

@@ -46,7 +46,7 @@ public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data,
             foreach (var registration in family.Stages)
             {
                 var stage = registration.Info;
-                var model = registration.Create();
+                var model = registration.Create().Place(options.Compute);
                 var edge = family.EdgeInto(stage.Name);
                 AdamW? optimizer = null;
                 double? lossBefore = null, lossAfter = null;
@@ -87,7 +87,7 @@ public sealed class ScheduleRunner(FamilyRegistration family, IBatchSource data,
         var curve = new List<CurvePoint>();
         foreach (var registration in family.Stages)
         {
-            using var model = registration.Create();
+            using var model = registration.Create().Place(options.Compute);
             model.InitializeFromScratch(options.Seed);
             var (result, trainer) = TrainStage(mode, registration.Info, model, null, 0, curve, null, null);
             trainer.Dispose();

@@ -29,7 +29,9 @@ public sealed record TrainingProgress(long Step, long Tokens, double Flops, doub
 
 /// <summary>
 /// Trains one stage: AdamW, warmup + cosine schedule, gradient clipping and accumulation, each step's
-/// temporaries freed by a dispose scope so memory stays flat.
+/// temporaries freed by a dispose scope so memory stays flat. Training follows the model's device and precision
+/// (<see cref="TokenformerModel.Place"/>): batches are moved there once per step, and a step reads values back only
+/// once, at its end (no host synchronisation per micro-batch).
 /// </summary>
 public sealed class Trainer : IDisposable
 {
@@ -75,31 +77,61 @@ public sealed class Trainer : IDisposable
     public StepMetrics Step()
     {
         var clock = Stopwatch.StartNew();
-        Model.train();
         var step = Progress.Step;
         var learningRate = Schedule.At(step);
-        double lossSum = 0, gradientNorm;
+        double lossSum, gradientNorm;
         using (var scope = NewDisposeScope())
         {
-            for (var micro = 0; micro < Options.GradientAccumulation; micro++)
-            {
-                using var batch = _data.TrainBatch(step, micro, Options.Batch, Options.Context);
-                var logits = Model.call(batch.Inputs);
-                var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), batch.Targets.view(-1));
-                (loss / Options.GradientAccumulation).backward();
-                lossSum += loss.item<float>();
-            }
-            var parameters = Model.parameters().ToList();
-            // With clipping off, an infinite bound still reports the norm, in one reduction.
-            gradientNorm = nn.utils.clip_grad_norm_(parameters, Options.ClipNorm > 0 ? Options.ClipNorm : double.PositiveInfinity);
-            Optimizer.Step(learningRate);
-            Optimizer.ZeroGrad();
+            var work = Compute(step, learningRate);
+            lossSum = work.LossSum.item<double>();   // the step's only reads, after all its work
+            gradientNorm = work.GradientNorm.item<float>();
         }
         var seconds = clock.Elapsed.TotalSeconds;
         Progress = new TrainingProgress(step + 1, Progress.Tokens + Options.TokensPerStep,
                                         Progress.Flops + _flopsPerToken * Options.TokensPerStep, Progress.WallSeconds + seconds);
         return new StepMetrics(Progress.Step, lossSum / Options.GradientAccumulation, Progress.Tokens, Progress.Flops,
                                Progress.WallSeconds, Options.TokensPerStep / Math.Max(seconds, 1e-9), learningRate, gradientNorm);
+    }
+
+    /// <summary>
+    /// The work of optimizer step <paramref name="step"/> on the model's device — forward and backward of every
+    /// micro-batch, clipping, the AdamW update — without reading any value back. Returns, on that device, the sum of
+    /// the micro-batch losses (float64, each a float32 mean) and the gradient norm before clipping. Progress is not advanced.
+    /// </summary>
+    internal (Tensor LossSum, Tensor GradientNorm) Compute(long step, double learningRate)
+    {
+        Model.train();
+        var device = Model.Device;
+        var lossSum = zeros([], ScalarType.Float64, device);
+        for (var micro = 0; micro < Options.GradientAccumulation; micro++)
+        {
+            using var batch = _data.TrainBatch(step, micro, Options.Batch, Options.Context);
+            using var inputs = batch.Inputs.to(device);
+            using var targets = batch.Targets.to(device);
+            var logits = Model.call(inputs);
+            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1));
+            (loss / Options.GradientAccumulation).backward();
+            lossSum.add_(loss.detach().to(ScalarType.Float64));
+        }
+        // With clipping off, an infinite bound still reports the norm, in one reduction.
+        var gradientNorm = ClipGradientNorm(Model.parameters(), Options.ClipNorm > 0 ? Options.ClipNorm : double.PositiveInfinity);
+        Optimizer.Step(learningRate);
+        Optimizer.ZeroGrad();
+        return (lossSum, gradientNorm);
+    }
+
+    // Scales all gradients by min(1, maxNorm / (‖g‖ + 1e-6)), ‖g‖ the 2-norm of all of them as one vector, and returns
+    // ‖g‖ on their device: libtorch's clip_grad_norm_ without its read of the norm (which would synchronise with a GPU).
+    private static Tensor ClipGradientNorm(IEnumerable<Tensor> parameters, double maxNorm)
+    {
+        using var scope = NewDisposeScope();
+        var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
+        if (gradients.Count == 0) return zeros([], ScalarType.Float32).MoveToOuterDisposeScope();
+        var norms = gradients.Select(g => linalg.vector_norm(g, 2)).ToArray();
+        var total = norms.Length == 1 ? norms[0] : linalg.vector_norm(stack(norms), 2);
+        var coefficient = full_like(total, maxNorm).div_(total + 1e-6).clamp_max_(1.0);
+        foreach (var gradient in gradients) gradient.mul_(coefficient);
+        return total.MoveToOuterDisposeScope();
     }
 
     /// <summary>Mean validation loss (nats per token) over at most <see cref="TrainerOptions.EvalBatches"/> batches.</summary>
@@ -112,23 +144,27 @@ public sealed class Trainer : IDisposable
 /// <summary>Validation loss of any model over a batch source.</summary>
 public static class Evaluation
 {
-    /// <summary>Mean cross-entropy (nats per token) over at most <paramref name="maxBatches"/> validation batches.</summary>
+    /// <summary>
+    /// Mean cross-entropy (nats per token) over at most <paramref name="maxBatches"/> validation batches, on the model's
+    /// device and in its precision (the loss itself in float32); the sum is read back once, at the end.
+    /// </summary>
     public static double Loss(TokenformerModel model, IBatchSource data, int batch, int context, int maxBatches)
     {
         model.eval();
         using var _ = no_grad();
-        double total = 0;
+        var device = model.Device;
+        using var total = zeros([], ScalarType.Float64, device);
         long count = 0;
         foreach (var tokens in data.ValidationBatches(batch, context, maxBatches))
         {
             using var scope = NewDisposeScope();
             using var owned = tokens;
-            var logits = model.call(tokens.Inputs);
-            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), tokens.Targets.view(-1), reduction: nn.Reduction.Sum);
-            total += loss.item<float>();
+            var logits = model.call(tokens.Inputs.to(device));
+            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), tokens.Targets.to(device).view(-1), reduction: nn.Reduction.Sum);
+            total.add_(loss.to(ScalarType.Float64));
             count += tokens.Targets.numel();
         }
-        return count == 0 ? double.NaN : total / count;
+        return count == 0 ? double.NaN : total.item<double>() / count;
     }
 
     /// <summary>Bits per byte from a loss in nats per token.</summary>

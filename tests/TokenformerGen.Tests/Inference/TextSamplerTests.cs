@@ -9,7 +9,7 @@ public class TextSamplerTests
     {
         var model = new SampleSmall();
         model.InitializeFromScratch(11);
-        using (no_grad()) model.WordEmbeddings.weight!.mul_(50);   // sharpen the logits so greedy choices are unambiguous
+        using (no_grad()) model.WordEmbeddings.Weight.mul_(50);   // sharpen the logits so greedy choices are unambiguous
         return model;
     }
 

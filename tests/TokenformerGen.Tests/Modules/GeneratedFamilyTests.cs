@@ -16,7 +16,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    private static SampleSmall TrainedLikeSmall(long seed = 3)
+    internal static SampleSmall TrainedLikeSmall(long seed = 3)
     {
         var small = new SampleSmall();
         small.InitializeFromScratch(seed);
@@ -24,8 +24,8 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
         {
             // Larger value tokens than the init's, so the blocks change the residual stream visibly.
             foreach (var (_, p) in small.Pattentions()) p.Values.mul_(8);
-            small.FinalNorm.weight!.uniform_(0.5, 1.5);
-            small.FinalNorm.bias!.uniform_(-0.2, 0.2);
+            small.FinalNorm.Weight.uniform_(0.5, 1.5);
+            small.FinalNorm.Bias.uniform_(-0.2, 0.2);
         }
         return small;
     }
@@ -34,22 +34,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     public void LogitsMatchAFloat64ReferenceOfTheWholeModel()
     {
         var model = TrainedLikeSmall();
-        var embedding = ToMatrix(model.WordEmbeddings.weight!);
-        var x = Tokens.data<long>().ToArray().Select(t => embedding[t]).ToArray();
-        foreach (var block in model.Layers)
-        {
-            var a = block.Attention;
-            var w = new Float64Reference.BlockWeights(
-                ToMatrix(a.Query.Keys), ToMatrix(a.Query.Values), ToMatrix(a.Key.Keys), ToMatrix(a.Key.Values),
-                ToMatrix(a.Value.Keys), ToMatrix(a.Value.Values), ToMatrix(a.Proj.Keys), ToMatrix(a.Proj.Values),
-                ToMatrix(block.Mlp.Keys), ToMatrix(block.Mlp.Values));
-            x = Float64Reference.Block(x, w, heads: 2, rotaryDims: 4);   // int(0.5 · 8)
-        }
-        var gamma = model.FinalNorm.weight!.to(float64).data<double>().ToArray();
-        var beta = model.FinalNorm.bias!.to(float64).data<double>().ToArray();
-        var normed = x.Select(r => Float64Reference.LayerNorm(r).Select((v, i) => v * gamma[i] + beta[i]).ToArray()).ToArray();
-        var expected = Float64Reference.MatMul(normed, Float64Reference.Transpose(embedding));
-
+        var expected = SampleReference.Logits(model, Tokens);
         var actual = ToMatrix(model.call(Tokens)[0]);
         var error = RelativeError(actual, expected);
         output.WriteLine($"relative error of logits vs float64: {error:E2}");

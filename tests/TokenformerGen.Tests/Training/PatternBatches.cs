@@ -3,10 +3,19 @@ using TokenformerGen.Training;
 
 namespace TokenformerGen.Tests.Training;
 
-/// <summary>A learnable synthetic corpus: a fixed pseudo-random token stream of short period, split 90/10.</summary>
-public sealed class PatternBatches(int vocabulary, int period = 23, int length = 4000) : IBatchSource
+/// <summary>
+/// A learnable synthetic corpus: a fixed pseudo-random token stream of short period, split 90/10. With
+/// <paramref name="noise"/>, that share of positions holds a seeded random token instead, so the loss levels off above zero.
+/// </summary>
+public sealed class PatternBatches(int vocabulary, int period = 23, int length = 4000, double noise = 0) : IBatchSource
 {
-    private readonly long[] _stream = Enumerable.Range(0, length).Select(i => (long)((i % period) * 7 % vocabulary)).ToArray();
+    private readonly long[] _stream = Stream(vocabulary, period, length, noise);
+
+    private static long[] Stream(int vocabulary, int period, int length, double noise)
+    {
+        var random = new Random(17);
+        return Enumerable.Range(0, length).Select(i => random.NextDouble() < noise ? random.Next(vocabulary) : (long)((i % period) * 7 % vocabulary)).ToArray();
+    }
 
     public double? TokensPerByte => 1;
 

@@ -1,0 +1,60 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace TokenformerGen.Primitives;
+
+/// <summary>
+/// The token embedding <c>E [vocab, d]</c> of a Tokenformer, which is also its LM head (<c>logits = h · Eᵀ</c>, tied, no
+/// scaling). Looked-up rows keep the table's type (the residual stream stays float32 in every precision); the head
+/// multiplies in <see cref="ComputeType"/> and returns float32 logits, so losses, sampling and exported logits are float32.
+/// </summary>
+public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
+{
+    private readonly Parameter weight;
+
+    /// <summary>Creates the embedding with zero weights.</summary>
+    public TokenEmbedding(long vocabulary, long width, string name = "word_embeddings") : base(name)
+    {
+        weight = nn.Parameter(zeros(vocabulary, width));
+        RegisterComponents();
+    }
+
+    /// <summary>The table <c>[vocab, d]</c> (<c>weight</c>): float32 master weights in every precision.</summary>
+    public Parameter Weight => weight;
+
+    /// <summary>What the head multiplies in: null (the default) for the table's own type, or bfloat16; set by <c>TokenformerModel.Place</c>.</summary>
+    public ScalarType? ComputeType { get; set; }
+
+    /// <summary>Rows <c>[.., d]</c> of the table for token ids <c>[..]</c> on the table's device.</summary>
+    public override Tensor forward(Tensor tokens)
+    {
+        using var flat = tokens.reshape(-1);
+        using var rows = Lookup(weight, flat);
+        return rows.view([.. tokens.shape, weight.shape[1]]);
+    }
+
+    /// <summary>
+    /// Logits <c>[.., vocab]</c> of hidden states <c>[.., d]</c>: <c>h · Eᵀ</c> computed in <see cref="ComputeType"/>,
+    /// returned in float32 when that is narrower (else in the table's own type).
+    /// </summary>
+    public Tensor Logits(Tensor hidden)
+    {
+        using var scope = NewDisposeScope();
+        var type = ComputeType ?? weight.dtype;
+        var logits = matmul(hidden.to(type), weight.to(type).t());
+        return (type == ScalarType.BFloat16 || type == ScalarType.Float16 ? logits.to(ScalarType.Float32) : logits).MoveToOuterDisposeScope();
+    }
+
+    // index_select, as an Embedding module does (same values and gradients), except on the meta device, which has no
+    // kernel for it: there rows are taken by indexing, with the device check the kernel makes on real devices.
+    private static Tensor Lookup(Tensor table, Tensor ids)
+    {
+        if (table.device_type != DeviceType.META) return table.index_select(0, ids);
+        Devices.SameDevice.Require(ids, "token ids", table, "embedding");
+        return Explicit(table, ids);
+    }
+
+    /// <summary>The lookup by indexing (<c>table[ids]</c>): the same rows as index_select.</summary>
+    internal static Tensor Explicit(Tensor table, Tensor ids) => table[ids];
+}
