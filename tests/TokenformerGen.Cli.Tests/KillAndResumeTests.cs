@@ -97,6 +97,19 @@ public sealed class KillAndResumeTests(ITestOutputHelper output)
             Assert.Equal(expectedResults[key], actualResults[key]);
     }
 
+    [Fact]
+    public void ResumingWithAnotherThreadCountSaysTheLastDigitsWillDiffer()
+    {
+        _ = MiniCheckpoints.Small;
+        var folder = Path.Combine(TestData.NewDirectory("run-threads"), "run");
+        string[] Args(string threads) => ["run", "--family", "Mini", "--out", folder, "--scale", "0.2", "--evals", "1", "--eval-batches", "1",
+                                          "--data", TestData.Corpus, "--cache", TestData.Cache, "--threads", threads];
+        Assert.DoesNotContain("intra-op threads and resumes with", Host.Finish(Host.Start(Args("1"))));
+        var again = System.Text.RegularExpressions.Regex.Replace(Host.Finish(Host.Start(Args("2"))), @"\s+", " ");   // the console wraps long lines
+        Assert.Contains("was started with 1 intra-op threads and resumes with 2", again);
+        Assert.Contains("give --threads 1 to match it exactly", again);
+    }
+
     // Starts the CLI and SIGKILLs it when `ready` holds or it prints a line containing `line`; it must not have finished.
     private void KillWhen(string[] args, Func<bool> ready, string? line)
     {
