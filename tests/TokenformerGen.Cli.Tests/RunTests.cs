@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Tests.Infrastructure;
+using TokenformerGen.Scaling;
 
 namespace TokenformerGen.Cli.Tests;
 
@@ -65,6 +66,14 @@ public sealed class RunTests
         Assert.False(File.Exists(Path.Combine(folder, "scratch", "Small.safetensors")));
         Assert.Matches(new Regex(@"progressive\s*│\s*Large"), output);
 
+        // The command line's defaults are the schedule runner's (the ablation's choice).
+        using var identity = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "run.json")));
+        var entries = identity.RootElement.GetProperty("identity");
+        var defaults = new ScheduleOptions();
+        Assert.Equal(OptionNames.Kebab(defaults.OptimizerGrowth), entries.GetProperty("optimizer_growth").GetString());
+        Assert.Equal(OptionNames.Kebab(defaults.LearningRates), entries.GetProperty("lr_schedule").GetString());
+        Assert.Equal(OptionNames.Kebab(defaults.Scratch), entries.GetProperty("scratch").GetString());
+
         // The same command again finds everything finished and writes the same numbers.
         var again = TestCli.Ok("run", "--out", folder, "--evals", "4", "--eval-batches", "4");
         Assert.Contains("resuming what it holds", again);
@@ -101,8 +110,8 @@ public sealed class RunTests
         File.WriteAllText(otherData, string.Concat(Enumerable.Repeat("the other corpus has other words in it. ", 200)));
         foreach (var (extra, expected) in new (string[], string)[]
         {
-            (["--lr-schedule", "global"], "lr_schedule is 'restart' there, 'global' here"),
-            (["--optimizer-growth", "keep"], "optimizer_growth is 'reset' there, 'keep' here"),
+            (["--lr-schedule", "restart"], "lr_schedule is 'global' there, 'restart' here"),
+            (["--optimizer-growth", "keep"], "optimizer_growth is 'keep-zero' there, 'keep' here"),
             (["--seed", "7"], "seed is '1234' there, '7' here"),
             (["--scratch", "all"], "scratch is 'largest' there, 'all' here"),
             (["--data", otherData], "data is 'corpus.byte."),

@@ -58,5 +58,5 @@ internal class TrainingSettings : DataSettings
     public string? OptimizerGrowth { get; set; }
 
     /// <summary>The default of <c>--optimizer-growth</c>: the schedule runner's (chosen by the ablation in docs/scaling.md).</summary>
-    public const string DefaultOptimizerGrowth = "reset";
+    public const string DefaultOptimizerGrowth = "keep-zero";
 }

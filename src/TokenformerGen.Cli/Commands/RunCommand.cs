@@ -49,7 +49,7 @@ internal sealed class RunSettings : TrainingSettings
     public int? CheckpointEvery { get; set; }
 
     /// <summary>The default of <c>--lr-schedule</c> (the schedule runner's, chosen by the ablation in docs/scaling.md).</summary>
-    public const string DefaultLearningRates = "restart";
+    public const string DefaultLearningRates = "global";
 }
 
 /// <summary>

@@ -52,11 +52,11 @@ public sealed record ScheduleOptions
     /// <summary>Overrides the spec's growth policy.</summary>
     public GrowthPolicy? Policy { get; init; }
 
-    /// <summary>How optimizer state follows growth.</summary>
-    public OptimizerGrowthMode OptimizerGrowth { get; init; } = OptimizerGrowthMode.Reset;
+    /// <summary>How optimizer state follows growth (default chosen by the ablation in docs/scaling.md).</summary>
+    public OptimizerGrowthMode OptimizerGrowth { get; init; } = OptimizerGrowthMode.KeepZero;
 
-    /// <summary>The learning-rate curve across stages.</summary>
-    public StageLearningRates LearningRates { get; init; } = StageLearningRates.Restart;
+    /// <summary>The learning-rate curve across stages (default chosen by the ablation in docs/scaling.md).</summary>
+    public StageLearningRates LearningRates { get; init; } = StageLearningRates.Global;
 
     /// <summary>What the from-scratch side trains.</summary>
     public ScratchBaseline Scratch { get; init; } = ScratchBaseline.Largest;

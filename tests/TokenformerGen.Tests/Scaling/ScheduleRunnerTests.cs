@@ -217,10 +217,10 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
         }
         using (var again = RunFolder.Claim(folder, identity)) Assert.True(again.Resumed);
 
-        var other = ScheduleRunner.Identity(family, Options with { LearningRates = StageLearningRates.Global, Seed = 7 }, "other data");
+        var other = ScheduleRunner.Identity(family, Options with { LearningRates = StageLearningRates.Restart, Seed = 7 }, "other data");
         var refused = Assert.Throws<RunFolderException>(() => RunFolder.Claim(folder, other));
         Assert.Equal(["data", "lr_schedule", "seed"], refused.Differences.Select(d => d.Key));
-        Assert.Contains("lr_schedule is 'restart' there, 'global' here", refused.Message);
+        Assert.Contains("lr_schedule is 'global' there, 'restart' here", refused.Message);
 
         var strange = Directory.CreateDirectory(Path.Combine(_directory, "strange")).FullName;
         File.WriteAllText(Path.Combine(strange, "notes.txt"), "mine");
