@@ -2,10 +2,11 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Tests.Infrastructure;
+using TokenformerGen.Scaling;
 
 namespace TokenformerGen.Cli.Tests;
 
-/// <summary>The whole schedule, progressive and scratch, on the Mini family in seconds.</summary>
+/// <summary>The whole schedule and its compute-matched baseline on the Mini family in seconds; the run folder's identity.</summary>
 public sealed class RunTests
 {
     [Fact]
@@ -14,15 +15,23 @@ public sealed class RunTests
         var folder = TestData.NewDirectory("run");
         var output = TestCli.Ok("run", "--out", folder, "--evals", "4", "--eval-batches", "4");
 
-        Assert.Contains("Mini: progressive vs scratch", output);
+        Assert.Contains("Mini: progressive vs compute-matched scratch", output);
+        // 2 stages of 30 steps (3840 tokens / (4 × 32)) at 61,440 (Small) and 75,264 (Large) training FLOPs per token
+        // (3 · (2 · (6·n_qkv·16 + 2·n_proj·16 + 2·n_ffn·16 + 4·16·32) + 2·16·256)); the baseline spends their FLOPs on
+        // Large: ceil(30 · (61,440 + 75,264) / 75,264) = ceil(54.49) = 55 steps.
+        Assert.Contains("baseline: Large from scratch, 55 steps", output);
         Assert.Matches(@"Small → Large\s*│\s*zero_keys\s*│\s*\S+\s*│\s*\S+\s*│\s*\S+\s*│\s*preserved", output);
-        Assert.Contains("compute to reach scratch Large's final validation loss", output);
+        Assert.Matches(@"to reach scratch Large's final loss \d\.\d{4}\s*│", output);
+        Assert.Matches(@"to reach the progressive run's final loss \d\.\d{4}\s*│", output);
+        Assert.Contains("at equal compute", output);
 
         var summary = File.ReadAllText(Path.Combine(folder, "summary.md"));
         Assert.Contains("| progressive | Small |", summary);
-        Assert.Contains("| scratch | Large |", summary);
+        Assert.Contains("| scratch | Large (compute-matched) | 10,528 | 55 |", summary);
+        Assert.DoesNotContain("| scratch | Small", summary);
         Assert.Contains("## Growth checks", summary);
-        Assert.Contains("| ratio progressive / scratch |", summary);
+        Assert.Contains("## Against the compute-matched baseline", summary);
+        Assert.Contains("| training FLOPs |", summary);
         Assert.Contains("![validation loss against cumulative training FLOPs](loss-vs-flops.png)", summary);
 
         var png = File.ReadAllBytes(Path.Combine(folder, "loss-vs-flops.png"));
@@ -30,19 +39,105 @@ public sealed class RunTests
         Assert.Equal(new byte[] { 0x89, (byte)'P', (byte)'N', (byte)'G' }, png[..4]);
 
         using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json")));
-        var growth = results.RootElement.GetProperty("growths")[0];
+        var root = results.RootElement;
+        var growth = root.GetProperty("growths")[0];
         Assert.InRange(Math.Abs(growth.GetProperty("loss_after").GetDouble() - growth.GetProperty("loss_before").GetDouble()), 0, 1e-4);
-        Assert.Equal(30, results.RootElement.GetProperty("scratch").GetProperty("stages")[1].GetProperty("steps").GetInt32());   // 3840 tokens / (4 × 32)
+        var baseline = root.GetProperty("scratch").GetProperty("stages")[0];
+        Assert.Equal(("Large", 55), (baseline.GetProperty("stage").GetString(), baseline.GetProperty("steps").GetInt32()));
+        var comparison = root.GetProperty("comparison");
+        var progressiveFlops = comparison.GetProperty("progressive_flops").GetDouble();
+        var baselineFlops = comparison.GetProperty("baseline_flops").GetDouble();
+        Assert.InRange(baselineFlops, progressiveFlops, progressiveFlops * 1.05);   // at least as much, less than one step more
+        Assert.Equal(baseline.GetProperty("validation_loss").GetDouble(), comparison.GetProperty("at_baseline_loss").GetProperty("target_loss").GetDouble());
+        Assert.Equal(root.GetProperty("progressive").GetProperty("stages")[1].GetProperty("validation_loss").GetDouble(),
+                     comparison.GetProperty("at_progressive_loss").GetProperty("target_loss").GetDouble());
 
-        foreach (var mode in new[] { "progressive", "scratch" })
-            foreach (var stage in new[] { "Small", "Large" })
-            {
-                var metadata = Checkpoint.ReadMetadata(Path.Combine(folder, mode, $"{stage}.safetensors"));
-                Assert.Equal((stage, 30L), (metadata.Stage, metadata.Step));
-                var lines = File.ReadAllLines(Path.Combine(folder, mode, $"{stage}.metrics.jsonl"));
-                Assert.Equal(30, lines.Count(l => l.Contains("\"loss\"", StringComparison.Ordinal)));
-                Assert.InRange(lines.Count(l => l.Contains("\"val_loss\"", StringComparison.Ordinal)), 4, 8);   // at step 0, every ~30/4 steps, and at the end
-            }
+        // Validation at step 0, every steps / evaluations (30 / 4 = 7; the baseline gets 4 per progressive stage: 55 / 8 = 6), and at the end.
+        foreach (var (mode, stage, steps, evaluations) in new[] { ("progressive", "Small", 30L, 6), ("progressive", "Large", 30L, 6), ("scratch", "Large", 55L, 11) })
+        {
+            var path = Path.Combine(folder, mode, $"{stage}.safetensors");
+            Assert.Equal((stage, steps), (Checkpoint.ReadMetadata(path).Stage, Checkpoint.ReadMetadata(path).Step));
+            Assert.True(File.Exists(Checkpoint.OptimizerPathFor(path)), $"{path} has no optimizer state");
+            Assert.False(Directory.Exists(Path.Combine(folder, mode, stage)), "a finished stage keeps no step checkpoints");
+            var lines = File.ReadAllLines(Path.Combine(folder, mode, $"{stage}.metrics.jsonl"));
+            Assert.Equal(steps, lines.Count(l => l.Contains("\"loss\"", StringComparison.Ordinal)));
+            Assert.Equal(evaluations, lines.Count(l => l.Contains("\"val_loss\"", StringComparison.Ordinal)));
+        }
+        Assert.False(File.Exists(Path.Combine(folder, "scratch", "Small.safetensors")));
         Assert.Matches(new Regex(@"progressive\s*│\s*Large"), output);
+
+        // The command line's defaults are the schedule runner's (the ablation's choice).
+        using var identity = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "run.json")));
+        var entries = identity.RootElement.GetProperty("identity");
+        var defaults = new ScheduleOptions();
+        Assert.Equal(OptionNames.Kebab(defaults.OptimizerGrowth), entries.GetProperty("optimizer_growth").GetString());
+        Assert.Equal(OptionNames.Kebab(defaults.LearningRates), entries.GetProperty("lr_schedule").GetString());
+        Assert.Equal(OptionNames.Kebab(defaults.Scratch), entries.GetProperty("scratch").GetString());
+
+        // The same command again finds everything finished and writes the same numbers.
+        var again = TestCli.Ok("run", "--out", folder, "--evals", "4", "--eval-batches", "4");
+        Assert.Contains("resuming what it holds", again);
+        using var second = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json")));
+        Assert.Equal(root.GetProperty("comparison").GetRawText(), second.RootElement.GetProperty("comparison").GetRawText());
+        Assert.Equal(root.GetProperty("progressive").GetProperty("curve").GetRawText(), second.RootElement.GetProperty("progressive").GetProperty("curve").GetRawText());
     }
+
+    [Fact]
+    public void ScratchAllAddsEveryStageAndTakesTheRootFromTheProgressiveRun()
+    {
+        var folder = TestData.NewDirectory("run-all");
+        var output = TestCli.Ok("run", "--out", folder, "--evals", "2", "--eval-batches", "2", "--scratch", "all");
+        Assert.Contains("and every other stage from scratch on its budget", output);
+        var summary = File.ReadAllText(Path.Combine(folder, "summary.md"));
+        Assert.Contains("| scratch | Small (= progressive) |", summary);
+        Assert.Contains("| scratch | Large (compute-matched) |", summary);
+        Assert.False(File.Exists(Path.Combine(folder, "scratch", "Small.safetensors")), "the root was trained twice");
+
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json")));
+        var progressiveSmall = results.RootElement.GetProperty("progressive").GetProperty("stages")[0].GetRawText();
+        Assert.Equal(progressiveSmall, results.RootElement.GetProperty("scratch").GetProperty("stages")[0].GetRawText());
+    }
+
+    [Fact]
+    public void AnotherCommandAgainstARunFolderIsRefusedAndChangesNothing()
+    {
+        var folder = TestData.NewDirectory("run-identity");
+        string[] command = ["run", "--out", folder, "--evals", "2", "--eval-batches", "2", "--scale", "0.2"];
+        TestCli.Ok(command);
+        var before = Snapshot(folder);
+
+        var otherData = Path.Combine(TestData.NewDirectory("other-data"), "other.txt");
+        File.WriteAllText(otherData, string.Concat(Enumerable.Repeat("the other corpus has other words in it. ", 200)));
+        foreach (var (extra, expected) in new (string[], string)[]
+        {
+            (["--lr-schedule", "restart"], "lr_schedule is 'global' there, 'restart' here"),
+            (["--optimizer-growth", "keep"], "optimizer_growth is 'keep-zero' there, 'keep' here"),
+            (["--seed", "7"], "seed is '1234' there, '7' here"),
+            (["--scratch", "all"], "scratch is 'largest' there, 'all' here"),
+            (["--data", otherData], "data is 'corpus.byte."),
+            (["--family", "Neo"], "family is 'Mini' there, 'Neo' here"),
+        })
+        {
+            var result = TestCli.Run([.. command, .. extra]);
+            Assert.True(result.ExitCode == 1, result.ToString());
+            var line = Assert.Single(result.ErrorLines);
+            Assert.Contains($"error: {folder} holds another run (run.json): ", line);
+            Assert.Contains(expected, line);
+            Assert.EndsWith("Give another --out, or repeat the command that made it to resume it.", line);
+        }
+        Assert.Equal(before, Snapshot(folder));
+
+        // A folder with files that are not a run is refused too.
+        var strange = TestData.NewDirectory("not-a-run");
+        File.WriteAllText(Path.Combine(strange, "notes.md"), "mine");
+        var refused = TestCli.Run("run", "--out", strange, "--scale", "0.2");
+        Assert.Equal(1, refused.ExitCode);
+        Assert.Contains("is not empty and holds no run.json, so it is not a run folder of this tool (it has notes.md)", refused.Error);
+        Assert.Equal(["notes.md"], Directory.GetFileSystemEntries(strange).Select(Path.GetFileName).Where(n => n != ".lock"));
+    }
+
+    // Every file's name, length and last write time.
+    private static List<string> Snapshot(string folder)
+        => Directory.GetFiles(folder, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+            .Select(f => $"{Path.GetRelativePath(folder, f)} {new FileInfo(f).Length} {File.GetLastWriteTimeUtc(f):O}").ToList();
 }

@@ -69,7 +69,9 @@ internal class TrainingSettings : DataSettings
     public string? Policy { get; set; }
 
     [CommandOption("--optimizer-growth <M>")]
-    [Description("AdamW state at growth: keep (old rows' moments kept, new rows zero) or reset")]
-    [DefaultValue("reset")]
-    public string OptimizerGrowth { get; set; } = "reset";
+    [Description("AdamW state at growth: keep (old rows' moments and step count kept; new rows: zero first moment, second moment the old rows' mean), keep-zero (the same with new rows' moments zero) or reset. Default: " + DefaultOptimizerGrowth)]
+    public string? OptimizerGrowth { get; set; }
+
+    /// <summary>The default of <c>--optimizer-growth</c>: the schedule runner's (chosen by the ablation in docs/scaling.md).</summary>
+    public const string DefaultOptimizerGrowth = "keep-zero";
 }

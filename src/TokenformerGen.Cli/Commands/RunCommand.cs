@@ -1,6 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using System.Globalization;
+using System.Security.Cryptography;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
@@ -17,7 +18,7 @@ internal sealed class RunSettings : TrainingSettings
     public string? Family { get; set; }
 
     [CommandOption("--out <DIR>")]
-    [Description("The run folder. Default: runs/FAMILY-yyyyMMdd-HHmmss")]
+    [Description("The run folder. Default: runs/FAMILY-yyyyMMdd-HHmmss. The same command again over the same folder resumes it; another command is refused")]
     public string? Out { get; set; }
 
     [CommandOption("--scale <X>")]
@@ -30,14 +31,31 @@ internal sealed class RunSettings : TrainingSettings
     public int? Context { get; set; }
 
     [CommandOption("--evals <N>")]
-    [Description("Validation points per stage (the loss-vs-FLOPs curves)")]
+    [Description("Validation points per stage (the loss-vs-FLOPs curves); the baseline gets N per progressive stage")]
     [DefaultValue(8)]
     public int Evals { get; set; } = 8;
+
+    [CommandOption("--lr-schedule <S>")]
+    [Description("Learning rate across stages: restart (warmup and cosine per stage), global (one warmup and cosine over all stages) or rewarm (global, with a short ramp after each growth). Default: " + DefaultLearningRates)]
+    public string? LearningRates { get; set; }
+
+    [CommandOption("--scratch <S>")]
+    [Description("From-scratch side: largest (the largest stage for at least the progressive run's FLOPs), all (also every other stage on its own budget) or none")]
+    [DefaultValue("largest")]
+    public string Scratch { get; set; } = "largest";
+
+    [CommandOption("--checkpoint-every <K>")]
+    [Description("Save each stage every K steps (a kill loses at most K steps). Default: at every validation point")]
+    public int? CheckpointEvery { get; set; }
+
+    /// <summary>The default of <c>--lr-schedule</c> (the schedule runner's, chosen by the ablation in docs/scaling.md).</summary>
+    public const string DefaultLearningRates = "global";
 }
 
 /// <summary>
-/// Runs a family's whole schedule twice, progressively (grow each stage from its trained parent) and
-/// from scratch, and reports what growing saved: a table, summary.md, a loss-vs-FLOPs plot, metrics and checkpoints.
+/// Runs a family's schedule progressively (grow each stage from its trained parent) and its compute-matched baseline
+/// (the largest stage from scratch for at least the same training FLOPs), resumably in its run folder, and reports
+/// both directions of the comparison: a table, summary.md, a loss-vs-FLOPs plot, results.json, metrics and checkpoints.
 /// </summary>
 internal sealed class RunCommand(CliSession session) : Command<RunSettings>
 {
@@ -51,6 +69,7 @@ internal sealed class RunCommand(CliSession session) : Command<RunSettings>
             throw new CliException($"family {family.Name} cannot run its schedule: stage(s) {string.Join(", ", missing)} have no training budget (a train: section) in the spec");
         if (!(settings.Scale > 0)) throw new CliException("--scale must be positive");
         if (settings.Evals < 1 || settings.EvalBatches < 1) throw new CliException("--evals and --eval-batches must be at least 1");
+        if (settings.CheckpointEvery is < 1) throw new CliException("--checkpoint-every must be at least 1");
         var architecture = family.Stages[0].Info.Architecture;
         if (settings.Context is int c && (c < 1 || c > architecture.Context))
             throw new CliException($"--context {c}: give 1..{architecture.Context} (the family's context)");
@@ -63,46 +82,94 @@ internal sealed class RunCommand(CliSession session) : Command<RunSettings>
             Seed = settings.Seed,
             DataSeed = settings.DataSeed,
             Policy = OptionParsing.Policy(settings.Policy),
-            OptimizerGrowth = OptionParsing.OptimizerGrowth(settings.OptimizerGrowth),
+            OptimizerGrowth = OptionParsing.OptimizerGrowth(settings.OptimizerGrowth ?? DefaultOptimizerGrowth)!.Value,
+            LearningRates = OptionParsing.LearningRates(settings.LearningRates ?? RunSettings.DefaultLearningRates)!.Value,
+            Scratch = OptionParsing.Scratch(settings.Scratch)!.Value,
+            CheckpointInterval = settings.CheckpointEvery,
             Compute = target,
         };
         var outDirectory = settings.Out
             ?? Path.Combine(session.Defaults.RunsDirectory, $"{family.Name}-{DateTime.Now.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture)}");
-        Directory.CreateDirectory(outDirectory);
         var clock = Stopwatch.StartNew();
 
         using var corpus = session.OpenCorpus(family.Stages[0].Info, settings.Data, settings.Tokenizer, settings.Cache);
+        var dataIdentity = DataIdentity(corpus);
+        var threads = TorchSharp.torch.get_num_threads().ToString(CultureInfo.InvariantCulture);
+        using var folder = Claim(outDirectory, ScheduleRunner.Identity(family, options, dataIdentity), new Dictionary<string, string> { [ThreadsNote] = threads });
+        if (folder.Notes.GetValueOrDefault(ThreadsNote) is { } first && first != threads)
+            session.Console.MarkupLineInterpolated(
+                $"[yellow]{outDirectory} was started with {first} intra-op threads and resumes with {threads}: the result is as valid, but its losses differ from an uninterrupted run's in the last digits (libtorch's sums depend on the thread count); give --threads {first} to match it exactly[/]");
         var data = new CorpusBatchSource(corpus, settings.DataSeed);
-        var runner = new ScheduleRunner(family, data, options);
-        var plan = family.Stages.Select(s => (Stage: s.Info, Steps: runner.StageOptions(s.Info).Steps)).ToList();
+        var planner = new ScheduleRunner(family, data, options);
+        var plans = planner.Progressive.Concat(planner.Scratch.Where(p => !p.SharedWithProgressive)).ToList();
         session.Console.MarkupLineInterpolated(
-            $"[bold]{family.Name}[/]: {string.Join(" → ", plan.Select(p => $"{p.Stage.Name} ({Numbers.Short(p.Stage.Parameters)} params, {p.Steps:N0} steps)"))}; progressive and scratch; run folder {outDirectory}");
-
-        var (progressive, scratch, observer) = session.Console.Progress().AutoClear(false).HideCompleted(false).Columns(CliSession.ProgressColumns()).Start(ctx =>
+            $"[bold]{family.Name}[/]: {string.Join(" → ", planner.Progressive.Select(p => $"{p.Stage.Name} ({Numbers.Short(p.Stage.Parameters)} params, {p.Options.Steps:N0} steps)"))}, {Numbers.Flops((double)planner.Progressive.Sum(p => p.Flops))} FLOPs");
+        if (planner.Scratch.Count > 0)
         {
-            using var observer = new RunObserver(session, outDirectory, family, data.TokensPerByte, ctx, plan);
-            var progressiveRun = Timed(() => new ScheduleRunner(family, data, options, observer).RunProgressive());
-            var scratchRun = Timed(() => new ScheduleRunner(family, data, options, observer).RunScratch());
-            return (progressiveRun, scratchRun, observer);
-        });
+            var baseline = planner.Scratch[^1];
+            session.Console.MarkupLineInterpolated(
+                $"baseline: {baseline.Stage.Name} from scratch, {baseline.Options.Steps:N0} steps, {Numbers.Flops((double)baseline.Flops)} FLOPs (at least the progressive run's){(options.Scratch == ScratchBaseline.All ? "; and every other stage from scratch on its budget" : "")}");
+        }
+        session.Console.MarkupLineInterpolated(
+            $"optimizer at growth {OptionNames.Kebab(options.OptimizerGrowth)}, learning rate {OptionNames.Kebab(options.LearningRates)}, {TorchSharp.torch.get_num_threads()} intra-op threads; run folder {outDirectory}{(folder.Resumed ? " (resuming what it holds)" : "")}");
 
-        var report = new RunReport(family, Path.GetFileName(session.DataPath(settings.Data)), corpus.Count, corpus.Tokenizer.Name,
-                                   runner.StageOptions(family.Stages[0].Info).Context, options, progressive.Result, scratch.Result,
-                                   observer.Growths, progressive.Seconds, scratch.Seconds, clock.Elapsed.TotalSeconds);
-        var summary = Path.Combine(outDirectory, "summary.md");
-        var plot = Path.Combine(outDirectory, RunReport.PlotFile);
-        LossPlot.Save(plot, report);
-        report.WriteMarkdown(summary);
-        report.WriteJson(Path.Combine(outDirectory, "results.json"));
-        report.Render(session.Console);
-        session.Console.MarkupLineInterpolated($"run folder: {outDirectory} (summary.md, {RunReport.PlotFile}, results.json, metrics and checkpoints per mode)");
-        return 0;
+        try
+        {
+            var (progressive, scratch, seconds) = session.Console.Progress().AutoClear(false).HideCompleted(false).Columns(CliSession.ProgressColumns()).Start(ctx =>
+            {
+                using var observer = new RunObserver(session, outDirectory, data.TokensPerByte, ctx, plans);
+                var runner = new ScheduleRunner(family, data, options, observer, folder);
+                var progressiveClock = Stopwatch.StartNew();
+                var progressiveRun = runner.RunProgressive(cancellationToken);
+                var progressiveSeconds = progressiveClock.Elapsed.TotalSeconds;
+                var scratchClock = Stopwatch.StartNew();
+                var scratchRun = options.Scratch == ScratchBaseline.None ? null : runner.RunScratch(progressiveRun, cancellationToken);
+                return (progressiveRun, scratchRun, (Progressive: progressiveSeconds, Scratch: scratchClock.Elapsed.TotalSeconds));
+            });
+
+            var report = new RunReport(family, Path.GetFileName(session.DataPath(settings.Data)), dataIdentity, corpus.Count, corpus.Tokenizer.Name,
+                                       planner.Progressive[0].Options.Context, options, planner.LargestStage.Name, progressive, scratch,
+                                       seconds.Progressive, seconds.Scratch, clock.Elapsed.TotalSeconds, TorchSharp.torch.get_num_threads(), folder.Resumed);
+            LossPlot.Save(Path.Combine(outDirectory, RunReport.PlotFile), report);
+            report.WriteMarkdown(Path.Combine(outDirectory, "summary.md"));
+            report.WriteJson(Path.Combine(outDirectory, "results.json"));
+            report.Render(session.Console);
+            session.Console.MarkupLineInterpolated($"run folder: {outDirectory} (summary.md, {RunReport.PlotFile}, results.json, metrics and checkpoints per mode)");
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            session.Console.MarkupLineInterpolated($"stopped; the same command again resumes from the last checkpoint in {outDirectory}");
+            return 130;
+        }
     }
 
-    private static (ScheduleResult Result, double Seconds) Timed(Func<ScheduleResult> run)
+    private static string DefaultOptimizerGrowth => TrainingSettings.DefaultOptimizerGrowth;
+
+    private const string ThreadsNote = "threads";
+
+    private static RunFolder Claim(string directory, IReadOnlyDictionary<string, string> identity, IReadOnlyDictionary<string, string> notes)
     {
-        var clock = Stopwatch.StartNew();
-        var result = run();
-        return (result, clock.Elapsed.TotalSeconds);
+        try
+        {
+            return RunFolder.Claim(directory, identity, notes);
+        }
+        catch (RunFolderException e)
+        {
+            throw new CliException(e.Differences.Count > 0
+                ? $"{e.Message} Give another --out, or repeat the command that made it to resume it."
+                : e.Message + " Give another --out.");
+        }
+    }
+
+    // What the data is, independent of where it lies: a text's token cache is named by its content and tokenizer; a
+    // NeoX dataset by its index's hash and the size of its ids.
+    private static string DataIdentity(TokenCorpus corpus)
+    {
+        if (corpus.Dataset is not { } dataset) return Path.GetFileNameWithoutExtension(corpus.CachePath);
+        var index = dataset.Prefix + ".idx";
+        using var stream = File.OpenRead(index);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(stream))[..16];
+        return $"{Path.GetFileName(dataset.Prefix)} (NeoX dataset, {corpus.Tokenizer.Name} tokenizer, index sha256 {hash}, {new FileInfo(dataset.Prefix + ".bin").Length} bytes of ids)";
     }
 }

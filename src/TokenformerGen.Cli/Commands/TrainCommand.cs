@@ -82,7 +82,7 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
         var registration = CliSession.Stage(family, settings.Stage);
         var stage = registration.Info;
         var policy = OptionParsing.Policy(settings.Policy);
-        var optimizerGrowth = OptionParsing.OptimizerGrowth(settings.OptimizerGrowth);
+        var optimizerGrowth = OptionParsing.OptimizerGrowth(settings.OptimizerGrowth ?? TrainingSettings.DefaultOptimizerGrowth)!.Value;
         var contextLength = settings.Context ?? (int)stage.Architecture.Context;
         if (contextLength < 1 || contextLength > stage.Architecture.Context)
             throw new CliException($"--context {contextLength}: give 1..{stage.Architecture.Context} (the family's context)");
@@ -197,7 +197,13 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
         AdamW? parentOptimizer = null;
         try
         {
-            if (optimizerGrowth == OptimizerGrowthMode.Keep)
+            if (optimizerGrowth != OptimizerGrowthMode.Reset && settings.OptimizerGrowth is null && !File.Exists(Checkpoint.OptimizerPathFor(settings.From!)))
+            {
+                // The default needs the parent's optimizer state; a checkpoint without one (grown, imported) starts it afresh.
+                session.Console.MarkupLineInterpolated($"[grey]{settings.From} has no optimizer state: the optimizer starts afresh (--optimizer-growth reset)[/]");
+                optimizerGrowth = OptimizerGrowthMode.Reset;
+            }
+            if (optimizerGrowth != OptimizerGrowthMode.Reset)
                 (parentOptimizer, _) = TrainingCheckpoints.Resume(settings.From!, parent, options);
             else
                 Checkpoint.Load(settings.From!, parent, family.Name, edge.From.Name);

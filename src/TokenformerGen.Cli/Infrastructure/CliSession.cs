@@ -65,13 +65,34 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
         return Path.Combine(root, "tokenformergen");
     }
 
-    /// <summary>Sets libtorch's intra-op threads from <c>--threads</c> or the application's default.</summary>
+    /// <summary>
+    /// Sets libtorch's intra-op threads from <c>--threads</c> or the application's default (null: libtorch's, one per core).
+    /// With several threads on a machine that is already busy, says that fewer may be faster: libtorch's threads wait for
+    /// each other at every operation, so one that shares its core with another process holds all of them up.
+    /// </summary>
     public void UseThreads(int? threads)
     {
         var n = threads ?? Defaults.Threads;
-        if (n is null) return;
         if (n < 1) throw new CliException($"--threads {n}: give at least 1");
-        TorchSharp.torch.set_num_threads(n.Value);
+        if (n is not null) TorchSharp.torch.set_num_threads(n.Value);
+        var used = TorchSharp.torch.get_num_threads();
+        if (threads is null && used > 1 && LoadAverage() is double load && load > used - 0.5)
+            Console.MarkupLineInterpolated(
+                $"[yellow]the machine is busy (load average {load:F1} on {Environment.ProcessorCount} cores): {used} intra-op threads may run several times slower than --threads 1 while other work shares the cores[/]");
+    }
+
+    // The 1-minute load average (Linux), or null where unknown.
+    private static double? LoadAverage()
+    {
+        try
+        {
+            var text = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg") : null;
+            return text is not null && double.TryParse(text.Split(' ')[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var load) ? load : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     /// <summary>The device and precision of <c>--device</c> and <c>--precision</c>, saying which device was chosen and why.</summary>

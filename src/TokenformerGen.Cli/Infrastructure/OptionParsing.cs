@@ -1,5 +1,6 @@
 using System.Globalization;
 using TokenformerGen.Families;
+using TokenformerGen.Scaling;
 using TokenformerGen.Training;
 
 namespace TokenformerGen.Cli.Infrastructure;
@@ -10,8 +11,14 @@ internal static class OptionParsing
     /// <summary><c>zero_keys</c> or <c>random</c> (case and <c>_</c>/<c>-</c> ignored); null stays null.</summary>
     public static GrowthPolicy? Policy(string? text) => text is null ? null : Enum<GrowthPolicy>("--policy", text, "zero_keys|random");
 
-    /// <summary><c>keep</c> or <c>reset</c>.</summary>
-    public static OptimizerGrowthMode OptimizerGrowth(string text) => Enum<OptimizerGrowthMode>("--optimizer-growth", text, "keep|reset");
+    /// <summary><c>keep</c>, <c>keep-zero</c> or <c>reset</c>; null stays null.</summary>
+    public static OptimizerGrowthMode? OptimizerGrowth(string? text) => text is null ? null : Enum<OptimizerGrowthMode>("--optimizer-growth", text, "keep|keep-zero|reset");
+
+    /// <summary><c>restart</c>, <c>global</c> or <c>rewarm</c>; null stays null.</summary>
+    public static StageLearningRates? LearningRates(string? text) => text is null ? null : Enum<StageLearningRates>("--lr-schedule", text, "restart|global|rewarm");
+
+    /// <summary><c>largest</c>, <c>all</c> or <c>none</c>; null stays null.</summary>
+    public static ScratchBaseline? Scratch(string? text) => text is null ? null : Enum<ScratchBaseline>("--scratch", text, "largest|all|none");
 
     /// <summary>Comma-separated token ids, e.g. <c>1,2,3</c>.</summary>
     public static long[] TokenIds(string text)

@@ -3,13 +3,17 @@ using TokenformerGen.Scaling;
 
 namespace TokenformerGen.Cli.Reports;
 
-/// <summary>The run's picture: validation loss against cumulative training FLOPs, progressive and scratch.</summary>
+/// <summary>The run's picture: validation loss against cumulative training FLOPs, progressive and the compute-matched baseline.</summary>
 internal static class LossPlot
 {
-    /// <summary>Writes the PNG: one continuous progressive curve (growth points marked), one curve per scratch stage, the target loss and where each mode reached it.</summary>
+    /// <summary>
+    /// Writes the PNG: the progressive curve (growth points marked) and the compute-matched baseline over the same compute
+    /// range, any other scratch stage thinner, and each run's final loss as a horizontal line.
+    /// </summary>
     public static void Save(string path, RunReport report, int width = 1000, int height = 620)
     {
-        var all = report.Progressive.Curve.Concat(report.Scratch.Curve).Select(p => p.CumulativeFlops).DefaultIfEmpty(1).Max();
+        var scratchCurve = report.Scratch?.Curve ?? [];
+        var all = report.Progressive.Curve.Concat(scratchCurve).Select(p => p.CumulativeFlops).DefaultIfEmpty(1).Max();
         var (scale, unit) = all switch
         {
             >= 1e15 => (1e15, "PFLOPs"),
@@ -30,14 +34,15 @@ internal static class LossPlot
         var stages = report.Family.Stages.Select(s => s.Info.Name).ToList();
         for (var i = 0; i < stages.Count; i++)
         {
-            var points = report.Scratch.Curve.Where(p => p.Stage == stages[i]).ToList();
+            var points = scratchCurve.Where(p => p.Stage == stages[i]).ToList();
             if (points.Count == 0) continue;
+            var baseline = stages[i] == report.LargestStage;
             var scratch = plot.Add.Scatter(X(points, scale), Y(points));
-            scratch.LegendText = $"scratch {stages[i]}";
-            scratch.Color = palette.GetColor(1 + i);
-            scratch.LinePattern = LinePattern.Dashed;
-            scratch.LineWidth = 2;
-            scratch.MarkerSize = 4;
+            scratch.LegendText = baseline ? $"{report.BaselineName} (compute-matched baseline)" : $"scratch {stages[i]} (own budget)";
+            scratch.Color = baseline ? palette.GetColor(1) : palette.GetColor(2 + i).WithAlpha(0.6);
+            scratch.LinePattern = baseline ? LinePattern.Dashed : LinePattern.Dotted;
+            scratch.LineWidth = baseline ? 2.5f : 1.5f;
+            scratch.MarkerSize = baseline ? 5 : 3;
         }
 
         // Growth points: where each later stage of the progressive run starts.
@@ -50,20 +55,30 @@ internal static class LossPlot
         }
 
         var comparison = report.Comparison;
-        var target = plot.Add.HorizontalLine(comparison.TargetLoss);
-        target.Color = Colors.Black.WithAlpha(0.5);
-        target.LinePattern = LinePattern.Dashed;
-        target.LineWidth = 1;
-        target.LegendText = $"scratch {comparison.Stage} final loss {comparison.TargetLoss:F3}";
+        if (comparison is not null)
+        {
+            foreach (var (loss, label, color) in new[]
+            {
+                (comparison.BaselineLoss, $"{report.BaselineName} final loss {comparison.BaselineLoss:F3}", palette.GetColor(1)),
+                (comparison.ProgressiveLoss, $"progressive final loss {comparison.ProgressiveLoss:F3}", palette.GetColor(0)),
+            })
+            {
+                var target = plot.Add.HorizontalLine(loss);
+                target.Color = color.WithAlpha(0.45);
+                target.LinePattern = LinePattern.Dashed;
+                target.LineWidth = 1;
+                target.LegendText = label;
+            }
+        }
 
         plot.Title($"{report.Family.Name}: validation loss vs training compute"
-                   + (comparison.Ratio is double r ? $" (growing: {r * 100:F0}% of scratch's FLOPs to the target)" : ""), size: 15);
+                   + (comparison?.AtBaselineLoss.Ratio is double r ? $" (growing: {r * 100:F0}% of the baseline's FLOPs to its loss)" : ""), size: 15);
         plot.XLabel($"cumulative training compute ({unit})");
         plot.YLabel("validation loss (nats/token)");
         plot.ShowLegend(Alignment.UpperRight);
 
         // Keep the interesting part in view: the untrained first point (≈ ln vocab) would squash the rest.
-        var losses = report.Progressive.Curve.Concat(report.Scratch.Curve).Select(p => p.ValidationLoss).Where(double.IsFinite).ToList();
+        var losses = report.Progressive.Curve.Concat(scratchCurve).Select(p => p.ValidationLoss).Where(double.IsFinite).ToList();
         if (losses.Count > 0)
         {
             var low = losses.Min();

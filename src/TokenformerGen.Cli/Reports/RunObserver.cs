@@ -1,51 +1,47 @@
 using Spectre.Console;
-using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
-using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
 using TokenformerGen.Training;
 
 namespace TokenformerGen.Cli.Reports;
 
 /// <summary>
-/// Follows a schedule run: one progress bar per mode and stage, metrics as JSON lines per mode and stage,
-/// a checkpoint of every trained stage, and the growth checks for the report.
+/// Follows a schedule run: one progress bar per mode and stage, and metrics as JSON lines per mode and stage
+/// (<c>MODE/STAGE.metrics.jsonl</c>; a resumed stage keeps the lines up to the step it resumed at).
 /// </summary>
 internal sealed class RunObserver : IScheduleObserver, IDisposable
 {
     private readonly CliSession _session;
     private readonly string _directory;
-    private readonly FamilyRegistration _family;
     private readonly double? _tokensPerByte;
     private readonly Dictionary<(string Mode, string Stage), ProgressTask> _tasks = new();
+    private readonly ProgressContext _progress;
     private MetricsLog? _metrics;
 
-    public RunObserver(CliSession session, string directory, FamilyRegistration family, double? tokensPerByte,
-                       ProgressContext progress, IReadOnlyList<(StageInfo Stage, long Steps)> plan)
+    public RunObserver(CliSession session, string directory, double? tokensPerByte, ProgressContext progress, IEnumerable<StagePlan> plans)
     {
-        (_session, _directory, _family, _tokensPerByte) = (session, directory, family, tokensPerByte);
-        foreach (var mode in new[] { "progressive", "scratch" })
-            foreach (var (stage, steps) in plan)
-                _tasks[(mode, stage.Name)] = progress.AddTask(Label(mode, stage.Name), autoStart: false, maxValue: steps);
+        (_session, _directory, _tokensPerByte, _progress) = (session, directory, tokensPerByte, progress);
+        foreach (var plan in plans)
+            _tasks[(plan.Mode, plan.Stage.Name)] = progress.AddTask(Label(plan.Mode, plan.Stage.Name), autoStart: false, maxValue: plan.Options.Steps);
     }
 
-    public List<GrowthReport> Growths { get; } = [];
-
-    public void StageStarted(string mode, StageInfo stage, long steps)
+    public void StageStarted(string mode, StageInfo stage, long steps, long startStep)
     {
-        var task = _tasks[(mode, stage.Name)];
+        var task = Task(mode, stage.Name, steps);
         task.MaxValue = steps;
+        task.Value = startStep;
         task.StartTask();
         _metrics?.Dispose();
-        _metrics = new MetricsLog(Path.Combine(_directory, mode, $"{stage.Name}.metrics.jsonl"));
+        _metrics = new MetricsLog(Path.Combine(_directory, mode, $"{stage.Name}.metrics.jsonl"), startStep);
+        if (startStep > 0) _session.Console.MarkupLineInterpolated($"{mode} {stage.Name}: resumed at step {startStep} of {steps}");
     }
 
     public void StepDone(string mode, StageInfo stage, StepMetrics metrics)
     {
         _metrics?.Write(metrics);
-        var task = _tasks[(mode, stage.Name)];
+        var task = Task(mode, stage.Name, metrics.Step);
         task.Value = metrics.Step;
         task.Description = $"{Label(mode, stage.Name)} loss {metrics.Loss:F3}";
     }
@@ -54,30 +50,36 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
         => _metrics?.WriteEvaluation(point.Step, point.ValidationLoss, _tokensPerByte is double perByte ? Evaluation.BitsPerByte(point.ValidationLoss, perByte) : null);
 
     public void Grown(GrowthMap edge, GrowthReport report)
-    {
-        Growths.Add(report);
-        _session.Console.MarkupLineInterpolated(
+        => _session.Console.MarkupLineInterpolated(
             $"growth {report.From} → {report.To} ({report.Policy.SpecName()}): validation loss {report.LossBefore:F6} → {report.LossAfter:F6} (Δ {report.Delta:+0.0e0;-0.0e0;0})");
-    }
 
-    public void StageFinished(string mode, StageResult result, TokenformerModel model)
+    public void StageFinished(string mode, StageResult result)
     {
         _metrics?.Dispose();
         _metrics = null;
-        var stage = model.Stage;
-        var metadata = new CheckpointMetadata(_family.Name, stage.Name, stage.SpecHash, result.Steps)
-        {
-            Extra = new Dictionary<string, string> { ["run_mode"] = mode, ["tokens"] = result.Tokens.ToString(System.Globalization.CultureInfo.InvariantCulture) },
-        };
-        Directory.CreateDirectory(Path.Combine(_directory, mode));
-        Checkpoint.Save(Path.Combine(_directory, mode, $"{stage.Name}.safetensors"), model, metadata);
-        var task = _tasks[(mode, stage.Name)];
-        task.Description = $"{Label(mode, stage.Name)} val {result.ValidationLoss:F3}";
+        Complete(mode, result, $"val {result.ValidationLoss:F3}");
+    }
+
+    public void StageFound(string mode, StageResult result)
+        => Complete(mode, result, mode == ScheduleRunner.ScratchMode && !_tasks.ContainsKey((mode, result.Stage)) ? "the progressive run's" : $"val {result.ValidationLoss:F3}, done before");
+
+    public void Dispose() => _metrics?.Dispose();
+
+    private void Complete(string mode, StageResult result, string note)
+    {
+        var task = Task(mode, result.Stage, result.Steps);
+        task.Description = Markup.Escape($"{mode,-11} {result.Stage} {note}");
         task.Value = task.MaxValue;
         task.StopTask();
     }
 
-    public void Dispose() => _metrics?.Dispose();
+    // A stage without a bar (a scratch stage shared with the progressive run) gets one when it turns up.
+    private ProgressTask Task(string mode, string stage, double steps)
+    {
+        if (!_tasks.TryGetValue((mode, stage), out var task))
+            _tasks[(mode, stage)] = task = _progress.AddTask(Label(mode, stage), autoStart: false, maxValue: Math.Max(1, steps));
+        return task;
+    }
 
     private static string Label(string mode, string stage) => Markup.Escape($"{mode,-11} {stage}");
 }

@@ -3,12 +3,22 @@ using static TorchSharp.torch;
 
 namespace TokenformerGen.Training;
 
-/// <summary>How optimizer state follows a growth.</summary>
+/// <summary>How optimizer state follows a growth (parameters grow along axis 0: new parameter tokens are appended rows).</summary>
 public enum OptimizerGrowthMode
 {
-    /// <summary>Moments of old rows are kept, new rows start at zero; the step count carries on.</summary>
+    /// <summary>
+    /// Old rows keep their moments and the step count carries on; each new row starts with a zero first moment and,
+    /// as its second moment, the mean of the old rows' second moments (per column), so its first updates are scaled
+    /// like the old rows' and grow as its first moment builds up (about 1/(1 − β₁) steps).
+    /// </summary>
     Keep,
-    /// <summary>All moments start again at zero with a fresh step count.</summary>
+    /// <summary>
+    /// Old rows keep their moments and the step count carries on; new rows' moments start at zero. With the bias
+    /// correction already near 1, a new row's first update is about 0.45 · lr · sign(gradient) and close to a full
+    /// Adam step within a few steps.
+    /// </summary>
+    KeepZero,
+    /// <summary>All moments start again at zero with a fresh step count (the first update of every parameter is lr · sign(gradient)).</summary>
     Reset,
 }
 
@@ -111,10 +121,10 @@ public sealed class AdamW : IDisposable
     }
 
     /// <summary>
-    /// A fresh optimizer over the grown model's parameters: with <see cref="OptimizerGrowthMode.Keep"/>
-    /// the moments of <paramref name="previous"/> are carried over (old rows kept, new rows zero, the
-    /// step count continued); with <see cref="OptimizerGrowthMode.Reset"/> everything starts from zero.
+    /// A fresh optimizer over the grown model's parameters, its state carried over from <paramref name="previous"/>
+    /// as <paramref name="mode"/> says (see <see cref="OptimizerGrowthMode"/>).
     /// </summary>
+    /// <exception cref="GrowthException">A parameter is new, or grew along an axis other than 0.</exception>
     public static AdamW Grow(AdamW previous, IEnumerable<(string Name, Tensor Parameter)> grownParameters, OptimizerGrowthMode mode)
     {
         var grown = new AdamW(grownParameters, previous.Beta1, previous.Beta2, previous.Epsilon, previous.WeightDecay);
@@ -126,6 +136,14 @@ public sealed class AdamW : IDisposable
                 throw new GrowthException($"{name}: the grown model has a parameter the previous optimizer did not track.");
             CopyIntoFirstRows(expAvg, old.ExpAvg, $"exp_avg.{name}");
             CopyIntoFirstRows(expAvgSq, old.ExpAvgSq, $"exp_avg_sq.{name}");
+            var oldRows = old.ExpAvgSq.shape[0];
+            if (mode == OptimizerGrowthMode.Keep && expAvgSq.shape[0] > oldRows)
+            {
+                using var newRows = expAvgSq.narrow(0, oldRows, expAvgSq.shape[0] - oldRows);
+                using var mean = old.ExpAvgSq.mean([0L], keepdim: true);
+                using var rows = mean.expand_as(newRows);
+                newRows.copy_(rows);
+            }
         }
         grown.StepCount = previous.StepCount;
         return grown;

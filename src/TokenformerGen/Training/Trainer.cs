@@ -46,10 +46,8 @@ public sealed class Trainer : IDisposable
         Options = options;
         Optimizer = optimizer ?? new AdamW(model.NamedParameters(), weightDecay: options.WeightDecay);
         Progress = progress ?? TrainingProgress.Start;
-        Schedule = LearningRateSchedule.WithWarmupShare(options.LearningRate, options.Steps, options.WarmupShare, options.MinimumLearningRateRatio);
-        var architecture = model.Stage.Architecture;
-        var tokens = model.Stage.Tokens;
-        _flopsPerToken = Architecture.ModelSize.TrainingFlopsPerToken(architecture.PaddedVocabulary, architecture.Layers, architecture.Hidden, tokens.Qkv, tokens.Proj, tokens.Ffn, options.Context);
+        Schedule = options.EffectiveSchedule;
+        _flopsPerToken = TrainerOptions.TrainingFlopsPerToken(model.Stage, options.Context);
     }
 
     /// <summary>The model being trained.</summary>

@@ -44,8 +44,26 @@ public sealed record TrainerOptions
     /// <summary>Checkpoint every this many steps (0 = only at the end); needs a checkpoint folder.</summary>
     public int CheckpointInterval { get; init; }
 
+    /// <summary>
+    /// The learning-rate curve to follow instead of the one <see cref="LearningRate"/>, <see cref="WarmupShare"/> and
+    /// <see cref="MinimumLearningRateRatio"/> make over <see cref="Steps"/> (e.g. one curve over a whole growth schedule).
+    /// </summary>
+    public LearningRateSchedule? Schedule { get; init; }
+
     /// <summary>Tokens per optimizer step.</summary>
     public long TokensPerStep => (long)Batch * Context * GradientAccumulation;
+
+    /// <summary>The learning-rate curve of this run: <see cref="Schedule"/>, else warmup and cosine over <see cref="Steps"/>.</summary>
+    public LearningRateSchedule EffectiveSchedule
+        => Schedule ?? LearningRateSchedule.WithWarmupShare(LearningRate, Steps, WarmupShare, MinimumLearningRateRatio);
+
+    /// <summary>Training FLOPs per token of <paramref name="stage"/> at <paramref name="context"/> tokens per sequence.</summary>
+    public static long TrainingFlopsPerToken(StageInfo stage, int context)
+    {
+        var architecture = stage.Architecture;
+        return Architecture.ModelSize.TrainingFlopsPerToken(architecture.PaddedVocabulary, architecture.Layers, architecture.Hidden,
+                                                            stage.Tokens.Qkv, stage.Tokens.Proj, stage.Tokens.Ffn, context);
+    }
 
     /// <summary>
     /// The options a stage's training budget translates to at <paramref name="context"/> tokens per sequence:

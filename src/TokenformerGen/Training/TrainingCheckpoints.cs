@@ -18,28 +18,37 @@ public static class TrainingCheckpoints
 
     private const string TokensKey = "tokens", FlopsKey = "flops", WallKey = "wall_s", StepCountKey = "adam_step_count";
 
-    /// <summary>Saves model, optimizer state and progress, then points <c>latest</c> at them; keeps the newest <paramref name="keep"/> saves.</summary>
-    public static string Save(string directory, Trainer trainer, int keep = 2)
+    /// <summary>
+    /// Saves model, optimizer state and progress, then points <c>latest</c> at them; keeps the newest <paramref name="keep"/> saves.
+    /// <paramref name="extra"/> entries (the caller's own state, e.g. a schedule runner's curve) go into the model file's metadata.
+    /// </summary>
+    /// <exception cref="ArgumentException">An extra entry uses a key of the checkpoint or of the progress.</exception>
+    public static string Save(string directory, Trainer trainer, int keep = 2, IReadOnlyDictionary<string, string>? extra = null)
     {
         Directory.CreateDirectory(directory);
-        var progress = trainer.Progress;
-        var stage = trainer.Model.Stage;
-        var path = Path.Combine(directory, $"step-{progress.Step:D8}.safetensors");
-        var (optimizerTensors, stepCount) = trainer.Optimizer.State();
-        var metadata = new CheckpointMetadata(stage.Family, stage.Name, stage.SpecHash, progress.Step)
-        {
-            Extra = new Dictionary<string, string>
-            {
-                [TokensKey] = progress.Tokens.ToString(CultureInfo.InvariantCulture),
-                [FlopsKey] = progress.Flops.ToString("R", CultureInfo.InvariantCulture),
-                [WallKey] = progress.WallSeconds.ToString("R", CultureInfo.InvariantCulture),
-            },
-        };
-        Checkpoint.Save(path, trainer.Model, metadata, optimizerTensors,
-                        new Dictionary<string, string> { [StepCountKey] = stepCount.ToString(CultureInfo.InvariantCulture) });
+        var path = Path.Combine(directory, $"step-{trainer.Progress.Step:D8}.safetensors");
+        Write(path, trainer, extra);
         AtomicFile.Write(Path.Combine(directory, LatestFile), s => s.Write(Encoding.UTF8.GetBytes(Path.GetFileName(path))));
         Prune(directory, keep);
         return path;
+    }
+
+    /// <summary>
+    /// Writes one checkpoint of <paramref name="trainer"/> to <paramref name="path"/> (model, and the optimizer state
+    /// beside it) in the form <see cref="Resume"/> reads, without touching any <c>latest</c> pointer.
+    /// </summary>
+    /// <exception cref="ArgumentException">An extra entry uses a key of the checkpoint or of the progress.</exception>
+    public static void Write(string path, Trainer trainer, IReadOnlyDictionary<string, string>? extra = null)
+    {
+        var progress = trainer.Progress;
+        var stage = trainer.Model.Stage;
+        var (optimizerTensors, stepCount) = trainer.Optimizer.State();
+        var metadata = new CheckpointMetadata(stage.Family, stage.Name, stage.SpecHash, progress.Step)
+        {
+            Extra = WithProgress(extra, progress),
+        };
+        Checkpoint.Save(path, trainer.Model, metadata, optimizerTensors,
+                        new Dictionary<string, string> { [StepCountKey] = stepCount.ToString(CultureInfo.InvariantCulture) });
     }
 
     /// <summary>The newest complete checkpoint in <paramref name="directory"/>, or null when there is none.</summary>
@@ -66,6 +75,17 @@ public static class TrainingCheckpoints
             double.Parse(metadata.Extra[FlopsKey], CultureInfo.InvariantCulture),
             double.Parse(metadata.Extra[WallKey], CultureInfo.InvariantCulture));
         return (optimizer, progress);
+    }
+
+    private static Dictionary<string, string> WithProgress(IReadOnlyDictionary<string, string>? extra, TrainingProgress progress)
+    {
+        var entries = new Dictionary<string, string>(extra ?? new Dictionary<string, string>(), StringComparer.Ordinal);
+        foreach (var key in new[] { TokensKey, FlopsKey, WallKey })
+            if (entries.ContainsKey(key)) throw new ArgumentException($"Extra checkpoint metadata may not use the key '{key}': it holds the training progress.", nameof(extra));
+        entries[TokensKey] = progress.Tokens.ToString(CultureInfo.InvariantCulture);
+        entries[FlopsKey] = progress.Flops.ToString("R", CultureInfo.InvariantCulture);
+        entries[WallKey] = progress.WallSeconds.ToString("R", CultureInfo.InvariantCulture);
+        return entries;
     }
 
     private static void Prune(string directory, int keep)

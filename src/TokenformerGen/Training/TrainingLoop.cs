@@ -35,8 +35,14 @@ public static class TrainingLoop
     /// <param name="metrics">Where step and evaluation lines go, or null.</param>
     /// <param name="observer">Hears steps, evaluations and saves, or null.</param>
     /// <param name="cancellation">Stops after the current step (and saves when a checkpoint folder is given).</param>
+    /// <param name="checkpointExtra">Entries to store in each checkpoint's metadata, asked for at every save (e.g. the caller's record of evaluations so far).</param>
+    /// <param name="checkpointLastStep">
+    /// False when the caller saves the finished stage itself (after the final evaluation): then no checkpoint of the last
+    /// step is written, so a folder's newest checkpoint is always of a step whose every evaluation it has seen.
+    /// </param>
     public static TrainingOutcome Run(Trainer trainer, string? checkpointDirectory, MetricsLog? metrics,
-                                      ITrainingObserver? observer = null, CancellationToken cancellation = default)
+                                      ITrainingObserver? observer = null, CancellationToken cancellation = default,
+                                      Func<IReadOnlyDictionary<string, string>>? checkpointExtra = null, bool checkpointLastStep = true)
     {
         var options = trainer.Options;
         var saved = checkpointDirectory is null ? null : TrainingCheckpoints.Latest(checkpointDirectory);
@@ -44,8 +50,8 @@ public static class TrainingLoop
 
         void Save()
         {
-            if (checkpointDirectory is null || savedStep == trainer.Progress.Step) return;
-            saved = TrainingCheckpoints.Save(checkpointDirectory, trainer);
+            if (checkpointDirectory is null || savedStep == trainer.Progress.Step || (trainer.Done && !checkpointLastStep)) return;
+            saved = TrainingCheckpoints.Save(checkpointDirectory, trainer, extra: checkpointExtra?.Invoke());
             savedStep = trainer.Progress.Step;
             observer?.Saved(saved, savedStep);
         }

@@ -1,49 +1,250 @@
+using TokenformerGen.Data;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Scaling;
 using TokenformerGen.Tests.Training;
+using TokenformerGen.Training;
 using Xunit.Abstractions;
 
 namespace TokenformerGen.Tests.Scaling;
 
-public class ScheduleRunnerTests(ITestOutputHelper output)
+public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
 {
+    private readonly string _directory = Directory.CreateTempSubdirectory("tfg-schedule-").FullName;
+    private static readonly ScheduleOptions Options = new() { Context = 16, EvaluationsPerStage = 4, EvalBatches = 4 };
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
     private sealed class Recorder : IScheduleObserver
     {
         public List<GrowthReport> Reports { get; } = [];
-        public List<(double Before, double After)> Growths => Reports.Select(r => (r.LossBefore!.Value, r.LossAfter!.Value)).ToList();
+        public List<(string Mode, string Stage, long Step, double LearningRate)> Steps { get; } = [];
+        public List<(string Mode, string Stage, long StartStep)> Started { get; } = [];
+        public List<(string Mode, string Stage)> Found { get; } = [];
         public void Grown(GrowthMap edge, GrowthReport report) => Reports.Add(report);
+        public void StepDone(string mode, StageInfo stage, StepMetrics metrics) => Steps.Add((mode, stage.Name, metrics.Step, metrics.LearningRate));
+        public void StageStarted(string mode, StageInfo stage, long steps, long startStep) => Started.Add((mode, stage.Name, startStep));
+        public void StageFound(string mode, StageResult result) => Found.Add((mode, result.Stage));
+    }
+
+    // Records which data steps the trainers asked for.
+    private sealed class Recording(IBatchSource inner) : IBatchSource
+    {
+        public List<long> Steps { get; } = [];
+        public double? TokensPerByte => inner.TokensPerByte;
+        public TokenBatch TrainBatch(long step, int micro, int batch, int context)
+        {
+            Steps.Add(step);
+            return inner.TrainBatch(step, micro, batch, context);
+        }
+        public IEnumerable<TokenBatch> ValidationBatches(int batch, int context, int maxBatches) => inner.ValidationBatches(batch, context, maxBatches);
+    }
+
+    // Cancels the run once it has taken `step` steps of `stage` in `mode`.
+    private sealed class StopAt(string mode, string stage, long step) : IScheduleObserver
+    {
+        private readonly CancellationTokenSource _stop = new();
+        public CancellationToken Token => _stop.Token;
+        public void StepDone(string m, StageInfo s, StepMetrics metrics)
+        {
+            if (m == mode && s.Name == stage && metrics.Step == step) _stop.Cancel();
+        }
     }
 
     [Fact]
-    public void ProgressiveAndScratchRunsOfTheSampleFamily()
+    public void TheBaselineTrainsTheLargestStageForAtLeastTheProgressiveFlopsOnOneStreamOfData()
+    {
+        var family = ModelRegistry.Family("Sample");
+        var data = new Recording(new PatternBatches(256, period: 23, length: 6000));
+        var recorder = new Recorder();
+        var runner = new ScheduleRunner(family, data, Options, recorder);
+
+        // Training FLOPs per token, written out (d 16, 2 layers, vocab 256, context 16; × 3 for forward + backward):
+        // Small  (8/8/32 tokens):   3 · (2 · (3·2·8·32 + 2·8·32 + 2·32·32 + 4·16·16) + 2·16·256) = 55,296
+        // Medium (12/16/48 tokens): 3 · (2 · (3·2·12·32 + 2·16·32 + 2·48·32 + 4·16·16) + 2·16·256) = 69,120
+        // Budget 3072 tokens / (batch 4 · context 16) = 48 steps per stage; the progressive run costs 48 · 64 · (55,296 + 69,120)
+        // = 382,205,952 FLOPs, which Medium alone spends in 86.4 steps of 64 · 69,120: the baseline gets 87.
+        Assert.Equal([48L, 48L], runner.Progressive.Select(p => p.Options.Steps));
+        Assert.Equal(382_205_952m, runner.Progressive.Sum(p => p.Flops));
+        var baseline = Assert.Single(runner.Scratch);
+        Assert.Equal(("Medium", 87L, 0L), (baseline.Stage.Name, baseline.Options.Steps, baseline.DataStart));
+        Assert.Equal([0L, 48L], runner.Progressive.Select(p => p.DataStart));
+
+        var progressive = runner.RunProgressive();
+        var progressiveSteps = data.Steps.ToList();
+        data.Steps.Clear();
+        var scratch = runner.RunScratch(progressive);
+
+        // The progressive run reads batches 0..95 once, Medium on from where Small stopped; the baseline reads 0..86.
+        Assert.Equal(Enumerable.Range(0, 96).Select(i => (long)i), progressiveSteps);
+        Assert.Equal(Enumerable.Range(0, 87).Select(i => (long)i), data.Steps);
+        Assert.Equal(382_205_952, progressive.TotalFlops);
+        Assert.Equal(87 * 64 * 69_120, scratch.TotalFlops);
+        Assert.Equal(["Medium"], scratch.Stages.Select(s => s.Stage));
+        // 4 evaluations per progressive stage, so 8 for the baseline: every 87 / 8 = 10 steps, plus step 0 and the end.
+        Assert.Equal([0L, 10, 20, 30, 40, 50, 60, 70, 80, 87], scratch.Curve.Select(p => p.Step));
+
+        var growth = Assert.Single(progressive.Growths);
+        output.WriteLine($"growth: loss {growth.LossBefore:F6} → {growth.LossAfter:F6}");
+        Assert.InRange(Math.Abs(growth.Delta!.Value), 0, 1e-4);
+        Assert.Equal(progressive.Stages[1].LossBeforeGrowth, growth.LossBefore);
+        Assert.Equal(recorder.Reports, progressive.Growths);
+
+        // Progressive FLOPs accumulate across stages; the grown stage's curve starts where its parent ended.
+        Assert.Equal(progressive.Stages[0].Flops, progressive.Curve.First(p => p.Stage == "Medium").CumulativeFlops);
+        Assert.Equal(progressive.TotalFlops, progressive.Curve[^1].CumulativeFlops);
+        foreach (var s in progressive.Stages.Concat(scratch.Stages))
+            output.WriteLine($"{s.Stage}: {s.Steps} steps, val loss {s.ValidationLoss:F4}");
+
+        var comparison = GrowthComparison.Of(progressive, scratch, "Medium");
+        Assert.Equal((progressive.Stages[^1].ValidationLoss, scratch.Stages[0].ValidationLoss), (comparison.ProgressiveLoss, comparison.BaselineLoss));
+        Assert.True(comparison.BaselineFlops >= comparison.ProgressiveFlops);
+    }
+
+    [Fact]
+    public void ScratchAllTrainsEveryStageButTakesTheRootFromTheProgressiveRun()
     {
         var family = ModelRegistry.Family("Sample");
         var data = new PatternBatches(256, period: 23, length: 6000);
-        var options = new ScheduleOptions { Context = 16, EvaluationsPerStage = 4, EvalBatches = 4 };
         var recorder = new Recorder();
+        var runner = new ScheduleRunner(family, data, Options with { Scratch = ScratchBaseline.All }, recorder);
+        Assert.Equal([("Small", true, 48L), ("Medium", false, 87L)], runner.Scratch.Select(p => (p.Stage.Name, p.SharedWithProgressive, p.Options.Steps)));
 
-        var progressive = new ScheduleRunner(family, data, options, recorder).RunProgressive();
-        var scratch = new ScheduleRunner(family, data, options).RunScratch();
+        var progressive = runner.RunProgressive();
+        var scratch = runner.RunScratch(progressive);
 
-        // Budget: 3072 tokens / (batch 4 · context 16) = 48 steps per stage.
-        Assert.All(progressive.Stages.Concat(scratch.Stages), s => Assert.Equal(48, s.Steps));
-        var (before, after) = Assert.Single(recorder.Growths);
-        output.WriteLine($"growth: loss {before:F6} → {after:F6}");
-        Assert.InRange(Math.Abs(after - before), 0, 1e-4);
-        Assert.Equal(progressive.Stages[1].LossBeforeGrowth, before);
-
-        // Progressive FLOPs accumulate across stages; scratch stages each start at zero.
-        Assert.Equal(progressive.Stages[0].Flops + progressive.Stages[1].Flops, progressive.Curve[^1].CumulativeFlops, 1e-6);
-        Assert.Equal(scratch.Stages[1].Flops, scratch.Curve[^1].CumulativeFlops, 1e-6);
+        Assert.Equal(progressive.Stages[0], scratch.Stages[0]);
+        Assert.Equal(progressive.Curve.Where(p => p.Stage == "Small"), scratch.Curve.Where(p => p.Stage == "Small"));
+        Assert.Equal([("scratch", "Small")], recorder.Found);
+        Assert.DoesNotContain(recorder.Started, s => s.Mode == "scratch" && s.Stage == "Small");   // never trained twice
         Assert.Equal(0, scratch.Curve.First(p => p.Stage == "Medium").CumulativeFlops);
+    }
 
-        foreach (var s in progressive.Stages.Concat(scratch.Stages))
-            output.WriteLine($"{s.Stage}: params {s.Parameters}, val loss {s.ValidationLoss:F4}, {s.WallSeconds:F1}s");
-        // The grown stage starts where the small one ended, so it ends below the scratch Medium run.
-        Assert.True(progressive.Stages[1].ValidationLoss < scratch.Stages[1].ValidationLoss);
-        var target = scratch.Stages[^1].ValidationLoss;
-        Assert.NotNull(progressive.FlopsToReach(target, "Medium"));
+    [Theory]
+    [InlineData(StageLearningRates.Restart)]
+    [InlineData(StageLearningRates.Global)]
+    [InlineData(StageLearningRates.Rewarm)]
+    public void TheLearningRateAcrossStagesFollowsTheChosenCurve(StageLearningRates rates)
+    {
+        var recorder = new Recorder();
+        var runner = new ScheduleRunner(ModelRegistry.Family("Sample"), new PatternBatches(256, period: 23, length: 6000), Options with { LearningRates = rates }, recorder);
+        runner.RunProgressive();
+
+        // Written out: peak 1e-2, floor 1e-3, warmup share 0.1. Restart: 5 warmup steps and a cosine over 43 per stage.
+        // Global: one curve over 96 steps (10 warmup, cosine over 86). Rewarm: the global curve, Medium's first 5 steps ramped.
+        static double Cosine(long step, long warmup, long total) => step < warmup
+            ? 1e-2 * (step + 1) / warmup
+            : 1e-3 + 9e-3 * 0.5 * (1 + Math.Cos(Math.PI * (step - warmup) / (total - warmup)));
+        var progressive = recorder.Steps.Where(s => s.Mode == "progressive").ToList();
+        Assert.Equal(96, progressive.Count);
+        foreach (var (_, stage, step, rate) in progressive)
+        {
+            var k = step - 1;   // 0-based step within the stage
+            var expected = rates switch
+            {
+                StageLearningRates.Restart => Cosine(k, 5, 48),
+                _ when stage == "Small" => Cosine(k, 10, 96),
+                StageLearningRates.Global => Cosine(48 + k, 10, 96),
+                _ => Cosine(48 + k, 10, 96) * Math.Min(1.0, (k + 1) / 5.0),
+            };
+            Assert.Equal(expected, rate, 12);
+        }
+    }
+
+    [Fact]
+    public void AKilledRunResumesFromItsFolderWithExactlyTheLossesOfAnUninterruptedOne()
+    {
+        var family = ModelRegistry.Family("Sample");
+        var data = new PatternBatches(256, period: 23, length: 6000);
+        var options = Options with { OptimizerGrowth = OptimizerGrowthMode.Keep, LearningRates = StageLearningRates.Rewarm, CheckpointInterval = 5, Scratch = ScratchBaseline.All };
+        var identity = ScheduleRunner.Identity(family, options, "pattern");
+
+        (ScheduleResult Progressive, ScheduleResult Scratch) Run(string folder, IScheduleObserver? observer = null, CancellationToken cancellation = default)
+        {
+            using var claimed = RunFolder.Claim(folder, identity);
+            var runner = new ScheduleRunner(family, data, options, observer, claimed);
+            var progressive = runner.RunProgressive(cancellation);
+            return (progressive, runner.RunScratch(progressive, cancellation));
+        }
+
+        var inMemory = new ScheduleRunner(family, data, options);
+        var memoryProgressive = inMemory.RunProgressive();
+        var reference = (Progressive: memoryProgressive, Scratch: inMemory.RunScratch(memoryProgressive));
+        var uninterrupted = Run(Path.Combine(_directory, "uninterrupted"));
+
+        // Stopped mid-root, right after a growth (its checkpoints then lost, as a kill before the first one would leave it),
+        // a few steps after it, and mid-baseline; each stop saves where it is, as a kill after a checkpoint would.
+        var folder = Path.Combine(_directory, "stopped");
+        foreach (var (mode, stage, step, lose) in new[] { ("progressive", "Small", 23L, false), ("progressive", "Medium", 1L, true), ("progressive", "Medium", 7L, false), ("scratch", "Medium", 31L, false) })
+        {
+            var stop = new StopAt(mode, stage, step);
+            Assert.Throws<OperationCanceledException>(() => Run(folder, stop, stop.Token));
+            Assert.True(File.Exists(Path.Combine(folder, mode, stage, TrainingCheckpoints.LatestFile)));
+            if (lose) Directory.Delete(Path.Combine(folder, mode, stage), recursive: true);
+        }
+        var recorder = new Recorder();
+        var resumed = Run(folder, recorder);
+        Assert.Equal([("scratch", "Medium", 31L)], recorder.Started);   // everything else was found finished
+        Assert.Equal([("progressive", "Small"), ("progressive", "Medium"), ("scratch", "Small")], recorder.Found);
+
+        foreach (var run in new[] { uninterrupted, resumed })
+        {
+            foreach (var (expected, actual) in new[] { (reference.Progressive, run.Progressive), (reference.Scratch, run.Scratch) })
+            {
+                Assert.Equal(expected.Curve, actual.Curve);
+                Assert.Equal(expected.Growths, actual.Growths);
+                Assert.Equal(expected.Stages.Select(s => s with { WallSeconds = 0 }), actual.Stages.Select(s => s with { WallSeconds = 0 }));
+            }
+        }
+        // A finished folder is found whole: nothing is trained again.
+        var again = new Recorder();
+        var found = Run(folder, again);
+        Assert.Empty(again.Started);
+        Assert.Equal(resumed.Scratch.Curve, found.Scratch.Curve);
+    }
+
+    [Fact]
+    public void ARunFolderRefusesAnotherRunStrangeFilesAndASecondClaim()
+    {
+        var family = ModelRegistry.Family("Sample");
+        var folder = Path.Combine(_directory, "run");
+        var identity = ScheduleRunner.Identity(family, Options, "pattern");
+        using (var first = RunFolder.Claim(folder, identity))
+        {
+            Assert.False(first.Resumed);
+            var busy = Assert.Throws<RunFolderException>(() => RunFolder.Claim(folder, identity));
+            Assert.Contains("in use by another running process", busy.Message);
+        }
+        using (var again = RunFolder.Claim(folder, identity)) Assert.True(again.Resumed);
+
+        var other = ScheduleRunner.Identity(family, Options with { LearningRates = StageLearningRates.Restart, Seed = 7 }, "other data");
+        var refused = Assert.Throws<RunFolderException>(() => RunFolder.Claim(folder, other));
+        Assert.Equal(["data", "lr_schedule", "seed"], refused.Differences.Select(d => d.Key));
+        Assert.Contains("lr_schedule is 'global' there, 'restart' here", refused.Message);
+
+        var strange = Directory.CreateDirectory(Path.Combine(_directory, "strange")).FullName;
+        File.WriteAllText(Path.Combine(strange, "notes.txt"), "mine");
+        var e = Assert.Throws<RunFolderException>(() => RunFolder.Claim(strange, identity));
+        Assert.Contains("holds no run.json", e.Message);
+        Assert.False(File.Exists(Path.Combine(strange, RunFolder.IdentityFile)));
+    }
+
+    [Fact]
+    public void TheComparisonReadsBothWays()
+    {
+        // Hand-made curves: the progressive run passes 2.0 while in Medium at 30 FLOPs; the baseline ends at 2.0 after 100.
+        var progressive = new ScheduleResult("progressive",
+            [new StageResult("Small", 1, 1, 1, 20, 2.5, 0, null, null), new StageResult("Medium", 2, 1, 1, 80, 1.9, 0, 2.5, 2.5)],
+            [new("Small", 0, 0, 5.5), new("Small", 1, 20, 2.5), new("Medium", 0, 20, 2.5), new("Medium", 1, 30, 2.0), new("Medium", 2, 100, 1.9)], []);
+        var scratch = new ScheduleResult("scratch", [new StageResult("Medium", 2, 1, 1, 101, 2.0, 0, null, null)],
+            [new("Medium", 0, 0, 5.5), new("Medium", 1, 50, 2.2), new("Medium", 2, 101, 2.0)], []);
+        var c = GrowthComparison.Of(progressive, scratch, "Medium");
+        Assert.Equal((100.0, 1.9, 101.0, 2.0), (c.ProgressiveFlops, c.ProgressiveLoss, c.BaselineFlops, c.BaselineLoss));
+        Assert.Equal(("Medium", 30.0, 101.0), (c.AtBaselineLoss.Progressive!.Stage, c.AtBaselineLoss.Progressive.CumulativeFlops, c.AtBaselineLoss.Baseline!.CumulativeFlops));
+        Assert.Equal(30.0 / 101, c.AtBaselineLoss.Ratio!.Value, 12);
+        Assert.Equal(100.0, c.AtProgressiveLoss.Progressive!.CumulativeFlops);
+        Assert.Null(c.AtProgressiveLoss.Baseline);   // the baseline never got to 1.9
+        Assert.Null(c.AtProgressiveLoss.Ratio);
     }
 
     [Fact]

@@ -63,22 +63,54 @@ public class OptimizerTests
     }
 
     [Fact]
-    public void GrowingTheOptimizerKeepsOldMomentsAndZeroesNewRows()
+    public void AScheduleSharedByStagesStartsWhereTheLastStageEndedAndCanRampUpAgain()
     {
-        var small = randn(3, 2).requires_grad_();
-        var optimizer = new AdamW([("layers.0.mlp.key_param_tokens", small)]);
-        small.sum().backward();
+        // One curve over 110 steps: a stage that starts at step 60 gets the curve's values from there on.
+        var shared = new LearningRateSchedule(Peak: 1.0, TotalSteps: 110, WarmupSteps: 10) { StartStep = 60 };
+        Assert.Equal(0.1 + 0.9 * 0.5, shared.At(0), 12);                                   // curve step 60
+        Assert.Equal(0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * 55 / 100)), shared.At(5), 12);   // curve step 65
+        Assert.Equal(0.1, shared.At(50), 12);
+
+        // A re-warmup over 4 steps scales the curve by 1/4, 2/4, 3/4, then leaves it alone.
+        var rewarm = shared with { RewarmSteps = 4 };
+        double Curve(long s) => 0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * (s - 10) / 100));
+        Assert.Equal(Curve(60) / 4, rewarm.At(0), 12);
+        Assert.Equal(Curve(62) * 3 / 4, rewarm.At(2), 12);
+        Assert.Equal(Curve(64), rewarm.At(4), 12);
+    }
+
+    [Fact]
+    public void GrowingTheOptimizerKeepsOldMomentsAndStartsNewRowsAsEachModeSays()
+    {
+        const string name = "layers.0.mlp.key_param_tokens";
+        var small = tensor(new float[] { 1, 2, 3, 4, 5, 6 }, [3, 2]).requires_grad_();
+        var optimizer = new AdamW([(name, small)]);
+        // One step with gradient g = [[1, -2], [3, 0.5], [-1, 4]]: exp_avg = 0.1 g, exp_avg_sq = 0.05 g².
+        small.grad = tensor(new float[] { 1, -2, 3, 0.5f, -1, 4 }, [3, 2]);
         optimizer.Step(0.01);
         var large = zeros(5, 2).requires_grad_();
+        float[] oldAvg = [0.1f, -0.2f, 0.3f, 0.05f, -0.1f, 0.4f];
+        float[] oldSq = [0.05f, 0.2f, 0.45f, 0.0125f, 0.05f, 0.8f];
 
-        var kept = AdamW.Grow(optimizer, [("layers.0.mlp.key_param_tokens", large)], OptimizerGrowthMode.Keep);
-        var state = kept.State().Tensors["exp_avg.layers.0.mlp.key_param_tokens"];
-        Assert.Equal(optimizer.State().Tensors["exp_avg.layers.0.mlp.key_param_tokens"].data<float>().ToArray(), state.narrow(0, 0, 3).data<float>().ToArray());
-        Assert.Equal(0, state.narrow(0, 3, 2).abs().sum().item<float>());
+        float[] Moment(AdamW o, string kind) => o.State().Tensors[$"{kind}.{name}"].data<float>().ToArray();
+        void Near(float[] expected, float[] actual) => Assert.Equal(expected, actual, (a, b) => Math.Abs(a - b) < 1e-7);
+
+        // keep: new rows' first moment zero, second moment the column mean of the old rows' ((0.05+0.45+0.05)/3, (0.2+0.0125+0.8)/3).
+        using var kept = AdamW.Grow(optimizer, [(name, large)], OptimizerGrowthMode.Keep);
+        Near([.. oldAvg, 0, 0, 0, 0], Moment(kept, "exp_avg"));
+        var columnMean = new[] { 0.55f / 3, 1.0125f / 3 };
+        Near([.. oldSq, .. columnMean, .. columnMean], Moment(kept, "exp_avg_sq"));
         Assert.Equal(1, kept.StepCount);
 
-        var reset = AdamW.Grow(optimizer, [("layers.0.mlp.key_param_tokens", large)], OptimizerGrowthMode.Reset);
-        Assert.Equal(0, reset.State().Tensors["exp_avg.layers.0.mlp.key_param_tokens"].abs().sum().item<float>());
+        // keep-zero: new rows' moments zero; the step count carries on.
+        using var keptZero = AdamW.Grow(optimizer, [(name, large)], OptimizerGrowthMode.KeepZero);
+        Near([.. oldAvg, 0, 0, 0, 0], Moment(keptZero, "exp_avg"));
+        Near([.. oldSq, 0, 0, 0, 0], Moment(keptZero, "exp_avg_sq"));
+        Assert.Equal(1, keptZero.StepCount);
+
+        // reset: everything zero, a fresh step count.
+        using var reset = AdamW.Grow(optimizer, [(name, large)], OptimizerGrowthMode.Reset);
+        Assert.All(Moment(reset, "exp_avg").Concat(Moment(reset, "exp_avg_sq")), v => Assert.Equal(0, v));
         Assert.Equal(0, reset.StepCount);
     }
 

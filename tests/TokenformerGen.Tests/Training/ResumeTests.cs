@@ -41,9 +41,8 @@ public sealed class ResumeTests : IDisposable
         using (var trainer = new Trainer(resumedModel, data, Options, optimizer, progress))
             while (!trainer.Done) resumed.Add(trainer.Step().Loss);
 
-        Assert.Equal(uninterrupted.Count - 5, resumed.Count);
-        var worst = uninterrupted.Skip(5).Zip(resumed, (a, b) => Math.Abs(a - b)).Max();
-        Assert.InRange(worst, 0, 1e-6);
+        // Training is deterministic and a checkpoint holds everything it depends on: the losses are the same, bit for bit.
+        Assert.Equal(uninterrupted.Skip(5), resumed);
     }
 
     [Fact]
