@@ -113,6 +113,26 @@ public sealed class KillAndResumeTests(ITestOutputHelper output)
         Assert.Contains("give --threads 1 to match it exactly", again);
     }
 
+    [Fact]
+    public void TrainingOnTwoThreadsLogsTheSameLossesEveryTime()
+    {
+        // The default uses every core; the default run must still repeat exactly. Batches big enough that libtorch
+        // splits the work between the threads (a 64 × 32 × 256 logits tensor is 16 times its grain size).
+        _ = MiniCheckpoints.Small;
+        string[] Args(string folder) =>
+        [
+            "train", "--family", "Mini", "--stage", "Large", "--steps", "30", "--batch", "64", "--eval-every", "15",
+            "--metrics", Path.Combine(folder, "m.jsonl"), "--out", Path.Combine(folder, "run"),
+            "--data", TestData.Corpus, "--cache", TestData.Cache, "--threads", "2",
+        ];
+        var (first, second) = (TestData.NewDirectory("threads-first"), TestData.NewDirectory("threads-second"));
+        Host.Finish(Host.Start(Args(first)));
+        Host.Finish(Host.Start(Args(second)));
+        var expected = Losses(Path.Combine(first, "m.jsonl"));
+        Assert.Equal(32, expected.Count);   // 30 training losses and 2 validation losses
+        Assert.Equal(expected, Losses(Path.Combine(second, "m.jsonl")));
+    }
+
     // Starts the CLI and SIGKILLs it when `ready` holds or it prints a line containing `line`; it must not have finished.
     private void KillWhen(string[] args, Func<bool> ready, string? line)
     {
