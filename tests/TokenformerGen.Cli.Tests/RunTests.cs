@@ -32,6 +32,7 @@ public sealed class RunTests
         Assert.Contains("## Growth checks", summary);
         Assert.Contains("## Against the compute-matched baseline", summary);
         Assert.Contains("| training FLOPs |", summary);
+        Assert.Contains("- compute: device `cpu`, precision `fp32`", summary);
         Assert.Contains("![validation loss against cumulative training FLOPs](loss-vs-flops.png)", summary);
 
         var png = File.ReadAllBytes(Path.Combine(folder, "loss-vs-flops.png"));
@@ -40,6 +41,7 @@ public sealed class RunTests
 
         using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json")));
         var root = results.RootElement;
+        Assert.Equal(("cpu", "fp32"), (root.GetProperty("options").GetProperty("device").GetString(), root.GetProperty("options").GetProperty("precision").GetString()));
         var growth = root.GetProperty("growths")[0];
         Assert.InRange(Math.Abs(growth.GetProperty("loss_after").GetDouble() - growth.GetProperty("loss_before").GetDouble()), 0, 1e-4);
         var baseline = root.GetProperty("scratch").GetProperty("stages")[0];

@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Spectre.Console;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Scaling;
 
@@ -83,6 +84,7 @@ internal sealed record RunReport(
         md.AppendLine($"# Progressive scaling: {Family.Name}").AppendLine();
         md.AppendLine($"- data: `{Data}` (`{DataIdentity}`), {Numbers.Count(DataTokens)} tokens ({Tokenizer} tokenizer), last 5% held out for validation");
         md.AppendLine(inv, $"- context {Context}, budget scale {Options.BudgetScale.ToString("G", inv)}, {Options.EvaluationsPerStage} validation points per stage of {Options.EvalBatches} batches, seed {Options.Seed}, data seed {Options.DataSeed}");
+        md.AppendLine(inv, $"- compute: device `{Options.Compute.DeviceName}`, precision `{Options.Compute.Precision.Name()}`");
         md.AppendLine(inv, $"- stage transitions: optimizer `{OptionNames.Kebab(Options.OptimizerGrowth)}`, learning rate `{OptionNames.Kebab(Options.LearningRates)}`; from scratch: `{OptionNames.Kebab(Options.Scratch)}`");
         md.AppendLine(inv, $"- {WallTimeSentence()}");
         md.AppendLine($"- spec sha256 `{Family.SpecHash}`").AppendLine();
@@ -155,6 +157,8 @@ internal sealed record RunReport(
                 OptimizerGrowth = OptionNames.Kebab(Options.OptimizerGrowth),
                 LrSchedule = OptionNames.Kebab(Options.LearningRates),
                 Scratch = OptionNames.Kebab(Options.Scratch),
+                Device = Options.Compute.DeviceName,
+                Precision = Options.Compute.Precision.Name(),
             },
             threads = Threads,
             progressive = Progressive,
