@@ -41,6 +41,6 @@ public class EndToEndTests
         Assert.Equal(EndToEndFamily.Grown.Parameters, grown);
         Assert.Equal(EndToEndFamily.Grown.QkvTau, grownTau);
         Assert.Equal("Small", DeclaredEndToEndGrown.Info.GrowsFrom);
-        Assert.Equal(["Small", "Grown"], TokenformerGen.Families.ModelRegistry.Family("DeclaredEndToEnd").Stages.Select(s => s.Info.Name));
+        Assert.Equal(["Small", "Grown"], TokenformerGen.Modules.ModelRegistry.Family("DeclaredEndToEnd").Stages.Select(s => s.Info.Name));
     }
 }

@@ -2,6 +2,7 @@ using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
+using TokenformerGen.Modules;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Benchmarks.Figures;

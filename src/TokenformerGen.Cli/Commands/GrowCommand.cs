@@ -6,6 +6,7 @@ using TokenformerGen.Data;
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
+using TokenformerGen.Modules;
 using TokenformerGen.Training;
 
 namespace TokenformerGen.Cli.Commands;

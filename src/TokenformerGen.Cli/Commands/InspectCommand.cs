@@ -4,6 +4,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Families;
+using TokenformerGen.Modules;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Cli.Commands;

@@ -7,6 +7,7 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
+using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
 
 namespace TokenformerGen.Cli.Reports;

@@ -5,6 +5,7 @@ using Consumer.Models;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
+using TokenformerGen.Modules;
 using TorchSharp;
 
 var small = new PackSmall();

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Families;
+using TokenformerGen.Modules;
 using TokenformerGen.Tests.Support;
 
 namespace TokenformerGen.Tests.Checkpoints;

@@ -1,6 +1,7 @@
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
+using TokenformerGen.Modules;
 using TokenformerGen.Tests.Generated;
 using TokenformerGen.Tests.Reference;
 using Xunit.Abstractions;

@@ -1,6 +1,7 @@
 using TokenformerGen.Data;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
+using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
 using TokenformerGen.Tests.Training;
 using TokenformerGen.Training;

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
-using TokenformerGen.Modules;
+using TokenformerGen.Families;
 
-namespace TokenformerGen.Families;
+namespace TokenformerGen.Modules;
 
 /// <summary>A stage a host can instantiate by name.</summary>
 /// <param name="Info">What the stage is.</param>
