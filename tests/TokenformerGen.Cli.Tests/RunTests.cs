@@ -75,6 +75,8 @@ public sealed class RunTests
         Assert.Equal(OptionNames.Kebab(defaults.OptimizerGrowth), entries.GetProperty("optimizer_growth").GetString());
         Assert.Equal(OptionNames.Kebab(defaults.LearningRates), entries.GetProperty("lr_schedule").GetString());
         Assert.Equal(OptionNames.Kebab(defaults.Scratch), entries.GetProperty("scratch").GetString());
+        Assert.Equal(TokenformerGen.Cli.Commands.TrainingSettings.DefaultOptimizerGrowth, OptionNames.Kebab(defaults.OptimizerGrowth));   // what --help says
+        Assert.Equal(TokenformerGen.Cli.Commands.RunSettings.DefaultLearningRates, OptionNames.Kebab(defaults.LearningRates));
 
         // The same command again finds everything finished and writes the same numbers.
         var again = TestCli.Ok("run", "--out", folder, "--evals", "4", "--eval-batches", "4");

@@ -72,6 +72,9 @@ internal class TrainingSettings : DataSettings
     [Description("AdamW state at growth: keep (old rows' moments and step count kept; new rows: zero first moment, second moment the old rows' mean), keep-zero (the same with new rows' moments zero) or reset. Default: " + DefaultOptimizerGrowth)]
     public string? OptimizerGrowth { get; set; }
 
-    /// <summary>The default of <c>--optimizer-growth</c>: the schedule runner's (chosen by the ablation in docs/scaling.md).</summary>
+    /// <summary>How the help names the default of <c>--optimizer-growth</c>, <see cref="Scaling.ScheduleOptions.OptimizerGrowth"/> (chosen by the ablation in docs/scaling.md).</summary>
     public const string DefaultOptimizerGrowth = "keep-zero";
+
+    /// <summary>The schedule runner's defaults, which are the commands' (the help texts above name them; RunTests checks that they agree).</summary>
+    public static readonly Scaling.ScheduleOptions ScheduleDefaults = new();
 }

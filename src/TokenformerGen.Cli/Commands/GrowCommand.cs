@@ -82,7 +82,7 @@ internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
         }
         var report = StageGrowth.Check(edge, policy, Loss(settings.From), Loss(grown), StageGrowth.ToleranceFor(target.Precision));
         session.Console.MarkupLineInterpolated(
-            $"check: validation loss {Numbers.Loss6(report.LossBefore)} → {Numbers.Loss6(report.LossAfter)} (Δ {Numbers.Delta(report.Delta)}){(report.PreservesFunction ? $", function kept within {report.Tolerance:G}" : "")}");
+            $"check: {Numbers.LossChange(report)}{(report.PreservesFunction ? $", function kept within {report.Tolerance:G}" : "")}");
     }
 
     private static GrowthMap Edge(GrowSettings settings, FamilyRegistration family, string fromStage)

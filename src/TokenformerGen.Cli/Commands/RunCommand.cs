@@ -48,7 +48,7 @@ internal sealed class RunSettings : TrainingSettings
     [Description("Save each stage every K steps (a kill loses at most K steps). Default: at every validation point")]
     public int? CheckpointEvery { get; set; }
 
-    /// <summary>The default of <c>--lr-schedule</c> (the schedule runner's, chosen by the ablation in docs/scaling.md).</summary>
+    /// <summary>How the help names the default of <c>--lr-schedule</c>, <see cref="ScheduleOptions.LearningRates"/> (chosen by the ablation in docs/scaling.md).</summary>
     public const string DefaultLearningRates = "global";
 }
 
@@ -82,8 +82,8 @@ internal sealed class RunCommand(CliSession session) : Command<RunSettings>
             Seed = settings.Seed,
             DataSeed = settings.DataSeed,
             Policy = OptionParsing.Policy(settings.Policy),
-            OptimizerGrowth = OptionParsing.OptimizerGrowth(settings.OptimizerGrowth ?? DefaultOptimizerGrowth)!.Value,
-            LearningRates = OptionParsing.LearningRates(settings.LearningRates ?? RunSettings.DefaultLearningRates)!.Value,
+            OptimizerGrowth = OptionParsing.OptimizerGrowth(settings.OptimizerGrowth) ?? TrainingSettings.ScheduleDefaults.OptimizerGrowth,
+            LearningRates = OptionParsing.LearningRates(settings.LearningRates) ?? TrainingSettings.ScheduleDefaults.LearningRates,
             Scratch = OptionParsing.Scratch(settings.Scratch)!.Value,
             CheckpointInterval = settings.CheckpointEvery,
             Compute = target,
@@ -143,8 +143,6 @@ internal sealed class RunCommand(CliSession session) : Command<RunSettings>
             return 130;
         }
     }
-
-    private static string DefaultOptimizerGrowth => TrainingSettings.DefaultOptimizerGrowth;
 
     private const string ThreadsNote = "threads";
 

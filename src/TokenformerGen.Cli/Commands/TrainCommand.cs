@@ -82,7 +82,7 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
         var registration = CliSession.Stage(family, settings.Stage);
         var stage = registration.Info;
         var policy = OptionParsing.Policy(settings.Policy);
-        var optimizerGrowth = OptionParsing.OptimizerGrowth(settings.OptimizerGrowth ?? TrainingSettings.DefaultOptimizerGrowth)!.Value;
+        var optimizerGrowth = OptionParsing.OptimizerGrowth(settings.OptimizerGrowth) ?? TrainingSettings.ScheduleDefaults.OptimizerGrowth;
         var contextLength = settings.Context ?? (int)stage.Architecture.Context;
         if (contextLength < 1 || contextLength > stage.Architecture.Context)
             throw new CliException($"--context {contextLength}: give 1..{stage.Architecture.Context} (the family's context)");
@@ -210,7 +210,7 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
             var report = StageGrowth.GrowInto(edge, parent, model, new GrowthOptions { Policy = policy, Seed = settings.Seed },
                                               m => Evaluation.Loss(m, data, options.Batch, options.Context, options.EvalBatches));
             session.Console.MarkupLineInterpolated(
-                $"grew {edge.From.QualifiedName} → {edge.To.Name} from {settings.From} ({report.Policy.SpecName()}): validation loss {report.LossBefore:F6} → {report.LossAfter:F6} (Δ {report.Delta:+0.0e0;-0.0e0;0}{(report.PreservesFunction ? ", function kept" : ", not function-preserving")}), optimizer {optimizerGrowth.ToString().ToLowerInvariant()}");
+                $"grew {edge.From.QualifiedName} → {edge.To.Name} from {settings.From} ({report.Policy.SpecName()}): {Numbers.LossChange(report)}{(report.PreservesFunction ? $", function kept within {report.Tolerance:G}" : ", not function-preserving")}; optimizer {OptionNames.Kebab(optimizerGrowth)}");
             return parentOptimizer is null ? null : AdamW.Grow(parentOptimizer, model.NamedParameters(), optimizerGrowth);
         }
         finally

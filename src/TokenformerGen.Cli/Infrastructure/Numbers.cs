@@ -36,6 +36,10 @@ internal static class Numbers
     /// <summary>A signed change in scientific notation, e.g. "+7.5e-8", exactly "0" for none, or "-" when not measured.</summary>
     public static string Delta(double? value) => value is double v ? v.ToString("+0.0e0;-0.0e0;0", Invariant) : "-";
 
+    /// <summary>What a growth did to the measured loss: "validation loss 2.370226 → 2.370226 (Δ 0)".</summary>
+    public static string LossChange(Growth.GrowthReport report)
+        => $"validation loss {Loss6(report.LossBefore)} → {Loss6(report.LossAfter)} (Δ {Delta(report.Delta)})";
+
     /// <summary>Seconds with one decimal.</summary>
     public static string Seconds(double value) => value.ToString("F1", Invariant);
 

@@ -51,7 +51,7 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
 
     public void Grown(GrowthMap edge, GrowthReport report)
         => _session.Console.MarkupLineInterpolated(
-            $"growth {report.From} → {report.To} ({report.Policy.SpecName()}): validation loss {report.LossBefore:F6} → {report.LossAfter:F6} (Δ {report.Delta:+0.0e0;-0.0e0;0})");
+            $"growth {report.From} → {report.To} ({report.Policy.SpecName()}): {Numbers.LossChange(report)}");
 
     public void StageFinished(string mode, StageResult result)
     {

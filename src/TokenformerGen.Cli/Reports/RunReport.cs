@@ -36,20 +36,14 @@ internal sealed record RunReport(
         var table = new Table().Title($"{Markup.Escape(Family.Name)}: progressive vs {(Scratch is null ? "(no baseline)" : "compute-matched scratch")}")
             .AddColumns("mode", "stage", "parameters", "steps", "tokens", "FLOPs", "val loss", "train s");
         foreach (var column in table.Columns.Skip(2)) column.RightAligned();
-        foreach (var (mode, result) in Modes())
-        {
-            foreach (var s in result.Stages)
-                table.AddRow(mode, Markup.Escape(StageLabel(mode, s.Stage)), Numbers.Count(s.Parameters), Numbers.Count(s.Steps), Numbers.Short(s.Tokens),
-                             Numbers.Flops(s.Flops), Numbers.Loss(s.ValidationLoss), Numbers.Seconds(s.WallSeconds));
-        }
+        foreach (var row in StageRows()) table.AddRow(row.Select(Markup.Escape).ToArray());
         console.Write(table);
         console.MarkupLine(Markup.Escape(WallTimeSentence()));
 
         if (Progressive.Growths.Count > 0)
         {
             var growth = new Table().Title("growth checks: validation loss just before and after growing (same batches)").AddColumns("edge", "policy", "before", "after", "Δ", "check");
-            foreach (var g in Progressive.Growths)
-                growth.AddRow(Markup.Escape($"{g.From} → {g.To}"), g.Policy.SpecName(), Numbers.Loss6(g.LossBefore), Numbers.Loss6(g.LossAfter), Numbers.Delta(g.Delta), Markup.Escape(Check(g)));
+            foreach (var row in GrowthRows()) growth.AddRow(row.Select(Markup.Escape).ToArray());
             console.Write(growth);
         }
 
@@ -93,9 +87,7 @@ internal sealed record RunReport(
         md.AppendLine("## Per stage").AppendLine();
         md.AppendLine("| mode | stage | parameters | steps | tokens | FLOPs | val loss | train s |");
         md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-        foreach (var (mode, result) in Modes())
-            foreach (var s in result.Stages)
-                md.AppendLine(inv, $"| {mode} | {StageLabel(mode, s.Stage)} | {Numbers.Count(s.Parameters)} | {Numbers.Count(s.Steps)} | {Numbers.Count(s.Tokens)} | {Numbers.Flops(s.Flops)} | {Numbers.Loss(s.ValidationLoss)} | {Numbers.Seconds(s.WallSeconds)} |");
+        foreach (var row in StageRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
         md.AppendLine().AppendLine(inv, $"Total training FLOPs: progressive {Numbers.Flops(Progressive.TotalFlops)}{(Scratch is null ? "" : $", scratch {Numbers.Flops(Scratch.TotalFlops)}")}.").AppendLine();
 
         if (Progressive.Growths.Count > 0)
@@ -104,8 +96,7 @@ internal sealed record RunReport(
             md.AppendLine("Validation loss of the trained parent just before growing and of the grown model just after, before any training, on the same batches.").AppendLine();
             md.AppendLine("| edge | policy | before | after | Δ | check |");
             md.AppendLine("| --- | --- | ---: | ---: | ---: | --- |");
-            foreach (var g in Progressive.Growths)
-                md.AppendLine(inv, $"| {g.From} → {g.To} | {g.Policy.SpecName()} | {Numbers.Loss6(g.LossBefore)} | {Numbers.Loss6(g.LossAfter)} | {Numbers.Delta(g.Delta)} | {Check(g)} |");
+            foreach (var row in GrowthRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
             md.AppendLine();
         }
 
@@ -184,6 +175,21 @@ internal sealed record RunReport(
         AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, json, options));
     }
 
+    // The rows of each table, shared by the console and summary.md.
+    private IEnumerable<string[]> StageRows()
+        => Modes().SelectMany(m => m.Result.Stages.Select(s => new[]
+        {
+            m.Mode, StageLabel(m.Mode, s.Stage), Numbers.Count(s.Parameters), Numbers.Count(s.Steps), Numbers.Count(s.Tokens),
+            Numbers.Flops(s.Flops), Numbers.Loss(s.ValidationLoss), Numbers.Seconds(s.WallSeconds),
+        }));
+
+    private IEnumerable<string[]> GrowthRows()
+        => Progressive.Growths.Select(g => new[]
+        {
+            $"{g.From} → {g.To}", g.Policy.SpecName(), Numbers.Loss6(g.LossBefore), Numbers.Loss6(g.LossAfter), Numbers.Delta(g.Delta),
+            g.PreservesFunction ? $"preserved (≤ {g.Tolerance:G})" : "not function-preserving",
+        });
+
     private IEnumerable<string[]> ComparisonRows(GrowthComparison c)
     {
         var inv = CultureInfo.InvariantCulture;
@@ -211,8 +217,6 @@ internal sealed record RunReport(
         if (stage == LargestStage) return $"{stage} (compute-matched)";
         return Family.EdgeInto(stage) is null ? $"{stage} (= progressive)" : stage;
     }
-
-    private static string Check(Growth.GrowthReport g) => g.PreservesFunction ? $"preserved (≤ {g.Tolerance:G})" : "not function-preserving";
 
     private IEnumerable<(string Mode, ScheduleResult Result)> Modes()
     {

@@ -50,9 +50,6 @@ namespace TokenformerGen.Architecture
 
         /// <summary>The Pattention kind of key and value tokens (<see cref="PattentionKind.Qkv"/> for the other roles, where it has no meaning).</summary>
         public PattentionKind Kind { get; }
-
-        /// <summary>Whether the parameter is key or value tokens, the only parameters that grow.</summary>
-        public bool IsParameterTokens => Role == ParameterRole.KeyTokens || Role == ParameterRole.ValueTokens;
     }
 
     /// <summary>
