@@ -207,7 +207,7 @@ internal sealed class PrecisionFigure : IFigure
             Trainer = new Trainer(Model, data, options);
             var stage = Model.Stage;
             var a = stage.Architecture;
-            FlopsPerToken = Architecture.ModelSize.TrainingFlopsPerToken(a.PaddedVocabulary, a.Layers, a.Hidden, stage.Tokens.Qkv, stage.Tokens.Proj, stage.Tokens.Ffn, seq);
+            FlopsPerToken = stage.TrainingFlopsPerTokenAt(seq);
             if (!probeLimits) return;
             _square = new MatmulProbe("1024³", 1024, 1024, 1024, target.ComputeType);
             _own = new MatmulProbe("own FFN", (long)options.Batch * seq, a.Hidden, stage.Tokens.Ffn, target.ComputeType);

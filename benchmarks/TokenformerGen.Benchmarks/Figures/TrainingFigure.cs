@@ -33,7 +33,7 @@ internal sealed class TrainingFigure : IFigure
             using var model = BenchModels.Initialized(size);
             var stage = model.Stage;
             var arch = stage.Architecture;
-            var flopsPerToken = ModelSize.TrainingFlopsPerToken(arch.PaddedVocabulary, arch.Layers, arch.Hidden, stage.Tokens.Qkv, stage.Tokens.Proj, stage.Tokens.Ffn, seq);
+            var flopsPerToken = stage.TrainingFlopsPerTokenAt(seq);
             var options = new TrainerOptions { Steps = 10_000, Batch = batch, Context = seq };
             using var trainer = new Trainer(model, data, options);
             using var square = new MatmulProbe("1024³", 1024, 1024, 1024);

@@ -148,13 +148,12 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
     // The dataset prefix for data_path: a NeoX dataset as given (checked), or a text converted into DIR/data.
     private string Data(string? data, string folder, ITextTokenizer tokenizer)
     {
-        var path = data ?? session.Defaults.Corpus ?? throw new CliException("give the training data with --data (a NeoX dataset PREFIX or a text file)");
+        var path = session.DataPath(data);
         if (NeoXDataset.PrefixOf(path) is { } prefix)
         {
             using var check = TokenCorpus.OpenNeoX(prefix, tokenizer);
             return prefix.Replace('\\', '/');
         }
-        CliSession.RequireFile(path, "data file");
         var stem = Path.GetFileName(path);
         foreach (var extension in new[] { ".gz", ".jsonl", ".txt" })
             if (stem.EndsWith(extension, StringComparison.OrdinalIgnoreCase)) stem = stem[..^extension.Length];

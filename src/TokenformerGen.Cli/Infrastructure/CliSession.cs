@@ -192,7 +192,7 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
     }
 
     /// <summary>Reports on the calling thread (Progress&lt;T&gt; would post to the thread pool).</summary>
-    internal sealed class SyncProgress(Action<double> report) : IProgress<double>
+    private sealed class SyncProgress(Action<double> report) : IProgress<double>
     {
         public void Report(double value) => report(value);
     }

@@ -94,7 +94,7 @@ public sealed class ComputeTarget
 
     /// <summary>Reads <c>fp32</c> or <c>bf16</c> (case ignored); <c>fp16</c> is refused with the reason for <paramref name="device"/>.</summary>
     /// <exception cref="ComputeTargetException">Anything else, or fp16.</exception>
-    public static Precision ParsePrecision(string text, Device device)
+    private static Precision ParsePrecision(string text, Device device)
     {
         switch (text.Trim().ToLowerInvariant())
         {
@@ -129,9 +129,8 @@ internal sealed record CudaDevices(string Backend, int Count)
     /// <summary>This build and machine.</summary>
     public static CudaDevices Probe()
     {
-        var backend = ComputeTarget.Backend;
-        // The CPU bundle answers "not available" without loading anything; only a CUDA build asks the driver.
-        var count = backend.StartsWith("cpu", StringComparison.OrdinalIgnoreCase) || !cuda.is_available() ? 0 : cuda.device_count();
-        return new CudaDevices(backend, count);
+        // A CPU bundle is not asked at all; only a CUDA build asks the driver.
+        var probe = new CudaDevices(ComputeTarget.Backend, 0);
+        return probe.IsCpuBundle || !cuda.is_available() ? probe : probe with { Count = cuda.device_count() };
     }
 }

@@ -59,7 +59,11 @@ public sealed record StageInfo(
     public long Parameters => ModelSize.Parameters(Architecture.PaddedVocabulary, Architecture.Layers, Architecture.Hidden, Tokens.Qkv, Tokens.Proj, Tokens.Ffn);
 
     /// <summary>Training FLOPs per token at the family's context length.</summary>
-    public long TrainingFlopsPerToken => ModelSize.TrainingFlopsPerToken(Architecture.PaddedVocabulary, Architecture.Layers, Architecture.Hidden, Tokens.Qkv, Tokens.Proj, Tokens.Ffn, Architecture.Context);
+    public long TrainingFlopsPerToken => TrainingFlopsPerTokenAt(Architecture.Context);
+
+    /// <summary>Training FLOPs per token at <paramref name="context"/> tokens per sequence (attention grows with it).</summary>
+    public long TrainingFlopsPerTokenAt(long context)
+        => ModelSize.TrainingFlopsPerToken(Architecture.PaddedVocabulary, Architecture.Layers, Architecture.Hidden, Tokens.Qkv, Tokens.Proj, Tokens.Ffn, context);
 
     /// <summary>"Family/Stage".</summary>
     public string QualifiedName => $"{Family}/{Name}";

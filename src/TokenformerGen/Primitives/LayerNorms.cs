@@ -1,3 +1,4 @@
+using TokenformerGen.Architecture;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -53,7 +54,7 @@ public sealed class AffineLayerNorm : nn.Module<Tensor, Tensor>
     private readonly Parameter bias;
 
     /// <summary>Creates the norm with weight 1 and bias 0.</summary>
-    public AffineLayerNorm(long width, double epsilon = LayerNorms.Epsilon, string name = "final_norm") : base(name)
+    public AffineLayerNorm(long width, double epsilon = LayerNorms.Epsilon, string name = ParameterNames.FinalNormModule) : base(name)
     {
         Epsilon = epsilon;
         weight = nn.Parameter(ones(width));

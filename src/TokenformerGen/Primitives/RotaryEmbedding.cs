@@ -54,18 +54,6 @@ public sealed class RotaryEmbedding
         return result.MoveToOuterDisposeScope();
     }
 
-    /// <summary>
-    /// cos and sin tables <c>[T, Dimensions]</c> for positions <c>offset .. offset + T - 1</c>
-    /// (frequencies repeated for both halves), computed in float32; new tensors the caller owns.
-    /// </summary>
-    public (Tensor Cos, Tensor Sin) CosSin(long offset, long length, ScalarType dtype, Device device)
-    {
-        var table = TableFor(offset + length, dtype, device);
-        using var cos = table.Cos.narrow(0, offset, length);
-        using var sin = table.Sin.narrow(0, offset, length);
-        return (cos.clone(), sin.clone());
-    }
-
     // Tables for positions 0 .. Length-1 of one dtype and device. Never mutated once built; a longer
     // table replaces a shorter one (the old one is left to the GC: another thread may still read it).
     private sealed record Table(long Length, Tensor Cos, Tensor Sin);

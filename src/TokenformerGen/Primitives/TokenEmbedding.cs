@@ -1,3 +1,4 @@
+using TokenformerGen.Architecture;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -14,7 +15,7 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
     private readonly Parameter weight;
 
     /// <summary>Creates the embedding with zero weights.</summary>
-    public TokenEmbedding(long vocabulary, long width, string name = "word_embeddings") : base(name)
+    public TokenEmbedding(long vocabulary, long width, string name = ParameterNames.EmbeddingModule) : base(name)
     {
         weight = nn.Parameter(zeros(vocabulary, width));
         RegisterComponents();
@@ -36,14 +37,14 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
 
     /// <summary>
     /// Logits <c>[.., vocab]</c> of hidden states <c>[.., d]</c>: <c>h · Eᵀ</c> computed in <see cref="ComputeType"/>,
-    /// returned in float32 when that is narrower (else in the table's own type).
+    /// returned in the table's own type (float32 master weights: float32 logits).
     /// </summary>
     public Tensor Logits(Tensor hidden)
     {
         using var scope = NewDisposeScope();
         var type = ComputeType ?? weight.dtype;
         var logits = matmul(hidden.to(type), weight.to(type).t());
-        return (type == ScalarType.BFloat16 || type == ScalarType.Float16 ? logits.to(ScalarType.Float32) : logits).MoveToOuterDisposeScope();
+        return (type == weight.dtype ? logits : logits.to(weight.dtype)).MoveToOuterDisposeScope();
     }
 
     // index_select, as an Embedding module does (same values and gradients), except on the meta device, which has no

@@ -18,7 +18,7 @@ public sealed record StagePlan(string Mode, StageInfo Stage, TrainerOptions Opti
     public decimal Flops => Options.Steps * FlopsPerStep;
 
     /// <summary>Training FLOPs of one optimizer step.</summary>
-    public decimal FlopsPerStep => (decimal)Options.TokensPerStep * TrainerOptions.TrainingFlopsPerToken(Stage, Options.Context);
+    public decimal FlopsPerStep => (decimal)Options.TokensPerStep * Stage.TrainingFlopsPerTokenAt(Options.Context);
 }
 
 /// <summary>A batch source read from a later step on: step s of a trainer is step <paramref name="start"/> + s of <paramref name="inner"/>.</summary>

@@ -47,7 +47,7 @@ public sealed class Trainer : IDisposable
         Optimizer = optimizer ?? new AdamW(model.NamedParameters(), weightDecay: options.WeightDecay);
         Progress = progress ?? TrainingProgress.Start;
         Schedule = options.EffectiveSchedule;
-        _flopsPerToken = TrainerOptions.TrainingFlopsPerToken(model.Stage, options.Context);
+        _flopsPerToken = model.Stage.TrainingFlopsPerTokenAt(options.Context);
     }
 
     /// <summary>The model being trained.</summary>
@@ -104,14 +104,11 @@ public sealed class Trainer : IDisposable
         for (var micro = 0; micro < Options.GradientAccumulation; micro++)
         {
             using var batch = _data.TrainBatch(step, micro, Options.Batch, Options.Context);
-            using var inputs = batch.Inputs.to(device);
-            using var targets = batch.Targets.to(device);
-            var logits = Model.call(inputs);
-            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), targets.view(-1));
-            (loss / Options.GradientAccumulation).backward();
+            using var loss = Evaluation.BatchLoss(Model, batch, nn.Reduction.Mean);
+            using (var share = loss / Options.GradientAccumulation) share.backward();
             lossSum.add_(loss.detach().to(ScalarType.Float64));
         }
-        // With clipping off, an infinite bound still reports the norm, in one reduction.
+        // With clipping off, an infinite bound still reports the norm (and scales nothing).
         var gradientNorm = ClipGradientNorm(Model.parameters(), Options.ClipNorm > 0 ? Options.ClipNorm : double.PositiveInfinity);
         Optimizer.Step(learningRate);
         Optimizer.ZeroGrad();
@@ -127,6 +124,7 @@ public sealed class Trainer : IDisposable
         if (gradients.Count == 0) return zeros([], ScalarType.Float32).MoveToOuterDisposeScope();
         var norms = gradients.Select(g => linalg.vector_norm(g, 2)).ToArray();
         var total = norms.Length == 1 ? norms[0] : linalg.vector_norm(stack(norms), 2);
+        if (double.IsPositiveInfinity(maxNorm)) return total.MoveToOuterDisposeScope();
         var coefficient = full_like(total, maxNorm).div_(total + 1e-6).clamp_max_(1.0);
         foreach (var gradient in gradients) gradient.mul_(coefficient);
         return total.MoveToOuterDisposeScope();
@@ -157,12 +155,26 @@ public static class Evaluation
         {
             using var scope = NewDisposeScope();
             using var owned = tokens;
-            var logits = model.call(tokens.Inputs.to(device));
-            var loss = nn.functional.cross_entropy(logits.view(-1, logits.shape[^1]), tokens.Targets.to(device).view(-1), reduction: nn.Reduction.Sum);
-            total.add_(loss.to(ScalarType.Float64));
+            total.add_(BatchLoss(model, tokens, nn.Reduction.Sum).to(ScalarType.Float64));
             count += tokens.Targets.numel();
         }
         return count == 0 ? double.NaN : total.item<double>() / count;
+    }
+
+    /// <summary>
+    /// Cross-entropy of <paramref name="model"/>'s next-token predictions on <paramref name="batch"/>, reduced as
+    /// <paramref name="reduction"/> says, on the model's device (the batch is moved there once): the one loss that
+    /// training and evaluation both compute.
+    /// </summary>
+    internal static Tensor BatchLoss(TokenformerModel model, TokenBatch batch, nn.Reduction reduction)
+    {
+        var device = model.Device;
+        using var inputs = batch.Inputs.to(device);
+        using var targets = batch.Targets.to(device);
+        using var logits = model.call(inputs);
+        using var flatLogits = logits.view(-1, logits.shape[^1]);
+        using var flatTargets = targets.view(-1);
+        return nn.functional.cross_entropy(flatLogits, flatTargets, reduction: reduction);
     }
 
     /// <summary>Bits per byte from a loss in nats per token.</summary>

@@ -57,14 +57,6 @@ public sealed record TrainerOptions
     public LearningRateSchedule EffectiveSchedule
         => Schedule ?? LearningRateSchedule.WithWarmupShare(LearningRate, Steps, WarmupShare, MinimumLearningRateRatio);
 
-    /// <summary>Training FLOPs per token of <paramref name="stage"/> at <paramref name="context"/> tokens per sequence.</summary>
-    public static long TrainingFlopsPerToken(StageInfo stage, int context)
-    {
-        var architecture = stage.Architecture;
-        return Architecture.ModelSize.TrainingFlopsPerToken(architecture.PaddedVocabulary, architecture.Layers, architecture.Hidden,
-                                                            stage.Tokens.Qkv, stage.Tokens.Proj, stage.Tokens.Ffn, context);
-    }
-
     /// <summary>
     /// The options a stage's training budget translates to at <paramref name="context"/> tokens per sequence:
     /// the spec's batch, peak learning rate and warmup, and steps = round(tokens × <paramref name="budgetScale"/> / (batch × context)), at least one.
