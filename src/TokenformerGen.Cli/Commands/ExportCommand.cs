@@ -54,8 +54,9 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
 {
     public override int Execute(CommandContext context, ExportSettings settings, CancellationToken cancellationToken)
     {
+        var route = OptionParsing.Route(settings.Route);   // before a large checkpoint is read
         using var checkpoint = CliSession.Load(settings.Checkpoint, ComputeTarget.Cpu);   // export only moves tensors to files
-        return settings.Official is not null ? Official(checkpoint, settings.Official) : NeoX(checkpoint, settings, settings.NeoX!);
+        return settings.Official is not null ? Official(checkpoint, settings.Official) : NeoX(checkpoint, settings, settings.NeoX!, route);
     }
 
     private int Official(LoadedCheckpoint checkpoint, string folder)
@@ -76,15 +77,9 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
         return 0;
     }
 
-    private int NeoX(LoadedCheckpoint checkpoint, ExportSettings settings, string folder)
+    private int NeoX(LoadedCheckpoint checkpoint, ExportSettings settings, string folder, NeoXRoute route)
     {
         var stage = checkpoint.Stage.Info;
-        var route = settings.Route.ToLowerInvariant() switch
-        {
-            "continue" => NeoXRoute.Continue,
-            "grow" => NeoXRoute.Grow,
-            _ => throw new CliException($"--route: '{settings.Route}' is not one of continue|grow"),
-        };
         var target = route == NeoXRoute.Continue ? stage : NextStage(checkpoint.Family, stage);
         var (tokenizer, tokenizerJson) = Tokenizer(stage, settings.Tokenizer);
         if (NeoXConfig.Refusal(target, tokenizer.VocabularySize) is { } refusal)

@@ -1,4 +1,5 @@
 using System.Globalization;
+using TokenformerGen.Checkpoints;
 using TokenformerGen.Families;
 using TokenformerGen.Scaling;
 using TokenformerGen.Training;
@@ -19,6 +20,9 @@ internal static class OptionParsing
 
     /// <summary><c>largest</c>, <c>all</c> or <c>none</c>; null stays null.</summary>
     public static ScratchBaseline? Scratch(string? text) => text is null ? null : Enum<ScratchBaseline>("--scratch", text, "largest|all|none");
+
+    /// <summary><c>continue</c> or <c>grow</c>.</summary>
+    public static NeoXRoute Route(string text) => Enum<NeoXRoute>("--route", text, "continue|grow");
 
     /// <summary>Comma-separated token ids, e.g. <c>1,2,3</c>.</summary>
     public static long[] TokenIds(string text)

@@ -61,7 +61,6 @@ public static class DeepSpeedCheckpoint
             root.Set("module", module);
             root.Set("dp_world_size", 1L);
             root.Set("mp_world_size", 1L);
-            Directory.CreateDirectory(Path.GetDirectoryName(file)!);
             AtomicFile.Write(file, stream => TorchArchive.Write(stream, root));
             // Last: until `latest` names the tag, the directory holds no checkpoint the trainer would load.
             AtomicFile.Write(Path.Combine(directory, LatestFile), stream => stream.Write(System.Text.Encoding.ASCII.GetBytes(tag)));
@@ -91,39 +90,13 @@ public static class DeepSpeedCheckpoint
         if (mp is not null and not 1)
             throw new CheckpointFormatException(file, null, $"saved with model parallelism {mp} (mp_world_size); only model_parallel_size 1 checkpoints can be read: merge the ranks first");
         var dp = Integer(root, "dp_world_size", file) ?? 1;
-        if (!root.TryGet("module", out var moduleValue) || moduleValue is null)
+        if (!root.TryGet("module", out var module) || module is null)
             throw new CheckpointFormatException(file, null, "has no 'module' (a pipeline-parallel save keeps its weights in layer_XX files instead)");
-        if (moduleValue is not PyDict module)
-            throw new CheckpointFormatException(file, null, $"its 'module' is {PickleReader.Describe(moduleValue)}, not a state dict");
 
-        var raw = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var stored = new SortedSet<string>(StringComparer.Ordinal);
-        try
-        {
-            var problems = new List<string>();
-            foreach (var (key, value) in module.Items)
-            {
-                if (key is not string name) { problems.Add($"a key that is not a name ({PickleReader.Describe(key)})"); continue; }
-                if (value is not TorchTensorRef reference) { problems.Add($"'{name}' is {PickleReader.Describe(value)}, not a tensor"); continue; }
-                var dtype = TorchArchive.DTypeOf(reference.Storage.Type);
-                if (dtype is not (ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Float32))
-                {
-                    problems.Add($"'{name}' is torch.{reference.Storage.Type}; weights are read from float16, bfloat16 or float32");
-                    continue;
-                }
-                using var tensor = archive.Read(reference, name);
-                raw[name] = tensor.to_type(ScalarType.Float32);   // widening is exact
-                stored.Add(SafeTensorsDType.DisplayName(dtype.Value));
-            }
-            if (problems.Count > 0)
-                throw new CheckpointFormatException(file, null, $"its 'module' is not a state dict of floating-point tensors: {string.Join("; ", problems)}");
-        }
-        catch
-        {
-            foreach (var t in raw.Values) t.Dispose();
-            throw;
-        }
-
+        // Weights come as float16, bfloat16 or float32 and are read as float32 (widening is exact).
+        var raw = archive.ReadStateDict(module, "its 'module'", [ScalarType.Float16, ScalarType.BFloat16, ScalarType.Float32], ScalarType.Float32);
+        var stored = ((PyDict)module).Items.Select(kv => SafeTensorsDType.DisplayName(TorchArchive.DTypeOf(((TorchTensorRef)kv.Value!).Storage.Type)!.Value))
+            .Distinct().Order(StringComparer.Ordinal);
         var ours = OfficialCheckpoint.ToOurs(file, raw, layers);
         var ignored = root.Items.Select(kv => kv.Key as string ?? PickleReader.Describe(kv.Key))
             .Where(k => k is not ("module" or "dp_world_size" or "mp_world_size")).ToList();
@@ -138,8 +111,7 @@ public static class DeepSpeedCheckpoint
     public static DeepSpeedModelStates Import(string directory, IReadOnlyDictionary<string, Tensor> target, int layers)
     {
         using var read = Read(directory, layers);
-        var official = read.Tensors.ToDictionary(kv => OfficialLayout.ToOfficial(kv.Key, layers), kv => kv.Value, StringComparer.Ordinal);
-        OfficialCheckpoint.CopyInto(read.File, target, official, layers);
+        OfficialCheckpoint.CopyChecked(read.File, target, read.Tensors, layers);
         return read with { Tensors = new Dictionary<string, Tensor>() };
     }
 

@@ -54,7 +54,8 @@ public static class NeoXConfig
 
     /// <summary>
     /// Why the official trainer cannot take <paramref name="stage"/> at all (null when it can): a vocabulary its padding
-    /// cannot reproduce, a rotary base that is not an integer, a head count that does not divide the width.
+    /// cannot reproduce, or a rotary base that is not an integer (a head count that does not divide the width never gets
+    /// this far: the generator refuses such a spec).
     /// </summary>
     public static string? Refusal(StageInfo stage, long tokenizerVocabulary)
     {

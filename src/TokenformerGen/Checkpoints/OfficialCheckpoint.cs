@@ -1,14 +1,11 @@
-using System.Collections;
-using System.Collections.Specialized;
-using TorchSharp;
-using TorchSharp.PyBridge;
+using TokenformerGen.Checkpoints.Torch;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Checkpoints;
 
 /// <summary>
 /// The official Tokenformer checkpoint, <c>pytorch_model.bin</c>: a <c>torch.save</c> zip holding a flat
-/// float32 state dict in the <see cref="OfficialLayout"/>. The pickle is handled by TorchSharp.PyBridge;
+/// float32 state dict in the <see cref="OfficialLayout"/>, read and written by <see cref="TorchArchive"/>;
 /// names are mapped to and from ours, and every missing, extra or misshapen tensor is reported at once.
 /// </summary>
 public static class OfficialCheckpoint
@@ -97,12 +94,24 @@ public static class OfficialCheckpoint
             else
                 problems.Add($"unexpected: {error}");
         }
-        problems.AddRange(StateDictCheck.Compare(StateDictCheck.SpecsOf(target), StateDictCheck.SpecsOf(mapped),
+        CopyChecked(path, target, mapped, layers, problems);
+    }
+
+    /// <summary>
+    /// Checks a state dict already under our names against <paramref name="target"/> (shapes and dtypes compared, every
+    /// problem listed with its official name, after any <paramref name="problems"/> found before) and only then copies it in.
+    /// </summary>
+    /// <exception cref="CheckpointMismatchException">Missing, unknown, misshapen or mistyped tensors.</exception>
+    internal static void CopyChecked(string path, IReadOnlyDictionary<string, Tensor> target, IReadOnlyDictionary<string, Tensor> ours, int layers,
+                                     List<string>? problems = null)
+    {
+        problems ??= [];
+        problems.AddRange(StateDictCheck.Compare(StateDictCheck.SpecsOf(target), StateDictCheck.SpecsOf(ours),
                                                  name => OfficialLayout.TryToOfficial(name, layers, out var o, out _) ? $"{name} [official {o}]" : name));
         if (problems.Count > 0) throw new CheckpointMismatchException(path, problems);
 
         using var noGrad = no_grad();
-        foreach (var (name, destination) in target) destination.copy_(mapped[name]);
+        foreach (var (name, destination) in target) destination.copy_(ours[name]);
     }
 
     /// <summary>Writes the state dict of <paramref name="module"/> as an official checkpoint; see <see cref="Write(string, IReadOnlyDictionary{string, Tensor}, int)"/>.</summary>
@@ -119,9 +128,9 @@ public static class OfficialCheckpoint
         var prepared = ToOfficialFloat32(path, ours, layers);
         try
         {
-            var dict = new OrderedDictionary();
-            foreach (var (name, tensor) in prepared) dict.Add(name, tensor);
-            AtomicFile.Write(path, stream => PyTorchPickler.PickleStateDict(stream, dict, leaveOpen: true));
+            var dict = new PyDict { Ordered = true };
+            foreach (var (name, tensor) in prepared) dict.Set(name, tensor);
+            AtomicFile.Write(path, stream => TorchArchive.Write(stream, dict));
         }
         finally
         {
@@ -130,8 +139,8 @@ public static class OfficialCheckpoint
     }
 
     /// <summary>
-    /// Our complete state dict under the official names in model order, each tensor a new CPU float32 copy with its own
-    /// storage (the caller disposes them). F16/BF16 are widened (exact); other dtypes, and missing or unknown names, are refused.
+    /// Our complete state dict under the official names in model order, each tensor a new float32 handle (an alias of a
+    /// float32 tensor; the caller disposes them). F16/BF16 are widened (exact); other dtypes, and missing or unknown names, are refused.
     /// </summary>
     /// <exception cref="CheckpointMismatchException">Unknown or missing names, or a dtype that cannot be stored (all listed).</exception>
     internal static List<(string Official, Tensor Tensor)> ToOfficialFloat32(string path, IReadOnlyDictionary<string, Tensor> ours, int layers)
@@ -150,7 +159,7 @@ public static class OfficialCheckpoint
         var prepared = new List<(string, Tensor)>();
         try
         {
-            foreach (var name in expected) prepared.Add((OfficialLayout.ToOfficial(name, layers), PrepareForPickle(ours[name])));
+            foreach (var name in expected) prepared.Add((OfficialLayout.ToOfficial(name, layers), AsFloat32(ours[name])));
             return prepared;
         }
         catch
@@ -160,47 +169,18 @@ public static class OfficialCheckpoint
         }
     }
 
-    // The pickler stores the raw bytes of the tensor's own elements but records its storage offset and
-    // strides, so give it a CPU float32 tensor that owns a fresh contiguous storage at offset 0.
-    private static Tensor PrepareForPickle(Tensor tensor)
+    // A float32 handle on the tensor: an alias when it is float32 already (the archive writer copies each tensor's
+    // elements to the file one at a time, from any device or layout), else the exact widening.
+    private static Tensor AsFloat32(Tensor tensor)
     {
-        var cpu = TensorBytes.ContiguousCpu(tensor);
-        if (cpu.dtype == ScalarType.Float32 && cpu.storage_offset() == 0) return cpu;
-        using (cpu)
-            return cpu.dtype == ScalarType.Float32 ? cpu.clone() : cpu.to_type(ScalarType.Float32);
+        if (tensor.dtype == ScalarType.Float32) return tensor.detach();
+        using var detached = tensor.detach();
+        return detached.to_type(ScalarType.Float32);
     }
 
     private static Dictionary<string, Tensor> Unpickle(string path)
     {
-        Hashtable table;
-        using (var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
-        {
-            Span<byte> signature = stackalloc byte[4];
-            if (stream.Length < 22 || stream.Read(signature) != 4 || signature[0] != 'P' || signature[1] != 'K' || signature[2] != 3 || signature[3] != 4)
-                throw new CheckpointFormatException(path, null, $"not a torch.save zip archive (expected a zip file, got {stream.Length} bytes starting {Convert.ToHexString(signature)}).");
-            stream.Position = 0;
-            try
-            {
-                table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true, skipTensorRead: false);
-            }
-            catch (Exception e) when (e is not (OutOfMemoryException or CheckpointFormatException))
-            {
-                throw new CheckpointFormatException(path, null, $"cannot read the torch.save state dict ({e.GetType().Name}: {e.Message}).", e);
-            }
-        }
-
-        var result = new Dictionary<string, Tensor>(StringComparer.Ordinal);
-        var bad = new List<string>();
-        foreach (DictionaryEntry entry in table)
-        {
-            if (entry.Key is string key && entry.Value is Tensor tensor) result[key] = tensor;
-            else bad.Add($"{entry.Key} ({entry.Value?.GetType().Name ?? "null"})");
-        }
-        if (bad.Count > 0)
-        {
-            foreach (var t in result.Values) t.Dispose();
-            throw new CheckpointFormatException(path, null, $"not a flat state dict of tensors: {string.Join(", ", bad)}.");
-        }
-        return result;
+        using var archive = TorchArchive.Open(path);
+        return archive.ReadStateDict(archive.Root, "its object");
     }
 }

@@ -195,14 +195,8 @@ public static class NeoXDataset
         writer.Flush();
     }
 
-    internal static int DTypeWidth(byte code) => code switch
-    {
-        1 or 2 => 1,
-        3 or 8 => 2,
-        4 or 6 => 4,
-        5 or 7 => 8,
-        _ => 0,
-    };
+    // Bytes per id of a code that holds ids (the writer's are 4 and 8).
+    internal static int DTypeWidth(byte code) => MappedTokens.Width(IdTypeOf(code) ?? throw new ArgumentException($"dtype code {code} ({DTypeName(code)}) holds no token ids", nameof(code)));
 
     /// <summary>Reads and checks the index of the dataset at <paramref name="prefix"/> (not the ids).</summary>
     /// <exception cref="NeoXDatasetException">A missing file, or an index that is not a valid NeoX mmap index.</exception>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.MemoryMappedFiles;
+using System.Numerics;
 
 namespace TokenformerGen.Data;
 
@@ -145,64 +146,22 @@ internal sealed class MappedTokens : IDisposable
     };
 
     /// <summary>Copies ids <c>[start, start + destination.Length)</c> into <paramref name="destination"/>.</summary>
-    public void Read(long start, Span<int> destination)
-    {
-        if (start < 0 || start + destination.Length > Count)
-            throw new ArgumentOutOfRangeException(nameof(start), $"ids [{start}, {start + destination.Length}) are outside [0, {Count})");
-        if (destination.IsEmpty) return;
-        var offset = _offset + start * Width(_type);
-        switch (_type)
-        {
-            case IdType.Int32:
-                Copy<int>(offset, destination, v => v);
-                break;
-            case IdType.UInt16:
-                Copy<ushort>(offset, destination, v => v);
-                break;
-            case IdType.Int16:
-                Copy<short>(offset, destination, v => v);
-                break;
-            case IdType.UInt8:
-                Copy<byte>(offset, destination, v => v);
-                break;
-            case IdType.Int8:
-                Copy<sbyte>(offset, destination, v => v);
-                break;
-            default:
-                Copy<long>(offset, destination, v => (int)v);   // ids were checked against the vocabulary when opened
-                break;
-        }
-    }
+    public void Read(long start, Span<int> destination) => Read<int>(start, destination);   // ids were checked against the vocabulary when opened
 
     /// <summary>The position and value of the first id outside <c>[0, limit)</c>, or −1 when every id is inside.</summary>
     public long FirstIdOutside(long limit, out long value)
     {
-        value = 0;
-        return _type switch
-        {
-            IdType.Int32 => Scan<int>(limit, v => v, out value),
-            IdType.UInt16 => Scan<ushort>(limit, v => v, out value),
-            IdType.Int16 => Scan<short>(limit, v => v, out value),
-            IdType.UInt8 => Scan<byte>(limit, v => v, out value),
-            IdType.Int8 => Scan<sbyte>(limit, v => v, out value),
-            _ => Scan<long>(limit, v => v, out value),
-        };
-    }
-
-    private long Scan<T>(long limit, Func<T, long> widen, out long value) where T : struct
-    {
         const int block = 1 << 20;
-        var buffer = new T[(int)Math.Min(Count, block)];
+        var buffer = new long[(int)Math.Min(Count, block)];
         for (long start = 0; start < Count; start += block)
         {
-            var n = (int)Math.Min(block, Count - start);
-            _view!.ReadArray(_offset + start * Width(_type), buffer, 0, n);
-            for (var i = 0; i < n; i++)
+            var ids = buffer.AsSpan(0, (int)Math.Min(block, Count - start));
+            Read<long>(start, ids);   // widened to 64 bits, so no stored id can wrap into range
+            for (var i = 0; i < ids.Length; i++)
             {
-                var id = widen(buffer[i]);
-                if (id < 0 || id >= limit)
+                if (ids[i] < 0 || ids[i] >= limit)
                 {
-                    value = id;
+                    value = ids[i];
                     return start + i;
                 }
             }
@@ -211,15 +170,34 @@ internal sealed class MappedTokens : IDisposable
         return -1;
     }
 
-    private void Copy<T>(long offset, Span<int> destination, Func<T, int> widen) where T : struct
+    // The one place the stored type is looked at: ids [start, start + destination.Length) converted to TOut.
+    private void Read<TOut>(long start, Span<TOut> destination) where TOut : IBinaryInteger<TOut>
     {
-        var buffer = ArrayPool<T>.Shared.Rent(destination.Length);
+        if (start < 0 || start + destination.Length > Count)
+            throw new ArgumentOutOfRangeException(nameof(start), $"ids [{start}, {start + destination.Length}) are outside [0, {Count})");
+        if (destination.IsEmpty) return;
+        var offset = _offset + start * Width(_type);
+        switch (_type)
+        {
+            case IdType.UInt8: Copy<byte, TOut>(offset, destination); break;
+            case IdType.Int8: Copy<sbyte, TOut>(offset, destination); break;
+            case IdType.Int16: Copy<short, TOut>(offset, destination); break;
+            case IdType.UInt16: Copy<ushort, TOut>(offset, destination); break;
+            case IdType.Int32: Copy<int, TOut>(offset, destination); break;
+            default: Copy<long, TOut>(offset, destination); break;
+        }
+    }
+
+    private void Copy<TStored, TOut>(long offset, Span<TOut> destination)
+        where TStored : unmanaged, IBinaryInteger<TStored> where TOut : IBinaryInteger<TOut>
+    {
+        var buffer = ArrayPool<TStored>.Shared.Rent(destination.Length);
         try
         {
             _view!.ReadArray(offset, buffer, 0, destination.Length);
-            for (var i = 0; i < destination.Length; i++) destination[i] = widen(buffer[i]);
+            for (var i = 0; i < destination.Length; i++) destination[i] = TOut.CreateTruncating(buffer[i]);
         }
-        finally { ArrayPool<T>.Shared.Return(buffer); }
+        finally { ArrayPool<TStored>.Shared.Return(buffer); }
     }
 
     public void Dispose()

@@ -138,6 +138,31 @@ public sealed class OfficialCheckpointTests : TempFolderTest
         }
     }
 
+    [Fact]
+    public void AnIndependentTorchSaveImplementationReadsOursAndWritesWhatOursReads()
+    {
+        // TorchSharp.PyBridge's pickler is a second implementation of the format, written apart from ours.
+        using var model = new TinyTokenformer(Layers).Randomize(1);
+        var official = model.state_dict().Select(kv => KeyValuePair.Create(OfficialLayout.ToOfficial(kv.Key, Layers), kv.Value)).ToList();
+
+        var theirs = PathOf("theirs.bin");
+        WriteRawOfficial(theirs, official);
+        var read = OfficialCheckpoint.Read(theirs, Layers);
+        TensorAssert.StateDictsBitEqual(model.state_dict(), read);
+        foreach (var t in read.Values) t.Dispose();
+
+        var ours = PathOf(OfficialCheckpoint.FileName);
+        OfficialCheckpoint.Export(ours, model, Layers);
+        using var stream = File.OpenRead(ours);
+        var table = PyTorchUnpickler.UnpickleStateDict(stream, leaveOpen: true, skipTensorRead: false);
+        Assert.Equal(official.Select(kv => kv.Key).Order(StringComparer.Ordinal), table.Keys.Cast<string>().Order(StringComparer.Ordinal));
+        foreach (var (name, tensor) in official)
+        {
+            using var back = (Tensor)table[name]!;
+            TensorAssert.BitEqual(tensor, back, name);
+        }
+    }
+
     private void WriteRawOfficial(string path, IEnumerable<KeyValuePair<string, Tensor>> tensors)
     {
         var dict = new OrderedDictionary();

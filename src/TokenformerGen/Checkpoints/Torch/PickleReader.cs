@@ -291,6 +291,8 @@ internal sealed class PickleReader
 
     private byte[] ReadBytes(int count)
     {
+        // A length read from the file is checked against what is left before anything of that size is allocated.
+        if (_input.CanSeek && count > _input.Length - _input.Position) throw Fail("the pickle ended inside an opcode");
         var bytes = new byte[count];
         if (_input.ReadAtLeast(bytes, count, throwOnEndOfStream: false) < count) throw Fail("the pickle ended inside an opcode");
         return bytes;

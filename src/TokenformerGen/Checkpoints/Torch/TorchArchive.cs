@@ -99,7 +99,7 @@ internal sealed class TorchArchiveReader : IDisposable
         }
         try
         {
-            var pickle = _zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1)
+            var pickle = _zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("/data.pkl", StringComparison.Ordinal) && e.FullName.Count(c => c == '/') == 1)
                 ?? throw new CheckpointFormatException(path, null, $"the zip has no FOLDER/data.pkl, so it is not a torch.save file (entries: {string.Join(", ", _zip.Entries.Take(5).Select(e => e.FullName))})");
             _prefix = pickle.FullName[..^"data.pkl".Length];
             if (_zip.GetEntry(_prefix + "byteorder") is { } order)
@@ -142,11 +142,56 @@ internal sealed class TorchArchiveReader : IDisposable
     }
 
     /// <summary>
+    /// Reads a state dict, <paramref name="dict"/> (names to tensors), every tensor as a new contiguous CPU tensor of
+    /// <paramref name="dtype"/> (null: its stored dtype). A key that is not a name, a value that is not a tensor or a
+    /// storage type outside <paramref name="accepted"/> (null: any this reader knows) is refused, all listed at once.
+    /// </summary>
+    /// <param name="dict">The unpickled dict.</param>
+    /// <param name="what">What the dict is, for messages (e.g. "its 'module'").</param>
+    /// <param name="accepted">The stored dtypes allowed, or null.</param>
+    /// <param name="dtype">The dtype to read every tensor as (a widening is exact), or null.</param>
+    /// <exception cref="CheckpointFormatException">Not a state dict of accepted tensors, or a tensor that cannot be read.</exception>
+    public Dictionary<string, Tensor> ReadStateDict(object? dict, string what, IReadOnlyCollection<ScalarType>? accepted = null, ScalarType? dtype = null)
+    {
+        if (dict is not PyDict entries)
+            throw new CheckpointFormatException(Path, null, $"{what} is {PickleReader.Describe(dict)}, not a state dict");
+        var problems = new List<string>();
+        foreach (var (key, value) in entries.Items)
+        {
+            if (key is not string name) problems.Add($"a key that is not a name ({PickleReader.Describe(key)})");
+            else if (value is not TorchTensorRef reference) problems.Add($"'{name}' is {PickleReader.Describe(value)}, not a tensor");
+            else if (accepted is not null && !(TorchArchive.DTypeOf(reference.Storage.Type) is { } stored && accepted.Contains(stored)))
+                problems.Add($"'{name}' is torch.{reference.Storage.Type}; weights are read from {Alternatives(accepted)}");
+        }
+        if (problems.Count > 0)
+            throw new CheckpointFormatException(Path, null, $"{what} is not a state dict of the tensors this reader takes: {string.Join("; ", problems)}");
+
+        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var (key, value) in entries.Items) tensors[(string)key!] = Read((TorchTensorRef)value!, (string)key!, dtype);
+            return tensors;
+        }
+        catch
+        {
+            foreach (var t in tensors.Values) t.Dispose();
+            throw;
+        }
+    }
+
+    // "float16, bfloat16 or float32".
+    private static string Alternatives(IReadOnlyCollection<ScalarType> types)
+    {
+        var names = types.Select(t => t.ToString().ToLowerInvariant()).ToList();
+        return names.Count == 1 ? names[0] : string.Join(", ", names.SkipLast(1)) + " or " + names[^1];
+    }
+
+    /// <summary>
     /// The tensor <paramref name="reference"/> describes, read from its storage (each storage read once, shared by the
-    /// tensors that view it), as a new contiguous CPU tensor of its stored dtype.
+    /// tensors that view it), as a new contiguous CPU tensor of <paramref name="dtype"/> (null: its stored dtype): one copy.
     /// </summary>
     /// <exception cref="CheckpointFormatException">An unknown storage type, a missing or short record, or a view outside its storage.</exception>
-    public Tensor Read(TorchTensorRef reference, string name)
+    public Tensor Read(TorchTensorRef reference, string name, ScalarType? dtype = null)
     {
         var storage = Storage(reference.Storage, name);
         var shape = reference.Shape;
@@ -160,7 +205,9 @@ internal sealed class TorchArchiveReader : IDisposable
             throw new CheckpointFormatException(Path, name,
                 $"the view (offset {reference.Offset}, shape [{string.Join(", ", shape)}], stride [{string.Join(", ", stride)}]) reaches element {last} of a {reference.Storage.Numel}-element storage '{reference.Storage.Key}'");
         using var view = storage.as_strided(shape, stride, reference.Offset);
-        return view.contiguous().clone();
+        var tensor = empty(shape, dtype ?? storage.dtype);
+        tensor.copy_(view);
+        return tensor;
     }
 
     private Tensor Storage(TorchStorageRef reference, string name)
@@ -170,7 +217,7 @@ internal sealed class TorchArchiveReader : IDisposable
             ?? throw new CheckpointFormatException(Path, name, $"storage type torch.{reference.Type} is not one this reader knows (float, half, bfloat16, double and the integer and bool storages are)");
         var entry = _zip.GetEntry($"{_prefix}data/{reference.Key}")
             ?? throw new CheckpointFormatException(Path, name, $"the archive has no record data/{reference.Key} for its storage");
-        var bytes = reference.Numel * ElementSize(dtype);
+        var bytes = reference.Numel * SafeTensorsDType.ItemSize(dtype);
         if (entry.Length != bytes)
             throw new CheckpointFormatException(Path, name, $"record data/{reference.Key} has {entry.Length} bytes; {reference.Numel} elements of torch.{reference.Type} need {bytes}");
         using var stream = entry.Open();
@@ -178,14 +225,6 @@ internal sealed class TorchArchiveReader : IDisposable
         _storages[reference.Key] = tensor;
         return tensor;
     }
-
-    private static long ElementSize(ScalarType dtype) => dtype switch
-    {
-        ScalarType.Float64 or ScalarType.Int64 => 8,
-        ScalarType.Float32 or ScalarType.Int32 => 4,
-        ScalarType.Float16 or ScalarType.BFloat16 or ScalarType.Int16 => 2,
-        _ => 1,
-    };
 
     /// <summary>Frees the storages read so far and closes the file.</summary>
     public void Dispose()
