@@ -83,13 +83,8 @@ public sealed class SafeTensorsReader : IDisposable
         if (offset < 0 || offset + destination.Length > info.ByteLength)
             throw new ArgumentOutOfRangeException(nameof(offset), $"Bytes {offset}..{offset + destination.Length} lie outside the {info.ByteLength} bytes of '{name}'.");
         _stream.Position = _dataStart + info.DataBegin + offset;
-        var done = 0;
-        while (done < destination.Length)
-        {
-            var read = _stream.Read(destination[done..]);
-            if (read == 0) throw new CheckpointFormatException(FilePath, name, "the file ended inside the tensor's data (truncated).");
-            done += read;
-        }
+        if (_stream.ReadAtLeast(destination, destination.Length, throwOnEndOfStream: false) < destination.Length)
+            throw new CheckpointFormatException(FilePath, name, "the file ended inside the tensor's data (truncated).");
     }
 
     /// <summary>Reads every tensor (the caller owns and disposes them).</summary>

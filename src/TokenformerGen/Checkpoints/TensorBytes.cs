@@ -26,14 +26,8 @@ internal static class TensorBytes
         {
             ForEachChunk(tensor, span =>
             {
-                var done = 0;
-                while (done < span.Length)
-                {
-                    var read = stream.Read(span[done..]);
-                    if (read == 0)
-                        throw new CheckpointFormatException(path, name, "the file ended inside the tensor's data (truncated).");
-                    done += read;
-                }
+                if (stream.ReadAtLeast(span, span.Length, throwOnEndOfStream: false) < span.Length)
+                    throw new CheckpointFormatException(path, name, "the file ended inside the tensor's data (truncated).");
             });
             return tensor;
         }
