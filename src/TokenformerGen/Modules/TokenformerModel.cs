@@ -23,6 +23,9 @@ namespace TokenformerGen.Modules;
 /// </remarks>
 public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
 {
+    // Every process that builds a model trains or runs one: let it reuse freed host blocks (see HostMemory).
+    static TokenformerModel() => HostMemory.ReuseFreedBlocks();
+
     /// <summary>Creates the module; subclasses register their components.</summary>
     protected TokenformerModel(string name) : base(name) { }
 
