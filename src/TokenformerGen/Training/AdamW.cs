@@ -59,19 +59,33 @@ public sealed class AdamW : IDisposable
     /// <summary>Names of the parameters that are decayed.</summary>
     public IEnumerable<string> DecayedParameters => _parameters.Where(p => p.Decay).Select(p => p.Name);
 
-    /// <summary>One update at learning rate <paramref name="learningRate"/> from the parameters' gradients.</summary>
-    public void Step(double learningRate)
+    /// <summary>
+    /// One update at learning rate <paramref name="learningRate"/> from the parameters' gradients, each first multiplied by
+    /// <paramref name="gradientScale"/> when one is given (a 0-dim tensor on the parameters' device: the clipping
+    /// coefficient). Float32 parameters on the CPU are updated in one fused pass each; others by tensor operations.
+    /// </summary>
+    public void Step(double learningRate, Tensor? gradientScale = null)
     {
         StepCount++;
         var correction1 = 1 - Math.Pow(Beta1, StepCount);
         var correction2 = 1 - Math.Pow(Beta2, StepCount);
         using var _ = no_grad();
+        float? cpuScale = null;
         foreach (var (name, parameter, decay) in _parameters)
         {
-            var gradient = parameter.grad;
+            using var gradient = parameter.grad;
             if (gradient is null) continue;
             var (expAvg, expAvgSq) = _moments[name];
-            if (decay && WeightDecay > 0) parameter.mul_(1 - learningRate * WeightDecay);
+            var decayFactor = decay && WeightDecay > 0 ? 1 - learningRate * WeightDecay : 1;
+            if (FusedAdamWUpdate.Applies(parameter, gradient, expAvg, expAvgSq))
+            {
+                cpuScale ??= gradientScale?.item<float>() ?? 1f;   // a CPU tensor: reading it costs no synchronisation
+                FusedAdamWUpdate.Apply(parameter, gradient, expAvg, expAvgSq,
+                    new AdamWScalars(cpuScale.Value, (float)decayFactor, (float)Beta1, (float)Beta2, (float)(1 - Beta1), (float)(1 - Beta2), (float)Math.Sqrt(correction2), (float)Epsilon, (float)(learningRate / correction1)));
+                continue;
+            }
+            if (gradientScale is not null) gradient.mul_(gradientScale);
+            if (decayFactor != 1) parameter.mul_(decayFactor);
             expAvg.mul_(Beta1).add_(gradient, 1 - Beta1);
             expAvgSq.mul_(Beta2).addcmul_(gradient, gradient, 1 - Beta2);
             using var root = expAvgSq.sqrt();
@@ -80,10 +94,13 @@ public sealed class AdamW : IDisposable
         }
     }
 
-    /// <summary>Clears every gradient.</summary>
+    /// <summary>
+    /// Drops every gradient (as PyTorch's <c>zero_grad(set_to_none=True)</c>): the next backward pass then stores its
+    /// gradients instead of adding them to zeros, one pass over the parameters' size fewer, and none to clear them.
+    /// </summary>
     public void ZeroGrad()
     {
-        foreach (var (_, parameter, _) in _parameters) parameter.grad?.zero_();
+        foreach (var (_, parameter, _) in _parameters) parameter.grad = null;
     }
 
     /// <summary>The state as named tensors (<c>exp_avg.{name}</c>, <c>exp_avg_sq.{name}</c>) plus the step count.</summary>

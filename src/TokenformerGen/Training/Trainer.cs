@@ -108,26 +108,26 @@ public sealed class Trainer : IDisposable
             using (var share = loss / Options.GradientAccumulation) share.backward();
             lossSum.add_(loss.detach().to(ScalarType.Float64));
         }
-        // With clipping off, an infinite bound still reports the norm (and scales nothing).
-        var gradientNorm = ClipGradientNorm(Model.parameters(), Options.ClipNorm > 0 ? Options.ClipNorm : double.PositiveInfinity);
-        Optimizer.Step(learningRate);
+        // With clipping off, the norm is still reported; the optimizer applies the clipping coefficient as it updates.
+        var (gradientNorm, clipScale) = GradientNorm(Model.parameters(), Options.ClipNorm);
+        using (clipScale) Optimizer.Step(learningRate, clipScale);
         Optimizer.ZeroGrad();
         return (lossSum, gradientNorm);
     }
 
-    // Scales all gradients by min(1, maxNorm / (‖g‖ + 1e-6)), ‖g‖ the 2-norm of all of them as one vector, and returns
-    // ‖g‖ on their device: libtorch's clip_grad_norm_ without its read of the norm (which would synchronise with a GPU).
-    private static Tensor ClipGradientNorm(IEnumerable<Tensor> parameters, double maxNorm)
+    // ‖g‖, the 2-norm of all gradients as one vector, and (when maxNorm > 0) the clipping coefficient
+    // min(1, maxNorm / (‖g‖ + 1e-6)), both on the gradients' device: libtorch's clip_grad_norm_ without its read of the
+    // norm (which would synchronise with a GPU) and without its pass over the gradients, which the optimizer's update does.
+    private static (Tensor Norm, Tensor? Scale) GradientNorm(IEnumerable<Tensor> parameters, double maxNorm)
     {
         using var scope = NewDisposeScope();
         var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
-        if (gradients.Count == 0) return zeros([], ScalarType.Float32).MoveToOuterDisposeScope();
+        if (gradients.Count == 0) return (zeros([], ScalarType.Float32).MoveToOuterDisposeScope(), null);
         var norms = gradients.Select(g => linalg.vector_norm(g, 2)).ToArray();
         var total = norms.Length == 1 ? norms[0] : linalg.vector_norm(stack(norms), 2);
-        if (double.IsPositiveInfinity(maxNorm)) return total.MoveToOuterDisposeScope();
+        if (maxNorm <= 0) return (total.MoveToOuterDisposeScope(), null);
         var coefficient = full_like(total, maxNorm).div_(total + 1e-6).clamp_max_(1.0);
-        foreach (var gradient in gradients) gradient.mul_(coefficient);
-        return total.MoveToOuterDisposeScope();
+        return (total.MoveToOuterDisposeScope(), coefficient.MoveToOuterDisposeScope());
     }
 
     /// <summary>Mean validation loss (nats per token) over at most <see cref="TrainerOptions.EvalBatches"/> batches.</summary>

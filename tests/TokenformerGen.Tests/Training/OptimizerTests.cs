@@ -63,6 +63,89 @@ public class OptimizerTests
     }
 
     [Fact]
+    public void TheFusedFloat32UpdateMatchesAFloat64ReferenceWithAGradientScaleOnEveryThreadCount()
+    {
+        // A matrix large enough to be split into chunks across threads, a vector updated inline, and a view (a row range
+        // of a larger tensor) to check that the storage offset is honoured.
+        const int rows = 300, columns = 500;
+        using var generator = new Generator(5);
+        var start = randn([rows, columns], generator: generator);
+        var gradients = Enumerable.Range(0, 3).Select(_ => randn([rows, columns], generator: generator)).ToArray();
+        var vectorStart = randn([7], generator: generator);
+        var vectorGradients = Enumerable.Range(0, 3).Select(_ => randn([7], generator: generator)).ToArray();
+        double[] lrs = [0.1, 0.05, 0.02], scales = [0.5, 1, 0.25];
+
+        float[] Run(int threads, out float[] vectorResult)
+        {
+            var previous = get_num_threads();
+            set_num_threads(threads);
+            try
+            {
+                using var backing = zeros(rows + 2, columns);
+                var matrix = backing.narrow(0, 1, rows);
+                matrix.copy_(start);
+                var vector = vectorStart.clone();
+                matrix.requires_grad_();
+                vector.requires_grad_();
+                using var optimizer = new AdamW([("m", matrix), ("v", vector)], beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1);
+                for (var t = 0; t < 3; t++)
+                {
+                    matrix.grad = gradients[t].clone();
+                    vector.grad = vectorGradients[t].clone();
+                    using var scale = tensor((float)scales[t]);
+                    optimizer.Step(lrs[t], scale);
+                }
+                vectorResult = vector.detach().data<float>().ToArray();
+                return matrix.detach().contiguous().data<float>().ToArray();
+            }
+            finally
+            {
+                set_num_threads(previous);
+            }
+        }
+
+        double[] Reference(Tensor initial, Tensor[] grads, bool decay)
+        {
+            var p = initial.to(ScalarType.Float64).data<double>().ToArray();
+            var (a, b) = (new double[p.Length], new double[p.Length]);
+            for (var t = 1; t <= 3; t++)
+            {
+                var g = grads[t - 1].to(ScalarType.Float64).data<double>().ToArray();
+                for (var i = 0; i < p.Length; i++)
+                {
+                    var gi = g[i] * scales[t - 1];
+                    if (decay) p[i] *= 1 - lrs[t - 1] * 0.1;
+                    a[i] = 0.9 * a[i] + 0.1 * gi;
+                    b[i] = 0.95 * b[i] + 0.05 * gi * gi;
+                    p[i] -= lrs[t - 1] * (a[i] / (1 - Math.Pow(0.9, t))) / (Math.Sqrt(b[i] / (1 - Math.Pow(0.95, t))) + 1e-8);
+                }
+            }
+            return p;
+        }
+
+        var one = Run(1, out var vectorOne);
+        var two = Run(2, out var vectorTwo);
+        Assert.Equal(one, two);                   // elements are independent: the split between threads changes nothing
+        Assert.Equal(vectorOne, vectorTwo);
+        var expected = Reference(start, gradients, decay: true);
+        var expectedVector = Reference(vectorStart, vectorGradients, decay: false);
+        for (var i = 0; i < expected.Length; i++) Assert.True(Math.Abs(one[i] - expected[i]) <= 2e-6 * (1 + Math.Abs(expected[i])), $"element {i}: {one[i]} vs {expected[i]}");
+        for (var i = 0; i < expectedVector.Length; i++) Assert.True(Math.Abs(vectorOne[i] - expectedVector[i]) <= 2e-6 * (1 + Math.Abs(expectedVector[i])));
+    }
+
+    [Fact]
+    public void ZeroGradDropsTheGradientsSoTheNextBackwardStoresRatherThanAdds()
+    {
+        var w = tensor(new float[] { 1, 2 }).requires_grad_();
+        using var optimizer = new AdamW([("w", w)]);
+        (w * 3).sum().backward();
+        optimizer.ZeroGrad();
+        Assert.Null(w.grad);
+        (w * 5).sum().backward();
+        Assert.Equal([5f, 5f], w.grad!.data<float>().ToArray());
+    }
+
+    [Fact]
     public void AScheduleSharedByStagesStartsWhereTheLastStageEndedAndCanRampUpAgain()
     {
         // One curve over 110 steps: a stage that starts at step 60 gets the curve's values from there on.
