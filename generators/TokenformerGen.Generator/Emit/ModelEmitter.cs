@@ -173,7 +173,8 @@ internal static class ModelEmitter
         w.WriteLine($"public override Tensor forward(Tensor x, LayerKvCache? cache)");
         w.OpenBlock();
         w.WriteLine($"using var scope = Torch.NewDisposeScope();");
-        w.WriteLine($"var attended = CausalAttention.CausalSelfAttention(query.call(x), key.call(x), value.call(x), {a.Heads}, Rotary, cache);");
+        w.WriteLine("using var input = query.ComputeInput(x);   // cast once for the three projections");
+        w.WriteLine($"var attended = CausalAttention.CausalSelfAttention(query.call(input), key.call(input), value.call(input), {a.Heads}, Rotary, cache);");
         w.WriteLine("return proj.call(attended).MoveToOuterDisposeScope();");
         w.CloseBlock();
         w.CloseBlock();

@@ -89,6 +89,13 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
     /// <summary>What the forward computes in: null (the default) for the parameters' own type, or bfloat16; set by <c>TokenformerModel.Place</c>.</summary>
     public ScalarType? ComputeType { get; set; }
 
+    /// <summary>
+    /// <paramref name="input"/> in the type the forward computes in (an alias when it is already of it). Pattentions that
+    /// read one input — a block's query, key and value — cast it once with this instead of once each; their gradients
+    /// then meet in that type before the one cast back.
+    /// </summary>
+    public Tensor ComputeInput(Tensor input) => input.to(ComputeType ?? key_param_tokens.dtype);
+
     /// <summary>Maps <c>[.., d_in]</c> to <c>[.., d_out]</c> in <see cref="ComputeType"/>.</summary>
     public override Tensor forward(Tensor input)
     {
