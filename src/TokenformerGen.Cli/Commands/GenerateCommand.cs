@@ -54,7 +54,7 @@ internal sealed class GenerateCommand(CliSession session) : Command<GenerateSett
         if (settings.Length < 1) throw new CliException("--length must be at least 1");
         if (settings.Temperature < 0) throw new CliException("--temperature must not be negative");
         if (settings.TopK < 0) throw new CliException("--top-k must not be negative");
-        using var checkpoint = CliSession.Load(settings.Checkpoint, session.Compute(settings));
+        using var checkpoint = CliSession.Load(settings.Checkpoint, session.Compute(settings), inferenceOnly: true);
         var tokenizer = session.Tokenizer(checkpoint.Stage.Info, settings.Tokenizer);
         var prompt = tokenizer.Encode(settings.Prompt).Select(id => (long)id).ToList();
         if (prompt.Count == 0) throw new CliException("--prompt: give some text to continue");

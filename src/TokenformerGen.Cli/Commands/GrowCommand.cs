@@ -77,7 +77,7 @@ internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
         var context = (int)edge.To.Architecture.Context;
         double Loss(string path)
         {
-            using var checkpoint = CliSession.Load(path, target);
+            using var checkpoint = CliSession.Load(path, target, inferenceOnly: true);
             return Evaluation.Loss(checkpoint.Model, data, batch, context, settings.EvalBatches);
         }
         var report = StageGrowth.Check(edge, policy, Loss(settings.From), Loss(grown), StageGrowth.ToleranceFor(target.Precision));

@@ -29,7 +29,7 @@ internal sealed class LogitsCommand(CliSession session) : Command<LogitsSettings
     public override int Execute(CommandContext context, LogitsSettings settings, CancellationToken cancellationToken)
     {
         var ids = OptionParsing.TokenIds(settings.Tokens);
-        using var checkpoint = CliSession.Load(settings.Checkpoint, session.Compute(settings));
+        using var checkpoint = CliSession.Load(settings.Checkpoint, session.Compute(settings), inferenceOnly: true);
         var architecture = checkpoint.Stage.Info.Architecture;
         var outside = ids.FirstOrDefault(id => id < 0 || id >= architecture.PaddedVocabulary, -1);
         if (ids.Any(id => id < 0 || id >= architecture.PaddedVocabulary))

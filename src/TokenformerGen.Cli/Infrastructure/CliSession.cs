@@ -169,14 +169,19 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
         return (metadata, family, stage);
     }
 
-    /// <summary>Loads a checkpoint into a new model of its stage, placed on <paramref name="target"/> first (tensors are read one at a time into it).</summary>
-    public static LoadedCheckpoint Load(string path, ComputeTarget target)
+    /// <summary>
+    /// Loads a checkpoint into a new model of its stage, placed on <paramref name="target"/> first (tensors are read one at
+    /// a time into it). For evaluation and sampling (<paramref name="inferenceOnly"/>), the model is then prepared for
+    /// inference: a reduced precision's weights are converted once instead of at every call.
+    /// </summary>
+    public static LoadedCheckpoint Load(string path, ComputeTarget target, bool inferenceOnly = false)
     {
         var (metadata, family, stage) = Describe(path);
         var model = stage.Create().Place(target);
         try
         {
             Checkpoint.Load(path, model, metadata.Family, metadata.Stage);
+            if (inferenceOnly) model.PrepareForInference();
             return new LoadedCheckpoint(path, metadata, family, stage, model);
         }
         catch

@@ -21,7 +21,10 @@ public static class Checkpoint
     public static CheckpointMetadata Save(string path, nn.Module module, CheckpointMetadata metadata,
                                           IReadOnlyDictionary<string, Tensor>? optimizerState = null,
                                           IReadOnlyDictionary<string, string>? optimizerExtra = null)
-        => Save(path, module.state_dict(), metadata, optimizerState, optimizerExtra);
+    {
+        (module as Modules.TokenformerModel)?.RequireMasterWeights("saved");
+        return Save(path, module.state_dict(), metadata, optimizerState, optimizerExtra);
+    }
 
     /// <summary>
     /// Saves <paramref name="tensors"/> to <paramref name="path"/> and, when given, the optimizer state

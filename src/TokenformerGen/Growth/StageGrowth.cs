@@ -54,6 +54,8 @@ public static class StageGrowth
                                         Func<TokenformerModel, double>? measure = null, double? tolerance = null)
     {
         options ??= new GrowthOptions();
+        trained.RequireMasterWeights("grown");
+        target.RequireMasterWeights("grown into");
         Verify(map, trained.StateShapes(), target.StateShapes());
         var rows = map.Rows.Select(row => (Row: row, NewRows: options.NewRowsOf(map, row))).ToList();
         double? before = measure?.Invoke(trained);
@@ -103,7 +105,8 @@ public static class StageGrowth
     {
         options ??= new GrowthOptions();
         using var reader = SafeTensorsReader.Open(sourcePath);
-        CheckpointMetadata.FromDictionary(reader.Metadata, sourcePath).Require(sourcePath, map.From.Family, map.From.Name);
+        var source = CheckpointMetadata.FromDictionary(reader.Metadata, sourcePath);
+        source.Require(sourcePath, map.From.Family, map.From.Name);
         Verify(map, reader.Tensors.Select(t => new KeyValuePair<string, long[]>(t.Name, t.Shape)).ToList(),
                    map.Rows.Select(r => new KeyValuePair<string, long[]>(r.Name, r.ToShape)).ToList());
         var rows = map.Rows.ToDictionary(row => row.Name, row => (Row: row, NewRows: options.NewRowsOf(map, row)), StringComparer.Ordinal);
@@ -112,6 +115,7 @@ public static class StageGrowth
         {
             Extra = new Dictionary<string, string> { ["grown_from"] = map.From.QualifiedName, ["growth_policy"] = options.PolicyFor(map).SpecName() },
             DType = Checkpoint.DTypeOf(specs.Select(s => s.DType)),
+            Precision = source.Precision,   // not trained since: what its weights were trained in
             CheckpointId = Guid.NewGuid().ToString("N"),
         };
         var buffer = new byte[CopyChunkBytes];

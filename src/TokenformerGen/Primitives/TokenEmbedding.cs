@@ -43,8 +43,32 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
     {
         using var scope = NewDisposeScope();
         var type = ComputeType ?? weight.dtype;
-        var logits = matmul(hidden.to(type), weight.to(type).t());
+        var table = _headCopy ?? weight.to(type);
+        var logits = matmul(hidden.to(type), table.t());
         return (type == weight.dtype ? logits : logits.to(weight.dtype)).MoveToOuterDisposeScope();
+    }
+
+    // The table in ComputeType, kept for an inference-only model (see KeepHeadCopy); null otherwise.
+    private Tensor? _headCopy;
+
+    /// <summary>
+    /// Keeps a copy of the table in <see cref="ComputeType"/> for the head, so that an inference-only model does not cast
+    /// the whole table for every token it decodes. The lookup keeps reading the float32 table, so the logits are those
+    /// of the casting head to the bit. Nothing happens in the table's own type.
+    /// </summary>
+    internal void KeepHeadCopy()
+    {
+        if (ComputeType is not { } type || type == weight.dtype) return;
+        using var _ = no_grad();
+        _headCopy?.Dispose();
+        _headCopy = weight.detach().to(type).DetachFromDisposeScope();
+    }
+
+    /// <inheritdoc/>
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _headCopy?.Dispose();
+        base.Dispose(disposing);
     }
 
     // index_select, as an Embedding module does (same values and gradients), except on the meta device, which has no

@@ -41,6 +41,7 @@ public sealed class Trainer : IDisposable
     /// <summary>Prepares training of <paramref name="model"/>; pass <paramref name="optimizer"/> and <paramref name="progress"/> to resume.</summary>
     public Trainer(TokenformerModel model, IBatchSource data, TrainerOptions options, AdamW? optimizer = null, TrainingProgress? progress = null)
     {
+        model.RequireMasterWeights("trained");
         Model = model;
         _data = data;
         Options = options;
