@@ -60,6 +60,20 @@ public sealed partial class CommandTests
     }
 
     [Fact]
+    public void InspectAndEvalSayWhatPrecisionACheckpointWasTrainedIn()
+    {
+        var run = TestData.NewDirectory("bf16-trained");
+        TestCli.Ok("train", "--family", "Solo", "--steps", "2", "--batch", "2", "--precision", "bf16", "--out", run);
+        var checkpoint = TrainingCheckpoints.Latest(run)!;
+        var inspected = TestCli.Ok("inspect", "--checkpoint", checkpoint);
+        Assert.Matches(@"trained in\s*│\s*bf16", inspected);
+        Assert.Matches(@"stored dtype\s*│\s*F32", inspected);
+        Assert.Matches(@"family/stage\s*│\s*Solo/Only", inspected);
+        Assert.Contains("Solo/Only (step 2, trained in bf16): validation loss", TestCli.Ok("eval", "--checkpoint", checkpoint));
+        Assert.Contains("trained in fp32", TestCli.Ok("eval", "--checkpoint", MiniCheckpoints.Small));
+    }
+
+    [Fact]
     public void SingleStageFamilyNeedsNoStage()
     {
         var run = TestData.NewDirectory("solo");

@@ -29,7 +29,7 @@ internal sealed class EvalCommand(CliSession session) : Command<EvalSettings>
     public override int Execute(CommandContext context, EvalSettings settings, CancellationToken cancellationToken)
     {
         session.UseThreads(settings.Threads);
-        using var checkpoint = CliSession.Load(settings.Checkpoint, session.Compute(settings));
+        using var checkpoint = CliSession.Load(settings.Checkpoint, session.Compute(settings), inferenceOnly: true);
         var stage = checkpoint.Stage.Info;
         var contextLength = settings.Context ?? (int)stage.Architecture.Context;
         if (contextLength < 1 || contextLength > stage.Architecture.Context)
@@ -46,7 +46,7 @@ internal sealed class EvalCommand(CliSession session) : Command<EvalSettings>
         var bpb = data.TokensPerByte is double perByte ? $", {Evaluation.BitsPerByte(loss, perByte):F4} bits/byte"
                   : corpus.Dataset is not null ? " (bits per byte unknown: the dataset is pre-tokenized)" : "";
         session.Console.MarkupLineInterpolated(
-            $"{stage.QualifiedName} (step {checkpoint.Metadata.Step}): validation loss {loss:F4} nats/token, perplexity {Math.Exp(loss):F2}{bpb} over {windows * contextLength:N0} tokens");
+            $"{stage.QualifiedName} (step {checkpoint.Metadata.Step}, trained in {checkpoint.Metadata.Precision ?? "an unrecorded precision"}): validation loss {loss:F4} nats/token, perplexity {Math.Exp(loss):F2}{bpb} over {windows * contextLength:N0} tokens");
         return 0;
     }
 }

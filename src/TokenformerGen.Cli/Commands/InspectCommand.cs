@@ -15,6 +15,10 @@ internal sealed class InspectSettings : CommandSettings
     [Description("The family to show in detail. Without it: every family and stage of the application")]
     public string? Family { get; set; }
 
+    [CommandOption("--checkpoint <FILE>")]
+    [Description("Show what a checkpoint is: family, stage, step, stored dtype, the precision it was trained in, and its other metadata")]
+    public string? Checkpoint { get; set; }
+
     [CommandOption("--full")]
     [Description("List every parameter of each growth map instead of one row per parameter kind")]
     public bool Full { get; set; }
@@ -25,9 +29,26 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
 {
     public override int Execute(CommandContext context, InspectSettings settings, CancellationToken cancellationToken)
     {
-        if (settings.Family is null) ListAll();
+        if (settings.Checkpoint is not null) ShowCheckpoint(settings.Checkpoint);
+        else if (settings.Family is null) ListAll();
         else Show(session.Family(settings.Family), settings.Full);
         return 0;
+    }
+
+    // The header only: no tensor is read.
+    private void ShowCheckpoint(string path)
+    {
+        var (metadata, _, stage) = CliSession.Describe(path);
+        var table = new Table().Title(Markup.Escape(path)).AddColumns("entry", "value");
+        table.AddRow("family/stage", Markup.Escape(stage.Info.QualifiedName));
+        table.AddRow("parameters", Numbers.Count(stage.Info.Parameters));
+        table.AddRow("step", metadata.Step.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        table.AddRow("stored dtype", Markup.Escape(metadata.DType ?? "unrecorded"));
+        table.AddRow("trained in", Markup.Escape(metadata.Precision ?? "unrecorded"));
+        table.AddRow("spec hash", Markup.Escape(metadata.SpecHash) + (metadata.SpecHash == stage.Info.SpecHash ? "" : " [yellow](differs from this application's spec)[/]"));
+        foreach (var (key, value) in metadata.Extra.OrderBy(e => e.Key, StringComparer.Ordinal))
+            table.AddRow(Markup.Escape(key), Markup.Escape(value.Length > 80 ? value[..77] + "..." : value));
+        session.Console.Write(table);
     }
 
     private void ListAll()

@@ -16,10 +16,17 @@ public sealed record CheckpointMetadata(string Family, string Stage, string Spec
     public const string FormatValue = "tokenformer-gen/checkpoint/1";
 
     /// <summary>Metadata keys owned by this library; <see cref="Extra"/> may not use them.</summary>
-    public static readonly IReadOnlyList<string> ReservedKeys = ["format", "kind", "family", "stage", "spec_hash", "step", "dtype", "checkpoint_id"];
+    public static readonly IReadOnlyList<string> ReservedKeys = ["format", "kind", "family", "stage", "spec_hash", "step", "dtype", "precision", "checkpoint_id"];
 
     /// <summary>Parameter dtype (safetensors name, e.g. <c>F32</c>, or <c>mixed(...)</c>); filled in on save when null.</summary>
     public string? DType { get; init; }
+
+    /// <summary>
+    /// The precision the weights were trained in (<c>fp32</c> or <c>bf16</c>, as <c>--precision</c> spells it): the last
+    /// training that wrote them, or for a grown checkpoint its parent's. Null when unknown (imported, or written before
+    /// this entry existed). The stored weights are float32 master weights either way.
+    /// </summary>
+    public string? Precision { get; init; }
 
     /// <summary>Identifies one save; the model file and its optimizer file share it. Set on save.</summary>
     public string? CheckpointId { get; init; }
@@ -44,6 +51,7 @@ public sealed record CheckpointMetadata(string Family, string Stage, string Spec
             ["step"] = Step.ToString(CultureInfo.InvariantCulture),
         };
         if (DType is not null) map["dtype"] = DType;
+        if (Precision is not null) map["precision"] = Precision;
         if (CheckpointId is not null) map["checkpoint_id"] = CheckpointId;
         return map;
     }
@@ -65,6 +73,7 @@ public sealed record CheckpointMetadata(string Family, string Stage, string Spec
         return new CheckpointMetadata(Get("family"), Get("stage"), Get("spec_hash"), step)
         {
             DType = map.GetValueOrDefault("dtype"),
+            Precision = map.GetValueOrDefault("precision"),
             CheckpointId = map.GetValueOrDefault("checkpoint_id"),
             Extra = map.Where(kv => !ReservedKeys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
         };

@@ -45,6 +45,7 @@ public static class TrainingCheckpoints
         var (optimizerTensors, stepCount) = trainer.Optimizer.State();
         var metadata = new CheckpointMetadata(stage.Family, stage.Name, stage.SpecHash, progress.Step)
         {
+            Precision = Devices.PrecisionTypes.Name(trainer.Model.Precision),
             Extra = WithProgress(extra, progress),
         };
         Checkpoint.Save(path, trainer.Model, metadata, optimizerTensors,
