@@ -1,6 +1,7 @@
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
+using TokenformerGen.Inference;
 using TokenformerGen.Modules;
 using TokenformerGen.Primitives;
 using TokenformerGen.Tests.Generated;
@@ -116,6 +117,60 @@ public sealed class MixedPrecisionTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void A50kVocabularyModelTrainsInBf16AsInFp32()
+    {
+        // The released shapes' 50,304-row tied embedding and head (issue 17), trained from the same weights on the same
+        // batches of ids spread over the whole vocabulary.
+        const int steps = 30;
+        List<double> Train(Precision precision)
+        {
+            var model = new SampleLargeVocabularyOnly();
+            model.InitializeFromScratch(11);
+            model.Place(new ComputeTarget(CPU, precision));
+            var options = new TrainerOptions { Steps = steps, Batch = 4, Context = 16, LearningRate = 3e-3, WarmupShare = 0.1 };
+            using var trainer = new Trainer(model, new PatternBatches(50277, period: 29, noise: 0.05), options);
+            var losses = new List<double>();
+            while (!trainer.Done) losses.Add(trainer.Step().Loss);
+            return losses;
+        }
+        var fp32 = Train(Precision.Fp32);
+        var bf16 = Train(Precision.Bf16);
+        var gaps = fp32.Zip(bf16, (a, b) => Math.Abs(b / a - 1)).ToList();
+        output.WriteLine($"50k vocabulary: loss {fp32[0]:F4} → {fp32[^1]:F4} (fp32), {bf16[0]:F4} → {bf16[^1]:F4} (bf16); largest per-step gap {gaps.Max():P3}");
+        Assert.InRange(fp32[0], Math.Log(50304) - 0.1, Math.Log(50304) + 0.1);   // starts at chance over the padded vocabulary
+        Assert.True(fp32[^1] < fp32[0] - 0.5, "the fp32 run did not learn");
+        Assert.InRange(gaps.Max(), 0, 0.01);
+    }
+
+    [Fact]
+    public void PreparedForInferenceABf16ModelComputesTheSameLogitsAndTokensAndRefusesTraining()
+    {
+        var model = GeneratedFamilyTests.TrainedLikeSmall();
+        model.Place(Bf16);
+        model.eval();
+        Tensor before;
+        using (no_grad()) before = model.call(Tokens);
+        var greedy = new SamplingOptions(Temperature: 0);
+        var tokensBefore = TextSampler.Generate(model, [3, 17, 200], 24, greedy);
+
+        model.PrepareForInference();
+        Assert.All(model.Pattentions(), p => Assert.Equal(ScalarType.BFloat16, p.Module.Keys.dtype));   // converted once
+        Assert.Equal(ScalarType.Float32, model.WordEmbeddings.Weight.dtype);                             // the lookup's table stays float32
+        Tensor after;
+        using (no_grad()) after = model.call(Tokens);
+        Assert.Equal(ScalarType.Float32, after.dtype);
+        Assert.Equal(before.data<float>().ToArray(), after.data<float>().ToArray());   // the casts it made on every call, made once
+        Assert.Equal(tokensBefore, TextSampler.Generate(model, [3, 17, 200], 24, greedy));
+
+        var error = Assert.Throws<InvalidOperationException>(() => new Trainer(model, new PatternBatches(40), new TrainerOptions { Steps = 1, Batch = 1, Context = 8 }));
+        Assert.Contains("Sample/Small was prepared for inference, so it cannot be trained", error.Message);
+        Assert.Throws<InvalidOperationException>(() => TokenformerGen.Checkpoints.Checkpoint.Save(Path.Combine(_directory, "x.safetensors"), model,
+                                                                                                  new TokenformerGen.Checkpoints.CheckpointMetadata("Sample", "Small", "", 0)));
+        Assert.Throws<InvalidOperationException>(() => model.Place(Bf16));
+        Assert.False(File.Exists(Path.Combine(_directory, "x.safetensors")));
+    }
+
+    [Fact]
     public void AKilledBf16RunResumesExactly()
     {
         var options = new TrainerOptions { Steps = 12, Batch = 2, Context = 16, LearningRate = 1e-2, WarmupShare = 0.2 };
@@ -145,8 +200,9 @@ public sealed class MixedPrecisionTests(ITestOutputHelper output) : IDisposable
         using (var trainer = new Trainer(resumedModel, data, options, optimizer, progress))
             while (!trainer.Done) resumed.Add(trainer.Step().Loss);
         Assert.Equal(uninterrupted.Skip(5), resumed);   // bit for bit: checkpoints hold the float32 master weights and moments
-        var saved = TokenformerGen.Checkpoints.Checkpoint.ReadMetadata(TrainingCheckpoints.Latest(_directory)!).DType;
-        Assert.Equal(TokenformerGen.Checkpoints.SafeTensorsDType.DisplayName(ScalarType.Float32), saved);
+        var saved = TokenformerGen.Checkpoints.Checkpoint.ReadMetadata(TrainingCheckpoints.Latest(_directory)!);
+        Assert.Equal(TokenformerGen.Checkpoints.SafeTensorsDType.DisplayName(ScalarType.Float32), saved.DType);   // stored: float32 masters
+        Assert.Equal("bf16", saved.Precision);                                                                      // trained in: bf16
     }
 
     [Fact]
