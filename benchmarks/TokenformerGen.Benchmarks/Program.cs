@@ -6,16 +6,17 @@ using static TorchSharp.torch;
 namespace TokenformerGen.Benchmarks;
 
 /// <summary>
-/// <c>dotnet run -c Release --project benchmarks/TokenformerGen.Benchmarks -- [figures] [--smoke] [--threads N]</c>.
+/// <c>dotnet run -c Release --project benchmarks/TokenformerGen.Benchmarks -- [figures] [--smoke] [--threads N] [--shape 150M|P354M]</c>.
 /// Figures by name or number: matmul (1), training (2), pattention (3), handwritten (4), generator (5),
-/// growth (6), generation (7), memory (8), precision (9); none = all.
+/// growth (6), generation (7), memory (8), precision (9), parts (11), pytorch (12); none = all. <c>--shape</c> makes the
+/// figures that measure released shapes measure only that one and print a one-line ratio.
 /// </summary>
 internal static class Program
 {
     private static readonly IFigure[] Figures =
     [
         new MatmulFigure(), new TrainingFigure(), new PattentionFigure(), new HandWrittenFigure(),
-        new GeneratorFigure(), new CheckpointGrowthFigure(), new GenerationFigure(), new MemoryFigure(), new PrecisionFigure(),
+        new GeneratorFigure(), new CheckpointGrowthFigure(), new GenerationFigure(), new MemoryFigure(), new PrecisionFigure(), new StepPartsFigure(), new PyTorchFigure(),
     ];
 
     private static int Main(string[] args)
@@ -23,6 +24,7 @@ internal static class Program
         if (args.Length > 0 && args[0] == "--child") return Child(args[1..]);
         var smoke = false;
         int? threads = null;
+        BenchModels.Size? shape = null;
         var selected = new List<IFigure>();
         for (var i = 0; i < args.Length; i++)
         {
@@ -34,8 +36,11 @@ internal static class Program
                 case "--threads":
                     threads = int.Parse(args[++i], CultureInfo.InvariantCulture);
                     break;
+                case "--shape":
+                    shape = BenchModels.ByName(args[++i]);
+                    break;
                 case "--help" or "-h":
-                    Console.WriteLine("usage: [figure names or numbers] [--smoke] [--threads N]");
+                    Console.WriteLine("usage: [figure names or numbers] [--smoke] [--threads N] [--shape 150M|P354M]");
                     Console.WriteLine("figures: " + string.Join(", ", Figures.Select(f => $"{f.Number} {f.Name}")));
                     return 0;
                 default:
@@ -53,7 +58,7 @@ internal static class Program
         if (threads is int n) set_num_threads(n);
         var work = Path.Combine(Path.GetTempPath(), $"tokenformergen-bench-{Environment.ProcessId}");
         Directory.CreateDirectory(work);
-        var context = new BenchContext(smoke, Console.Out, work);
+        var context = new BenchContext(smoke, Console.Out, work, shape);
         try
         {
             Console.WriteLine($"# TokenformerGen benchmarks{(smoke ? " (smoke: every figure for a moment; numbers mean nothing)" : "")}");
@@ -94,6 +99,9 @@ internal static class Program
                 return 0;
             case "handwritten":
                 HandWrittenFigure.Child(args[1..]);
+                return 0;
+            case "parts":
+                StepPartsFigure.Child(args[1..]);
                 return 0;
             default:
                 Console.Error.WriteLine($"Unknown child '{args[0]}'.");

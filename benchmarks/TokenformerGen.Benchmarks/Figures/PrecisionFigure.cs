@@ -11,7 +11,7 @@ namespace TokenformerGen.Benchmarks.Figures;
 /// the ~50M model in both precisions, alternated ABBA in one run, with MFU against each precision's limit probed right
 /// before each step; (c) the ~10M model trained 200 steps in both precisions from the same weights on the same batches,
 /// steps alternated, and its loss compared; (d) the stages of the example's default run (TinyKjv), to decide whether
-/// <c>run</c> should train in bf16.
+/// <c>run</c> should train in bf16; (e, f) the released shapes (<see cref="ReleasedShapePrecision"/>).
 /// </summary>
 internal sealed class PrecisionFigure : IFigure
 {
@@ -26,10 +26,16 @@ internal sealed class PrecisionFigure : IFigure
 
     public void Run(BenchContext context)
     {
+        if (context.Shape is { } shape)
+        {
+            ReleasedShapePrecision.Run(context, [shape], brief: true);
+            return;
+        }
         var limits = MatmulLimits(context);
         StepSpeed(context, limits);
         LossAfterTraining(context);
         DefaultRunStages(context);
+        ReleasedShapePrecision.Run(context, BenchModels.ReleasedShapes, brief: false);
     }
 
     /// <summary>1024³ and the ~50M FFN product in fp32 and bf16, fp16 at 1024³ for the record; shapes sampled round robin.</summary>

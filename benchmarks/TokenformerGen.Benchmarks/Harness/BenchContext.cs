@@ -4,9 +4,12 @@ namespace TokenformerGen.Benchmarks.Harness;
 internal sealed record Verdict(int Figure, string Name, string Headline, string Target, bool? Met);
 
 /// <summary>What every figure gets: the mode, the output, a scratch folder, and where verdicts go.</summary>
-internal sealed class BenchContext(bool smoke, TextWriter output, string workDirectory)
+internal sealed class BenchContext(bool smoke, TextWriter output, string workDirectory, BenchModels.Size? shape = null)
 {
     public bool Smoke { get; } = smoke;
+
+    /// <summary>A released shape chosen with <c>--shape</c>: figures that measure released shapes measure only it, briefly.</summary>
+    public BenchModels.Size? Shape { get; } = shape;
 
     public TextWriter Out { get; } = output;
 

@@ -16,12 +16,23 @@ internal static class BenchModels
 
     public static Size FiftyM { get; } = new("~50M", () => new Bench50MBase());
 
+    /// <summary>The released TokenFormer-150M shape (vocabulary 50,304, d 768, 12 layers, tokens 768/768/3072).</summary>
+    public static Size Released150M { get; } = new("TokenFormer150M", () => new Examples.TokenFormer150MReleased());
+
+    /// <summary>The paper's progressive family's second stage, reached by growth from P124M (tokens 2140/2140/8560).</summary>
+    public static Size P354M { get; } = new("PaperProgressive/P354M", () => new Examples.PaperProgressiveP354M());
+
+    /// <summary>The shapes users train: what <c>--shape</c> chooses from.</summary>
+    public static IReadOnlyList<Size> ReleasedShapes { get; } = [Released150M, P354M];
+
     public static Size ByName(string name) => name switch
     {
         "tiny" => Tiny,
         "10M" => TenM,
         "50M" => FiftyM,
-        _ => throw new ArgumentException($"Unknown size '{name}' (tiny, 10M, 50M)."),
+        "150M" => Released150M,
+        "P354M" => P354M,
+        _ => throw new ArgumentException($"Unknown size '{name}' (tiny, 10M, 50M, 150M, P354M)."),
     };
 
     /// <summary>A model initialised from scratch with a fixed seed.</summary>

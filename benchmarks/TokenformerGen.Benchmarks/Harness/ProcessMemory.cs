@@ -23,6 +23,14 @@ internal static class ProcessMemory
         }
     }
 
+    /// <summary>Minor page faults of this process so far (field 10 of <c>/proc/self/stat</c>): each one a page the kernel mapped and zeroed.</summary>
+    public static long MinorFaults()
+    {
+        var stat = File.ReadAllText("/proc/self/stat");
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        return long.Parse(fields[7], System.Globalization.CultureInfo.InvariantCulture);   // fields after "(comm)" start at field 3
+    }
+
     private static long Read(string key)
     {
         foreach (var line in File.ReadLines("/proc/self/status"))

@@ -119,7 +119,7 @@ public sealed class Trainer : IDisposable
     // ‖g‖, the 2-norm of all gradients as one vector, and (when maxNorm > 0) the clipping coefficient
     // min(1, maxNorm / (‖g‖ + 1e-6)), both on the gradients' device: libtorch's clip_grad_norm_ without its read of the
     // norm (which would synchronise with a GPU) and without its pass over the gradients, which the optimizer's update does.
-    private static (Tensor Norm, Tensor? Scale) GradientNorm(IEnumerable<Tensor> parameters, double maxNorm)
+    internal static (Tensor Norm, Tensor? Scale) GradientNorm(IEnumerable<Tensor> parameters, double maxNorm)
     {
         using var scope = NewDisposeScope();
         var gradients = parameters.Select(p => p.grad).OfType<Tensor>().ToList();
