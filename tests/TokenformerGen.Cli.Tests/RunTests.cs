@@ -33,7 +33,9 @@ public sealed class RunTests
         Assert.Contains("## Against the compute-matched baseline", summary);
         Assert.Contains("| training FLOPs |", summary);
         Assert.Contains("- compute: device `cpu`, precision `fp32`", summary);
-        Assert.Contains("![validation loss against cumulative training FLOPs](loss-vs-flops.png)", summary);
+        Assert.Contains("![test loss against cumulative training FLOPs](loss-vs-flops.png)", summary);
+        Assert.Contains("## Against the compute-matched baseline (test split)", summary);
+        Assert.Contains("| final test loss |", summary);
 
         var png = File.ReadAllBytes(Path.Combine(folder, "loss-vs-flops.png"));
         Assert.True(png.Length > 10_000, $"the plot has only {png.Length} bytes");
@@ -50,9 +52,14 @@ public sealed class RunTests
         var progressiveFlops = comparison.GetProperty("progressive_flops").GetDouble();
         var baselineFlops = comparison.GetProperty("baseline_flops").GetDouble();
         Assert.InRange(baselineFlops, progressiveFlops, progressiveFlops * 1.05);   // at least as much, less than one step more
-        Assert.Equal(baseline.GetProperty("validation_loss").GetDouble(), comparison.GetProperty("at_baseline_loss").GetProperty("target_loss").GetDouble());
-        Assert.Equal(root.GetProperty("progressive").GetProperty("stages")[1].GetProperty("validation_loss").GetDouble(),
+        // Results are read on the test split; the same comparison on the validation split is beside it.
+        Assert.Equal("test", comparison.GetProperty("split").GetString());
+        Assert.Equal(baseline.GetProperty("test_loss").GetDouble(), comparison.GetProperty("at_baseline_loss").GetProperty("target_loss").GetDouble());
+        Assert.Equal(root.GetProperty("progressive").GetProperty("stages")[1].GetProperty("test_loss").GetDouble(),
                      comparison.GetProperty("at_progressive_loss").GetProperty("target_loss").GetDouble());
+        var onValidation = root.GetProperty("comparison_validation");
+        Assert.Equal(baseline.GetProperty("validation_loss").GetDouble(), onValidation.GetProperty("at_baseline_loss").GetProperty("target_loss").GetDouble());
+        Assert.NotEqual(baseline.GetProperty("validation_loss").GetDouble(), baseline.GetProperty("test_loss").GetDouble());
 
         // Validation at step 0, every steps / evaluations (30 / 4 = 7; the baseline gets 4 per progressive stage: 55 / 8 = 6), and at the end.
         foreach (var (mode, stage, steps, evaluations) in new[] { ("progressive", "Small", 30L, 6), ("progressive", "Large", 30L, 6), ("scratch", "Large", 55L, 11) })
@@ -91,7 +98,9 @@ public sealed class RunTests
     {
         var folder = TestData.NewDirectory("run-all");
         var output = TestCli.Ok("run", "--out", folder, "--evals", "2", "--eval-batches", "2", "--scratch", "all");
-        Assert.Contains("and every other stage from scratch on its budget", output);
+        Assert.Contains("and every other stage from scratch for the progressive run's FLOPs up to it", output);
+        Assert.Contains("the family: every stage from scratch", output);
+        Assert.Matches(@"family ratio\s*│[^\n]*ratio (< )?\d\.\d\d", output);
         var summary = File.ReadAllText(Path.Combine(folder, "summary.md"));
         Assert.Contains("| scratch | Small (= progressive) |", summary);
         Assert.Contains("| scratch | Large (compute-matched) |", summary);
@@ -100,6 +109,10 @@ public sealed class RunTests
         using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json")));
         var progressiveSmall = results.RootElement.GetProperty("progressive").GetProperty("stages")[0].GetRawText();
         Assert.Equal(progressiveSmall, results.RootElement.GetProperty("scratch").GetProperty("stages")[0].GetRawText());
+        Assert.Contains("## The family (test split)", summary);
+        var family = results.RootElement.GetProperty("comparison").GetProperty("family");
+        Assert.Equal(["Small", "Large"], family.GetProperty("stages").EnumerateArray().Select(s => s.GetProperty("stage").GetString()));
+        Assert.InRange(family.GetProperty("ratio").GetDouble(), 0.01, 1.5);
     }
 
     [Fact]

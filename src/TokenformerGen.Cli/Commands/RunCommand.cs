@@ -40,7 +40,7 @@ internal sealed class RunSettings : TrainingSettings
     public string? LearningRates { get; set; }
 
     [CommandOption("--scratch <S>")]
-    [Description("From-scratch side: largest (the largest stage for at least the progressive run's FLOPs), all (also every other stage on its own budget) or none")]
+    [Description("From-scratch side: largest (the largest stage for at least the progressive run's FLOPs), all (also every other stage for at least the progressive run's FLOPs up to it: the family figure) or none")]
     [DefaultValue("largest")]
     public string Scratch { get; set; } = "largest";
 
@@ -108,7 +108,7 @@ internal sealed class RunCommand(CliSession session) : Command<RunSettings>
         {
             var baseline = planner.Scratch[^1];
             session.Console.MarkupLineInterpolated(
-                $"baseline: {baseline.Stage.Name} from scratch, {baseline.Options.Steps:N0} steps, {Numbers.Flops((double)baseline.Flops)} FLOPs (at least the progressive run's){(options.Scratch == ScratchBaseline.All ? "; and every other stage from scratch on its budget" : "")}");
+                $"baseline: {baseline.Stage.Name} from scratch, {baseline.Options.Steps:N0} steps, {Numbers.Flops((double)baseline.Flops)} FLOPs (at least the progressive run's){(options.Scratch == ScratchBaseline.All ? "; and every other stage from scratch for the progressive run's FLOPs up to it (the family figure)" : "")}");
         }
         session.Console.MarkupLineInterpolated(
             $"optimizer at growth {OptionNames.Kebab(options.OptimizerGrowth)}, learning rate {OptionNames.Kebab(options.LearningRates)}, {TorchSharp.torch.get_num_threads()} intra-op threads; run folder {outDirectory}{(folder.Resumed ? " (resuming what it holds)" : "")}");

@@ -3,7 +3,7 @@ using TokenformerGen.Scaling;
 
 namespace TokenformerGen.Cli.Reports;
 
-/// <summary>The run's picture: validation loss against cumulative training FLOPs, progressive and the compute-matched baseline.</summary>
+/// <summary>The run's picture: test loss against cumulative training FLOPs, progressive and the compute-matched baseline.</summary>
 internal static class LossPlot
 {
     /// <summary>
@@ -38,7 +38,7 @@ internal static class LossPlot
             if (points.Count == 0) continue;
             var baseline = stages[i] == report.LargestStage;
             var scratch = plot.Add.Scatter(X(points, scale), Y(points));
-            scratch.LegendText = baseline ? $"{report.BaselineName} (compute-matched baseline)" : $"scratch {stages[i]} (own budget)";
+            scratch.LegendText = baseline ? $"{report.BaselineName} (compute-matched baseline)" : $"scratch {stages[i]} (the progressive FLOPs up to it)";
             scratch.Color = baseline ? palette.GetColor(1) : palette.GetColor(2 + i).WithAlpha(0.6);
             scratch.LinePattern = baseline ? LinePattern.Dashed : LinePattern.Dotted;
             scratch.LineWidth = baseline ? 2.5f : 1.5f;
@@ -71,14 +71,14 @@ internal static class LossPlot
             }
         }
 
-        plot.Title($"{report.Family.Name}: validation loss vs training compute"
+        plot.Title($"{report.Family.Name}: test loss vs training compute"
                    + (comparison?.AtBaselineLoss.Ratio is double r ? $" (growing: {r * 100:F0}% of the baseline's FLOPs to its loss)" : ""), size: 15);
         plot.XLabel($"cumulative training compute ({unit})");
-        plot.YLabel("validation loss (nats/token)");
+        plot.YLabel("test loss (nats/token)");
         plot.ShowLegend(Alignment.UpperRight);
 
         // Keep the interesting part in view: the untrained first point (≈ ln vocab) would squash the rest.
-        var losses = report.Progressive.Curve.Concat(scratchCurve).Select(p => p.ValidationLoss).Where(double.IsFinite).ToList();
+        var losses = report.Progressive.Curve.Concat(scratchCurve).Select(p => p.LossOn(RunReport.HeadlineSplit)).Where(double.IsFinite).ToList();
         if (losses.Count > 0)
         {
             var low = losses.Min();
@@ -91,5 +91,5 @@ internal static class LossPlot
 
     private static double[] X(IEnumerable<CurvePoint> points, double scale) => points.Select(p => p.CumulativeFlops / scale).ToArray();
 
-    private static double[] Y(IEnumerable<CurvePoint> points) => points.Select(p => p.ValidationLoss).ToArray();
+    private static double[] Y(IEnumerable<CurvePoint> points) => points.Select(p => p.LossOn(RunReport.HeadlineSplit)).ToArray();
 }

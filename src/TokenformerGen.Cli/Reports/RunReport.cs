@@ -5,6 +5,7 @@ using System.Text.Json.Serialization;
 using Spectre.Console;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Data;
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Modules;
@@ -13,8 +14,10 @@ using TokenformerGen.Scaling;
 namespace TokenformerGen.Cli.Reports;
 
 /// <summary>
-/// The outcome of <c>run</c>: both modes, the growth checks and the comparison with the compute-matched baseline in both
-/// directions; as console tables, summary.md and results.json.
+/// The outcome of <c>run</c>: both modes, the growth checks, the comparison with the compute-matched baseline in both
+/// directions and, with every stage from scratch, the family-level comparison; as console tables, summary.md and
+/// results.json. Results are read on the test split (the second half of the held-out tail, never used to choose
+/// anything); the same comparisons on the validation split follow them.
 /// </summary>
 internal sealed record RunReport(
     FamilyRegistration Family, string Data, string DataIdentity, long DataTokens, string Tokenizer, int Context, ScheduleOptions Options,
@@ -24,8 +27,18 @@ internal sealed record RunReport(
     /// <summary>File name of the plot in the run folder.</summary>
     public const string PlotFile = "loss-vs-flops.png";
 
-    /// <summary>The comparison with the baseline, or null without one (<c>--scratch none</c>).</summary>
-    public GrowthComparison? Comparison => Scratch is null ? null : GrowthComparison.Of(Progressive, Scratch, LargestStage);
+    /// <summary>The split results are read on.</summary>
+    public const DataSplit HeadlineSplit = DataSplit.Test;
+
+    /// <summary>The comparison with the baseline on the test split, or null without one (<c>--scratch none</c>).</summary>
+    public GrowthComparison? Comparison => ComparisonOn(HeadlineSplit);
+
+    /// <summary>The comparison with the baseline on <paramref name="split"/>, or null without one.</summary>
+    public GrowthComparison? ComparisonOn(DataSplit split) => Scratch is null ? null : GrowthComparison.Of(Progressive, Scratch, LargestStage, split);
+
+    /// <summary>The family-level comparison on <paramref name="split"/> (test by default), or null unless every stage was trained from scratch (<c>--scratch all</c>).</summary>
+    public FamilyComparison? FamilyComparisonOn(DataSplit split = HeadlineSplit)
+        => Scratch is null ? null : FamilyComparison.Of(Progressive, Scratch, Family.Stages.Select(st => st.Info.Name).ToList(), split);
 
     /// <summary>The baseline's label: "scratch Large".</summary>
     public string BaselineName => $"scratch {LargestStage}";
@@ -34,7 +47,7 @@ internal sealed record RunReport(
     public void Render(IAnsiConsole console)
     {
         var table = new Table().Title($"{Markup.Escape(Family.Name)}: progressive vs {(Scratch is null ? "(no baseline)" : "compute-matched scratch")}")
-            .AddColumns("mode", "stage", "parameters", "steps", "tokens", "FLOPs", "val loss", "train s");
+            .AddColumns(StageHeaders);
         foreach (var column in table.Columns.Skip(2)) column.RightAligned();
         foreach (var row in StageRows()) table.AddRow(row.Select(Markup.Escape).ToArray());
         console.Write(table);
@@ -49,27 +62,40 @@ internal sealed record RunReport(
 
         if (Comparison is { } c)
         {
-            var comparison = new Table().Title("compute to reach each run's final validation loss (first validation point at or below it)")
+            var comparison = new Table().Title("compute to reach each run's final test loss (first point at or below it)")
                 .AddColumns("", "progressive (cumulative)", Markup.Escape(BaselineName), "progressive / scratch");
             foreach (var column in comparison.Columns.Skip(1)) column.RightAligned();
             foreach (var row in ComparisonRows(c)) comparison.AddRow(row.Select(Markup.Escape).ToArray());
             console.Write(comparison);
         }
+        if (FamilyComparisonOn() is { } f)
+        {
+            var family = new Table().Title("the family: every stage from scratch for at least the progressive run's cumulative FLOPs up to it (test split)").AddColumns(FamilyHeaders);
+            foreach (var column in family.Columns.Skip(1)) column.RightAligned();
+            foreach (var row in FamilyRows(f)) family.AddRow(row.Select(Markup.Escape).ToArray());
+            console.Write(family);
+        }
         console.MarkupLine(Markup.Escape(Conclusion()));
     }
 
-    /// <summary>The result in two sentences: equal compute, and the compute to reach the baseline's loss.</summary>
+    /// <summary>The result in sentences, on the test split: equal compute, the compute to reach the baseline's loss, the family ratio, and the same ratios on validation.</summary>
     public string Conclusion()
     {
-        if (Comparison is not { } c) return $"no from-scratch baseline (--scratch none): the progressive run ended at validation loss {Numbers.Loss(Progressive.Stages[^1].ValidationLoss)} after {Numbers.Flops(Progressive.TotalFlops)} FLOPs";
+        if (Comparison is not { } c) return $"no from-scratch baseline (--scratch none): the progressive run ended at test loss {Numbers.Loss(Progressive.Stages[^1].LossOn(HeadlineSplit))} after {Numbers.Flops(Progressive.TotalFlops)} FLOPs";
         var inv = CultureInfo.InvariantCulture;
-        var equal = $"at equal compute ({Numbers.Flops(c.ProgressiveFlops)} FLOPs progressive, {Numbers.Flops(c.BaselineFlops)} {BaselineName}): validation loss {Numbers.Loss(c.ProgressiveLoss)} grown vs {Numbers.Loss(c.BaselineLoss)} from scratch";
+        var equal = $"at equal compute ({Numbers.Flops(c.ProgressiveFlops)} FLOPs progressive, {Numbers.Flops(c.BaselineFlops)} {BaselineName}): test loss {Numbers.Loss(c.ProgressiveLoss)} grown vs {Numbers.Loss(c.BaselineLoss)} from scratch";
         var reach = c.AtBaselineLoss;
         var toBaseline = reach.Progressive is { } p
-            ? $"the progressive run reached {BaselineName}'s final loss {Numbers.Loss(reach.TargetLoss)} after {Numbers.Flops(p.CumulativeFlops)} FLOPs (while training {p.Stage}), {(reach.Ratio!.Value).ToString("P0", inv)} of the {Numbers.Flops(reach.Baseline!.CumulativeFlops)} {BaselineName} needed"
-            : $"the progressive run did not reach {BaselineName}'s final loss {Numbers.Loss(reach.TargetLoss)}";
-        return $"{equal}; {toBaseline}";
+            ? $"the progressive run reached {BaselineName}'s final test loss {Numbers.Loss(reach.TargetLoss)} after {Numbers.Flops(p.CumulativeFlops)} FLOPs (while training {p.Stage}), {(reach.Ratio!.Value).ToString("P0", inv)} of the {Numbers.Flops(reach.Baseline!.CumulativeFlops)} {BaselineName} needed"
+            : $"the progressive run did not reach {BaselineName}'s final test loss {Numbers.Loss(reach.TargetLoss)}";
+        var family = FamilyComparisonOn() is { } f ? $"; the whole family grown took {RatioText(f.Ratio, f.RatioIsBound)} of the FLOPs the family from scratch needed to reach its stages' losses" : "";
+        var validation = ComparisonOn(DataSplit.Validation) is { Ratio: double v } ? $" (on the validation split: {v.ToString("F2", inv)}{(FamilyComparisonOn(DataSplit.Validation) is { } fv ? $", family {RatioText(fv.Ratio, fv.RatioIsBound)}" : "")})" : "";
+        return $"{equal}; {toBaseline}{family}{validation}";
     }
+
+    /// <summary>A ratio, or "&lt; r" when it is an upper bound.</summary>
+    public static string RatioText(double? ratio, bool bound)
+        => ratio is double r ? (bound ? "< " : "") + r.ToString("F2", CultureInfo.InvariantCulture) : "not reached";
 
     /// <summary>Writes summary.md.</summary>
     public void WriteMarkdown(string path)
@@ -77,16 +103,16 @@ internal sealed record RunReport(
         var md = new StringBuilder();
         var inv = CultureInfo.InvariantCulture;
         md.AppendLine($"# Progressive scaling: {Family.Name}").AppendLine();
-        md.AppendLine($"- data: `{Data}` (`{DataIdentity}`), {Numbers.Count(DataTokens)} tokens ({Tokenizer} tokenizer), last 5% held out for validation");
-        md.AppendLine(inv, $"- context {Context}, budget scale {Options.BudgetScale.ToString("G", inv)}, {Options.EvaluationsPerStage} validation points per stage of {Options.EvalBatches} batches, seed {Options.Seed}, data seed {Options.DataSeed}");
+        md.AppendLine($"- data: `{Data}` (`{DataIdentity}`), {Numbers.Count(DataTokens)} tokens ({Tokenizer} tokenizer); the last 5% held out: its first half is the validation split (evaluation during training, growth checks), its second half the test split, on which every result below is read");
+        md.AppendLine(inv, $"- context {Context}, budget scale {Options.BudgetScale.ToString("G", inv)}, {Options.EvaluationsPerStage} points per stage of {Options.EvalBatches} batches on each split, seed {Options.Seed}, data seed {Options.DataSeed}");
         md.AppendLine(inv, $"- compute: device `{Options.Compute.DeviceName}`, precision `{Options.Compute.Precision.Name()}`");
         md.AppendLine(inv, $"- stage transitions: optimizer `{OptionNames.Kebab(Options.OptimizerGrowth)}`, learning rate `{OptionNames.Kebab(Options.LearningRates)}`; from scratch: `{OptionNames.Kebab(Options.Scratch)}`");
         md.AppendLine(inv, $"- {WallTimeSentence()}");
         md.AppendLine($"- spec sha256 `{Family.SpecHash}`").AppendLine();
 
         md.AppendLine("## Per stage").AppendLine();
-        md.AppendLine("| mode | stage | parameters | steps | tokens | FLOPs | val loss | train s |");
-        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+        md.AppendLine($"| {string.Join(" | ", StageHeaders)} |");
+        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var row in StageRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
         md.AppendLine().AppendLine(inv, $"Total training FLOPs: progressive {Numbers.Flops(Progressive.TotalFlops)}{(Scratch is null ? "" : $", scratch {Numbers.Flops(Scratch.TotalFlops)}")}.").AppendLine();
 
@@ -102,15 +128,26 @@ internal sealed record RunReport(
 
         if (Comparison is { } c)
         {
-            md.AppendLine("## Against the compute-matched baseline").AppendLine();
+            md.AppendLine("## Against the compute-matched baseline (test split)").AppendLine();
             md.AppendLine($"The baseline trains {LargestStage} from scratch for at least the progressive run's training FLOPs (same batch and context, its own warmup and cosine). " +
-                          "Compute to reach a loss is cumulative FLOPs at the first validation point at or below it.").AppendLine();
+                          "Compute to reach a loss is cumulative FLOPs at the first point at or below it.").AppendLine();
             md.AppendLine($"| | progressive (cumulative) | {BaselineName} | progressive / scratch |");
             md.AppendLine("| --- | ---: | ---: | ---: |");
             foreach (var row in ComparisonRows(c)) md.AppendLine($"| {string.Join(" | ", row)} |");
-            md.AppendLine().AppendLine(Conclusion() + ".").AppendLine();
+            md.AppendLine();
         }
-        md.AppendLine($"![validation loss against cumulative training FLOPs]({PlotFile})");
+        if (FamilyComparisonOn() is { } f)
+        {
+            md.AppendLine("## The family (test split)").AppendLine();
+            md.AppendLine("Every stage trained from scratch for at least the progressive run's cumulative FLOPs up to and including it. " +
+                          "The family ratio is the progressive run's FLOPs over the sum of what each stage from scratch needed to reach the progressive stage's final loss (a stage that did not get there counts with all it had: the ratio is then an upper bound).").AppendLine();
+            md.AppendLine($"| {string.Join(" | ", FamilyHeaders)} |");
+            md.AppendLine("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var row in FamilyRows(f)) md.AppendLine($"| {string.Join(" | ", row)} |");
+            md.AppendLine();
+        }
+        if (Comparison is not null) md.AppendLine(Conclusion() + ".").AppendLine();
+        md.AppendLine($"![test loss against cumulative training FLOPs]({PlotFile})");
         AtomicFile.Write(path, stream =>
         {
             using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
@@ -118,11 +155,11 @@ internal sealed record RunReport(
         });
     }
 
-    /// <summary>Writes both runs, the growth checks and the comparison as JSON (for scripts).</summary>
-    public void WriteJson(string path)
+    /// <summary>The comparisons as plain data, on one split (results.json, and the study's report).</summary>
+    public object? ComparisonJson(DataSplit split)
     {
-        var c = Comparison;
-        object? Reach(ComputeToReach? r) => r is null ? null : new
+        if (ComparisonOn(split) is not { } c) return null;
+        object Reach(ComputeToReach r) => new
         {
             r.TargetLoss,
             ProgressiveFlops = r.Progressive?.CumulativeFlops,
@@ -130,6 +167,26 @@ internal sealed record RunReport(
             BaselineFlops = r.Baseline?.CumulativeFlops,
             r.Ratio,
         };
+        var f = FamilyComparisonOn(split);
+        return new
+        {
+            Split = split.ToString().ToLowerInvariant(),
+            c.Stage,
+            c.ProgressiveFlops,
+            c.ProgressiveLoss,
+            c.BaselineFlops,
+            c.BaselineLoss,
+            AtBaselineLoss = Reach(c.AtBaselineLoss),
+            AtProgressiveLoss = Reach(c.AtProgressiveLoss),
+            c.ReverseRatio,
+            c.ReverseIsBound,
+            Family = f is null ? null : new { f.Ratio, f.RatioIsBound, f.ReverseRatio, f.Stages },
+        };
+    }
+
+    /// <summary>Writes both runs, the growth checks and the comparisons on both splits as JSON (for scripts).</summary>
+    public void WriteJson(string path)
+    {
         var json = new
         {
             family = Family.Name,
@@ -160,27 +217,28 @@ internal sealed record RunReport(
             total_seconds = TotalSeconds,
             resumed = Resumed,
             growths = Progressive.Growths,
-            comparison = c is null ? null : new
-            {
-                c.Stage,
-                c.ProgressiveFlops,
-                c.ProgressiveLoss,
-                c.BaselineFlops,
-                c.BaselineLoss,
-                AtBaselineLoss = Reach(c.AtBaselineLoss),
-                AtProgressiveLoss = Reach(c.AtProgressiveLoss),
-            },
+            comparison = ComparisonJson(HeadlineSplit),
+            comparison_validation = ComparisonJson(DataSplit.Validation),
         };
-        var options = new JsonSerializerOptions { WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Converters = { new JsonStringEnumConverter() } };
-        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, json, options));
+        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, json, JsonOptions));
     }
+
+    /// <summary>How results.json (and the study's JSON) is written.</summary>
+    public static JsonSerializerOptions JsonOptions { get; } = new()
+    {
+        WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Converters = { new JsonStringEnumConverter() },
+    };
+
+    private static readonly string[] StageHeaders = ["mode", "stage", "parameters", "steps", "tokens", "FLOPs", "val loss", "test loss", "train s"];
+
+    private static readonly string[] FamilyHeaders = ["stage", "progressive FLOPs (cumulative)", "progressive loss", "scratch FLOPs", "scratch loss", "scratch FLOPs to the progressive loss", "progressive FLOPs to the scratch loss"];
 
     // The rows of each table, shared by the console and summary.md.
     private IEnumerable<string[]> StageRows()
         => Modes().SelectMany(m => m.Result.Stages.Select(s => new[]
         {
             m.Mode, StageLabel(m.Mode, s.Stage), Numbers.Count(s.Parameters), Numbers.Count(s.Steps), Numbers.Count(s.Tokens),
-            Numbers.Flops(s.Flops), Numbers.Loss(s.ValidationLoss), Numbers.Seconds(s.WallSeconds),
+            Numbers.Flops(s.Flops), Numbers.Loss(s.ValidationLoss), s.TestLoss is double t ? Numbers.Loss(t) : "-", Numbers.Seconds(s.WallSeconds),
         }));
 
     private IEnumerable<string[]> GrowthRows()
@@ -194,16 +252,23 @@ internal sealed record RunReport(
     {
         var inv = CultureInfo.InvariantCulture;
         string Reached(CurvePoint? point, bool stage) => point is null ? "not reached" : Numbers.Flops(point.CumulativeFlops) + (stage ? $" ({point.Stage})" : "");
-        string Ratio(ComputeToReach reach)
-        {
-            if (reach.Ratio is double r) return r.ToString("F2", inv);
-            // The baseline never got there within its FLOPs: the ratio is below what it would be at its last point.
-            return reach.Progressive is { } p && reach.Baseline is null ? $"< {(p.CumulativeFlops / c.BaselineFlops).ToString("F2", inv)}" : "-";
-        }
+        var split = c.Split.ToString().ToLowerInvariant();
         yield return ["training FLOPs", Numbers.Flops(c.ProgressiveFlops), Numbers.Flops(c.BaselineFlops), (c.ProgressiveFlops / c.BaselineFlops).ToString("F2", inv)];
-        yield return ["final validation loss", Numbers.Loss(c.ProgressiveLoss), Numbers.Loss(c.BaselineLoss), ""];
-        yield return [$"to reach {BaselineName}'s final loss {Numbers.Loss(c.AtBaselineLoss.TargetLoss)}", Reached(c.AtBaselineLoss.Progressive, true), Reached(c.AtBaselineLoss.Baseline, false), Ratio(c.AtBaselineLoss)];
-        yield return [$"to reach the progressive run's final loss {Numbers.Loss(c.AtProgressiveLoss.TargetLoss)}", Reached(c.AtProgressiveLoss.Progressive, true), Reached(c.AtProgressiveLoss.Baseline, false), Ratio(c.AtProgressiveLoss)];
+        yield return [$"final {split} loss", Numbers.Loss(c.ProgressiveLoss), Numbers.Loss(c.BaselineLoss), ""];
+        yield return [$"to reach {BaselineName}'s final loss {Numbers.Loss(c.AtBaselineLoss.TargetLoss)}", Reached(c.AtBaselineLoss.Progressive, true), Reached(c.AtBaselineLoss.Baseline, false), c.Ratio is null ? "-" : RatioText(c.Ratio, false)];
+        yield return [$"to reach the progressive run's final loss {Numbers.Loss(c.AtProgressiveLoss.TargetLoss)}", Reached(c.AtProgressiveLoss.Progressive, true), Reached(c.AtProgressiveLoss.Baseline, false), c.ReverseRatio is null ? "-" : RatioText(c.ReverseRatio, c.ReverseIsBound)];
+    }
+
+    private static IEnumerable<string[]> FamilyRows(FamilyComparison f)
+    {
+        foreach (var s in f.Stages)
+            yield return [s.Stage, Numbers.Flops(s.ProgressiveFlops), Numbers.Loss(s.ProgressiveLoss), Numbers.Flops(s.ScratchFlops), Numbers.Loss(s.ScratchLoss),
+                          s.ScratchReaching is { } r ? Numbers.Flops(r.CumulativeFlops) : $"not reached (> {Numbers.Flops(s.ScratchFlops)})",
+                          s.ProgressiveReaching is { } p ? $"{Numbers.Flops(p.CumulativeFlops)} ({p.Stage})" : "not reached"];
+        var scratchNeeded = f.Stages.Sum(s => s.ScratchReaching?.CumulativeFlops ?? s.ScratchFlops);
+        yield return ["family ratio", Numbers.Flops(f.ProgressiveFlops), "", Numbers.Flops(f.Stages.Sum(s => s.ScratchFlops)), "",
+                      $"{(f.RatioIsBound ? "> " : "")}{Numbers.Flops(scratchNeeded)} → ratio {RatioText(f.Ratio, f.RatioIsBound)}",
+                      $"ratio {RatioText(f.ReverseRatio, false)}"];
     }
 
     private string WallTimeSentence()

@@ -10,9 +10,12 @@ public interface IBatchSource
     /// </summary>
     TokenBatch TrainBatch(long step, int micro, int batch, int context);
 
-    /// <summary>The held-out batches, in a fixed order, at most <paramref name="maxBatches"/> of them.</summary>
-    IEnumerable<TokenBatch> ValidationBatches(int batch, int context, int maxBatches);
+    /// <summary>
+    /// Batches of a held-out split (<see cref="DataSplit.Validation"/> or <see cref="DataSplit.Test"/>), in a fixed order, at
+    /// most <paramref name="maxBatches"/> of them.
+    /// </summary>
+    IEnumerable<TokenBatch> HeldOutBatches(DataSplit split, int batch, int context, int maxBatches);
 
-    /// <summary>Validation tokens per UTF-8 byte, to turn nats per token into bits per byte; null when unknown.</summary>
+    /// <summary>Held-out tokens per UTF-8 byte, to turn nats per token into bits per byte; null when unknown.</summary>
     double? TokensPerByte { get; }
 }

@@ -6,13 +6,15 @@ using static TorchSharp.torch;
 
 namespace TokenformerGen.Data;
 
-/// <summary>Which part of a corpus: the training head or the held-out validation tail.</summary>
+/// <summary>Which part of a corpus: the training head, or one half of the held-out tail.</summary>
 public enum DataSplit
 {
     /// <summary>The first 95% of the tokens.</summary>
     Train,
-    /// <summary>The last 5% of the tokens, contiguous.</summary>
+    /// <summary>The first half of the held-out last 5%: evaluation during training, and every choice made by measuring.</summary>
     Validation,
+    /// <summary>The second half of the held-out last 5%: the figures reported as results, never used to choose anything.</summary>
+    Test,
 }
 
 /// <summary>A contiguous range of token positions <c>[Start, Start + Length)</c>.</summary>
@@ -49,32 +51,35 @@ public sealed record TokenBatch(Tensor Inputs, Tensor Targets) : IDisposable
 /// <para>Text is tokenized in chunks of about a million characters cut where the byte-level pre-tokenizer splits
 /// anyway (see <c>TextChunks</c>), so no token spans a chunk boundary and the ids equal whole-text encoding. (A
 /// <c>tokenizer.json</c> with <c>add_prefix_space</c> gets its prefix space at every chunk start.)</para>
-/// <para>Split: the last <c>ceil(5%)</c> of tokens are validation, the rest training; no shuffling crosses it.</para>
+/// <para>Split: the last <c>ceil(5%)</c> of tokens are held out, the rest training; of the held-out tail the first half
+/// (<c>ceil</c>) is validation, the second test. No shuffling crosses a boundary.</para>
 /// </remarks>
 public sealed class TokenCorpus : IDisposable
 {
-    /// <summary>Share of the tokens held out for validation (the tail).</summary>
-    public const double ValidationFraction = 0.05;
+    /// <summary>Share of the tokens held out (the tail), split into validation and test halves.</summary>
+    public const double HeldOutFraction = 0.05;
 
     private readonly MappedTokens _tokens;
 
     private TokenCorpus(string cachePath, ITextTokenizer tokenizer, TokenFile.Header header, string? rebuildReason)
-        : this(cachePath, tokenizer, new MappedTokens(cachePath, header), header.TextBytes, header.ValidationBytes, null)
+        : this(cachePath, tokenizer, new MappedTokens(cachePath, header), header.TextBytes, header.HeldOutBytes, null)
     {
         RebuildReason = rebuildReason;
     }
 
-    private TokenCorpus(string cachePath, ITextTokenizer tokenizer, MappedTokens tokens, long textBytes, long validationBytes, NeoXDatasetInfo? dataset)
+    private TokenCorpus(string cachePath, ITextTokenizer tokenizer, MappedTokens tokens, long textBytes, long heldOutBytes, NeoXDatasetInfo? dataset)
     {
         CachePath = cachePath;
         Tokenizer = tokenizer;
         Dataset = dataset;
         Count = tokens.Count;
         TextBytes = textBytes;
-        ValidationBytes = validationBytes;
-        var validation = ValidationCount(Count);
-        Train = new TokenRange(0, Count - validation);
-        Validation = new TokenRange(Count - validation, validation);
+        HeldOutBytes = heldOutBytes;
+        var heldOut = HeldOutCount(Count);
+        var validation = (heldOut + 1) / 2;
+        Train = new TokenRange(0, Count - heldOut);
+        Validation = new TokenRange(Count - heldOut, validation);
+        Test = new TokenRange(Validation.End, heldOut - validation);
         _tokens = tokens;
     }
 
@@ -102,26 +107,30 @@ public sealed class TokenCorpus : IDisposable
     /// <summary>The training range: the first 95% of tokens.</summary>
     public TokenRange Train { get; }
 
-    /// <summary>The validation range: the last 5% of tokens (<c>ceil</c>), directly after <see cref="Train"/>.</summary>
+    /// <summary>The validation range: the first half (<c>ceil</c>) of the held-out last 5%, directly after <see cref="Train"/>.</summary>
     public TokenRange Validation { get; }
 
+    /// <summary>The test range: the rest of the held-out tail, directly after <see cref="Validation"/>.</summary>
+    public TokenRange Test { get; }
+
     /// <summary>
-    /// UTF-8 bytes of the validation split's text (its ids decoded; exact for bytes, and for BPE up to a character
-    /// split by a token at the split's start or at a 1M-token counting window).
+    /// UTF-8 bytes of the held-out tail's text, validation and test (its ids decoded; exact for bytes, and for BPE up to a
+    /// character split by a token at the tail's start or at a 1M-token counting window).
     /// </summary>
-    public long ValidationBytes { get; }
+    public long HeldOutBytes { get; }
 
-    /// <summary>Validation bytes per validation token (1 for the byte tokenizer).</summary>
-    public double ValidationBytesPerToken => Validation.Length == 0 ? 0 : (double)ValidationBytes / Validation.Length;
+    /// <summary>Held-out bytes per held-out token (1 for the byte tokenizer): the rate that turns either half's nats per token into bits per byte.</summary>
+    public double HeldOutBytesPerToken => Validation.Length + Test.Length == 0 ? 0 : (double)HeldOutBytes / (Validation.Length + Test.Length);
 
-    /// <summary>Number of validation tokens for <paramref name="count"/> tokens: <c>ceil(count × 5%)</c>.</summary>
-    public static long ValidationCount(long count) => (count + 19) / 20;
+    /// <summary>Number of held-out tokens for <paramref name="count"/> tokens: <c>ceil(count × 5%)</c>.</summary>
+    public static long HeldOutCount(long count) => (count + 19) / 20;
 
     /// <summary>The range of a split.</summary>
     public TokenRange RangeOf(DataSplit split) => split switch
     {
         DataSplit.Train => Train,
         DataSplit.Validation => Validation,
+        DataSplit.Test => Test,
         _ => throw new ArgumentOutOfRangeException(nameof(split), split, null),
     };
 
@@ -160,8 +169,8 @@ public sealed class TokenCorpus : IDisposable
 
     /// <summary>
     /// Opens the NeoX mmap dataset at <paramref name="prefix"/> (<see cref="NeoXDataset"/>) as a corpus: its items in
-    /// order are the token stream, split like a text (the last 5% of the ids are validation). Every id must be below
-    /// <paramref name="tokenizer"/>'s vocabulary. Bits per byte are unknown: <see cref="ValidationBytes"/> is 0.
+    /// order are the token stream, split like a text (the last 5% of the ids are held out). Every id must be below
+    /// <paramref name="tokenizer"/>'s vocabulary. Bits per byte are unknown: <see cref="HeldOutBytes"/> is 0.
     /// </summary>
     /// <exception cref="NeoXDatasetException">A missing file, a broken index, or an id outside the vocabulary.</exception>
     public static TokenCorpus OpenNeoX(string prefix, ITextTokenizer tokenizer)
@@ -176,7 +185,7 @@ public sealed class TokenCorpus : IDisposable
     public static string CachePathFor(string corpusPath, ITextTokenizer tokenizer, string cacheDirectory)
     {
         using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        hash.AppendData(Encoding.UTF8.GetBytes($"TFGTOKNS/{TokenFile.Version}/{ValidationFraction}/{tokenizer.Identity}\n"));
+        hash.AppendData(Encoding.UTF8.GetBytes($"TFGTOKNS/{TokenFile.Version}/{HeldOutFraction}/{tokenizer.Identity}\n"));
         using (var stream = new FileStream(corpusPath, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16))
         {
             var buffer = new byte[1 << 16];
@@ -225,23 +234,23 @@ public sealed class TokenCorpus : IDisposable
                     progress?.Report(file.Length == 0 ? 1 : (double)file.Position / file.Length);   // read-ahead makes this an upper bound
                 }
             progress?.Report(1);
-            var validationBytes = CountValidationBytes(stream, tokenizer, count, bytesPerId);
-            header = new TokenFile.Header(bytesPerId, count, tokenizer.VocabularySize, textBytes, validationBytes);
+            var heldOutBytes = CountHeldOutBytes(stream, tokenizer, count, bytesPerId);
+            header = new TokenFile.Header(bytesPerId, count, tokenizer.VocabularySize, textBytes, heldOutBytes);
             TokenFile.WriteHeader(stream, header);
         });
         return header;
     }
 
-    private static long CountValidationBytes(Stream stream, ITextTokenizer tokenizer, long count, int bytesPerId)
+    private static long CountHeldOutBytes(Stream stream, ITextTokenizer tokenizer, long count, int bytesPerId)
     {
         const int window = 1 << 20;
-        var validation = ValidationCount(count);
+        var heldOut = HeldOutCount(count);
         stream.Flush();
-        stream.Position = TokenFile.HeaderSize + (count - validation) * bytesPerId;
-        var raw = new byte[(int)Math.Min(validation, window) * bytesPerId];
+        stream.Position = TokenFile.HeaderSize + (count - heldOut) * bytesPerId;
+        var raw = new byte[(int)Math.Min(heldOut, window) * bytesPerId];
         var ids = new int[raw.Length / Math.Max(bytesPerId, 1)];
         long bytes = 0;
-        for (var left = validation; left > 0;)
+        for (var left = heldOut; left > 0;)
         {
             var n = (int)Math.Min(left, window);
             stream.ReadExactly(raw, 0, n * bytesPerId);

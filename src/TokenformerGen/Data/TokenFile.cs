@@ -21,7 +21,7 @@ internal static class TokenFile
     public const uint Version = 1;
     private static ReadOnlySpan<byte> Magic => "TFGTOKNS"u8;
 
-    public readonly record struct Header(int BytesPerId, long Count, long VocabularySize, long TextBytes, long ValidationBytes);
+    public readonly record struct Header(int BytesPerId, long Count, long VocabularySize, long TextBytes, long HeldOutBytes);
 
     /// <summary>2 when every id fits a <c>uint16</c>, else 4.</summary>
     public static int BytesPerIdFor(long vocabularySize) => vocabularySize <= 65536 ? 2 : 4;
@@ -36,7 +36,7 @@ internal static class TokenFile
         BinaryPrimitives.WriteInt64LittleEndian(bytes[16..], header.Count);
         BinaryPrimitives.WriteInt64LittleEndian(bytes[24..], header.VocabularySize);
         BinaryPrimitives.WriteInt64LittleEndian(bytes[32..], header.TextBytes);
-        BinaryPrimitives.WriteInt64LittleEndian(bytes[40..], header.ValidationBytes);
+        BinaryPrimitives.WriteInt64LittleEndian(bytes[40..], header.HeldOutBytes);
         stream.Position = 0;
         stream.Write(bytes);
     }

@@ -19,7 +19,10 @@ public enum ScratchBaseline
 {
     /// <summary>The largest stage alone, for at least the progressive run's total training FLOPs (the fair comparison).</summary>
     Largest,
-    /// <summary>The compute-matched largest stage, and every other stage on its own budget (the root's run is the progressive one's).</summary>
+    /// <summary>
+    /// Every stage from scratch for at least the progressive run's cumulative FLOPs up to and including it (the largest: its
+    /// whole FLOPs; the root: its own, so the root's run is the progressive one's): the family-level comparison.
+    /// </summary>
     All,
     /// <summary>No from-scratch run (the progressive schedule alone).</summary>
     None,

@@ -94,7 +94,8 @@ public sealed class ScheduleRunner
         var growth = new GrowthOptions { Policy = options.Policy };
         return new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
-            ["format"] = "tokenformer-gen/run/1",
+            ["format"] = "tokenformer-gen/run/2",
+            ["held_out"] = "the last 5%: its first half validates (training, choices), its second half tests (results); every point measures both",
             ["family"] = family.Name,
             ["spec_hash"] = family.SpecHash,
             ["data"] = data,
@@ -156,7 +157,7 @@ public sealed class ScheduleRunner
 
     /// <summary>
     /// Trains (or finds finished) the from-scratch stages: the compute-matched largest stage, and with
-    /// <see cref="ScratchBaseline.All"/> every other one on its own budget. A stage that is the progressive run's root
+    /// <see cref="ScratchBaseline.All"/> every other one for at least the progressive run's FLOPs up to it. A stage that is the progressive run's root
     /// trained the same way is taken from <paramref name="progressive"/>.
     /// </summary>
     /// <exception cref="OperationCanceledException">Cancelled: with a run folder, the current stage was saved where it stopped.</exception>
@@ -239,7 +240,8 @@ public sealed class ScheduleRunner
             if (!trainer.Done) throw new OperationCanceledException($"{plan.Mode} {plan.Stage.Name} stopped at step {trainer.Progress.Step}.", cancellation);
             var progress = outcome.Progress;
             var result = new StageResult(plan.Stage.Name, plan.Stage.Parameters, progress.Step, progress.Tokens, progress.Flops,
-                                         outcome.ValidationLoss, progress.WallSeconds, start.Growth?.LossBefore, start.Growth?.LossAfter);
+                                         outcome.ValidationLoss, progress.WallSeconds, start.Growth?.LossBefore, start.Growth?.LossAfter,
+                                         points.Count > 0 && points[^1].Step == progress.Step ? points[^1].TestLoss : null);
             if (directory is not null)
             {
                 // The finished stage is one file, written after its final evaluation; its checkpoints are then redundant.
@@ -346,27 +348,28 @@ public sealed class ScheduleRunner
         return plans;
     }
 
-    // The largest stage for at least the progressive run's FLOPs (same batch and context), and with All every other stage on its budget.
+    // The largest stage for at least the progressive run's FLOPs (same batch and context); with All every stage for at least
+    // the progressive run's cumulative FLOPs up to and including it (the family-level comparison). Each gets as many
+    // evaluations per FLOP as the progressive run.
     private List<StagePlan> PlanScratch()
     {
         if (_options.Scratch == ScratchBaseline.None) return [];
         var largest = LargestStage;
-        var progressiveFlops = Progressive.Sum(p => p.Flops);
         var plans = new List<StagePlan>();
-        foreach (var stage in _family.Stages.Select(s => s.Info))
+        decimal cumulative = 0;
+        for (var i = 0; i < Progressive.Count; i++)
         {
+            var progressive = Progressive[i];
+            cumulative += progressive.Flops;
+            var stage = progressive.Stage;
             if (stage.Name != largest.Name && _options.Scratch != ScratchBaseline.All) continue;
+            var budget = stage.Name == largest.Name ? Progressive.Sum(p => p.Flops) : cumulative;
             var options = StageOptions(stage);
-            var evaluations = _options.EvaluationsPerStage;
-            if (stage.Name == largest.Name)
-            {
-                var perStep = new StagePlan(ScratchMode, stage, options, 0).FlopsPerStep;
-                options = options with { Steps = (long)decimal.Ceiling(progressiveFlops / perStep) };
-                evaluations *= Progressive.Count;
-            }
-            var progressive = Progressive.Single(p => p.Stage.Name == stage.Name);
+            var perStep = new StagePlan(ScratchMode, stage, options, 0).FlopsPerStep;
+            options = options with { Steps = (long)decimal.Ceiling(budget / perStep) };
+            var stagesCovered = stage.Name == largest.Name ? Progressive.Count : i + 1;
             var shared = _family.EdgeInto(stage.Name) is null && progressive.Options.Steps == options.Steps;
-            plans.Add(new StagePlan(ScratchMode, stage, WithIntervals(options, evaluations), 0, shared));
+            plans.Add(new StagePlan(ScratchMode, stage, WithIntervals(options, _options.EvaluationsPerStage * stagesCovered), 0, shared));
         }
         return plans;
     }
@@ -430,7 +433,9 @@ public sealed class ScheduleRunner
         public void Evaluated(long step, double validationLoss, double? bitsPerByte)
         {
             if (step == _savedStep) return;
-            var point = new CurvePoint(plan.Stage.Name, step, flopsBefore + trainer.Progress.Flops, validationLoss);
+            // The test split at every point too, on as many batches: the curves that results are read off.
+            var test = Evaluation.Loss(trainer.Model, trainer.Data, plan.Options.Batch, plan.Options.Context, plan.Options.EvalBatches, DataSplit.Test);
+            var point = new CurvePoint(plan.Stage.Name, step, flopsBefore + trainer.Progress.Flops, validationLoss, double.IsNaN(test) ? null : test);
             points.Add(point);
             runner._observer.Evaluated(plan.Mode, point);
         }

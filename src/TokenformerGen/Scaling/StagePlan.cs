@@ -28,5 +28,5 @@ internal sealed class OffsetBatches(IBatchSource inner, long start) : IBatchSour
 
     public TokenBatch TrainBatch(long step, int micro, int batch, int context) => inner.TrainBatch(start + step, micro, batch, context);
 
-    public IEnumerable<TokenBatch> ValidationBatches(int batch, int context, int maxBatches) => inner.ValidationBatches(batch, context, maxBatches);
+    public IEnumerable<TokenBatch> HeldOutBatches(DataSplit split, int batch, int context, int maxBatches) => inner.HeldOutBatches(split, batch, context, maxBatches);
 }

@@ -142,17 +142,17 @@ public sealed class Trainer : IDisposable
 public static class Evaluation
 {
     /// <summary>
-    /// Mean cross-entropy (nats per token) over at most <paramref name="maxBatches"/> validation batches, on the model's
-    /// device and in its precision (the loss itself in float32); the sum is read back once, at the end.
+    /// Mean cross-entropy (nats per token) over at most <paramref name="maxBatches"/> batches of a held-out split (validation
+    /// unless told), on the model's device and in its precision (the loss itself in float32); the sum is read back once, at the end.
     /// </summary>
-    public static double Loss(TokenformerModel model, IBatchSource data, int batch, int context, int maxBatches)
+    public static double Loss(TokenformerModel model, IBatchSource data, int batch, int context, int maxBatches, DataSplit split = DataSplit.Validation)
     {
         model.eval();
         using var _ = no_grad();
         var device = model.Device;
         using var total = zeros([], ScalarType.Float64, device);
         long count = 0;
-        foreach (var tokens in data.ValidationBatches(batch, context, maxBatches))
+        foreach (var tokens in data.HeldOutBatches(split, batch, context, maxBatches))
         {
             using var scope = NewDisposeScope();
             using var owned = tokens;

@@ -67,9 +67,9 @@ public sealed class NeoXDatasetTests : IDisposable
         using var corpus = TokenCorpus.OpenNeoX(Prefix(), NeoXTokenizer.Instance);
         var expected = documents.SelectMany(d => d.Append(0)).ToArray();
         Assert.Equal(expected, All(corpus));
-        Assert.Equal(TokenCorpus.ValidationCount(expected.Length), corpus.Validation.Length);
-        Assert.Equal(expected.Length, corpus.Validation.End);
-        Assert.Equal(0, corpus.ValidationBytes);
+        Assert.Equal(TokenCorpus.HeldOutCount(expected.Length), corpus.Validation.Length + corpus.Test.Length);
+        Assert.Equal(expected.Length, corpus.Test.End);
+        Assert.Equal(0, corpus.HeldOutBytes);
         Assert.Null(new CorpusBatchSource(corpus, 1).TokensPerByte);   // pre-tokenized: no bytes, so no bits per byte
         Assert.Equal(40, corpus.Dataset!.Documents);
     }

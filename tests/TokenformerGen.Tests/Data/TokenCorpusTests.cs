@@ -129,32 +129,40 @@ public sealed class TokenCorpusTests : IDisposable
     }
 
     [Fact]
-    public void SplitIsTheContiguousTailAndCountsValidationBytes()
+    public void SplitIsTheContiguousTailInTwoHalvesAndCountsHeldOutBytes()
     {
         var text = Text1000();
         using var corpus = TokenCorpus.Open(WriteText(text), ByteTokenizer.Instance, Cache);
         Assert.Equal(1000, corpus.Count);
         Assert.Equal(new TokenRange(0, 950), corpus.Train);
-        Assert.Equal(new TokenRange(950, 50), corpus.Validation);
-        Assert.Equal(text[950..].Select(c => (int)c), corpus.Read(corpus.Validation.Start, (int)corpus.Validation.Length));
+        Assert.Equal(new TokenRange(950, 25), corpus.Validation);
+        Assert.Equal(new TokenRange(975, 25), corpus.Test);
+        Assert.Equal(text[950..975].Select(c => (int)c), corpus.Read(corpus.Validation.Start, (int)corpus.Validation.Length));
+        Assert.Equal(text[975..].Select(c => (int)c), corpus.Read(corpus.Test.Start, (int)corpus.Test.Length));
         Assert.Equal(1000, corpus.TextBytes);
-        Assert.Equal(50, corpus.ValidationBytes);
-        Assert.Equal(1.0, corpus.ValidationBytesPerToken);
-        Assert.Equal(1.0, Evaluation.BitsPerByte(Math.Log(2), 1 / corpus.ValidationBytesPerToken), 12);   // bytes: bpb = loss / ln 2
-        Assert.Equal(1, TokenCorpus.ValidationCount(1));
-        Assert.Equal(2, TokenCorpus.ValidationCount(21));
+        Assert.Equal(50, corpus.HeldOutBytes);
+        Assert.Equal(1.0, corpus.HeldOutBytesPerToken);
+        Assert.Equal(1.0, Evaluation.BitsPerByte(Math.Log(2), 1 / corpus.HeldOutBytesPerToken), 12);   // bytes: bpb = loss / ln 2
+        Assert.Equal(1, TokenCorpus.HeldOutCount(1));
+        Assert.Equal(2, TokenCorpus.HeldOutCount(21));
+
+        // An odd tail: validation takes the extra token.
+        using var odd = TokenCorpus.Open(WriteText(text[..981]), ByteTokenizer.Instance, Cache);
+        Assert.Equal((new TokenRange(931, 25), new TokenRange(956, 25)), (odd.Validation, odd.Test));
+        using var tiny = TokenCorpus.Open(WriteText(text[..21]), ByteTokenizer.Instance, Cache);
+        Assert.Equal((new TokenRange(19, 1), new TokenRange(20, 1)), (tiny.Validation, tiny.Test));
     }
 
     [Fact]
-    public void Gpt2BitsPerByteUsesTheValidationTextsBytes()
+    public void Gpt2BitsPerByteUsesTheHeldOutTextsBytes()
     {
         var text = string.Concat(Enumerable.Repeat("And God said, Let there be light: and there was light.\n", 40));
         using var corpus = TokenCorpus.Open(WriteText(text), Gpt2Tokenizer.Instance, Cache);
-        var validation = corpus.Read(corpus.Validation.Start, (int)corpus.Validation.Length);
-        Assert.Equal(Encoding.UTF8.GetByteCount(Gpt2Tokenizer.Instance.Decode(validation)), corpus.ValidationBytes);
+        var heldOut = corpus.Read(corpus.Validation.Start, (int)(corpus.Validation.Length + corpus.Test.Length));
+        Assert.Equal(Encoding.UTF8.GetByteCount(Gpt2Tokenizer.Instance.Decode(heldOut)), corpus.HeldOutBytes);
         Assert.Equal(Encoding.UTF8.GetByteCount(text), corpus.TextBytes);
         var loss = 2.5;
-        Assert.Equal(loss * corpus.Validation.Length / (corpus.ValidationBytes * Math.Log(2)), Evaluation.BitsPerByte(loss, 1 / corpus.ValidationBytesPerToken), 12);
+        Assert.Equal(loss * heldOut.Length / (corpus.HeldOutBytes * Math.Log(2)), Evaluation.BitsPerByte(loss, 1 / corpus.HeldOutBytesPerToken), 12);
     }
 
     [Fact]
@@ -231,32 +239,40 @@ public sealed class TokenCorpusTests : IDisposable
                 Assert.InRange(s, corpus.Train.Start, corpus.Train.End - context - 1);
                 seen.Add(s);
             }
-            foreach (var s in corpus.SampleStarts(DataSplit.Validation, 8, context, seed: 1, step))
-                Assert.InRange(s, corpus.Validation.Start, corpus.Validation.End - context - 1);
+            foreach (var s in corpus.SampleStarts(DataSplit.Validation, 8, 8, seed: 1, step))
+                Assert.InRange(s, corpus.Validation.Start, corpus.Validation.End - 8 - 1);
+            foreach (var s in corpus.SampleStarts(DataSplit.Test, 8, 8, seed: 1, step))
+                Assert.InRange(s, corpus.Test.Start, corpus.Test.End - 8 - 1);
         }
         Assert.True(seen.Count > 900, $"only {seen.Count} distinct starts");   // covers the 934 possible starts
         Assert.Contains(corpus.Train.End - context - 1, seen);
-        var e = Assert.Throws<InvalidOperationException>(() => corpus.Sample(DataSplit.Validation, 1, 50, 0, 0));
-        Assert.Contains("50 tokens", e.Message);
+        var e = Assert.Throws<InvalidOperationException>(() => corpus.Sample(DataSplit.Validation, 1, 25, 0, 0));
+        Assert.Contains("25 tokens", e.Message);
     }
 
     [Fact]
-    public void SequentialValidationWindowsAreNonOverlappingAndInOrder()
+    public void SequentialHeldOutWindowsAreNonOverlappingAndInOrder()
     {
         var text = Text1000();
         using var corpus = TokenCorpus.Open(WriteText(text), ByteTokenizer.Instance, Cache);
-        Assert.Equal(6, corpus.WindowCount(DataSplit.Validation, 8));   // (50 − 1) / 8
-        var batches = corpus.Sequential(DataSplit.Validation, 4, 8).ToList();
+        Assert.Equal(3, corpus.WindowCount(DataSplit.Validation, 8));   // (25 − 1) / 8
+        var batches = corpus.Sequential(DataSplit.Validation, 2, 8).ToList();
+        var test = corpus.Sequential(DataSplit.Test, 4, 8).ToList();
         try
         {
-            Assert.Equal([4L, 2L], batches.Select(b => b.Inputs.shape[0]));
+            Assert.Equal([2L, 1L], batches.Select(b => b.Inputs.shape[0]));
             var inputs = batches.SelectMany(b => b.Inputs.data<long>().ToArray()).ToArray();
             var targets = batches.SelectMany(b => b.Targets.data<long>().ToArray()).ToArray();
-            Assert.Equal(text[950..998].Select(c => (long)c), inputs);
-            Assert.Equal(text[951..999].Select(c => (long)c), targets);
+            Assert.Equal(text[950..974].Select(c => (long)c), inputs);
+            Assert.Equal(text[951..975].Select(c => (long)c), targets);   // the last target is the validation half's last token
+            Assert.Equal(text[975..999].Select(c => (long)c), Assert.Single(test).Inputs.data<long>().ToArray());
         }
-        finally { batches.ForEach(b => b.Dispose()); }
-        var limited = corpus.Sequential(DataSplit.Validation, 2, 8, maxBatches: 2).ToList();
+        finally
+        {
+            batches.ForEach(b => b.Dispose());
+            test.ForEach(b => b.Dispose());
+        }
+        var limited = corpus.Sequential(DataSplit.Validation, 1, 8, maxBatches: 2).ToList();
         Assert.Equal(2, limited.Count);
         limited.ForEach(b => b.Dispose());
     }
@@ -271,9 +287,9 @@ public sealed class TokenCorpusTests : IDisposable
         Assert.InRange(corpus.Count, 4_000_000, 5_000_000);
         Assert.Equal(corpus.TextBytes, corpus.Count);
         Assert.Equal(TokenFile.HeaderSize + 2 * corpus.Count, new FileInfo(corpus.CachePath).Length);
-        Assert.Equal((corpus.Count + 19) / 20, corpus.Validation.Length);
-        Assert.Equal(corpus.Count, corpus.Train.Length + corpus.Validation.Length);
-        Assert.Equal(corpus.Validation.Length, corpus.ValidationBytes);
+        Assert.Equal((corpus.Count + 19) / 20, corpus.Validation.Length + corpus.Test.Length);
+        Assert.Equal(corpus.Count, corpus.Train.Length + corpus.Validation.Length + corpus.Test.Length);
+        Assert.Equal(corpus.Validation.Length + corpus.Test.Length, corpus.HeldOutBytes);
         Assert.Equal("In the beginning"u8.ToArray().Select(b => (int)b), corpus.Read(0, 400).Select(i => i).SkipWhile(i => i != 'I').Take(16));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
     }

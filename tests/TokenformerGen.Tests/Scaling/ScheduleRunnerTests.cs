@@ -38,7 +38,7 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
             Steps.Add(step);
             return inner.TrainBatch(step, micro, batch, context);
         }
-        public IEnumerable<TokenBatch> ValidationBatches(int batch, int context, int maxBatches) => inner.ValidationBatches(batch, context, maxBatches);
+        public IEnumerable<TokenBatch> HeldOutBatches(DataSplit split, int batch, int context, int maxBatches) => inner.HeldOutBatches(split, batch, context, maxBatches);
     }
 
     // Cancels the run once it has taken `step` steps of `stage` in `mode`.
@@ -97,9 +97,63 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
         foreach (var s in progressive.Stages.Concat(scratch.Stages))
             output.WriteLine($"{s.Stage}: {s.Steps} steps, val loss {s.ValidationLoss:F4}");
 
-        var comparison = GrowthComparison.Of(progressive, scratch, "Medium");
+        var comparison = GrowthComparison.Of(progressive, scratch, "Medium", DataSplit.Validation);
         Assert.Equal((progressive.Stages[^1].ValidationLoss, scratch.Stages[0].ValidationLoss), (comparison.ProgressiveLoss, comparison.BaselineLoss));
         Assert.True(comparison.BaselineFlops >= comparison.ProgressiveFlops);
+
+        // Every point measures the test split too, on its own batches; results read on it use those losses.
+        Assert.All(progressive.Curve.Concat(scratch.Curve), p => Assert.NotNull(p.TestLoss));
+        Assert.Contains(progressive.Curve, p => p.TestLoss != p.ValidationLoss);
+        Assert.Equal(progressive.Curve[^1].TestLoss, progressive.Stages[^1].TestLoss);
+        var onTest = GrowthComparison.Of(progressive, scratch, "Medium", DataSplit.Test);
+        Assert.Equal((progressive.Stages[^1].TestLoss!.Value, scratch.Stages[0].TestLoss!.Value), (onTest.ProgressiveLoss, onTest.BaselineLoss));
+        Assert.Equal(DataSplit.Test, onTest.Split);
+    }
+
+    [Fact]
+    public void ScratchAllTrainsEveryStageForAtLeastTheProgressiveFlopsUpToIt()
+    {
+        // 48 steps of 64 tokens a stage; FLOPs per token from ModelSize (checked against hand counts in its own tests).
+        var family = ModelRegistry.Family("SampleThree");
+        var runner = new ScheduleRunner(family, new PatternBatches(256), Options with { Scratch = ScratchBaseline.All });
+        decimal PerStep(string stage) => 64m * family.Stage(stage).Info.TrainingFlopsPerTokenAt(16);
+        var (small, medium, large) = (48 * PerStep("Small"), 48 * PerStep("Medium"), 48 * PerStep("Large"));
+        long Steps(decimal budget, string stage) => (long)decimal.Ceiling(budget / PerStep(stage));
+        Assert.Equal([("Small", true, 48L), ("Medium", false, Steps(small + medium, "Medium")), ("Large", false, Steps(small + medium + large, "Large"))],
+                     runner.Scratch.Select(p => (p.Stage.Name, p.SharedWithProgressive, p.Options.Steps)));
+        Assert.All(runner.Scratch.Zip(new[] { small, small + medium, small + medium + large }), pair => Assert.InRange(pair.First.Flops, pair.Second, pair.Second + pair.First.FlopsPerStep));
+        // As many evaluations per FLOP as the progressive run: 4 per progressive stage covered.
+        Assert.Equal([48 / 4, (int)(Steps(small + medium, "Medium") / 8), (int)(Steps(small + medium + large, "Large") / 12)], runner.Scratch.Select(p => p.Options.EvalInterval));
+    }
+
+    [Fact]
+    public void TheFamilyComparisonSumsWhatEachStageFromScratchNeeded()
+    {
+        // Hand-made curves of a two-stage family, each point's validation then test loss. Progressive: Small ends at 2.5
+        // after 20 FLOPs, Medium at 1.9 after 100 (it passed 2.0 at 30). Scratch: Small is the progressive root; Medium from
+        // scratch ends at 2.0 after 101 FLOPs and never reaches 1.9.
+        var progressive = new ScheduleResult("progressive",
+            [new StageResult("Small", 1, 1, 1, 20, 2.5, 0, null, null, 2.6), new StageResult("Medium", 2, 1, 1, 80, 1.9, 0, 2.5, 2.5, 2.0)],
+            [new("Small", 0, 0, 5.5, 5.5), new("Small", 1, 20, 2.5, 2.6), new("Medium", 0, 20, 2.5, 2.6), new("Medium", 1, 30, 2.0, 2.1), new("Medium", 2, 100, 1.9, 2.0)], []);
+        var scratch = new ScheduleResult("scratch",
+            [new StageResult("Small", 1, 1, 1, 20, 2.5, 0, null, null, 2.6), new StageResult("Medium", 2, 1, 1, 101, 2.0, 0, null, null, 2.05)],
+            [new("Small", 0, 0, 5.5, 5.5), new("Small", 1, 20, 2.5, 2.6), new("Medium", 0, 0, 5.5, 5.5), new("Medium", 1, 50, 2.2, 2.3), new("Medium", 2, 101, 2.0, 2.05)], []);
+
+        var validation = FamilyComparison.Of(progressive, scratch, ["Small", "Medium"], DataSplit.Validation)!;
+        Assert.Equal([20.0, 100.0], validation.Stages.Select(s => s.ProgressiveFlops));
+        Assert.Equal(20.0, validation.Stages[0].ScratchReaching!.CumulativeFlops);   // the root reaches its own loss at its end
+        Assert.Null(validation.Stages[1].ScratchReaching);                             // scratch Medium never gets to 1.9
+        Assert.Equal(100.0 / (20 + 101), validation.Ratio, 12);                        // so 101 is a lower bound of what it needed ...
+        Assert.True(validation.RatioIsBound);                                           // ... and the ratio an upper bound
+        Assert.Equal(30.0, validation.Stages[1].ProgressiveReaching!.CumulativeFlops);
+        Assert.Equal(30.0 / (20 + 101), validation.ReverseRatio!.Value, 12);
+
+        // On the test split the progressive Medium ends at 2.0 and scratch Medium at 2.05, so scratch again never reaches the
+        // progressive loss; the progressive run first gets to 2.05 at 100 FLOPs (it is at 2.1 at 30).
+        var test = FamilyComparison.Of(progressive, scratch, ["Small", "Medium"], DataSplit.Test)!;
+        Assert.Equal(100.0, test.Stages[1].ProgressiveReaching!.CumulativeFlops);
+        Assert.Equal((2.0, 2.05), (test.Stages[1].ProgressiveLoss, test.Stages[1].ScratchLoss));
+        Assert.Null(FamilyComparison.Of(progressive, new ScheduleResult("scratch", [scratch.Stages[1]], scratch.Curve, []), ["Small", "Medium"], DataSplit.Test));
     }
 
     [Fact]
@@ -239,7 +293,7 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
             [new("Small", 0, 0, 5.5), new("Small", 1, 20, 2.5), new("Medium", 0, 20, 2.5), new("Medium", 1, 30, 2.0), new("Medium", 2, 100, 1.9)], []);
         var scratch = new ScheduleResult("scratch", [new StageResult("Medium", 2, 1, 1, 101, 2.0, 0, null, null)],
             [new("Medium", 0, 0, 5.5), new("Medium", 1, 50, 2.2), new("Medium", 2, 101, 2.0)], []);
-        var c = GrowthComparison.Of(progressive, scratch, "Medium");
+        var c = GrowthComparison.Of(progressive, scratch, "Medium", DataSplit.Validation);
         Assert.Equal((100.0, 1.9, 101.0, 2.0), (c.ProgressiveFlops, c.ProgressiveLoss, c.BaselineFlops, c.BaselineLoss));
         Assert.Equal(("Medium", 30.0, 101.0), (c.AtBaselineLoss.Progressive!.Stage, c.AtBaselineLoss.Progressive.CumulativeFlops, c.AtBaselineLoss.Baseline!.CumulativeFlops));
         Assert.Equal(30.0 / 101, c.AtBaselineLoss.Ratio!.Value, 12);

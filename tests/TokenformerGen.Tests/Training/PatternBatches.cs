@@ -4,7 +4,7 @@ using TokenformerGen.Training;
 namespace TokenformerGen.Tests.Training;
 
 /// <summary>
-/// A learnable synthetic corpus: a fixed pseudo-random token stream of short period, split 90/10. With
+/// A learnable synthetic corpus: a fixed pseudo-random token stream of short period, split 90/5/5 (train, validation, test). With
 /// <paramref name="noise"/>, that share of positions holds a seeded random token instead, so the loss levels off above zero.
 /// </summary>
 public sealed class PatternBatches(int vocabulary, int period = 23, int length = 4000, double noise = 0) : IBatchSource
@@ -41,9 +41,11 @@ public sealed class PatternBatches(int vocabulary, int period = 23, int length =
         return Window(0, batch, context, b => (step * 7919 + micro * 104729 + b * 1299709) % trainLength);
     }
 
-    public IEnumerable<TokenBatch> ValidationBatches(int batch, int context, int maxBatches)
+    // Validation windows start at 90% of the stream, test windows at 95% (validation may run into the test region when
+    // many batches are asked for: a synthetic stream, where that is harmless).
+    public IEnumerable<TokenBatch> HeldOutBatches(DataSplit split, int batch, int context, int maxBatches)
     {
-        var start = _stream.Length * 9 / 10;
+        var start = split == DataSplit.Test ? _stream.Length * 19 / 20 : _stream.Length * 9 / 10;
         for (var i = 0; i < maxBatches && start + (i + 1) * batch * context + 1 < _stream.Length; i++)
             yield return Window(start + i * batch * context, batch, context, b => (long)b * context);
     }
