@@ -21,6 +21,8 @@ public class BaselineTests
         Assert.Equal(
             [
                 "GpuDemo.Base354M.g.cs", "GpuDemo.Base354MToGrown757M.g.cs", "GpuDemo.Family.g.cs", "GpuDemo.Grown757M.g.cs", "GpuDemo.Registry.g.cs",
+                "Kjv8M.Family.g.cs", "Kjv8M.Large.g.cs", "Kjv8M.Medium.g.cs", "Kjv8M.MediumToLarge.g.cs", "Kjv8M.Registry.g.cs", "Kjv8M.Small.g.cs",
+                "Kjv8M.SmallToMedium.g.cs",
                 "PaperProgressive.Family.g.cs", "PaperProgressive.P124M.g.cs", "PaperProgressive.P124MToP354M.g.cs", "PaperProgressive.P1_4B.g.cs",
                 "PaperProgressive.P354M.g.cs", "PaperProgressive.P354MToP757M.g.cs", "PaperProgressive.P757M.g.cs", "PaperProgressive.P757MToP1_4B.g.cs",
                 "PaperProgressive.Registry.g.cs",
