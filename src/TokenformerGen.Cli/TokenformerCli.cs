@@ -46,6 +46,9 @@ public static class TokenformerCli
             config.AddCommand<RunCommand>("run")
                   .WithDescription("Train the family's whole schedule progressively and from scratch; report what growing saved (default command)")
                   .WithExample("run").WithExample("run", "--family", "TinyKjv", "--data", "book.txt", "--out", "runs/book");
+            config.AddCommand<StudyCommand>("study")
+                  .WithDescription("Run the schedule over several seed pairs and budget scales, each setting a resumable run folder in one study folder; report the ratios' mean, min and max")
+                  .WithExample("study", "--seeds", "3", "--scales", "1,2,4", "--scratch", "all", "--jobs", "2", "--out", "runs/study").WithExample("study", "--smoke");
             config.AddCommand<TrainCommand>("train")
                   .WithDescription("Train one stage (from scratch, from a checkpoint, grown from its parent, or resumed from --out)")
                   .WithExample("train", "--family", "TinyKjv", "--stage", "Small", "--steps", "200", "--out", "runs/small", "--metrics", "small.jsonl");

@@ -126,7 +126,7 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
             var dataset = TokenCorpus.OpenNeoX(prefix, tokenizer);
             var info = dataset.Dataset!;
             Console.MarkupLineInterpolated(
-                $"[grey]data: NeoX dataset {prefix} ({info.Documents:N0} documents, {info.DTypeName}): {dataset.Count:N0} tokens ({dataset.Train.Length:N0} train, {dataset.Validation.Length:N0} validation); pre-tokenized, so bits per byte are unknown[/]");
+                $"[grey]data: NeoX dataset {prefix} ({info.Documents:N0} documents, {info.DTypeName}): {dataset.Count:N0} tokens ({dataset.Train.Length:N0} train, {dataset.Validation.Length:N0} validation, {dataset.Test.Length:N0} test); pre-tokenized, so bits per byte are unknown[/]");
             return dataset;
         }
         var directory = CacheDirectory(cache);
@@ -138,7 +138,7 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
             return opened;
         });
         Console.MarkupLineInterpolated(
-            $"[grey]data: {path}: {corpus.Count:N0} tokens ({corpus.Train.Length:N0} train, {corpus.Validation.Length:N0} validation), {(corpus.WasBuilt ? "tokenized into" : "cached in")} {corpus.CachePath}[/]");
+            $"[grey]data: {path}: {corpus.Count:N0} tokens ({corpus.Train.Length:N0} train, {corpus.Validation.Length:N0} validation, {corpus.Test.Length:N0} test), {(corpus.WasBuilt ? "tokenized into" : "cached in")} {corpus.CachePath}[/]");
         return corpus;
     }
 

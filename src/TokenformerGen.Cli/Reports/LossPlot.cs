@@ -14,14 +14,7 @@ internal static class LossPlot
     {
         var scratchCurve = report.Scratch?.Curve ?? [];
         var all = report.Progressive.Curve.Concat(scratchCurve).Select(p => p.CumulativeFlops).DefaultIfEmpty(1).Max();
-        var (scale, unit) = all switch
-        {
-            >= 1e15 => (1e15, "PFLOPs"),
-            >= 1e12 => (1e12, "TFLOPs"),
-            >= 1e9 => (1e9, "GFLOPs"),
-            >= 1e6 => (1e6, "MFLOPs"),
-            _ => (1.0, "FLOPs"),
-        };
+        var (scale, unit) = FlopsUnit(all);
         using var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
 
@@ -77,16 +70,29 @@ internal static class LossPlot
         plot.YLabel("test loss (nats/token)");
         plot.ShowLegend(Alignment.UpperRight);
 
-        // Keep the interesting part in view: the untrained first point (≈ ln vocab) would squash the rest.
-        var losses = report.Progressive.Curve.Concat(scratchCurve).Select(p => p.LossOn(RunReport.HeadlineSplit)).Where(double.IsFinite).ToList();
-        if (losses.Count > 0)
-        {
-            var low = losses.Min();
-            var high = Math.Min(losses.Max(), low + 3 * Math.Max(0.05, losses.Order().ElementAt(losses.Count / 2) - low));
-            plot.Axes.SetLimitsY(low - 0.05 * (high - low), high);
-        }
+        FocusLosses(plot, report.Progressive.Curve.Concat(scratchCurve).Select(p => p.LossOn(RunReport.HeadlineSplit)));
         plot.Axes.SetLimitsX(0, all / scale * 1.02);
         plot.SavePng(path, width, height);
+    }
+
+    /// <summary>The unit a FLOPs axis whose largest value is <paramref name="largest"/> is drawn in.</summary>
+    public static (double Scale, string Unit) FlopsUnit(double largest) => largest switch
+    {
+        >= 1e15 => (1e15, "PFLOPs"),
+        >= 1e12 => (1e12, "TFLOPs"),
+        >= 1e9 => (1e9, "GFLOPs"),
+        >= 1e6 => (1e6, "MFLOPs"),
+        _ => (1.0, "FLOPs"),
+    };
+
+    /// <summary>Keeps the interesting part of a loss axis in view: the untrained first point (≈ ln vocab) would squash the rest.</summary>
+    public static void FocusLosses(Plot plot, IEnumerable<double> values)
+    {
+        var losses = values.Where(double.IsFinite).ToList();
+        if (losses.Count == 0) return;
+        var low = losses.Min();
+        var high = Math.Min(losses.Max(), low + 3 * Math.Max(0.05, losses.Order().ElementAt(losses.Count / 2) - low));
+        plot.Axes.SetLimitsY(low - 0.05 * (high - low), high);
     }
 
     private static double[] X(IEnumerable<CurvePoint> points, double scale) => points.Select(p => p.CumulativeFlops / scale).ToArray();

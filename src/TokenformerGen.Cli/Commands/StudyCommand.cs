@@ -1,0 +1,245 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Globalization;
+using System.Reflection;
+using Spectre.Console;
+using Spectre.Console.Cli;
+using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Cli.Reports;
+using TokenformerGen.Scaling;
+
+namespace TokenformerGen.Cli.Commands;
+
+internal sealed class StudySettings : RunSettings
+{
+    [CommandOption("--seeds <N|LIST>")]
+    [Description("Seed pairs: N (the first N of " + StudyCommand.SeedListText + ") or a list of SEED/DATA-SEED, e.g. 1234/1,7/2")]
+    [DefaultValue("3")]
+    public string Seeds { get; set; } = "3";
+
+    [CommandOption("--scales <LIST>")]
+    [Description("Budget scales, each multiplying every stage's token budget, e.g. 1,2,4")]
+    [DefaultValue("1")]
+    public string Scales { get; set; } = "1";
+
+    [CommandOption("--jobs <N>")]
+    [Description("Settings trained side by side, each in a child process of its own (--threads 1 each unless --threads is given); 1: one after another in this process")]
+    [DefaultValue(1)]
+    public int Jobs { get; set; } = 1;
+
+    [CommandOption("--smoke")]
+    [Description("A check in seconds: budget scales x" + StudyCommand.SmokeScaleText + ", 2 evaluations per stage of 1 batch, 2 seed pairs unless --seeds is given")]
+    public bool Smoke { get; set; }
+
+    // A child process of --jobs runs one setting: SCALE/SEED/DATA-SEED.
+    [CommandOption("--only <SETTING>", IsHidden = true)]
+    public string? Only { get; set; }
+}
+
+/// <summary>
+/// Runs a family's schedule and its baselines over several seed pairs and budget scales, each setting in an ordinary
+/// resumable run folder under one study folder (<c>scale-X/seed-S-D</c>), and reports per scale the mean, min and max
+/// over seeds of both ratios, the family ratio and the losses at equal compute (test split), with two plots.
+/// </summary>
+internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
+{
+    /// <summary>The seed pairs <c>--seeds N</c> takes the first N of: (initialisation seed, data-order seed); the first is <c>run</c>'s default.</summary>
+    public static readonly (long Seed, long DataSeed)[] SeedPairs = [(1234, 1), (7, 2), (99, 3), (2024, 4), (31337, 5), (42, 6), (314, 7), (2718, 8)];
+
+    /// <summary>How the help lists <see cref="SeedPairs"/>.</summary>
+    public const string SeedListText = "1234/1, 7/2, 99/3, 2024/4, 31337/5, 42/6, 314/7, 2718/8";
+
+    /// <summary>What <c>--smoke</c> multiplies the budget scales by.</summary>
+    public const double SmokeScale = 0.01;
+
+    /// <summary>How the help names <see cref="SmokeScale"/>.</summary>
+    public const string SmokeScaleText = "0.01";
+
+    /// <summary>The study folder's identity format.</summary>
+    public const string Format = "tokenformer-gen/study/1";
+
+    public override int Execute(CommandContext context, StudySettings settings, CancellationToken cancellationToken)
+    {
+        if (settings.Seed != TrainingSettings.ScheduleDefaults.Seed || settings.DataSeed != TrainingSettings.ScheduleDefaults.DataSeed || settings.Scale != 1)
+            throw new CliException("study takes its seeds from --seeds and its budgets from --scales; drop --seed, --data-seed and --scale");
+        if (settings.Jobs < 1) throw new CliException("--jobs must be at least 1");
+        if (settings.Smoke)
+        {
+            settings.Evals = 2;
+            settings.EvalBatches = 1;
+        }
+        var pairs = SeedPairsOf(settings.Seeds == "3" && settings.Smoke ? "2" : settings.Seeds);
+        var scales = ScalesOf(settings.Scales).Select(s => settings.Smoke ? s * SmokeScale : s).ToList();
+        // With --jobs, this process only reads the finished folders, and each child trains on one thread unless told otherwise.
+        string[] childThreads = settings.Threads is null ? ["--threads", "1"] : [];
+        if (settings.Jobs > 1 && settings.Only is null) settings.Threads ??= 1;
+
+        using var schedule = ScheduleRun.Prepare(session, settings);
+        var root = settings.Out ?? schedule.DefaultFolder("-study");
+        var runs = scales.SelectMany(scale => pairs.Select(p => new StudySetting(scale, p.Seed, p.DataSeed, Path.Combine(root, FolderName(scale, p.Seed, p.DataSeed))))).ToList();
+        try
+        {
+            if (settings.Only is { } only)
+            {
+                var setting = runs.SingleOrDefault(r => r.Key == only) ?? throw new CliException($"--only {only} is not a setting of this study");
+                schedule.Execute(OptionsOf(schedule, setting), setting.Directory, cancellationToken);
+                return 0;
+            }
+
+            using var folder = ScheduleRun.Claim(root, StudyIdentity(schedule));
+            session.Console.MarkupLineInterpolated(
+                $"[bold]study[/] of {schedule.Family.Name}: budget scales {string.Join(", ", scales.Select(Numbers.Exact))} × seed pairs {string.Join(", ", pairs.Select(p => $"{p.Seed}/{p.DataSeed}"))} = {runs.Count} runs in {root}{(folder.Resumed ? " (resuming what it holds)" : "")}");
+            schedule.Describe(OptionsOf(schedule, runs[0]));
+            if (settings.Jobs > 1) RunChildren([.. context.Arguments, .. childThreads], settings.Jobs, runs, cancellationToken);
+
+            var reports = new List<(StudySetting Setting, RunReport Report)>();
+            foreach (var run in runs)
+            {
+                session.Console.MarkupLineInterpolated($"[bold]budget scale {Numbers.Exact(run.Scale)}, seeds {run.Seed}/{run.DataSeed}[/]");
+                var report = schedule.Execute(OptionsOf(schedule, run), run.Directory, cancellationToken);
+                session.Console.MarkupLine(Markup.Escape(report.Conclusion()));
+                reports.Add((run, report));
+            }
+            var study = new StudyReport(schedule.Family, schedule.DataName, schedule.DataIdentity, schedule.Options, reports);
+            study.Write(root);
+            study.Render(session.Console);
+            session.Console.MarkupLineInterpolated($"study folder: {root} ({StudyReport.MarkdownFile}, {StudyReport.JsonFile}, {StudyReport.RatioPlotFile}, a loss plot per scale, and a run folder per setting)");
+            return 0;
+        }
+        catch (OperationCanceledException)
+        {
+            session.Console.MarkupLineInterpolated($"stopped; the same command again resumes every setting from its last checkpoint in {root}");
+            return 130;
+        }
+    }
+
+    /// <summary>One setting of a study: a budget scale and a seed pair, in its run folder.</summary>
+    internal sealed record StudySetting(double Scale, long Seed, long DataSeed, string Directory)
+    {
+        /// <summary>How <c>--only</c> names it.</summary>
+        public string Key => $"{Numbers.Exact(Scale)}/{Seed}/{DataSeed}";
+    }
+
+    private static ScheduleOptions OptionsOf(ScheduleRun schedule, StudySetting setting)
+        => schedule.Options with { BudgetScale = setting.Scale, Seed = setting.Seed, DataSeed = setting.DataSeed };
+
+    private static string FolderName(double scale, long seed, long dataSeed) => Path.Combine($"scale-{Numbers.Exact(scale)}", $"seed-{seed}-{dataSeed}");
+
+    // A study folder is the schedule without the seeds and the budget scale, which vary inside it: the same command with
+    // more seeds or scales extends it, anything else that changes a result is refused.
+    private static Dictionary<string, string> StudyIdentity(ScheduleRun schedule)
+    {
+        var identity = new Dictionary<string, string>(schedule.Identity(schedule.Options));
+        foreach (var key in new[] { "seed", "data_seed", "budget_scale" }) identity.Remove(key);
+        identity["format"] = Format;
+        return identity;
+    }
+
+    internal static IReadOnlyList<(long Seed, long DataSeed)> SeedPairsOf(string text)
+    {
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            return count >= 1 && count <= SeedPairs.Length ? SeedPairs[..count] : throw new CliException($"--seeds {text}: give 1..{SeedPairs.Length}, or a list of SEED/DATA-SEED pairs");
+        var pairs = new List<(long, long)>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            var halves = part.Split('/');
+            if (halves.Length != 2 || !long.TryParse(halves[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var seed)
+                || !long.TryParse(halves[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var dataSeed))
+                throw new CliException($"--seeds: '{part}' is not SEED/DATA-SEED (e.g. 1234/1)");
+            pairs.Add((seed, dataSeed));
+        }
+        return pairs.Distinct().Count() == pairs.Count ? pairs : throw new CliException($"--seeds {text} names a pair twice");
+    }
+
+    internal static IReadOnlyList<double> ScalesOf(string text)
+    {
+        var scales = new List<double>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+            scales.Add(double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var scale) && scale > 0 && double.IsFinite(scale)
+                ? scale : throw new CliException($"--scales: '{part}' is not a positive number"));
+        return scales.Distinct().Count() == scales.Count ? scales : throw new CliException($"--scales {text} names a scale twice");
+    }
+
+    // Each setting in a child process running this same command with --only, its output in scale-X/seed-S-D.log; a
+    // finished setting's child finds it finished and exits at once.
+    private void RunChildren(IReadOnlyList<string> arguments, int jobs, IReadOnlyList<StudySetting> runs, CancellationToken cancellation)
+    {
+        var (program, prefix) = ThisProgram();
+        var pending = new Queue<StudySetting>(runs);
+        var running = new List<Child>();
+        var failed = new List<string>();
+        while (pending.Count > 0 || running.Count > 0)
+        {
+            while (running.Count < jobs && pending.Count > 0 && !cancellation.IsCancellationRequested)
+            {
+                var child = Child.Start(program, [.. prefix, .. arguments, "--only", pending.Dequeue().Key], runs);
+                running.Add(child);
+                session.Console.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] started budget scale {Numbers.Exact(child.Setting.Scale)}, seeds {child.Setting.Seed}/{child.Setting.DataSeed} (pid {child.Process.Id}; output in {child.LogPath})");
+            }
+            if (running.FirstOrDefault(r => r.Process.HasExited) is not { } done)
+            {
+                Thread.Sleep(500);
+                if (cancellation.IsCancellationRequested) pending.Clear();   // the children got the same interrupt: they save and stop
+                continue;
+            }
+            running.Remove(done);
+            var code = done.Finish();
+            session.Console.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] {(code == 0 ? "finished" : $"[red]exited with {code}[/]")} budget scale {Numbers.Exact(done.Setting.Scale)}, seeds {done.Setting.Seed}/{done.Setting.DataSeed}");
+            if (code != 0) failed.Add($"{done.Setting.Key} (see {done.LogPath})");
+        }
+        cancellation.ThrowIfCancellationRequested();
+        if (failed.Count > 0) throw new CliException($"{failed.Count} setting(s) failed: {string.Join("; ", failed)}; the same command again resumes them");
+    }
+
+    // One child process and the log its output goes to.
+    private sealed class Child
+    {
+        private readonly StreamWriter _log;
+
+        private Child(StudySetting setting, Process process, StreamWriter log, string logPath) => (Setting, Process, _log, LogPath) = (setting, process, log, logPath);
+
+        public StudySetting Setting { get; }
+
+        public Process Process { get; }
+
+        public string LogPath { get; }
+
+        public static Child Start(string program, IReadOnlyList<string> arguments, IReadOnlyList<StudySetting> runs)
+        {
+            var setting = runs.Single(r => r.Key == arguments[^1]);
+            var logPath = setting.Directory + ".log";
+            Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+            var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            foreach (var argument in arguments) start.ArgumentList.Add(argument);
+            var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
+            var process = Process.Start(start) ?? throw new CliException($"--jobs: could not start {program}");
+            void Write(object _, DataReceivedEventArgs e)
+            {
+                if (e.Data is not null) lock (log) log.WriteLine(e.Data);
+            }
+            process.OutputDataReceived += Write;
+            process.ErrorDataReceived += Write;
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            return new Child(setting, process, log, logPath);
+        }
+
+        // Waits for the output to drain, closes the log and returns the exit code.
+        public int Finish()
+        {
+            Process.WaitForExit();
+            var code = Process.ExitCode;
+            Process.Dispose();
+            lock (_log) _log.Dispose();
+            return code;
+        }
+    }
+
+    // The command that started this process: an apphost, or `dotnet app.dll`.
+    private static (string Program, string[] Prefix) ThisProgram()
+    {
+        var process = Environment.ProcessPath ?? throw new CliException("--jobs: cannot tell which program this process runs");
+        var entry = Assembly.GetEntryAssembly()?.Location;
+        return Path.GetFileNameWithoutExtension(process) == "dotnet" && !string.IsNullOrEmpty(entry) ? (process, [entry]) : (process, []);
+    }
+}

@@ -1,0 +1,84 @@
+using ScottPlot;
+using TokenformerGen.Cli.Infrastructure;
+
+namespace TokenformerGen.Cli.Reports;
+
+/// <summary>The study's pictures: the ratios against budget scale with every seed, and per scale the loss curves of every seed.</summary>
+internal static class StudyPlots
+{
+    /// <summary>Both ratios (test split) of every seed against the budget scale, with their means joined and the break-even line.</summary>
+    public static void SaveRatios(string path, StudyReport study, int width = 900, int height = 560)
+    {
+        using var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var series = new (string Label, Func<RunReport, double?> Value, int Color)[]
+        {
+            ("ratio: progressive / scratch FLOPs to the baseline's final loss", r => r.Comparison?.Ratio, 0),
+            ("reverse: the same to the progressive run's final loss", r => r.Comparison?.ReverseRatio, 1),
+            ("family: progressive / the family from scratch (--scratch all)", r => r.FamilyComparisonOn()?.Ratio, 2),
+        };
+        foreach (var (label, value, color) in series)
+        {
+            var points = study.Runs.Select(r => (r.Setting.Scale, Value: value(r.Report))).Where(p => p.Value is double v && double.IsFinite(v)).ToList();
+            if (points.Count == 0) continue;
+            var seeds = plot.Add.ScatterPoints(points.Select(p => p.Scale).ToArray(), points.Select(p => p.Value!.Value).ToArray());
+            seeds.Color = palette.GetColor(color).WithAlpha(0.55);
+            seeds.MarkerSize = 7;
+            var means = points.GroupBy(p => p.Scale).OrderBy(g => g.Key).ToList();
+            var mean = plot.Add.Scatter(means.Select(g => g.Key).ToArray(), means.Select(g => g.Average(p => p.Value!.Value)).ToArray());
+            mean.Color = palette.GetColor(color);
+            mean.LineWidth = 2;
+            mean.MarkerSize = 4;
+            mean.LegendText = label + " (mean; dots: seeds)";
+        }
+        var even = plot.Add.HorizontalLine(1);
+        even.Color = Colors.Gray;
+        even.LinePattern = LinePattern.Dashed;
+        even.LegendText = "break-even";
+        plot.Title($"{study.Family.Name}: compute growing needed, by budget scale (test split)", size: 15);
+        plot.XLabel("budget scale (× every stage's token budget)");
+        plot.YLabel("FLOPs ratio (below 1: growing saved compute)");
+        plot.Axes.SetLimitsY(0, Math.Max(1.1, study.Runs.Select(r => r.Report.Comparison?.ReverseRatio ?? 0).DefaultIfEmpty(0).Max() * 1.05));
+        var scales = study.Scales;
+        plot.Axes.SetLimitsX(0, scales.Max() * 1.1);
+        plot.ShowLegend(Alignment.UpperLeft);
+        plot.SavePng(path, width, height);
+    }
+
+    /// <summary>Test loss against cumulative FLOPs at one budget scale: each seed's progressive run (solid) and compute-matched baseline (dashed) in one colour.</summary>
+    public static void SaveCurves(string path, StudyReport study, double scale, int width = 1000, int height = 620)
+    {
+        var runs = study.Runs.Where(r => r.Setting.Scale == scale).ToList();
+        var all = runs.SelectMany(r => r.Report.Progressive.Curve.Concat(r.Report.Scratch?.Curve ?? [])).ToList();
+        var (unit, name) = LossPlot.FlopsUnit(all.Select(p => p.CumulativeFlops).DefaultIfEmpty(1).Max());
+        using var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        for (var i = 0; i < runs.Count; i++)
+        {
+            var (setting, report) = runs[i];
+            var progressive = plot.Add.Scatter(X(report.Progressive.Curve, unit), Y(report.Progressive.Curve));
+            progressive.Color = palette.GetColor(i);
+            progressive.LineWidth = 2;
+            progressive.MarkerSize = 3;
+            progressive.LegendText = $"seeds {setting.Seed}/{setting.DataSeed}: progressive";
+            var baseline = (report.Scratch?.Curve ?? []).Where(p => p.Stage == report.LargestStage).ToList();
+            if (baseline.Count == 0) continue;
+            var scratch = plot.Add.Scatter(X(baseline, unit), Y(baseline));
+            scratch.Color = palette.GetColor(i);
+            scratch.LinePattern = LinePattern.Dashed;
+            scratch.LineWidth = 1.5f;
+            scratch.MarkerSize = 3;
+            scratch.LegendText = $"seeds {setting.Seed}/{setting.DataSeed}: {report.BaselineName}";
+        }
+        plot.Title($"{study.Family.Name}, budget scale {Numbers.Exact(scale)}: test loss of every seed", size: 15);
+        plot.XLabel($"cumulative training compute ({name})");
+        plot.YLabel("test loss (nats/token)");
+        LossPlot.FocusLosses(plot, all.Select(p => p.LossOn(RunReport.HeadlineSplit)));
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.SavePng(path, width, height);
+    }
+
+    private static double[] X(IEnumerable<Scaling.CurvePoint> points, double unit) => points.Select(p => p.CumulativeFlops / unit).ToArray();
+
+    private static double[] Y(IEnumerable<Scaling.CurvePoint> points) => points.Select(p => p.LossOn(RunReport.HeadlineSplit)).ToArray();
+}

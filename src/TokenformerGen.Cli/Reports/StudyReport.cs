@@ -1,0 +1,183 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Spectre.Console;
+using TokenformerGen.Checkpoints;
+using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Data;
+using TokenformerGen.Devices;
+using TokenformerGen.Modules;
+using TokenformerGen.Scaling;
+using StudySetting = TokenformerGen.Cli.Commands.StudyCommand.StudySetting;
+
+namespace TokenformerGen.Cli.Reports;
+
+/// <summary>Mean, min and max of a figure over a study's seeds, and how many seeds had it (a ratio is missing where a run never reached the loss).</summary>
+internal sealed record Spread(int Count, int Seeds, double Mean, double Min, double Max)
+{
+    /// <summary>The spread of the values that exist, or null when none does.</summary>
+    public static Spread? Of(IReadOnlyList<double?> values)
+    {
+        var present = values.OfType<double>().ToList();
+        return present.Count == 0 ? null : new Spread(present.Count, values.Count, present.Average(), present.Min(), present.Max());
+    }
+
+    /// <summary>"0.31 (0.27–0.36)", with "k of n" when some seeds lack the figure.</summary>
+    public override string ToString()
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var text = Count == 1 ? Mean.ToString("F2", inv) : $"{Mean.ToString("F2", inv)} ({Min.ToString("F2", inv)}–{Max.ToString("F2", inv)})";
+        return Count < Seeds ? $"{text}, {Count} of {Seeds} seeds" : text;
+    }
+}
+
+/// <summary>
+/// The outcome of <c>study</c>: every setting's comparison on the test split (and on validation), aggregated per budget
+/// scale over the seeds; as console tables, study.md, study.json, the ratio against budget scale and the loss curves of
+/// every seed per scale.
+/// </summary>
+internal sealed record StudyReport(FamilyRegistration Family, string Data, string DataIdentity, ScheduleOptions Options,
+                                   IReadOnlyList<(StudySetting Setting, RunReport Report)> Runs)
+{
+    /// <summary>File names in the study folder.</summary>
+    public const string MarkdownFile = "study.md", JsonFile = "study.json", RatioPlotFile = "ratio-vs-scale.png";
+
+    /// <summary>The loss plot of one budget scale.</summary>
+    public static string CurvesFile(double scale) => $"curves-scale-{Numbers.Exact(scale)}.png";
+
+    /// <summary>One budget scale over its seeds, on <paramref name="Split"/>.</summary>
+    public sealed record ScaleRow(double Scale, int Seeds, DataSplit Split, Spread? Ratio, Spread? ReverseRatio, bool ReverseIsBound, Spread? FamilyRatio, bool FamilyIsBound,
+                                  Spread? ProgressiveLoss, Spread? BaselineLoss, double ProgressiveFlops, double BaselineFlops);
+
+    /// <summary>The budget scales in the order given.</summary>
+    public IReadOnlyList<double> Scales => Runs.Select(r => r.Setting.Scale).Distinct().ToList();
+
+    /// <summary>Per budget scale, the spread over seeds of every figure on <paramref name="split"/>.</summary>
+    public IReadOnlyList<ScaleRow> ByScale(DataSplit split = RunReport.HeadlineSplit)
+        => Scales.Select(scale =>
+        {
+            var runs = Runs.Where(r => r.Setting.Scale == scale).Select(r => r.Report).ToList();
+            var comparisons = runs.Select(r => r.ComparisonOn(split)).ToList();
+            var families = runs.Select(r => r.FamilyComparisonOn(split)).ToList();
+            return new ScaleRow(scale, runs.Count, split,
+                                Spread.Of(comparisons.Select(c => c?.Ratio).ToList()),
+                                Spread.Of(comparisons.Select(c => c?.ReverseRatio).ToList()), comparisons.Any(c => c?.ReverseIsBound == true),
+                                Spread.Of(families.Select(f => (double?)f?.Ratio).ToList()), families.Any(f => f?.RatioIsBound == true),
+                                Spread.Of(comparisons.Select(c => (double?)c?.ProgressiveLoss).ToList()),
+                                Spread.Of(comparisons.Select(c => (double?)c?.BaselineLoss).ToList()),
+                                runs.Average(r => r.Progressive.TotalFlops), runs.Average(r => r.Scratch?.Stages.Single(s => s.Stage == r.LargestStage).Flops ?? double.NaN));
+        }).ToList();
+
+    private static readonly string[] ScaleHeaders =
+        ["budget scale", "seeds", "progressive FLOPs", "ratio to the baseline's loss", "reverse ratio", "family ratio", "progressive loss", "baseline loss (equal compute)"];
+
+    private static readonly string[] RunHeaders =
+        ["budget scale", "seeds", "ratio (test)", "reverse (test)", "family (test)", "progressive loss (test)", "baseline loss (test)", "ratio (validation)", "wall s"];
+
+    private IEnumerable<string[]> ScaleRows(DataSplit split)
+        => ByScale(split).Select(row => new[]
+        {
+            Numbers.Exact(row.Scale), row.Seeds.ToString(CultureInfo.InvariantCulture), Numbers.Flops(row.ProgressiveFlops),
+            row.Ratio?.ToString() ?? "not reached", (row.ReverseIsBound ? "< " : "") + (row.ReverseRatio?.ToString() ?? "-"),
+            (row.FamilyIsBound ? "< " : "") + (row.FamilyRatio?.ToString() ?? "-"),
+            row.ProgressiveLoss is { } p ? Loss(p) : "-", row.BaselineLoss is { } b ? Loss(b) : "-",
+        });
+
+    private IEnumerable<string[]> RunRows()
+        => Runs.Select(r =>
+        {
+            var c = r.Report.Comparison;
+            var f = r.Report.FamilyComparisonOn();
+            return new[]
+            {
+                Numbers.Exact(r.Setting.Scale), $"{r.Setting.Seed}/{r.Setting.DataSeed}", RunReport.RatioText(c?.Ratio, false),
+                RunReport.RatioText(c?.ReverseRatio, c?.ReverseIsBound == true), f is null ? "-" : RunReport.RatioText(f.Ratio, f.RatioIsBound),
+                c is null ? "-" : Numbers.Loss(c.ProgressiveLoss), c is null ? "-" : Numbers.Loss(c.BaselineLoss),
+                RunReport.RatioText(r.Report.ComparisonOn(DataSplit.Validation)?.Ratio, false), Numbers.Seconds(r.Report.Progressive.Stages.Concat(r.Report.Scratch?.Stages ?? []).Sum(s => s.WallSeconds)),
+            };
+        });
+
+    private static string Loss(Spread s)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        return s.Count == 1 ? s.Mean.ToString("F4", inv) : $"{s.Mean.ToString("F4", inv)} ({s.Min.ToString("F4", inv)}–{s.Max.ToString("F4", inv)})";
+    }
+
+    /// <summary>Prints the tables.</summary>
+    public void Render(IAnsiConsole console)
+    {
+        var scales = new Table().Title($"{Markup.Escape(Family.Name)} study: mean (min–max) over seeds, test split").AddColumns(ScaleHeaders);
+        foreach (var column in scales.Columns.Skip(1)) column.RightAligned();
+        foreach (var row in ScaleRows(RunReport.HeadlineSplit)) scales.AddRow(row.Select(Markup.Escape).ToArray());
+        console.Write(scales);
+        var runs = new Table().Title("every run").AddColumns(RunHeaders);
+        foreach (var column in runs.Columns.Skip(2)) column.RightAligned();
+        foreach (var row in RunRows()) runs.AddRow(row.Select(Markup.Escape).ToArray());
+        console.Write(runs);
+    }
+
+    /// <summary>Writes study.md, study.json and the plots into <paramref name="directory"/>.</summary>
+    public void Write(string directory)
+    {
+        StudyPlots.SaveRatios(Path.Combine(directory, RatioPlotFile), this);
+        foreach (var scale in Scales) StudyPlots.SaveCurves(Path.Combine(directory, CurvesFile(scale)), this, scale);
+        WriteMarkdown(Path.Combine(directory, MarkdownFile));
+        WriteJson(Path.Combine(directory, JsonFile));
+    }
+
+    private void WriteMarkdown(string path)
+    {
+        var inv = CultureInfo.InvariantCulture;
+        var md = new StringBuilder();
+        md.AppendLine($"# Scaling study: {Family.Name}").AppendLine();
+        md.AppendLine($"- data: `{Data}` (`{DataIdentity}`); the last 5% held out, its first half the validation split (evaluation during training, growth checks), its second half the test split, on which the headline figures are read");
+        md.AppendLine(inv, $"- {Options.EvaluationsPerStage} points per stage of {Options.EvalBatches} batches on each split; optimizer at growth `{OptionNames.Kebab(Options.OptimizerGrowth)}`, learning rate `{OptionNames.Kebab(Options.LearningRates)}`, from scratch `{OptionNames.Kebab(Options.Scratch)}`; device `{Options.Compute.DeviceName}`, precision `{Options.Compute.Precision.Name()}`");
+        md.AppendLine($"- settings: budget scales {string.Join(", ", Scales.Select(Numbers.Exact))} × seed pairs (initialisation/data order) {string.Join(", ", Runs.Select(r => $"{r.Setting.Seed}/{r.Setting.DataSeed}").Distinct())}; each in its run folder `scale-X/seed-S-D`");
+        md.AppendLine($"- spec sha256 `{Family.SpecHash}`").AppendLine();
+        md.AppendLine("The ratio is the progressive run's FLOPs to reach the compute-matched baseline's final loss over the baseline's FLOPs to it (below 1: growing saved compute; \"not reached\": it never got there). " +
+                      "The reverse ratio is the other direction, the FLOPs to the progressive run's final loss (<: the baseline never got there, an upper bound). " +
+                      "The family ratio is the progressive FLOPs over the sum of what each stage from scratch needed to reach the progressive stage's loss (with `--scratch all`).").AppendLine();
+        foreach (var split in new[] { RunReport.HeadlineSplit, DataSplit.Validation })
+        {
+            md.AppendLine($"## Per budget scale, mean (min–max) over seeds ({split.ToString().ToLowerInvariant()} split)").AppendLine();
+            md.AppendLine($"| {string.Join(" | ", ScaleHeaders)} |");
+            md.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            foreach (var row in ScaleRows(split)) md.AppendLine($"| {string.Join(" | ", row)} |");
+            md.AppendLine();
+        }
+        md.AppendLine("## Every run").AppendLine();
+        md.AppendLine($"| {string.Join(" | ", RunHeaders)} |");
+        md.AppendLine("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        foreach (var row in RunRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
+        md.AppendLine().AppendLine($"![ratio against budget scale]({RatioPlotFile})").AppendLine();
+        foreach (var scale in Scales) md.AppendLine($"![test loss of every seed, budget scale {Numbers.Exact(scale)}]({CurvesFile(scale)})").AppendLine();
+        AtomicFile.Write(path, stream =>
+        {
+            using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
+            writer.Write(md.ToString());
+        });
+    }
+
+    private void WriteJson(string path)
+    {
+        var json = new
+        {
+            family = Family.Name,
+            spec_hash = Family.SpecHash,
+            data = Data,
+            data_identity = DataIdentity,
+            scales = ByScale(),
+            scales_validation = ByScale(DataSplit.Validation),
+            runs = Runs.Select(r => new
+            {
+                scale = r.Setting.Scale,
+                seed = r.Setting.Seed,
+                data_seed = r.Setting.DataSeed,
+                folder = Path.GetRelativePath(Path.GetDirectoryName(path)!, r.Setting.Directory),
+                comparison = r.Report.ComparisonJson(RunReport.HeadlineSplit),
+                comparison_validation = r.Report.ComparisonJson(DataSplit.Validation),
+            }),
+        };
+        AtomicFile.Write(path, stream => JsonSerializer.Serialize(stream, json, RunReport.JsonOptions));
+    }
+}

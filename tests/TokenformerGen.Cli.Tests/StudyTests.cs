@@ -1,0 +1,109 @@
+using System.Text.Json;
+using TokenformerGen.Cli.Tests.Infrastructure;
+
+namespace TokenformerGen.Cli.Tests;
+
+/// <summary>The study over seeds and budget scales on the Mini family: its run folders, its aggregates, resuming and refusals.</summary>
+public sealed class StudyTests
+{
+    private static readonly string[] Quick = ["--evals", "2", "--eval-batches", "2", "--scratch", "all"];
+
+    [Fact]
+    public void EverySettingIsAnOrdinaryRunAndTheStudyAggregatesTheirRatiosOverSeeds()
+    {
+        var folder = TestData.NewDirectory("study");
+        var output = TestCli.Ok(["study", "--out", folder, "--seeds", "2", "--scales", "0.2,0.4", .. Quick]);
+        Assert.Contains("study of Mini: budget scales 0.2, 0.4 × seed pairs 1234/1, 7/2 = 4 runs", output);
+        Assert.Contains("Mini study: mean (min–max) over seeds, test split", output);
+
+        // Each setting's folder holds what `run` with its seeds and scale makes, bit for bit in its results.
+        var alone = TestData.NewDirectory("study-alone");
+        TestCli.Ok(["run", "--out", alone, "--seed", "7", "--data-seed", "2", "--scale", "0.4", .. Quick]);
+        Assert.Equal(Stages(Path.Combine(alone, "results.json")), Stages(Path.Combine(folder, "scale-0.4", "seed-7-2", "results.json")));
+
+        // Per scale: the mean, min and max of each run's own ratios, read back from the runs' results.json.
+        using var study = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "study.json")));
+        var scales = study.RootElement.GetProperty("scales").EnumerateArray().ToList();
+        Assert.Equal([0.2, 0.4], scales.Select(s => s.GetProperty("scale").GetDouble()));
+        foreach (var row in scales)
+        {
+            var scale = row.GetProperty("scale").GetDouble();
+            var ratios = new[] { "seed-1234-1", "seed-7-2" }.Select(seed => Comparison(Path.Combine(folder, $"scale-{scale:R}", seed, "results.json"))).ToList();
+            Assert.Equal(2, row.GetProperty("seeds").GetInt32());
+            foreach (var (name, read) in new (string, Func<JsonElement, JsonElement>)[]
+            {
+                ("ratio", c => c.GetProperty("at_baseline_loss").GetProperty("ratio")),
+                ("reverse_ratio", c => c.GetProperty("reverse_ratio")),
+                ("family_ratio", c => c.GetProperty("family").GetProperty("ratio")),
+                ("progressive_loss", c => c.GetProperty("progressive_loss")),
+            })
+            {
+                var values = ratios.Select(read).Where(v => v.ValueKind == JsonValueKind.Number).Select(v => v.GetDouble()).ToList();
+                var spread = row.GetProperty(name);
+                if (values.Count == 0)
+                {
+                    Assert.Equal(JsonValueKind.Null, spread.ValueKind);
+                    continue;
+                }
+                Assert.Equal(values.Count, spread.GetProperty("count").GetInt32());
+                Assert.Equal(values.Sum() / values.Count, spread.GetProperty("mean").GetDouble(), 12);
+                Assert.Equal(values.Min(), spread.GetProperty("min").GetDouble());
+                Assert.Equal(values.Max(), spread.GetProperty("max").GetDouble());
+            }
+        }
+
+        var markdown = File.ReadAllText(Path.Combine(folder, "study.md"));
+        Assert.Contains("## Per budget scale, mean (min–max) over seeds (test split)", markdown);
+        Assert.Contains("## Per budget scale, mean (min–max) over seeds (validation split)", markdown);
+        Assert.Contains("| 0.4 | 7/2 |", markdown);
+        foreach (var png in new[] { "ratio-vs-scale.png", "curves-scale-0.2.png", "curves-scale-0.4.png" })
+            Assert.True(new FileInfo(Path.Combine(folder, png)).Length > 10_000, png);
+    }
+
+    [Fact]
+    public void TheSameStudyResumesMoreSeedsExtendItAndAnotherIsRefused()
+    {
+        var folder = TestData.NewDirectory("study-resume");
+        string[] study = ["study", "--out", folder, "--seeds", "1", "--scales", "0.2", .. Quick];
+        TestCli.Ok(study);
+        var trained = Path.Combine(folder, "scale-0.2", "seed-1234-1", "progressive", "Large.safetensors");
+        var written = File.GetLastWriteTimeUtc(trained);
+
+        // Again: nothing is trained again, every stage is found finished.
+        var again = TestCli.Ok(study);
+        Assert.Contains("(resuming what it holds)", again);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(trained));
+
+        // A second seed pair adds its run folder and leaves the first alone.
+        TestCli.Ok(["study", "--out", folder, "--seeds", "2", "--scales", "0.2", .. Quick]);
+        Assert.True(File.Exists(Path.Combine(folder, "scale-0.2", "seed-7-2", "results.json")));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(trained));
+
+        foreach (var (command, expected) in new (string[], string)[]
+        {
+            ([.. study, "--lr-schedule", "restart"], "lr_schedule is 'global' there, 'restart' here"),
+            (["run", "--out", folder, .. Quick], "format is 'tokenformer-gen/study/1' there, 'tokenformer-gen/run/2' here"),
+            ([.. study, "--seed", "7"], "study takes its seeds from --seeds and its budgets from --scales"),
+            (["study", "--out", folder, "--seeds", "9"], "--seeds 9: give 1..8"),
+            (["study", "--out", folder, "--seeds", "1/2,x"], "--seeds: 'x' is not SEED/DATA-SEED"),
+            (["study", "--out", folder, "--scales", "1,-2"], "--scales: '-2' is not a positive number"),
+        })
+        {
+            var result = TestCli.Run(command);
+            Assert.True(result.ExitCode == 1, result.ToString());
+            Assert.Contains(expected, Assert.Single(result.ErrorLines));
+        }
+    }
+
+    private static string Stages(string results)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(results));
+        return json.RootElement.GetProperty("progressive").GetProperty("curve").GetRawText() + json.RootElement.GetProperty("scratch").GetProperty("curve").GetRawText();
+    }
+
+    private static JsonElement Comparison(string results)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(results));
+        return json.RootElement.GetProperty("comparison").Clone();
+    }
+}
