@@ -1,4 +1,4 @@
-"""Reference training step in eager PyTorch for figure 11 (issue 17): the released TokenFormer-150M shape written
+"""Reference training step in eager PyTorch for figure 12 (issue 17): the released TokenFormer-150M shape written
 from the paper as a PyTorch user would write it (Pattention l2_norm_gelu with tau = sqrt(n), non-parametric pre-LN,
 GPT-NeoX partial rotary, causal softmax attention, affine final LayerNorm, tied head), trained with torch.optim.AdamW
 (betas 0.9/0.95, weight decay 0.1 on matrices) and gradient clipping at 1.0.

@@ -33,8 +33,9 @@ internal sealed class PyTorchFigure : IFigure
             context.Verdicts.Add(new Verdict(Number, "fp32 step vs eager PyTorch", "skipped: " + why, "≥ 1.3× at 1 × 128", null));
             return;
         }
-        var size = context.Smoke ? BenchModels.Tiny : BenchModels.Released150M;
-        var settings = context.Smoke ? new[] { (1, 16) } : [(1, 128), (4, 512)];
+        var size = context.Smoke ? BenchModels.Tiny : context.Shape ?? BenchModels.Released150M;
+        // With --shape, only the step the target is about (1 × 128): the 4 × 512 rounds take half an hour.
+        var settings = context.Smoke ? new[] { (1, 16) } : context.Shape is null ? [(1, 128), (4, 512)] : [(1, 128)];
         var (steps, rounds) = context.Smoke ? (1, 1) : (4, 2);
         var threads = get_num_threads();
         using var corpus = BenchModels.OpenCorpus();
@@ -65,7 +66,7 @@ internal sealed class PyTorchFigure : IFigure
             {
                 context.Log($"pytorch: {variant}, {batch} × {seq}, {steps} steps after 2 warm-up steps");
                 var times = RunScript(context, script, variant == "as installed" ? null : ReuseTunables,
-                                      "--shape", size == BenchModels.Tiny ? "tiny" : "150M", "--batch", $"{batch}", "--context", $"{seq}", "--steps", $"{steps + 2}", "--threads", $"{threads}");
+                                      "--shape", size == BenchModels.Tiny ? "tiny" : size == BenchModels.P354M ? "P354M" : "150M", "--batch", $"{batch}", "--context", $"{seq}", "--steps", $"{steps + 2}", "--threads", $"{threads}");
                 return times.Skip(2).ToList();
             }
             context.Log($"pytorch: ours, {batch} × {seq}, warm-up");
