@@ -46,7 +46,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
     public static string CurvesFile(double scale) => $"curves-scale-{Numbers.Exact(scale)}.png";
 
     /// <summary>One budget scale over its seeds, on <paramref name="Split"/>.</summary>
-    public sealed record ScaleRow(double Scale, int Seeds, DataSplit Split, Spread? Ratio, Spread? ReverseRatio, bool ReverseIsBound, Spread? FamilyRatio, bool FamilyIsBound,
+    public sealed record ScaleRow(double Scale, int Seeds, DataSplit Split, Spread? Ratio, Spread? ReverseRatio, bool ReverseIsBound, Spread? FamilyRatio, bool FamilyIsBound, Spread? FamilyReverseRatio,
                                   Spread? ProgressiveLoss, Spread? BaselineLoss, double ProgressiveFlops, double BaselineFlops);
 
     /// <summary>The budget scales in the order given.</summary>
@@ -63,13 +63,14 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
                                 Spread.Of(comparisons.Select(c => c?.Ratio).ToList()),
                                 Spread.Of(comparisons.Select(c => c?.ReverseRatio).ToList()), comparisons.Any(c => c?.ReverseIsBound == true),
                                 Spread.Of(families.Select(f => (double?)f?.Ratio).ToList()), families.Any(f => f?.RatioIsBound == true),
+                                Spread.Of(families.Select(f => f?.ReverseRatio).ToList()),
                                 Spread.Of(comparisons.Select(c => (double?)c?.ProgressiveLoss).ToList()),
                                 Spread.Of(comparisons.Select(c => (double?)c?.BaselineLoss).ToList()),
                                 runs.Average(r => r.Progressive.TotalFlops), runs.Average(r => r.Scratch?.Stages.Single(s => s.Stage == r.LargestStage).Flops ?? double.NaN));
         }).ToList();
 
     private static readonly string[] ScaleHeaders =
-        ["budget scale", "seeds", "progressive FLOPs", "ratio to the baseline's loss", "reverse ratio", "family ratio", "progressive loss", "baseline loss (equal compute)"];
+        ["budget scale", "seeds", "progressive FLOPs", "ratio to the baseline's loss", "reverse ratio", "family ratio", "family reverse", "progressive loss", "baseline loss (equal compute)"];
 
     private static readonly string[] RunHeaders =
         ["budget scale", "seeds", "ratio (test)", "reverse (test)", "family (test)", "progressive loss (test)", "baseline loss (test)", "ratio (validation)", "wall s"];
@@ -79,7 +80,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
         {
             Numbers.Exact(row.Scale), row.Seeds.ToString(CultureInfo.InvariantCulture), Numbers.Flops(row.ProgressiveFlops),
             row.Ratio?.ToString() ?? "not reached", (row.ReverseIsBound ? "< " : "") + (row.ReverseRatio?.ToString() ?? "-"),
-            (row.FamilyIsBound ? "< " : "") + (row.FamilyRatio?.ToString() ?? "-"),
+            (row.FamilyIsBound ? "< " : "") + (row.FamilyRatio?.ToString() ?? "-"), row.FamilyReverseRatio?.ToString() ?? "-",
             row.ProgressiveLoss is { } p ? Loss(p) : "-", row.BaselineLoss is { } b ? Loss(b) : "-",
         });
 
@@ -136,12 +137,12 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
         md.AppendLine($"- spec sha256 `{Family.SpecHash}`").AppendLine();
         md.AppendLine("The ratio is the progressive run's FLOPs to reach the compute-matched baseline's final loss over the baseline's FLOPs to it (below 1: growing saved compute; \"not reached\": it never got there). " +
                       "The reverse ratio is the other direction, the FLOPs to the progressive run's final loss (<: the baseline never got there, an upper bound). " +
-                      "The family ratio is the progressive FLOPs over the sum of what each stage from scratch needed to reach the progressive stage's loss (with `--scratch all`).").AppendLine();
+                      "The family ratio is the progressive FLOPs over the sum of what each stage from scratch needed to reach the progressive stage's loss (<: some stage from scratch never got there); the family reverse ratio is the progressive FLOPs by which it had reached every scratch stage's final loss over the whole family's FLOPs from scratch (both with `--scratch all`).").AppendLine();
         foreach (var split in new[] { RunReport.HeadlineSplit, DataSplit.Validation })
         {
             md.AppendLine($"## Per budget scale, mean (min–max) over seeds ({split.ToString().ToLowerInvariant()} split)").AppendLine();
             md.AppendLine($"| {string.Join(" | ", ScaleHeaders)} |");
-            md.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+            md.AppendLine("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
             foreach (var row in ScaleRows(split)) md.AppendLine($"| {string.Join(" | ", row)} |");
             md.AppendLine();
         }
