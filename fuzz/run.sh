@@ -87,7 +87,7 @@ for t in $list; do
   echo "== $t: afl-fuzz for $minutes min"
   # -t 1000: the hang limit (1 s per input); -m none: the .NET runtime maps far more than AFL's default limit.
   nice -n 19 afl-fuzz -i "$work/in" -o "$work/findings" -t 1000 -m none -V $((minutes * 60)) \
-    -- dotnet "$out/bin/TokenformerGen.Fuzz.dll" afl "$t" > "$work/afl.log" 2>&1 || { echo "afl-fuzz failed; see $work/afl.log"; tail -n 20 "$work/afl.log"; status=1; continue; }
+    -- dotnet "$out/bin/TokenformerGen.Fuzz.dll" afl "$t" "$work/in" > "$work/afl.log" 2>&1 || { echo "afl-fuzz failed; see $work/afl.log"; tail -n 20 "$work/afl.log"; status=1; continue; }
   stats="$work/findings/default/fuzzer_stats"
   get() { awk -F' *: *' -v k="$1" '$1 == k { print $2 }' "$stats"; }
   printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$t" "$minutes" "$(get execs_done)" "$(get execs_per_sec)" "$(get corpus_count)" \

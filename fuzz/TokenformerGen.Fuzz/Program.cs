@@ -2,11 +2,12 @@ using SharpFuzz;
 using TokenformerGen.Fuzz;
 
 // fuzz/run.sh drives this host:
-//   afl TARGET                    the SharpFuzz fork server loop for afl-fuzz (stdin input, in-process persistent runs)
+//   afl TARGET [WARM]             the SharpFuzz fork server loop for afl-fuzz (stdin input, in-process persistent runs),
+//                                 after one unchecked run of each file in folder WARM (JIT, libtorch) so no first input reads as a hang
 //   replay TARGET PATH...         every file (folders: their files) through the target in-process, checked against the bounds
 //   seed REPOSITORY CORPUS        writes each target's seed corpus with the library's own writers
 var targets = ReaderTargets.All.Append(SpecTarget.Spec).ToDictionary(t => t.Name, StringComparer.Ordinal);
-string Usage() => $"usage: afl TARGET | replay TARGET PATH... | seed REPOSITORY CORPUS   (targets: {string.Join(", ", targets.Keys)})";
+string Usage() => $"usage: afl TARGET [WARM] | replay TARGET PATH... | seed REPOSITORY CORPUS   (targets: {string.Join(", ", targets.Keys)})";
 
 if (args.Length >= 3 && args[0] == "seed")
 {
@@ -25,6 +26,8 @@ try
     switch (args[0])
     {
         case "afl":
+            if (args.Length >= 3 && Directory.Exists(args[2]))
+                AflWarmUp.Run(target, Directory.GetFiles(args[2]).Order(StringComparer.Ordinal), scratch);
             Fuzzer.Run(stream =>
             {
                 using var input = new MemoryStream();

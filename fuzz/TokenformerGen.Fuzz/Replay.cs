@@ -16,7 +16,7 @@ internal static class Replay
             var input = File.ReadAllBytes(file);
             try
             {
-                target.Check(input, scratch);   // warm: the first call of a path pays JIT and static initialisation
+                target.Warm(input, scratch);   // the first call of a path pays JIT, static initialisation and native loading
                 var m = target.Check(input, scratch);
                 if (m.Outcome.Refusal is null) accepted++; else refused++;
                 worstRatio = Math.Max(worstRatio, (double)m.ManagedBytes / Math.Max(1, input.Length));

@@ -31,6 +31,24 @@ public sealed class BoundViolationException(string message) : Exception(message)
 /// <param name="TensorFactor">Tensor bytes allowed per input byte.</param>
 public sealed record FuzzTarget(string Name, string Refusals, Func<byte[], string, Outcome> Run, long ManagedFactor, long TensorFactor)
 {
+    /// <summary>
+    /// Runs <paramref name="input"/> once without holding it to any bound or caring how it ends, so that the checked
+    /// runs after it do not pay for JIT, static initialisation or loading the native torch library (over a second on
+    /// this machine, which would otherwise read as a hang on the first input of every process).
+    /// </summary>
+    public void Warm(byte[] input, string scratch)
+    {
+        Directory.CreateDirectory(scratch);
+        try
+        {
+            Run(input, scratch);
+        }
+        catch (Exception)
+        {
+            // Not judged here: the checked run of the same input reports it.
+        }
+    }
+
     /// <summary>The managed allocation allowed for an input of <paramref name="inputBytes"/> bytes.</summary>
     public long ManagedBound(long inputBytes) => FuzzLimits.ManagedAllowance + ManagedFactor * inputBytes;
 
