@@ -53,8 +53,9 @@ public sealed record FuzzTarget(string Name, string Refusals, Func<byte[], strin
     public long ManagedBound(long inputBytes) => FuzzLimits.ManagedAllowance + ManagedFactor * inputBytes;
 
     /// <summary>
-    /// Runs <paramref name="input"/> and checks it against the bounds: managed allocation (measured around the call),
-    /// tensor bytes handed back, wall time for inputs up to <see cref="FuzzLimits.TimedInputBytes"/>, and a refusal
+    /// Runs <paramref name="input"/> and checks it against the bounds: managed allocation (measured around the call on
+    /// this thread), tensor bytes handed back, wall time for inputs up to <see cref="FuzzLimits.TimedInputBytes"/> (a slow
+    /// call is timed twice and the faster counts), and a refusal
     /// message that names the file (the scratch folder's path appears in it).
     /// </summary>
     /// <exception cref="BoundViolationException">A bound was broken.</exception>
@@ -62,27 +63,40 @@ public sealed record FuzzTarget(string Name, string Refusals, Func<byte[], strin
     public Measured Check(byte[] input, string scratch)
     {
         Directory.CreateDirectory(scratch);
-        var before = GC.GetTotalAllocatedBytes(precise: true);
-        var clock = Stopwatch.StartNew();
-        var outcome = Run(input, scratch);
-        clock.Stop();
-        var allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-        var measured = new Measured(outcome, allocated, clock.Elapsed);
+        var measured = Measure(input, scratch);
+        // A hang repeats; a moment of load on a shared machine does not: a slow call is timed once more, and the faster counts.
+        if (input.Length <= FuzzLimits.TimedInputBytes && measured.Elapsed > FuzzLimits.TimeLimit)
+        {
+            var again = Measure(input, scratch);
+            if (again.Elapsed < measured.Elapsed) measured = measured with { Elapsed = again.Elapsed };
+        }
+        var (outcome, allocated, elapsed) = measured;
         if (allocated > ManagedBound(input.Length))
             throw new BoundViolationException($"{Name}: {allocated:N0} managed bytes allocated for a {input.Length:N0}-byte input; the bound is {ManagedBound(input.Length):N0}");
         if (outcome.TensorBytes > TensorFactor * input.Length)
             throw new BoundViolationException($"{Name}: {outcome.TensorBytes:N0} tensor bytes made from a {input.Length:N0}-byte input; the bound is {TensorFactor}× the input");
-        if (input.Length <= FuzzLimits.TimedInputBytes && clock.Elapsed > FuzzLimits.TimeLimit)
-            throw new BoundViolationException($"{Name}: {clock.Elapsed.TotalMilliseconds:F0} ms for a {input.Length:N0}-byte input; the limit is {FuzzLimits.TimeLimit.TotalMilliseconds:F0} ms");
+        if (input.Length <= FuzzLimits.TimedInputBytes && elapsed > FuzzLimits.TimeLimit)
+            throw new BoundViolationException($"{Name}: {elapsed.TotalMilliseconds:F0} ms for a {input.Length:N0}-byte input; the limit is {FuzzLimits.TimeLimit.TotalMilliseconds:F0} ms");
         if (outcome.Refusal is { } message && !message.Contains(scratch, StringComparison.Ordinal))
             throw new BoundViolationException($"{Name}: the refusal does not name the file: {message}");
         return measured;
+    }
+
+    // Managed bytes are counted on the calling thread (the readers use no other), so that tests running beside it in
+    // the same process do not count; everything allocated, which bounds the peak from above.
+    private Measured Measure(byte[] input, string scratch)
+    {
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        var clock = Stopwatch.StartNew();
+        var outcome = Run(input, scratch);
+        clock.Stop();
+        return new Measured(outcome, GC.GetAllocatedBytesForCurrentThread() - before, clock.Elapsed);
     }
 }
 
 /// <summary>What one checked run measured.</summary>
 /// <param name="Outcome">How the reader took the input.</param>
-/// <param name="ManagedBytes">Managed bytes allocated during the call (all threads).</param>
+/// <param name="ManagedBytes">Managed bytes allocated during the call on the calling thread.</param>
 /// <param name="Elapsed">Wall time of the call.</param>
 public readonly record struct Measured(Outcome Outcome, long ManagedBytes, TimeSpan Elapsed);
 
