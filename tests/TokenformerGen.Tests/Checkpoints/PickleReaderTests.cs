@@ -117,6 +117,28 @@ public sealed class PickleReaderTests : TempFolderTest
         Assert.Contains($"tuples nested {PickleReader.MaxDepth + 1} deep; at most {PickleReader.MaxDepth} are read", Refusal(pickle.Stop()));
     }
 
+    // What a pickle may cost in managed bytes per byte of it, whatever it pushes (docs/reliability.md). Each opcode can
+    // make an object, so this is tens of bytes, not 2×: an empty dict was three objects (188 bytes a byte) until AFL++'s
+    // large-input probe, now one made whole with its first item.
+    private const int ManagedBytesPerPickleByte = 96;
+
+    [Theory]
+    [InlineData(new byte[] { 0x7d })]         // EMPTY_DICT
+    [InlineData(new byte[] { 0x8f })]         // EMPTY_SET
+    [InlineData(new byte[] { 0x5d })]         // EMPTY_LIST
+    [InlineData(new byte[] { 0x4e, 0x85 })]   // NONE, TUPLE1: a million one-tuples, each interned
+    [InlineData(new byte[] { 0x28 })]         // MARK
+    public void AMegabyteOfOneOpcodeCostsAFewWordsPerByte(byte[] op)
+    {
+        var pickle = new PickleBytes();
+        for (var i = 0; i < (1 << 20) / op.Length; i++) pickle.Op(op);
+        var bytes = pickle.Stop();
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        Refusal(bytes);   // STOP with a million values on the stack (or none, for MARK)
+        var allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated <= ManagedBytesPerPickleByte * bytes.Length, $"{allocated:N0} bytes allocated for a {bytes.Length:N0}-byte pickle");
+    }
+
     [Fact]
     public void AMemoIndexOutOfRangeIsRefused()
     {

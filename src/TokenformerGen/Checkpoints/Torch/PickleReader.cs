@@ -162,7 +162,7 @@ internal sealed class PickleReader
             return dict;
         }
         if ((g.IsBuiltin("set") || g.IsBuiltin("frozenset")) && (a.Count == 0 || a is { Count: 1 } && a[0] is List<object?>))
-            return new PySet(a.Count > 0 ? (List<object?>)a[0]! : []);
+            return new PySet(a.Count > 0 ? [.. (List<object?>)a[0]!] : []);   // a copy, as set(list) is
         if ((g.IsBuiltin("bytearray") || g.IsBuiltin("bytes")) && a.Count <= 1)
         {
             if (a.Count == 0) return Array.Empty<byte>();
