@@ -59,7 +59,8 @@ list=$(selected "$1")
 # What the fuzzer needs: AFL++ (Debian) and the sharpfuzz instrumenting tool (a dotnet tool pinned in the manifest).
 if ! command -v afl-fuzz >/dev/null; then
   echo "installing afl++ (Debian)"
-  apt-get update -qq && apt-get install -y -qq afl++ >/dev/null
+  as_root=$([ "$(id -u)" -eq 0 ] || echo sudo)
+  $as_root apt-get update -qq && $as_root apt-get install -y -qq afl++ >/dev/null
 fi
 (cd "$here" && dotnet tool restore >/dev/null)
 

@@ -21,10 +21,10 @@ public static class ReaderTargets
     public static readonly FuzzTarget SafeTensors = new("safetensors", nameof(CheckpointFormatException), ReadSafeTensors, ManagedFactor: 16, TensorFactor: 1);
 
     /// <summary><c>pytorch_model.bin</c>: the torch zip, its pickle and every tensor, as <c>import --official</c> reads them.</summary>
-    public static readonly FuzzTarget Official = new("official", $"{nameof(CheckpointFormatException)}, {nameof(CheckpointMismatchException)}", ReadOfficial, ManagedFactor: 1024, TensorFactor: 16);
+    public static readonly FuzzTarget Official = new("official", $"{nameof(CheckpointFormatException)}, {nameof(CheckpointMismatchException)}", ReadOfficial, ManagedFactor: 256, TensorFactor: 16);
 
     /// <summary><c>mp_rank_00_model_states.pt</c> in a DeepSpeed directory, as <c>import --neox</c> reads it.</summary>
-    public static readonly FuzzTarget DeepSpeed = new("deepspeed", $"{nameof(CheckpointFormatException)}, {nameof(CheckpointMismatchException)}", ReadDeepSpeed, ManagedFactor: 1024, TensorFactor: 32);
+    public static readonly FuzzTarget DeepSpeed = new("deepspeed", $"{nameof(CheckpointFormatException)}, {nameof(CheckpointMismatchException)}", ReadDeepSpeed, ManagedFactor: 256, TensorFactor: 32);
 
     /// <summary>
     /// A NeoX dataset: the input is a 4-byte little-endian length n, n bytes of <c>PREFIX.idx</c>, and the rest
