@@ -82,7 +82,7 @@ public static class DeepSpeedCheckpoint
     public static DeepSpeedModelStates Read(string directory, int layers)
     {
         var (tag, file) = Locate(directory);
-        using var archive = TorchArchive.Open(file);
+        using var archive = TorchArchive.Open(file, PickleGlobals.DeepSpeed);
         if (archive.Root is not PyDict root)
             throw new CheckpointFormatException(file, null, $"holds {PickleReader.Describe(archive.Root)}, not the dict DeepSpeed saves");
 

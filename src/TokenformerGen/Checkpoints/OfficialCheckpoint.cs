@@ -180,7 +180,7 @@ public static class OfficialCheckpoint
 
     private static Dictionary<string, Tensor> Unpickle(string path)
     {
-        using var archive = TorchArchive.Open(path);
+        using var archive = TorchArchive.Open(path, PickleGlobals.StateDict);
         return archive.ReadStateDict(archive.Root, "its object");
     }
 }

@@ -46,6 +46,9 @@ internal static class SafeTensorsHeader
 
     private static (IReadOnlyList<SafeTensorInfo>, IReadOnlyDictionary<string, string>) Parse(byte[] header, string path, long dataLength)
     {
+        // JsonDocument checks UTF-8 only when a string is read; a name or value with bad bytes must be refused here.
+        if (!System.Text.Unicode.Utf8.IsValid(header))
+            throw new CheckpointFormatException(path, null, $"header is not valid UTF-8 (the format's JSON is UTF-8 text; first bad byte at {8 + FirstInvalidUtf8(header)}).");
         JsonDocument document;
         try
         {
@@ -78,6 +81,14 @@ internal static class SafeTensorsHeader
             tensors.Sort((a, b) => string.CompareOrdinal(a.Name, b.Name));
             return (tensors, metadata);
         }
+    }
+
+    /// <summary>The index of the first byte of <paramref name="bytes"/> that is not part of valid UTF-8, or its length.</summary>
+    internal static int FirstInvalidUtf8(ReadOnlySpan<byte> bytes)
+    {
+        var at = 0;
+        while (at < bytes.Length && System.Text.Rune.DecodeFromUtf8(bytes[at..], out _, out var length) == System.Buffers.OperationStatus.Done) at += length;
+        return at;
     }
 
     private static void ParseMetadata(JsonElement value, string path, Dictionary<string, string> metadata)

@@ -42,6 +42,12 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
             : new Regex(string.Join('|', added.Keys.OrderByDescending(k => k.Length).ThenBy(k => k, StringComparer.Ordinal).Select(Regex.Escape)), RegexOptions.CultureInvariant);
     }
 
+    /// <summary>
+    /// Ids at or above this (16,777,216) are refused: the largest released vocabularies have a few hundred thousand, and
+    /// the model's embedding would need a row for each id below the largest.
+    /// </summary>
+    public const int MaxVocabularySize = 1 << 24;
+
     /// <inheritdoc/>
     public override string Name { get; }
 
@@ -70,6 +76,8 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
     /// <summary>Builds the tokenizer from the bytes of a <c>tokenizer.json</c>; <paramref name="source"/> names it in errors.</summary>
     public static HuggingFaceBpeTokenizer Parse(ReadOnlySpan<byte> json, string source)
     {
+        // JsonDocument checks UTF-8 only when a string is read; text with bad bytes is refused here, before any is.
+        if (!System.Text.Unicode.Utf8.IsValid(json)) throw Invalid(source, "it is not valid UTF-8 text");
         JsonDocument document;
         try { document = JsonDocument.Parse(json.ToArray(), new JsonDocumentOptions { AllowTrailingCommas = true }); }
         catch (JsonException e) { throw Invalid(source, $"not valid JSON ({e.Message})", e); }
@@ -128,8 +136,8 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
         var result = new Dictionary<string, int>(StringComparer.Ordinal);
         foreach (var entry in vocab.EnumerateObject())
         {
-            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0)
-                throw Invalid(source, $"model.vocab entry \"{entry.Name}\" has no non-negative integer id");
+            if (entry.Value.ValueKind != JsonValueKind.Number || !entry.Value.TryGetInt32(out var id) || id < 0 || id >= MaxVocabularySize)
+                throw Invalid(source, $"model.vocab entry \"{entry.Name}\" has no integer id in [0, {MaxVocabularySize:N0})");
             result[entry.Name] = id;
         }
         if (result.Count == 0) throw Invalid(source, "model.vocab is empty");
@@ -174,10 +182,10 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
         foreach (var token in added.EnumerateArray())
         {
             if (token.ValueKind != JsonValueKind.Object
-                || !token.TryGetProperty("id", out var id) || !id.TryGetInt32(out var value) || value < 0
+                || !token.TryGetProperty("id", out var id) || id.ValueKind != JsonValueKind.Number || !id.TryGetInt32(out var value) || value < 0 || value >= MaxVocabularySize
                 || !token.TryGetProperty("content", out var content) || content.ValueKind != JsonValueKind.String
                 || content.GetString()!.Length == 0)
-                throw Invalid(source, $"added_tokens[{index}] needs a non-negative \"id\" and a non-empty \"content\"");
+                throw Invalid(source, $"added_tokens[{index}] needs an integer \"id\" in [0, {MaxVocabularySize:N0}) and a non-empty \"content\"");
             result[content.GetString()!] = value;
             index++;
         }

@@ -15,11 +15,13 @@ internal sealed record TorchStorageRef(string Type, string Key, string Location,
 internal sealed record TorchTensorRef(TorchStorageRef Storage, long Offset, long[] Shape, long[] Stride, bool RequiresGrad);
 
 /// <summary>
-/// A pickle virtual machine for protocols 0–5 that builds plain values (<see cref="PyDict"/>, <see cref="PyTuple"/>, lists, strings, numbers …) and never imports
-/// or calls anything: the handful of callables a <c>torch.save</c> file needs are interpreted (OrderedDict, set,
-/// <c>_codecs.encode</c>, torch tensor rebuilding, <c>torch.Size</c>), and every other class becomes a
-/// <see cref="PyObject"/> placeholder, so files holding classes this library knows nothing about (DeepSpeed configs,
-/// numpy arrays) still load.
+/// A pickle virtual machine for protocols 0–5 that builds plain values (<see cref="PyDict"/>, <see cref="PyTuple"/>, lists,
+/// strings, numbers …) and never imports or calls anything. It refuses like a safe loader: a global outside the allow-list
+/// it is given (<see cref="PickleGlobals"/>) is refused where it is read, the allowed ones are interpreted as data
+/// (OrderedDict, set, bytes, <c>_codecs.encode</c>, tensor rebuilding, <c>torch.Size</c>) or kept as inert records
+/// (<see cref="PickleGlobals.DeepSpeedRecords"/>), and <c>INST</c>, <c>OBJ</c>, any other <c>REDUCE</c> or <c>NEWOBJ</c>,
+/// and <c>BUILD</c> on anything but a dict or a record are refused. Tuples nest at most <see cref="MaxDepth"/> deep,
+/// integers have at most <see cref="MaxIntegerDigits"/> digits, and every length is checked against the bytes left.
 /// </summary>
 internal sealed class PickleReader
 {
@@ -28,19 +30,33 @@ internal sealed class PickleReader
     private readonly List<object?> _stack = [];
     private readonly Stack<int> _marks = new();
     private readonly Dictionary<long, object?> _memo = [];
+    private readonly HashSet<PyTuple> _tuples = [];
+    private readonly IReadOnlySet<string> _allowed;
     private long _opcodeAt;
 
-    private PickleReader(Stream input, Func<PyTuple, object?> persistentLoad)
+    /// <summary>How deep tuples may nest (a state dict's are 3 deep; hashing and comparing them recurses).</summary>
+    public const int MaxDepth = 100;
+
+    /// <summary>The most decimal digits an integer may have (Python's own limit for converting text to int).</summary>
+    public const int MaxIntegerDigits = 4300;
+
+    // The most bytes of a LONG4 integer: as many as MaxIntegerDigits decimal digits need.
+    private const int MaxIntegerBytes = 1786;
+
+    private PickleReader(Stream input, Func<PyTuple, object?> persistentLoad, IReadOnlySet<string> allowed)
     {
         _input = input;
         _persistentLoad = persistentLoad;
+        _allowed = allowed;
     }
 
     /// <summary>Reads one pickled value from <paramref name="input"/>.</summary>
-    /// <param name="input">The pickle bytes.</param>
+    /// <param name="input">The pickle bytes (a seekable stream, so lengths are checked against what is left).</param>
     /// <param name="persistentLoad">Resolves a persistent id (torch: a storage reference tuple).</param>
-    /// <exception cref="PickleException">A malformed pickle or an opcode this reader does not support.</exception>
-    public static object? Load(Stream input, Func<PyTuple, object?> persistentLoad) => new PickleReader(input, persistentLoad).Run();
+    /// <param name="allowed">The globals the pickle may name (<see cref="PickleGlobals"/>); any other is refused.</param>
+    /// <exception cref="PickleException">A malformed pickle, a refused global or construct, or an opcode this reader does not support.</exception>
+    public static object? Load(Stream input, Func<PyTuple, object?> persistentLoad, IReadOnlySet<string> allowed)
+        => new PickleReader(input, persistentLoad, allowed).Run();
 
     private object? Run()
     {
@@ -65,10 +81,10 @@ internal sealed class PickleReader
                 case 0x4a: Push((long)BinaryPrimitives.ReadInt32LittleEndian(ReadBytes(4))); break; // BININT
                 case 0x4b: Push((long)ReadByte()); break;                      // BININT1
                 case 0x4d: Push((long)BinaryPrimitives.ReadUInt16LittleEndian(ReadBytes(2))); break; // BININT2
-                case 0x4c: Push(Integer(BigInteger.Parse(ReadLine().TrimEnd('L'), CultureInfo.InvariantCulture))); break; // LONG
+                case 0x4c: Push(ParseInteger(ReadLine().TrimEnd('L'), "LONG")); break; // LONG
                 case 0x8a: Push(Integer(new BigInteger(ReadBytes(ReadByte()), isUnsigned: false, isBigEndian: false))); break; // LONG1
-                case 0x8b: Push(Integer(new BigInteger(ReadBytes(ReadLength(4)), isUnsigned: false, isBigEndian: false))); break; // LONG4
-                case 0x46: Push(double.Parse(ReadLine(), NumberStyles.Float, CultureInfo.InvariantCulture)); break; // FLOAT
+                case 0x8b: Push(Integer(new BigInteger(ReadBytes(IntegerLength(ReadLength(4))), isUnsigned: false, isBigEndian: false))); break; // LONG4
+                case 0x46: Push(ParseFloat(ReadLine())); break;                 // FLOAT
                 case 0x47: Push(BinaryPrimitives.ReadDoubleBigEndian(ReadBytes(8))); break; // BINFLOAT
                 case 0x53: Push(Unquote(ReadLine())); break;                   // STRING (protocol 0 str)
                 case 0x54: Push(Latin1(ReadBytes(ReadLength(4)))); break;      // BINSTRING
@@ -82,10 +98,10 @@ internal sealed class PickleReader
                 case 0x8e: Push(ReadBytes(ReadLength(8))); break;              // BINBYTES8
                 case 0x96: Push(ReadBytes(ReadLength(8))); break;              // BYTEARRAY8
                 case 0x29: Push(PyTuple.Empty); break;                         // EMPTY_TUPLE
-                case 0x74: Push(new PyTuple(PopMark())); break;                // TUPLE
-                case 0x85: Push(new PyTuple(PopN(1))); break;                  // TUPLE1
-                case 0x86: Push(new PyTuple(PopN(2))); break;                  // TUPLE2
-                case 0x87: Push(new PyTuple(PopN(3))); break;                  // TUPLE3
+                case 0x74: Push(Tuple(PopMark())); break;                      // TUPLE
+                case 0x85: Push(Tuple(PopN(1))); break;                        // TUPLE1
+                case 0x86: Push(Tuple(PopN(2))); break;                        // TUPLE2
+                case 0x87: Push(Tuple(PopN(3))); break;                        // TUPLE3
                 case 0x5d: Push(new List<object?>()); break;                   // EMPTY_LIST
                 case 0x6c: Push(PopMark()); break;                             // LIST
                 case 0x61: Append(Top(1), [Pop()]); break;                     // APPEND
@@ -101,18 +117,18 @@ internal sealed class PickleReader
                 case 0x71: _memo[ReadByte()] = Top(); break;                   // BINPUT
                 case 0x72: _memo[BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4))] = Top(); break; // LONG_BINPUT
                 case 0x94: _memo[_memo.Count] = Top(); break;                  // MEMOIZE
-                case 0x67: Push(Memo(long.Parse(ReadLine(), CultureInfo.InvariantCulture))); break; // GET
+                case 0x67: Push(Memo(ParseIntLine(ReadLine()) is long g ? g : throw Fail("bad GET index"))); break; // GET
                 case 0x68: Push(Memo(ReadByte())); break;                      // BINGET
                 case 0x6a: Push(Memo(BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4)))); break; // LONG_BINGET
-                case 0x63: Push(new PyGlobal(ReadLine(), ReadLine())); break;  // GLOBAL
-                case 0x93: { var name = Pop(); var module = Pop(); Push(new PyGlobal(AsString(module), AsString(name))); break; } // STACK_GLOBAL
+                case 0x63: Push(Global(ReadLine(), ReadLine())); break;        // GLOBAL
+                case 0x93: { var name = Pop(); var module = Pop(); Push(Global(AsString(module), AsString(name))); break; } // STACK_GLOBAL
                 case 0x52: { var args = Pop(); var callable = Pop(); Push(Reduce(callable, args)); break; } // REDUCE
                 case 0x81: { var args = Pop(); var cls = Pop(); Push(Instantiate(cls, args)); break; } // NEWOBJ
                 case 0x92: { Pop(); var args = Pop(); var cls = Pop(); Push(Instantiate(cls, args)); break; } // NEWOBJ_EX (kwargs dropped)
-                case 0x6f: { var items = PopMark(); Push(Instantiate(items.Count > 0 ? items[0] : null, new PyTuple(items.Skip(1).ToList()))); break; } // OBJ
-                case 0x69: { var cls = new PyGlobal(ReadLine(), ReadLine()); Push(Instantiate(cls, new PyTuple(PopMark()))); break; } // INST
+                case 0x6f: throw Fail("OBJ (building a class instance, protocol 1) is refused: torch.save never writes it"); // OBJ
+                case 0x69: throw Fail($"INST {ReadLine()}.{ReadLine()} (building a class instance, protocol 0) is refused: torch.save never writes it"); // INST
                 case 0x62: { var state = Pop(); Build(Top(), state); break; }  // BUILD
-                case 0x50: Push(_persistentLoad(new PyTuple([ReadLine()]))); break; // PERSID
+                case 0x50: Push(_persistentLoad(Tuple([ReadLine()]))); break;  // PERSID
                 case 0x51: Push(_persistentLoad(Pop() as PyTuple ?? throw Fail("BINPERSID id is not a tuple"))); break; // BINPERSID
                 case 0x82 or 0x83 or 0x84: throw Fail("the copyreg extension registry (EXT1/EXT2/EXT4) is not supported");
                 case 0x97 or 0x98: throw Fail("out-of-band buffers (protocol 5) are not supported");
@@ -121,27 +137,43 @@ internal sealed class PickleReader
         }
     }
 
+    // A global the allow-list names, or the refusal naming it.
+    private PyGlobal Global(string module, string name)
+    {
+        var global = new PyGlobal(module, name);
+        return _allowed.Contains(global.ToString()) ? global
+            : throw Fail($"global {global} is refused: a pickle here may name only {Allowed()}");
+    }
+
+    private string Allowed() => _allowed.Count <= 12 ? string.Join(", ", _allowed.Order(StringComparer.Ordinal))
+        : $"{string.Join(", ", _allowed.Where(g => !g.StartsWith("torch.", StringComparison.Ordinal) || g.Contains("._", StringComparison.Ordinal)).Order(StringComparer.Ordinal))} and torch's storage classes (README, \"Untrusted files\")";
+
     private object? Reduce(object? callable, object? args)
     {
-        var a = args as PyTuple ?? PyTuple.Empty;
-        if (callable is not PyGlobal g) return new PyObject(null, args);
-        if (g.Is("collections", "OrderedDict"))
+        if (callable is not PyGlobal g) throw Fail($"REDUCE of {Describe(callable)}, which is not a global");
+        var a = args as PyTuple ?? throw Fail($"REDUCE of {g} with {Describe(args)} for arguments, not a tuple");
+        if (g.Is("collections", "OrderedDict") && (a.Count == 0 || a is { Count: 1 } && a[0] is List<object?> or PyTuple))
         {
             var dict = new PyDict { Ordered = true };
-            if (a.Count > 0 && a[0] is List<object?> pairs)
-                foreach (var pair in pairs)
+            if (a.Count > 0)
+                foreach (var pair in a[0] is PyTuple items ? items.Items : (List<object?>)a[0]!)
                     if (pair is PyTuple { Count: 2 } kv) dict.Set(kv[0], kv[1]);
+                    else throw Fail($"collections.OrderedDict of {Describe(pair)}, not a (key, value) pair");
             return dict;
         }
-        if (g.IsBuiltin("set") || g.IsBuiltin("frozenset")) return new PySet(a.Count > 0 && a[0] is List<object?> items ? items : []);
-        if (g.IsBuiltin("bytearray") || g.IsBuiltin("bytes"))
-            return a.Count == 0 ? Array.Empty<byte>() : a[0] is byte[] raw ? raw : a[0] is string s ? Encoding.Latin1.GetBytes(s) : new PyObject(g, args);
+        if ((g.IsBuiltin("set") || g.IsBuiltin("frozenset")) && (a.Count == 0 || a is { Count: 1 } && a[0] is List<object?>))
+            return new PySet(a.Count > 0 ? [.. (List<object?>)a[0]!] : []);   // a copy, as set(list) is
+        if ((g.IsBuiltin("bytearray") || g.IsBuiltin("bytes")) && a.Count <= 1)
+        {
+            if (a.Count == 0) return Array.Empty<byte>();
+            if (a[0] is byte[] raw) return raw;
+            if (a[0] is string s) return s.All(c => c <= 0xFF) ? Encoding.Latin1.GetBytes(s) : throw Fail($"{g} of a string that is not Latin-1");
+        }
         if (g.Is("_codecs", "encode") && a.Count == 2 && a[0] is string text && a[1] is string encoding)
             return encoding.Replace("-", "", StringComparison.Ordinal).ToLowerInvariant() is "latin1" or "latin" or "iso88591"
-                ? Encoding.Latin1.GetBytes(text) : Encoding.UTF8.GetBytes(text);
-        if (g.Name == "_reconstructor" && g.Module is "copyreg" or "copy_reg" && a.Count > 0)   // protocols 0 and 1 build instances this way
-            return new PyObject(a[0] as PyGlobal, args);
-        if (g.Is("torch", "Size")) return a.Count > 0 && a[0] is PyTuple size ? size : PyTuple.Empty;
+                ? (text.All(c => c <= 0xFF) ? Encoding.Latin1.GetBytes(text) : throw Fail("_codecs.encode of a string that is not Latin-1"))
+                : Encoding.UTF8.GetBytes(text);
+        if (g.Is("torch", "Size") && a.Count == 1 && a[0] is PyTuple size) return size;
         if (g.Module == "torch._utils")
         {
             switch (g.Name)
@@ -150,33 +182,45 @@ internal sealed class PickleReader
                     return new TorchTensorRef(
                         a[0] as TorchStorageRef ?? throw Fail($"{g} of something that is not a storage ({Describe(a[0])})"),
                         AsLong(a[1]), Longs(a[2]), Longs(a[3]), a.Count > 4 && a[4] is true);
-                case "_rebuild_parameter" or "_rebuild_parameter_with_state" when a.Count >= 1:
-                    return a[0];
+                case "_rebuild_parameter" or "_rebuild_parameter_with_state" when a.Count >= 1 && a[0] is TorchTensorRef tensor:
+                    return tensor;
             }
         }
-        return new PyObject(g, args);
+        if (PickleGlobals.DeepSpeedRecords.Contains(g.ToString())) return new PyObject(g, args);
+        throw Fail($"REDUCE of {g} with {Describe(a)} is refused: it is not how a state dict uses {g}");
     }
 
-    private static object Instantiate(object? cls, object? args)
+    private object Instantiate(object? cls, object? args)
     {
         if (cls is PyGlobal g)
         {
             if (g.Is("collections", "OrderedDict")) return new PyDict { Ordered = true };
-            if (g.IsBuiltin("dict")) return new PyDict();
             if (g.IsBuiltin("set") || g.IsBuiltin("frozenset")) return new PySet([]);
-            if (g.IsBuiltin("list")) return new List<object?>();
+            if (PickleGlobals.DeepSpeedRecords.Contains(g.ToString())) return new PyObject(g, args);
         }
-        return new PyObject(cls as PyGlobal, args);
+        throw Fail($"NEWOBJ of {Describe(cls)} is refused: only an OrderedDict, a set or a record a DeepSpeed file carries is built this way");
     }
 
-    private static void Build(object? target, object? state)
+    private void Build(object? target, object? state)
     {
         switch (target)
         {
             case PyObject o: o.State = state; break;
             case PyDict d: d.State = state; break;   // attributes of a dict subclass, e.g. state_dict()._metadata
-            // Anything else (a rebuilt tensor's Python attributes, ...) carries nothing this reader needs.
+            case TorchTensorRef: break;             // a tensor's Python attributes: nothing the weights need
+            default: throw Fail($"BUILD (setting the state) of {Describe(target)} is refused: only dicts, tensors and inert records take state");
         }
+    }
+
+    // A tuple of these items: at most MaxDepth deep, and one instance per value (an equal tuple built again is the first
+    // one), so comparing keys never walks two equal trees.
+    private PyTuple Tuple(List<object?> items)
+    {
+        var tuple = new PyTuple(items);
+        if (tuple.Depth > MaxDepth) throw Fail($"tuples nested {tuple.Depth} deep; at most {MaxDepth} are read");
+        if (_tuples.TryGetValue(tuple, out var existing)) return existing;
+        _tuples.Add(tuple);
+        return tuple;
     }
 
     private void Append(object? target, List<object?> items)
@@ -213,12 +257,25 @@ internal sealed class PickleReader
 
     private static object Integer(BigInteger value) => value >= long.MinValue && value <= long.MaxValue ? (object)(long)value : value;
 
-    private static object ParseIntLine(string line) => line switch
+    private object ParseIntLine(string line) => line switch
     {
         "01" => true,   // protocol 0 spells booleans as INT 01 / 00
         "00" => false,
-        _ => Integer(BigInteger.Parse(line, CultureInfo.InvariantCulture)),
+        _ => ParseInteger(line, "INT"),
     };
+
+    private object ParseInteger(string text, string opcode)
+    {
+        if (text.Length > MaxIntegerDigits + 1) throw Fail($"{opcode} has {text.Length} characters; integers of more than {MaxIntegerDigits} digits are refused");
+        return BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var value)
+            ? Integer(value) : throw Fail($"{opcode} argument {Describe(text)} is not an integer");
+    }
+
+    private double ParseFloat(string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out var value) ? value : throw Fail($"FLOAT argument {Describe(text)} is not a number");
+
+    private int IntegerLength(int bytes) =>
+        bytes <= MaxIntegerBytes ? bytes : throw Fail($"a {bytes:N0}-byte integer; integers of more than {MaxIntegerDigits} digits are refused");
 
     private long AsLong(object? value) => value switch
     {
@@ -235,7 +292,7 @@ internal sealed class PickleReader
     internal static string Describe(object? value) => value switch
     {
         null => "None",
-        string s => $"'{s}'",
+        string s => s.Length <= 64 ? $"'{s}'" : $"'{s[..64]}…' ({s.Length:N0} characters)",
         long or double or bool or BigInteger => Convert.ToString(value, CultureInfo.InvariantCulture)!,
         byte[] b => $"bytes[{b.Length}]",
         PyTuple t => $"tuple of {t.Count}",
@@ -265,7 +322,8 @@ internal sealed class PickleReader
 
     private List<object?> PopN(int n)
     {
-        if (_stack.Count < n) throw Fail("stack underflow");
+        // Never below the innermost MARK: its items belong to the opcode that pops to it.
+        if (_stack.Count - n < (_marks.Count > 0 ? _marks.Peek() : 0)) throw Fail("stack underflow");
         var items = _stack.GetRange(_stack.Count - n, n);
         _stack.RemoveRange(_stack.Count - n, n);
         return items;
@@ -318,14 +376,26 @@ internal sealed class PickleReader
     // Protocol 0 STRING: a Python repr in quotes; the escapes repr produces are undone.
     private string Unquote(string line)
     {
-        if (line.Length < 2 || line[0] != line[^1] || line[0] is not ('\'' or '"')) throw Fail($"STRING argument {line} is not quoted");
-        return System.Text.RegularExpressions.Regex.Unescape(line[1..^1]);
+        if (line.Length < 2 || line[0] != line[^1] || line[0] is not ('\'' or '"')) throw Fail($"STRING argument {Describe(line)} is not quoted");
+        try
+        {
+            return System.Text.RegularExpressions.Regex.Unescape(line[1..^1]);
+        }
+        catch (ArgumentException)
+        {
+            throw Fail($"STRING argument {Describe(line)} has an escape Python's repr does not write");
+        }
     }
 
     // raw-unicode-escape: Latin-1 characters as they are, everything else (and \\, \n, \r) as \uXXXX or \UXXXXXXXX.
-    private static string RawUnicodeEscape(string line) =>
-        System.Text.RegularExpressions.Regex.Replace(line, @"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})",
-            m => char.ConvertFromUtf32(int.Parse(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture)));
+    private string RawUnicodeEscape(string line) =>
+        System.Text.RegularExpressions.Regex.Replace(line, @"\\u([0-9a-fA-F]{4})|\\U([0-9a-fA-F]{8})", m =>
+        {
+            var code = long.Parse(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value, NumberStyles.HexNumber, CultureInfo.InvariantCulture);
+            // Lone surrogates (Python allows them) become U+FFFD, as in the UTF-8 strings; past U+10FFFF is no character.
+            if (code > 0x10FFFF) throw Fail($"UNICODE escape {m.Value} is past U+10FFFF");
+            return code is >= 0xD800 and <= 0xDFFF ? "\uFFFD" : char.ConvertFromUtf32((int)code);
+        });
 
     private PickleException Fail(string why) => new(_opcodeAt >= 0 ? $"pickle byte {_opcodeAt}: {why}" : why);
 }

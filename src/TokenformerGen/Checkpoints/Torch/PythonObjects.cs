@@ -33,31 +33,58 @@ internal sealed class PyObject(PyGlobal? type, object? arguments)
     public override string ToString() => $"<{Type?.ToString() ?? "object"}>";
 }
 
-/// <summary>A Python tuple: fixed items, compared by value (tuples can be dict keys).</summary>
-internal sealed class PyTuple(IReadOnlyList<object?> items) : IEquatable<PyTuple>
+/// <summary>
+/// A Python tuple: fixed items, compared by value (tuples can be dict keys). Its hash is computed once, from its items'
+/// hashes, and its nesting depth is kept, so neither hashing nor a reader's depth cap walks the items again.
+/// </summary>
+internal sealed class PyTuple : IEquatable<PyTuple>
 {
     public static readonly PyTuple Empty = new([]);
 
-    public IReadOnlyList<object?> Items { get; } = items;
+    private readonly int _hash;
+
+    public PyTuple(IReadOnlyList<object?> items)
+    {
+        Items = items;
+        var hash = new HashCode();
+        var depth = 1;
+        foreach (var item in items)
+        {
+            hash.Add(item, PyKeyComparer.Instance);
+            if (item is PyTuple inner) depth = Math.Max(depth, inner.Depth + 1);
+        }
+        _hash = hash.ToHashCode();
+        Depth = depth;
+    }
+
+    public IReadOnlyList<object?> Items { get; }
+
+    /// <summary>1 for a tuple of no tuples, else one more than its deepest tuple item.</summary>
+    public int Depth { get; }
 
     public int Count => Items.Count;
 
     public object? this[int index] => Items[index];
 
-    public bool Equals(PyTuple? other) => other is not null && Items.SequenceEqual(other.Items, PyKeyComparer.Instance);
+    public bool Equals(PyTuple? other) => other is not null && (ReferenceEquals(this, other) || (_hash == other._hash && Items.SequenceEqual(other.Items, PyKeyComparer.Instance)));
 
     public override bool Equals(object? obj) => Equals(obj as PyTuple);
 
-    public override int GetHashCode() => Items.Aggregate(17, (h, item) => h * 31 + PyKeyComparer.Instance.GetHashCode(item));
+    public override int GetHashCode() => _hash;
 
-    public override string ToString() => $"({string.Join(", ", Items)})";
+    /// <summary>The items described one level deep (<see cref="PickleReader.Describe"/>), so the text stays short.</summary>
+    public override string ToString() => $"({string.Join(", ", Items.Select(PickleReader.Describe))})";
 }
 
-/// <summary>A Python dict or OrderedDict: insertion order kept, a key set again replaces its value in place.</summary>
+/// <summary>
+/// A Python dict or OrderedDict: insertion order kept, a key set again replaces its value in place. Its list and index
+/// are made with its first item: a pickle can push an empty dict with every byte (EMPTY_DICT), and three objects each
+/// made a megabyte of them take 190 MB and over a second, where one takes a third of both.
+/// </summary>
 internal sealed class PyDict
 {
-    private readonly List<KeyValuePair<object?, object?>> _items = [];
-    private readonly Dictionary<object, int> _index = new(PyKeyComparer.Instance);
+    private List<KeyValuePair<object?, object?>>? _items;
+    private Dictionary<object, int>? _index;
     private int _nullKey = -1;
 
     /// <summary>Whether it was pickled as collections.OrderedDict.</summary>
@@ -66,28 +93,29 @@ internal sealed class PyDict
     /// <summary>Instance attributes given by BUILD (a state_dict's <c>_metadata</c>).</summary>
     public object? State { get; set; }
 
-    public int Count => _items.Count;
+    public int Count => _items?.Count ?? 0;
 
-    public IEnumerable<KeyValuePair<object?, object?>> Items => _items;
+    public IEnumerable<KeyValuePair<object?, object?>> Items => _items ?? [];
 
     public void Set(object? key, object? value)
     {
-        var at = key is null ? _nullKey : _index.GetValueOrDefault(key, -1);
+        var items = _items ??= [];
+        var at = key is null ? _nullKey : _index?.GetValueOrDefault(key, -1) ?? -1;
         if (at >= 0)
         {
-            _items[at] = new(key, value);
+            items[at] = new(key, value);
             return;
         }
-        if (key is null) _nullKey = _items.Count;
-        else _index[key] = _items.Count;
-        _items.Add(new(key, value));
+        if (key is null) _nullKey = items.Count;
+        else (_index ??= new(PyKeyComparer.Instance))[key] = items.Count;
+        items.Add(new(key, value));
     }
 
     public bool TryGet(object key, out object? value)
     {
-        if (_index.TryGetValue(key, out var at))
+        if (_index is not null && _index.TryGetValue(key, out var at))
         {
-            value = _items[at].Value;
+            value = _items![at].Value;
             return true;
         }
         value = null;
@@ -96,9 +124,10 @@ internal sealed class PyDict
 }
 
 /// <summary>A Python set or frozenset.</summary>
-internal sealed class PySet(IEnumerable<object?> items)
+internal sealed class PySet(List<object?> items)
 {
-    public List<object?> Items { get; } = [.. items];
+    /// <summary>Its items: the list it was made with, not a copy (EMPTY_SET makes one per byte, so each is one list).</summary>
+    public List<object?> Items { get; } = items;
 }
 
 /// <summary>Value equality for the keys Python hashes by value (str, int, float, bool, bytes, tuple); identity otherwise.</summary>
@@ -119,13 +148,25 @@ internal sealed class PyKeyComparer : IEqualityComparer<object?>
         _ => ReferenceEquals(x, y),
     };
 
+    // System.HashCode is seeded per process, so a file cannot choose keys that all collide (a quadratic dict).
     public int GetHashCode(object? obj) => obj switch
     {
         null => 0,
-        long l => l.GetHashCode(),
-        BigInteger b => b >= long.MinValue && b <= long.MaxValue ? ((long)b).GetHashCode() : b.GetHashCode(),
-        byte[] bytes => bytes.Length,
-        string or double or bool or PyTuple => obj.GetHashCode(),
+        long l => Wide(l),
+        BigInteger b => b >= long.MinValue && b <= long.MaxValue ? Wide((long)b) : ContentHash(b.ToByteArray()),
+        byte[] bytes => ContentHash(bytes),
+        double d => Wide(BitConverter.DoubleToInt64Bits(d == 0 ? 0 : d)),   // 0.0 and -0.0 are one key
+        string or bool or PyTuple => obj.GetHashCode(),
         _ => System.Runtime.CompilerServices.RuntimeHelpers.GetHashCode(obj),
     };
+
+    // Both halves mixed on their own: long.GetHashCode xors them, so 2^32·k + k would all collide whatever the seed.
+    private static int Wide(long value) => HashCode.Combine((int)value, (int)(value >> 32));
+
+    private static int ContentHash(byte[] bytes)
+    {
+        var hash = new HashCode();
+        hash.AddBytes(bytes);
+        return hash.ToHashCode();
+    }
 }

@@ -21,6 +21,9 @@ internal static class TorchArchive
         ("BoolStorage", ScalarType.Bool),
     ];
 
+    /// <summary>The storage classes this reader holds (<c>torch.FloatStorage</c> …), without their module.</summary>
+    public static IEnumerable<string> StorageTypeNames => StorageTypes.Select(s => s.Name);
+
     /// <summary>The dtype of a torch storage class name, e.g. <c>HalfStorage</c>; null for one this reader cannot hold.</summary>
     public static ScalarType? DTypeOf(string storageType)
     {
@@ -63,8 +66,11 @@ internal static class TorchArchive
     }
 
     /// <summary>Opens a <c>torch.save</c> file and unpickles its object (tensors stay on disk until read).</summary>
-    /// <exception cref="CheckpointFormatException">Not a torch.save zip, or a pickle that cannot be read.</exception>
-    public static TorchArchiveReader Open(string path) => new(path);
+    /// <param name="path">The file.</param>
+    /// <param name="allowed">The globals its pickle may name (<see cref="PickleGlobals"/>).</param>
+    /// <exception cref="CheckpointFormatException">Not a torch.save zip, a compressed or damaged record, or a pickle that
+    /// cannot be read or names what <paramref name="allowed"/> does not.</exception>
+    public static TorchArchiveReader Open(string path, IReadOnlySet<string> allowed) => new(path, allowed);
 }
 
 /// <summary>An open <c>torch.save</c> file: its unpickled <see cref="Root"/> and the storages its tensors read from.</summary>
@@ -74,7 +80,7 @@ internal sealed class TorchArchiveReader : IDisposable
     private readonly string _prefix;
     private readonly Dictionary<string, Tensor> _storages = [];
 
-    public TorchArchiveReader(string path)
+    public TorchArchiveReader(string path, IReadOnlySet<string> allowed)
     {
         Path = path;
         var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16);
@@ -85,9 +91,10 @@ internal sealed class TorchArchiveReader : IDisposable
                 throw new CheckpointFormatException(path, null,
                     $"not a torch.save zip archive ({stream.Length} bytes starting {Convert.ToHexString(signature)}); files saved by PyTorch before 1.6 (_use_new_zipfile_serialization=False) are not supported");
             stream.Position = 0;
+            _fileLength = stream.Length;
             _zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: false);
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (e is InvalidDataException or IOException or ArgumentException)
         {
             stream.Dispose();
             throw new CheckpointFormatException(path, null, $"not a readable zip archive ({e.Message})", e);
@@ -104,22 +111,23 @@ internal sealed class TorchArchiveReader : IDisposable
             _prefix = pickle.FullName[..^"data.pkl".Length];
             if (_zip.GetEntry(_prefix + "byteorder") is { } order)
             {
-                using var reader = new StreamReader(order.Open(), Encoding.ASCII);
-                var byteOrder = reader.ReadToEnd().Trim();
-                if (byteOrder != "little") throw new CheckpointFormatException(path, null, $"saved with byte order '{byteOrder}'; only little-endian files are read");
+                var byteOrder = Encoding.ASCII.GetString(ReadRecord(order, "byteorder")).Trim();
+                if (byteOrder != "little") throw new CheckpointFormatException(path, null, $"saved with byte order '{PickleReader.Describe(byteOrder)}'; only little-endian files are read");
             }
-            using var pickleStream = new BufferedStream(pickle.Open(), 1 << 16);
-            using var seekable = new MemoryStream();
-            pickleStream.CopyTo(seekable);   // the pickle itself is small; tensors stay in their records
-            seekable.Position = 0;
+            using var seekable = new MemoryStream(ReadRecord(pickle, "data.pkl"), writable: false);   // the pickle itself is small; tensors stay in their records
             try
             {
-                Root = PickleReader.Load(seekable, PersistentLoad);
+                Root = PickleReader.Load(seekable, PersistentLoad, allowed);
             }
             catch (PickleException e)
             {
                 throw new CheckpointFormatException(path, null, $"its data.pkl cannot be read: {e.Message}", e);
             }
+        }
+        catch (InvalidDataException e)   // the central directory is read as the entries are first listed
+        {
+            _zip.Dispose();
+            throw new CheckpointFormatException(path, null, $"not a readable zip archive ({e.Message})", e);
         }
         catch
         {
@@ -128,8 +136,53 @@ internal sealed class TorchArchiveReader : IDisposable
         }
     }
 
+    private readonly long _fileLength;
+
     /// <summary>The file.</summary>
     public string Path { get; }
+
+    /// <summary>
+    /// How many times its stored bytes a deflated record may hold (plus <see cref="InflationSlack"/>). torch.save stores
+    /// records uncompressed; other zip writers (TorchSharp.PyBridge) deflate them, which weights survive at about 1.1×.
+    /// More is a zip bomb or a lie, refused before anything of that size is allocated.
+    /// </summary>
+    public const int MaxInflation = 16;
+
+    /// <summary>Bytes a deflated record may hold beyond <see cref="MaxInflation"/> times its stored bytes (tiny records).</summary>
+    public const int InflationSlack = 1024;
+
+    // A record's entry, refused when it claims more than its stored bytes can hold: no record is then larger than
+    // MaxInflation times the file (uncompressed ones, as torch.save writes, no larger than the file).
+    private ZipArchiveEntry Checked(ZipArchiveEntry entry, string record)
+    {
+        if (entry.CompressedLength > _fileLength)
+            throw new CheckpointFormatException(Path, null, $"record {record} claims {entry.CompressedLength:N0} stored bytes, more than the {_fileLength:N0}-byte file holds");
+        if (entry.Length > MaxInflation * entry.CompressedLength + InflationSlack)
+            throw new CheckpointFormatException(Path, null, $"record {record} claims {entry.Length:N0} bytes from {entry.CompressedLength:N0} compressed ones, more than the {MaxInflation}× this reader inflates");
+        return entry;
+    }
+
+    // Opens a checked record, turning the zip library's complaints about a damaged entry into a refusal naming it.
+    private T InRecord<T>(ZipArchiveEntry entry, string record, Func<Stream, T> read)
+    {
+        try
+        {
+            using var stream = Checked(entry, record).Open();
+            return read(stream);
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException or NotSupportedException)
+        {
+            throw new CheckpointFormatException(Path, null, $"record {record} cannot be read ({e.Message})", e);
+        }
+    }
+
+    private byte[] ReadRecord(ZipArchiveEntry entry, string record) => InRecord(entry, record, stream =>
+    {
+        var bytes = new byte[entry.Length];
+        if (stream.ReadAtLeast(bytes, bytes.Length, throwOnEndOfStream: false) < bytes.Length)
+            throw new CheckpointFormatException(Path, null, $"record {record} ends before its {entry.Length:N0} bytes");
+        return bytes;
+    });
 
     /// <summary>The unpickled object.</summary>
     public object? Root { get; }
@@ -200,13 +253,28 @@ internal sealed class TorchArchiveReader : IDisposable
             throw new CheckpointFormatException(Path, name, $"shape [{string.Join(", ", shape)}] and stride [{string.Join(", ", stride)}] differ in rank");
         if (reference.Offset < 0 || shape.Any(d => d < 0) || stride.Any(s => s < 0))
             throw new CheckpointFormatException(Path, name, $"negative offset, size or stride (offset {reference.Offset}, shape [{string.Join(", ", shape)}], stride [{string.Join(", ", stride)}])");
-        var last = shape.Any(d => d == 0) ? reference.Offset - 1 : reference.Offset + shape.Zip(stride, (d, s) => (d - 1) * s).Sum();
-        if (last >= reference.Storage.Numel)
-            throw new CheckpointFormatException(Path, name,
-                $"the view (offset {reference.Offset}, shape [{string.Join(", ", shape)}], stride [{string.Join(", ", stride)}]) reaches element {last} of a {reference.Storage.Numel}-element storage '{reference.Storage.Key}'");
-        using var view = storage.as_strided(shape, stride, reference.Offset);
+        var view = $"the view (offset {reference.Offset}, shape [{string.Join(", ", shape)}], stride [{string.Join(", ", stride)}])";
+        var numel = reference.Storage.Numel;
+        if (!shape.Contains(0))
+        {
+            // In 128 bits and stopping at the first step past the storage, so no size or stride can wrap around.
+            Int128 last = reference.Offset, elements = 1;
+            for (var i = 0; i < shape.Length && last < numel && elements <= numel; i++)
+            {
+                last += (Int128)(shape[i] - 1) * stride[i];
+                elements *= shape[i];
+            }
+            if (last >= numel)
+                throw new CheckpointFormatException(Path, name, $"{view} reaches past the last element of the {numel:N0}-element storage '{reference.Storage.Key}'");
+            // A stride-0 (expanded) view could make a tensor far larger than the file; weights are never saved that way.
+            if (elements > numel)
+                throw new CheckpointFormatException(Path, name, $"{view} has more elements than its {numel:N0}-element storage '{reference.Storage.Key}' (an expanded tensor)");
+        }
+        else if (reference.Offset > numel)
+            throw new CheckpointFormatException(Path, name, $"{view} starts past the end of the {numel:N0}-element storage '{reference.Storage.Key}'");
+        using var strided = storage.as_strided(shape, stride, reference.Offset);
         var tensor = empty(shape, dtype ?? storage.dtype);
-        tensor.copy_(view);
+        tensor.copy_(strided);
         return tensor;
     }
 
@@ -217,11 +285,10 @@ internal sealed class TorchArchiveReader : IDisposable
             ?? throw new CheckpointFormatException(Path, name, $"storage type torch.{reference.Type} is not one this reader knows (float, half, bfloat16, double and the integer and bool storages are)");
         var entry = _zip.GetEntry($"{_prefix}data/{reference.Key}")
             ?? throw new CheckpointFormatException(Path, name, $"the archive has no record data/{reference.Key} for its storage");
-        var bytes = reference.Numel * SafeTensorsDType.ItemSize(dtype);
-        if (entry.Length != bytes)
-            throw new CheckpointFormatException(Path, name, $"record data/{reference.Key} has {entry.Length} bytes; {reference.Numel} elements of torch.{reference.Type} need {bytes}");
-        using var stream = entry.Open();
-        var tensor = TensorBytes.Read(stream, dtype, [reference.Numel], Path, name);
+        var itemSize = SafeTensorsDType.ItemSize(dtype);
+        if (reference.Numel < 0 || reference.Numel > entry.Length / itemSize || entry.Length != reference.Numel * itemSize)
+            throw new CheckpointFormatException(Path, name, $"record data/{PickleReader.Describe(reference.Key)} has {entry.Length:N0} bytes; {reference.Numel:N0} elements of torch.{reference.Type} need {(Int128)reference.Numel * itemSize:N0}");
+        var tensor = InRecord(entry, $"data/{reference.Key}", stream => TensorBytes.Read(stream, dtype, [reference.Numel], Path, name));
         _storages[reference.Key] = tensor;
         return tensor;
     }
