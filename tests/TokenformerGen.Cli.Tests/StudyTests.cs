@@ -1,4 +1,5 @@
 using System.Text.Json;
+using TokenformerGen.Cli.Commands;
 using TokenformerGen.Cli.Tests.Infrastructure;
 
 namespace TokenformerGen.Cli.Tests;
@@ -93,6 +94,13 @@ public sealed class StudyTests
             Assert.True(result.ExitCode == 1, result.ToString());
             Assert.Contains(expected, Assert.Single(result.ErrorLines));
         }
+    }
+
+    [Fact]
+    public void TheHelpNamesTheSeedPairsAndSmokeScaleTheStudyUses()
+    {
+        Assert.Equal(StudyCommand.SeedListText, string.Join(", ", StudyCommand.SeedPairs.Select(p => $"{p.Seed}/{p.DataSeed}")));
+        Assert.Equal(StudyCommand.SmokeScaleText, StudyCommand.SmokeScale.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
     }
 
     private static string Stages(string results)

@@ -101,7 +101,7 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
         var config = NeoXConfig.Build(target, handOff);
         var configFile = Path.Combine(folder, $"{target.Family}_{target.Name}.yml");
         var notes = Notes(stage, target, route, checkpoint.Family).ToList();
-        AtomicFile.Write(configFile, s => s.Write(System.Text.Encoding.UTF8.GetBytes(NeoXConfig.Render(config, Header(stage, target, route, handOff, notes)))));
+        AtomicFile.WriteText(configFile, NeoXConfig.Render(config, Header(stage, target, route, handOff, notes)));
 
         session.Console.MarkupLineInterpolated($"exported {stage.QualifiedName} (step {checkpoint.Metadata.Step}) for the official trainer ({route.ToString().ToLowerInvariant()} route{(route == NeoXRoute.Grow ? $" into {target.Name}" : "")}):");
         session.Console.MarkupLineInterpolated($"  weights {modelFile}; data {data}; tokenizer {tokenizerFile}");

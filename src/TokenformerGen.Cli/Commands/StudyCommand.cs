@@ -13,9 +13,8 @@ namespace TokenformerGen.Cli.Commands;
 internal sealed class StudySettings : RunSettings
 {
     [CommandOption("--seeds <N|LIST>")]
-    [Description("Seed pairs: N (the first N of " + StudyCommand.SeedListText + ") or a list of SEED/DATA-SEED, e.g. 1234/1,7/2")]
-    [DefaultValue("3")]
-    public string Seeds { get; set; } = "3";
+    [Description("Seed pairs: N (the first N of " + StudyCommand.SeedListText + ") or a list of SEED/DATA-SEED, e.g. 1234/1,7/2. Default: 3 (2 with --smoke)")]
+    public string? Seeds { get; set; }
 
     [CommandOption("--scales <LIST>")]
     [Description("Budget scales, each multiplying every stage's token budget, e.g. 1,2,4")]
@@ -68,8 +67,8 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
             settings.Evals = 2;
             settings.EvalBatches = 1;
         }
-        var pairs = SeedPairsOf(settings.Seeds == "3" && settings.Smoke ? "2" : settings.Seeds);
-        var scales = ScalesOf(settings.Scales).Select(s => settings.Smoke ? s * SmokeScale : s).ToList();
+        var pairs = OptionParsing.SeedPairs(settings.Seeds ?? (settings.Smoke ? "2" : "3"), SeedPairs);
+        var scales = OptionParsing.Scales(settings.Scales).Select(s => settings.Smoke ? s * SmokeScale : s).ToList();
         // With --jobs, this process only reads the finished folders, and each child trains on one thread unless told otherwise.
         string[] childThreads = settings.Threads is null ? ["--threads", "1"] : [];
         if (settings.Jobs > 1 && settings.Only is null) settings.Threads ??= 1;
@@ -135,31 +134,6 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
         return identity;
     }
 
-    internal static IReadOnlyList<(long Seed, long DataSeed)> SeedPairsOf(string text)
-    {
-        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count))
-            return count >= 1 && count <= SeedPairs.Length ? SeedPairs[..count] : throw new CliException($"--seeds {text}: give 1..{SeedPairs.Length}, or a list of SEED/DATA-SEED pairs");
-        var pairs = new List<(long, long)>();
-        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
-        {
-            var halves = part.Split('/');
-            if (halves.Length != 2 || !long.TryParse(halves[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var seed)
-                || !long.TryParse(halves[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var dataSeed))
-                throw new CliException($"--seeds: '{part}' is not SEED/DATA-SEED (e.g. 1234/1)");
-            pairs.Add((seed, dataSeed));
-        }
-        return pairs.Distinct().Count() == pairs.Count ? pairs : throw new CliException($"--seeds {text} names a pair twice");
-    }
-
-    internal static IReadOnlyList<double> ScalesOf(string text)
-    {
-        var scales = new List<double>();
-        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
-            scales.Add(double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var scale) && scale > 0 && double.IsFinite(scale)
-                ? scale : throw new CliException($"--scales: '{part}' is not a positive number"));
-        return scales.Distinct().Count() == scales.Count ? scales : throw new CliException($"--scales {text} names a scale twice");
-    }
-
     // Each setting in a child process running this same command with --only, its output in scale-X/seed-S-D.log; a
     // finished setting's child finds it finished and exits at once.
     private void RunChildren(IReadOnlyList<string> arguments, int jobs, IReadOnlyList<StudySetting> runs, CancellationToken cancellation)
@@ -172,7 +146,7 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
         {
             while (running.Count < jobs && pending.Count > 0 && !cancellation.IsCancellationRequested)
             {
-                var child = Child.Start(program, [.. prefix, .. arguments, "--only", pending.Dequeue().Key], runs);
+                var child = Child.Start(program, [.. prefix, .. arguments], pending.Dequeue());
                 running.Add(child);
                 session.Console.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] started budget scale {Numbers.Exact(child.Setting.Scale)}, seeds {child.Setting.Seed}/{child.Setting.DataSeed} (pid {child.Process.Id}; output in {child.LogPath})");
             }
@@ -204,13 +178,13 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
 
         public string LogPath { get; }
 
-        public static Child Start(string program, IReadOnlyList<string> arguments, IReadOnlyList<StudySetting> runs)
+        // Starts `program arguments --only SETTING`.
+        public static Child Start(string program, IReadOnlyList<string> arguments, StudySetting setting)
         {
-            var setting = runs.Single(r => r.Key == arguments[^1]);
             var logPath = setting.Directory + ".log";
             Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
             var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var argument in arguments) start.ArgumentList.Add(argument);
+            foreach (var argument in arguments.Append("--only").Append(setting.Key)) start.ArgumentList.Add(argument);
             var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
             var process = Process.Start(start) ?? throw new CliException($"--jobs: could not start {program}");
             void Write(object _, DataReceivedEventArgs e)

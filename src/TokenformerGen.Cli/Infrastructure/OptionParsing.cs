@@ -24,6 +24,35 @@ internal static class OptionParsing
     /// <summary><c>continue</c> or <c>grow</c>.</summary>
     public static NeoXRoute Route(string text) => Enum<NeoXRoute>("--route", text, "continue|grow");
 
+    /// <summary>
+    /// <c>--seeds</c>: N, the first N of <paramref name="known"/>, or a comma-separated list of SEED/DATA-SEED pairs (no pair twice).
+    /// </summary>
+    public static IReadOnlyList<(long Seed, long DataSeed)> SeedPairs(string text, IReadOnlyList<(long Seed, long DataSeed)> known)
+    {
+        if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+            return count >= 1 && count <= known.Count ? known.Take(count).ToList() : throw new CliException($"--seeds {text}: give 1..{known.Count}, or a list of SEED/DATA-SEED pairs");
+        var pairs = new List<(long, long)>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+        {
+            var halves = part.Split('/');
+            if (halves.Length != 2 || !long.TryParse(halves[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var seed)
+                || !long.TryParse(halves[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var dataSeed))
+                throw new CliException($"--seeds: '{part}' is not SEED/DATA-SEED (e.g. 1234/1)");
+            pairs.Add((seed, dataSeed));
+        }
+        return pairs.Distinct().Count() == pairs.Count ? pairs : throw new CliException($"--seeds {text} names a pair twice");
+    }
+
+    /// <summary><c>--scales</c>: comma-separated positive numbers, e.g. <c>1,2,4</c> (no scale twice).</summary>
+    public static IReadOnlyList<double> Scales(string text)
+    {
+        var scales = new List<double>();
+        foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
+            scales.Add(double.TryParse(part, NumberStyles.Float, CultureInfo.InvariantCulture, out var scale) && scale > 0 && double.IsFinite(scale)
+                ? scale : throw new CliException($"--scales: '{part}' is not a positive number"));
+        return scales.Distinct().Count() == scales.Count ? scales : throw new CliException($"--scales {text} names a scale twice");
+    }
+
     /// <summary>Comma-separated token ids, e.g. <c>1,2,3</c>.</summary>
     public static long[] TokenIds(string text)
     {

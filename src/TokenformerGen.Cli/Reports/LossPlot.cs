@@ -95,7 +95,9 @@ internal static class LossPlot
         plot.Axes.SetLimitsY(low - 0.05 * (high - low), high);
     }
 
-    private static double[] X(IEnumerable<CurvePoint> points, double scale) => points.Select(p => p.CumulativeFlops / scale).ToArray();
+    /// <summary>Cumulative FLOPs of <paramref name="points"/> in units of <paramref name="scale"/>.</summary>
+    public static double[] X(IEnumerable<CurvePoint> points, double scale) => points.Select(p => p.CumulativeFlops / scale).ToArray();
 
-    private static double[] Y(IEnumerable<CurvePoint> points) => points.Select(p => p.LossOn(RunReport.HeadlineSplit)).ToArray();
+    /// <summary>The losses of <paramref name="points"/> on the split results are read on.</summary>
+    public static double[] Y(IEnumerable<CurvePoint> points) => points.Select(p => p.LossOn(RunReport.HeadlineSplit)).ToArray();
 }

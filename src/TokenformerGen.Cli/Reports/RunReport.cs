@@ -148,11 +148,7 @@ internal sealed record RunReport(
         }
         if (Comparison is not null) md.AppendLine(Conclusion() + ".").AppendLine();
         md.AppendLine($"![test loss against cumulative training FLOPs]({PlotFile})");
-        AtomicFile.Write(path, stream =>
-        {
-            using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
-            writer.Write(md.ToString());
-        });
+        AtomicFile.WriteText(path, md.ToString());
     }
 
     /// <summary>The comparisons as plain data, on one split (results.json, and the study's report).</summary>

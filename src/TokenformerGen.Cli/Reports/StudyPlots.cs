@@ -56,14 +56,14 @@ internal static class StudyPlots
         for (var i = 0; i < runs.Count; i++)
         {
             var (setting, report) = runs[i];
-            var progressive = plot.Add.Scatter(X(report.Progressive.Curve, unit), Y(report.Progressive.Curve));
+            var progressive = plot.Add.Scatter(LossPlot.X(report.Progressive.Curve, unit), LossPlot.Y(report.Progressive.Curve));
             progressive.Color = palette.GetColor(i);
             progressive.LineWidth = 2;
             progressive.MarkerSize = 3;
             progressive.LegendText = $"seeds {setting.Seed}/{setting.DataSeed}: progressive";
             var baseline = (report.Scratch?.Curve ?? []).Where(p => p.Stage == report.LargestStage).ToList();
             if (baseline.Count == 0) continue;
-            var scratch = plot.Add.Scatter(X(baseline, unit), Y(baseline));
+            var scratch = plot.Add.Scatter(LossPlot.X(baseline, unit), LossPlot.Y(baseline));
             scratch.Color = palette.GetColor(i);
             scratch.LinePattern = LinePattern.Dashed;
             scratch.LineWidth = 1.5f;
@@ -77,8 +77,4 @@ internal static class StudyPlots
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, width, height);
     }
-
-    private static double[] X(IEnumerable<Scaling.CurvePoint> points, double unit) => points.Select(p => p.CumulativeFlops / unit).ToArray();
-
-    private static double[] Y(IEnumerable<Scaling.CurvePoint> points) => points.Select(p => p.LossOn(RunReport.HeadlineSplit)).ToArray();
 }

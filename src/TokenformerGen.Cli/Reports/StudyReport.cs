@@ -23,10 +23,13 @@ internal sealed record Spread(int Count, int Seeds, double Mean, double Min, dou
     }
 
     /// <summary>"0.31 (0.27–0.36)", with "k of n" when some seeds lack the figure.</summary>
-    public override string ToString()
+    public override string ToString() => Format("F2");
+
+    /// <summary>The mean (min–max) in <paramref name="format"/>, with "k of n" when some seeds lack the figure.</summary>
+    public string Format(string format)
     {
         var inv = CultureInfo.InvariantCulture;
-        var text = Count == 1 ? Mean.ToString("F2", inv) : $"{Mean.ToString("F2", inv)} ({Min.ToString("F2", inv)}–{Max.ToString("F2", inv)})";
+        var text = Count == 1 ? Mean.ToString(format, inv) : $"{Mean.ToString(format, inv)} ({Min.ToString(format, inv)}–{Max.ToString(format, inv)})";
         return Count < Seeds ? $"{text}, {Count} of {Seeds} seeds" : text;
     }
 }
@@ -81,7 +84,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             Numbers.Exact(row.Scale), row.Seeds.ToString(CultureInfo.InvariantCulture), Numbers.Flops(row.ProgressiveFlops),
             row.Ratio?.ToString() ?? "not reached", (row.ReverseIsBound ? "< " : "") + (row.ReverseRatio?.ToString() ?? "-"),
             (row.FamilyIsBound ? "< " : "") + (row.FamilyRatio?.ToString() ?? "-"), row.FamilyReverseRatio?.ToString() ?? "-",
-            row.ProgressiveLoss is { } p ? Loss(p) : "-", row.BaselineLoss is { } b ? Loss(b) : "-",
+            row.ProgressiveLoss?.Format("F4") ?? "-", row.BaselineLoss?.Format("F4") ?? "-",
         });
 
     private IEnumerable<string[]> RunRows()
@@ -97,12 +100,6 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
                 RunReport.RatioText(r.Report.ComparisonOn(DataSplit.Validation)?.Ratio, false), Numbers.Seconds(r.Report.Progressive.Stages.Concat(r.Report.Scratch?.Stages ?? []).Sum(s => s.WallSeconds)),
             };
         });
-
-    private static string Loss(Spread s)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        return s.Count == 1 ? s.Mean.ToString("F4", inv) : $"{s.Mean.ToString("F4", inv)} ({s.Min.ToString("F4", inv)}–{s.Max.ToString("F4", inv)})";
-    }
 
     /// <summary>Prints the tables.</summary>
     public void Render(IAnsiConsole console)
@@ -152,11 +149,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
         foreach (var row in RunRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
         md.AppendLine().AppendLine($"![ratio against budget scale]({RatioPlotFile})").AppendLine();
         foreach (var scale in Scales) md.AppendLine($"![test loss of every seed, budget scale {Numbers.Exact(scale)}]({CurvesFile(scale)})").AppendLine();
-        AtomicFile.Write(path, stream =>
-        {
-            using var writer = new StreamWriter(stream, new UTF8Encoding(false), leaveOpen: true);
-            writer.Write(md.ToString());
-        });
+        AtomicFile.WriteText(path, md.ToString());
     }
 
     private void WriteJson(string path)

@@ -15,6 +15,9 @@ public static class AtomicFile
         pending.Commit();
     }
 
+    /// <summary>Writes <paramref name="text"/> to <paramref name="path"/> atomically, as UTF-8 without a byte order mark.</summary>
+    public static void WriteText(string path, string text) => Write(path, stream => stream.Write(new System.Text.UTF8Encoding(false).GetBytes(text)));
+
     /// <summary>
     /// Writes several files so that all their data is on disk before the first rename; renames then
     /// happen in list order. Use it for files that belong together, with the file that marks the set

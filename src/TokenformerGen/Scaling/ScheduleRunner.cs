@@ -356,6 +356,7 @@ public sealed class ScheduleRunner
         if (_options.Scratch == ScratchBaseline.None) return [];
         var largest = LargestStage;
         var plans = new List<StagePlan>();
+        var total = Progressive.Sum(p => p.Flops);
         decimal cumulative = 0;
         for (var i = 0; i < Progressive.Count; i++)
         {
@@ -363,7 +364,7 @@ public sealed class ScheduleRunner
             cumulative += progressive.Flops;
             var stage = progressive.Stage;
             if (stage.Name != largest.Name && _options.Scratch != ScratchBaseline.All) continue;
-            var budget = stage.Name == largest.Name ? Progressive.Sum(p => p.Flops) : cumulative;
+            var budget = stage.Name == largest.Name ? total : cumulative;
             var options = StageOptions(stage);
             var perStep = new StagePlan(ScratchMode, stage, options, 0).FlopsPerStep;
             options = options with { Steps = (long)decimal.Ceiling(budget / perStep) };

@@ -28,7 +28,7 @@ public static class TrainingCheckpoints
         Directory.CreateDirectory(directory);
         var path = Path.Combine(directory, $"step-{trainer.Progress.Step:D8}.safetensors");
         Write(path, trainer, extra);
-        AtomicFile.Write(Path.Combine(directory, LatestFile), s => s.Write(Encoding.UTF8.GetBytes(Path.GetFileName(path))));
+        AtomicFile.WriteText(Path.Combine(directory, LatestFile), Path.GetFileName(path));
         Prune(directory, keep);
         return path;
     }
