@@ -9,7 +9,8 @@
 #
 # Targets: safetensors official deepspeed neox tokenizer spec. Installs what it needs (Debian's afl++, the
 # SharpFuzz.CommandLine tool from fuzz/dotnet-tools.json), builds the fuzz host, instruments a copy of the readers'
-# assemblies (TokenformerGen.dll: Checkpoints and Data; TokenformerGen.Generator.dll) in fuzz/out/bin, and runs one
+# assemblies (TokenformerGen.dll: Checkpoints and Data; TokenformerGen.Text.dll: Data, the tokenizers;
+# TokenformerGen.Generator.dll) in fuzz/out/bin, and runs one
 # afl-fuzz at a time under nice. Findings land in fuzz/out/TARGET/; a crash or hang is replayed in-process so its
 # exception is printed, and the run's figures are appended to fuzz/out/summary.tsv.
 set -euo pipefail
@@ -71,6 +72,7 @@ rm -rf "$out/bin"
 mkdir -p "$out"
 cp -a "$host" "$out/bin"
 (cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.dll" TokenformerGen.Checkpoints TokenformerGen.Data >/dev/null)
+(cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.Text.dll" TokenformerGen.Data >/dev/null)
 (cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.Generator.dll" TokenformerGen.Generator >/dev/null)
 
 # The fork server runs in-process (SharpFuzz's persistent loop), so afl-fuzz sees a .NET host, not an instrumented ELF.

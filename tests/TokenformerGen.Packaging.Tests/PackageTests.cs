@@ -6,11 +6,12 @@ using Xunit.Abstractions;
 namespace TokenformerGen.Packaging.Tests;
 
 /// <summary>
-/// <c>dotnet pack</c> of the runtime and the generator into a temp folder, then a fresh console project
-/// (its own nuget.config: that folder plus the usual sources) that references only the generator
-/// package, builds (the generator must run: no CS8785) and runs a generated model: forward, growth
-/// through the generated GrowFrom. Loading libtorch in the consumer proves the runtime's
-/// buildTransitive native-library fix applied there. Nothing is written into the repository; the
+/// <c>dotnet pack</c> of the torch-free text assembly, the runtime and the generator into a temp folder,
+/// then a fresh console project (its own nuget.config: that folder plus the usual sources) that
+/// references only the generator package, builds (the generator must run: no CS8785) and runs a
+/// generated model: forward, growth through the generated GrowFrom, and the shipped NeoX tokenizer.
+/// Loading libtorch in the consumer proves the runtime's buildTransitive native-library fix applied
+/// there. Nothing is written into the repository; the
 /// packages get a unique pre-release version, removed from the global packages folder afterwards.
 /// </summary>
 public sealed class PackageTests(ITestOutputHelper output)
@@ -37,19 +38,25 @@ public sealed class PackageTests(ITestOutputHelper output)
             Directory.CreateDirectory(consumer);
 
             // Pack what the solution build already compiled (no build here: nothing else writes bin/ or obj/).
-            foreach (var project in new[] { "src/TokenformerGen/TokenformerGen.csproj", "generators/TokenformerGen.Generator/TokenformerGen.Generator.csproj" })
+            foreach (var project in new[] { "src/TokenformerGen.Text/TokenformerGen.Text.csproj", "src/TokenformerGen/TokenformerGen.csproj", "generators/TokenformerGen.Generator/TokenformerGen.Generator.csproj" })
             {
                 Run(repo, "pack", Path.Combine(repo, project), "-c", Configuration, "--no-build", "-o", feed,
                     "-p:PackageVersion=" + version, "-p:NuspecOutputPath=" + Path.Combine(root, "nuspec") + "/");
             }
 
+            var textPackage = Path.Combine(feed, $"TokenformerGen.Text.{version}.nupkg");
             var runtimePackage = Path.Combine(feed, $"TokenformerGen.{version}.nupkg");
             var generatorPackage = Path.Combine(feed, $"TokenformerGen.Generator.{version}.nupkg");
+            AssertContents(textPackage, "lib/net10.0/TokenformerGen.Text.dll", "lib/net10.0/TokenformerGen.Text.xml", "THIRD-PARTY-NOTICES/neox-20b-tokenizer.NOTICE.md");
             AssertContents(runtimePackage, "lib/net10.0/TokenformerGen.dll", "buildTransitive/TokenformerGen.targets", "buildTransitive/GlibcxxWeakVersionPatch.cs", "build/TokenformerGen.targets");
             AssertContents(generatorPackage, "analyzers/dotnet/cs/TokenformerGen.Generator.dll", "analyzers/dotnet/cs/YamlDotNet.dll",
                 "build/TokenformerGen.Generator.props", "buildTransitive/TokenformerGen.Generator.props");
             var nuspec = ReadEntry(generatorPackage, "TokenformerGen.Generator.nuspec");
             Assert.Contains($"<dependency id=\"TokenformerGen\" version=\"[{version}]\"", nuspec, StringComparison.Ordinal);
+            // The tokenizers left the runtime: it brings them in through the text package instead.
+            var runtimeNuspec = ReadEntry(runtimePackage, "TokenformerGen.nuspec");
+            Assert.Contains($"<dependency id=\"TokenformerGen.Text\" version=\"{version}\"", runtimeNuspec, StringComparison.Ordinal);
+            Assert.DoesNotContain("Microsoft.ML.Tokenizers", runtimeNuspec, StringComparison.Ordinal);
 
             // A consumer that knows nothing of this repository: a fence against outer Directory.* files,
             // a nuget.config that adds the feed to the usual sources, and the project from the templates.
@@ -87,6 +94,7 @@ public sealed class PackageTests(ITestOutputHelper output)
             Assert.True(difference <= 1e-5, $"zero_keys growth changed the logits by {difference}");
             Assert.Contains(lines, l => l.StartsWith("declared Declared ", StringComparison.Ordinal));
             Assert.Contains("registry Declared,Pack", lines);
+            Assert.Contains("neox 12092,1533", lines);   // "Hello world", read from the text package's embedded tokenizer.json
             output.WriteLine($"packed, restored, built and ran the consumer in {total.Elapsed.TotalSeconds:F0} s");
         }
         finally
@@ -94,7 +102,7 @@ public sealed class PackageTests(ITestOutputHelper output)
             TryDelete(root);
             var globalPackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
                 ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-            foreach (var id in new[] { "tokenformergen", "tokenformergen.generator" })
+            foreach (var id in new[] { "tokenformergen.text", "tokenformergen", "tokenformergen.generator" })
             {
                 TryDelete(Path.Combine(globalPackages, id, version));
                 if (Directory.Exists(Path.Combine(globalPackages, id)) && !Directory.EnumerateFileSystemEntries(Path.Combine(globalPackages, id)).Any())

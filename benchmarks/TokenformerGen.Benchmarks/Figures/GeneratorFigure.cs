@@ -75,13 +75,13 @@ internal sealed class GeneratorFigure : IFigure
             parseOptions: ParseOptions,
             driverOptions: new GeneratorDriverOptions(IncrementalGeneratorOutputKind.None, trackIncrementalGeneratorSteps: track));
 
-    /// <summary>A consumer project: the runtime, TorchSharp and the framework referenced, references bound once.</summary>
+    /// <summary>A consumer project: the runtime (with its text assembly), TorchSharp and the framework referenced, references bound once.</summary>
     private static CSharpCompilation BaseCompilation()
     {
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)
             .Split(Path.PathSeparator)
             .Where(p => Path.GetFileName(p) is var f && (f.StartsWith("System.", StringComparison.Ordinal) || f is "netstandard.dll" or "mscorlib.dll"))
-            .Concat([typeof(TorchSharp.torch).Assembly.Location, typeof(TokenformerGen.Modules.TokenformerModel).Assembly.Location])
+            .Concat([typeof(TorchSharp.torch).Assembly.Location, typeof(TokenformerGen.Modules.TokenformerModel).Assembly.Location, typeof(TokenformerGen.Families.TokenizerKind).Assembly.Location])
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p));
         var compilation = CSharpCompilation.Create("Consumer",
             [CSharpSyntaxTree.ParseText("namespace Consumer { internal static class Anchor { } }", ParseOptions)],

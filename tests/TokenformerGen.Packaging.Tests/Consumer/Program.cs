@@ -2,6 +2,7 @@
 // up by the package's props) and an attribute family, both generated at build time.
 using System.Globalization;
 using Consumer.Models;
+using TokenformerGen.Data;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
@@ -26,6 +27,7 @@ using (torch.no_grad())
 
 Console.WriteLine("declared " + DeclaredFamily.Name + " " + DeclaredFamily.Only.Parameters.ToString(CultureInfo.InvariantCulture));
 Console.WriteLine("registry " + string.Join(",", ModelRegistry.Families.Select(f => f.Name)));
+Console.WriteLine("neox " + string.Join(",", NeoXTokenizer.Instance.Encode("Hello world")));
 
 namespace Consumer.Models
 {

@@ -2,7 +2,7 @@ using System.Security.Cryptography;
 using System.Text.Json;
 using TokenformerGen.Data;
 
-namespace TokenformerGen.Tests.Data;
+namespace TokenformerGen.Text.Tests.Data;
 
 /// <summary>
 /// The shipped GPT-NeoX-20B tokenizer. Expected ids are worked out by hand from the file's <c>model.vocab</c> and

@@ -31,7 +31,7 @@ public static class NeoXTokenizer
     public static byte[] Json()
     {
         using var resource = typeof(NeoXTokenizer).Assembly.GetManifestResourceStream(ResourceName)
-            ?? throw new InvalidDataException($"the runtime assembly lacks its embedded {ResourceName}");
+            ?? throw new InvalidDataException($"the TokenformerGen.Text assembly lacks its embedded {ResourceName}");
         using var gzip = new GZipStream(resource, CompressionMode.Decompress);
         using var bytes = new MemoryStream();
         gzip.CopyTo(bytes);

@@ -3,7 +3,7 @@ using System.Text.Json;
 using TokenformerGen.Data;
 using TokenformerGen.Families;
 
-namespace TokenformerGen.Tests.Data;
+namespace TokenformerGen.Text.Tests.Data;
 
 public sealed class TokenizerTests : IDisposable
 {
