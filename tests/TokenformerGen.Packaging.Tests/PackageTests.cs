@@ -57,6 +57,10 @@ public sealed class PackageTests(ITestOutputHelper output)
             var runtimeNuspec = ReadEntry(runtimePackage, "TokenformerGen.nuspec");
             Assert.Contains($"<dependency id=\"TokenformerGen.Text\" version=\"{version}\"", runtimeNuspec, StringComparison.Ordinal);
             Assert.DoesNotContain("Microsoft.ML.Tokenizers", runtimeNuspec, StringComparison.Ordinal);
+            // What an engine without libtorch depends on: the tokenizer library and nothing of torch.
+            var textNuspec = ReadEntry(textPackage, "TokenformerGen.Text.nuspec");
+            Assert.Contains("<dependency id=\"Microsoft.ML.Tokenizers\"", textNuspec, StringComparison.Ordinal);
+            Assert.DoesNotContain("torch", textNuspec, StringComparison.OrdinalIgnoreCase);
 
             // A consumer that knows nothing of this repository: a fence against outer Directory.* files,
             // a nuget.config that adds the feed to the usual sources, and the project from the templates.
