@@ -27,7 +27,7 @@ internal static class ModelEmitter
         GeneratedCode.Header(w, plan);
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
-        var aliases = new List<string> { "Torch", "Tensor", "TokenEmbedding", "AffineLayerNorm", "Pattention", "PattentionNorm", "TauPolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "TokenformerModel", "StageInfo" };
+        var aliases = new List<string> { "Torch", "Tensor", "TokenEmbedding", "AffineLayerNorm", "Pattention", "PattentionNorm", "TauPolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "OnnxValue", "OnnxKvCache", "OnnxLayerCache", "TokenformerModel", "StageInfo" };
         if (stage.Training is not null) aliases.Add("TrainingBudget");
         if (edge is not null) aliases.AddRange(new[] { "StageGrowth", "GrowthOptions", "GrowthPolicy" });
         RuntimeNames.WriteAliases(w, aliases.ToArray());
@@ -80,6 +80,14 @@ internal static class ModelEmitter
         w.WriteLine("var h = word_embeddings.call(tokens);");
         w.WriteLine("for (var i = 0; i < layers.Count; i++) h = layers[i].call(h, cache?[i]);");
         w.WriteLine("return word_embeddings.Logits(final_norm.call(h)).MoveToOuterDisposeScope();   // the tied LM head");
+        w.CloseBlock();
+        w.WriteLine();
+        GeneratedCode.InheritDoc(w);
+        w.WriteLine("public override OnnxValue ToOnnx(OnnxValue tokens, OnnxKvCache cache)");
+        w.OpenBlock();
+        w.WriteLine("var h = word_embeddings.ToOnnx(tokens);");
+        w.WriteLine("for (var i = 0; i < layers.Count; i++) h = layers[i].ToOnnx(h, cache[i]);");
+        w.WriteLine("return word_embeddings.LogitsToOnnx(final_norm.ToOnnx(h));");
         w.CloseBlock();
 
         if (edge is not null)
@@ -137,6 +145,13 @@ internal static class ModelEmitter
         w.WriteLine($"var h = x + attention.call(LayerNorms.NonParametric(x), cache);");
         w.WriteLine("return (h + mlp.call(LayerNorms.NonParametric(h))).MoveToOuterDisposeScope();");
         w.CloseBlock();
+        w.WriteLine();
+        GeneratedCode.Doc(w, "The forward as ONNX nodes, with this layer's part of the exported KV cache.");
+        w.WriteLine("public OnnxValue ToOnnx(OnnxValue x, OnnxLayerCache cache)");
+        w.OpenBlock();
+        w.WriteLine($"var h = x + attention.ToOnnx(LayerNorms.NonParametric(x, {a.Hidden}), cache);");
+        w.WriteLine($"return h + mlp.ToOnnx(LayerNorms.NonParametric(h, {a.Hidden}));");
+        w.CloseBlock();
         w.CloseBlock();
     }
 
@@ -176,6 +191,13 @@ internal static class ModelEmitter
         w.WriteLine("using var input = query.ComputeInput(x);   // cast once for the three projections");
         w.WriteLine($"var attended = CausalAttention.CausalSelfAttention(query.call(input), key.call(input), value.call(input), {a.Heads}, Rotary, cache);");
         w.WriteLine("return proj.call(attended).MoveToOuterDisposeScope();");
+        w.CloseBlock();
+        w.WriteLine();
+        GeneratedCode.Doc(w, "The forward as ONNX nodes: attends over the cached positions and the new ones, which <paramref name=\"cache\"/> appends and outputs.");
+        w.WriteLine("public OnnxValue ToOnnx(OnnxValue x, OnnxLayerCache cache)");
+        w.OpenBlock();
+        w.WriteLine($"var attended = CausalAttention.CausalSelfAttention(query.ToOnnx(x), key.ToOnnx(x), value.ToOnnx(x), {a.Heads}, Rotary, cache);");
+        w.WriteLine("return proj.ToOnnx(attended);");
         w.CloseBlock();
         w.CloseBlock();
     }

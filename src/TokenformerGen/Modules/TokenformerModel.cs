@@ -1,6 +1,7 @@
 using TokenformerGen.Architecture;
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
+using TokenformerGen.Onnx;
 using TokenformerGen.Primitives;
 using TorchSharp;
 using TorchSharp.Modules;
@@ -34,6 +35,13 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
 
     /// <summary>Logits for <paramref name="tokens"/> <c>[batch, T]</c> without a cache, running the forward hooks: <c>call(tokens, null)</c>.</summary>
     public Tensor call(Tensor tokens) => call(tokens, null);
+
+    /// <summary>
+    /// The forward as ONNX nodes, for <see cref="OnnxExport"/>: float32 logits <c>[batch, T, paddedVocab]</c> for token ids
+    /// <c>[batch, T]</c> that follow the positions cached in <paramref name="cache"/>, which receives each layer's keys and
+    /// values. Generated stages spell it out next to their forward, call for call.
+    /// </summary>
+    public abstract OnnxValue ToOnnx(OnnxValue tokens, OnnxKvCache cache);
 
     /// <summary>The device of the parameters (and of everything the model computes).</summary>
     public Device Device => parameters().First().device;

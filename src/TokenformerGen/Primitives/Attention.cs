@@ -1,3 +1,4 @@
+using TokenformerGen.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -49,6 +50,28 @@ public static class Attention
             attended = Attend(q, k, v, mask, causal: false);
         }
         return attended.transpose(1, 2).reshape(batch, length, width).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="CausalSelfAttention(Tensor, Tensor, Tensor, long, RotaryEmbedding?, LayerKvCache?)"/> as ONNX nodes: the
+    /// heads attend over the layer's cached positions and the new ones (which the <paramref name="cache"/> appends and
+    /// outputs), under its causal mask, with scale <c>1/√headDim</c>.
+    /// </summary>
+    public static OnnxValue CausalSelfAttention(OnnxValue query, OnnxValue key, OnnxValue value, long heads,
+                                                RotaryEmbedding? rotary, OnnxLayerCache cache)
+    {
+        OnnxValue SplitHeads(OnnxValue t) => t.Reshape(0, 0, heads, -1).Transpose(0, 2, 1, 3);
+        var q = SplitHeads(query);
+        var k = SplitHeads(key);
+        if (rotary is not null)
+        {
+            q = rotary.Apply(q, cache.Cache.Positions, cache.Cache.Context);
+            k = rotary.Apply(k, cache.Cache.Positions, cache.Cache.Context);
+        }
+        var (keys, values) = cache.Append(k, SplitHeads(value));
+        var scores = q.MatMul(keys.Transpose(0, 1, 3, 2)) * (float)(1 / Math.Sqrt(cache.HeadDim));
+        var weights = scores.Where(cache.Cache.Mask, query.Graph.Scalar(float.NegativeInfinity)).Softmax(-1);
+        return weights.MatMul(values).Transpose(0, 2, 1, 3).Reshape(0, 0, -1);
     }
 
     // The fused kernel, except on the meta device, which has no kernel for it: there the same attention is spelt out,

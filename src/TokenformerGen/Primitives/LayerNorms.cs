@@ -1,4 +1,5 @@
 using TokenformerGen.Architecture;
+using TokenformerGen.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -19,6 +20,13 @@ public static class LayerNorms
 
     /// <summary>LayerNorm over the last dim with a per-feature <paramref name="weight"/> and <paramref name="bias"/> (the final norm).</summary>
     public static Tensor Affine(Tensor x, Tensor weight, Tensor bias, double epsilon = Epsilon) => Normalize(x, weight, bias, epsilon);
+
+    /// <summary>
+    /// <see cref="NonParametric(Tensor, double)"/> as an ONNX node over <c>[.., width]</c>: LayerNormalization with a scale of
+    /// ones (the operator requires one) and no bias.
+    /// </summary>
+    public static OnnxValue NonParametric(OnnxValue x, long width, double epsilon = Epsilon)
+        => x.LayerNorm(x.Graph.Constant(FormattableString.Invariant($"layer_norm.ones.{width}"), () => ones(width)), null, epsilon);
 
     // The fused kernel (statistics accumulate in float32 for reduced-precision inputs), except on the meta device,
     // which has no kernel for it: there the same function is spelt out, so device tests can trace a whole model.
@@ -73,4 +81,7 @@ public sealed class AffineLayerNorm : nn.Module<Tensor, Tensor>
 
     /// <summary>Normalises <c>[.., d]</c>.</summary>
     public override Tensor forward(Tensor input) => LayerNorms.Affine(input, weight, bias, Epsilon);
+
+    /// <summary>The norm as an ONNX node (LayerNormalization with the weight and bias as initializers).</summary>
+    public OnnxValue ToOnnx(OnnxValue input) => input.LayerNorm(input.Graph.Weight(weight), input.Graph.Weight(bias), Epsilon);
 }

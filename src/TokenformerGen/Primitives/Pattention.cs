@@ -1,3 +1,4 @@
+using TokenformerGen.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -119,6 +120,18 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
         return matmul(weights, values);
     }
 
+    /// <summary>
+    /// The forward as ONNX nodes (float32): <c>Θ(X·Kᵀ)·V</c> with the key and value tokens as initializers under their
+    /// state-dict names.
+    /// </summary>
+    public OnnxValue ToOnnx(OnnxValue input)
+    {
+        var graph = input.Graph;
+        using var scope = graph.ModuleScope(key_param_tokens);
+        var scores = input.MatMul(graph.Weight(key_param_tokens).Transpose(1, 0));
+        return Normalize(scores, Norm, Tau, Epsilon, TokenCount).MatMul(graph.Weight(value_param_tokens));
+    }
+
     /// <summary>Θ applied row-wise to scores <c>A [.., n]</c>.</summary>
     public static Tensor Normalize(Tensor scores, PattentionNorm norm, double tau, double epsilon = 0)
     {
@@ -145,6 +158,28 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
                 throw new ArgumentOutOfRangeException(nameof(norm), norm, "Unknown Pattention normalisation.");
         }
     }
+
+    /// <summary>Θ applied row-wise to scores <c>A [.., n]</c> of an ONNX graph, as <see cref="Normalize(Tensor, PattentionNorm, double, double)"/> computes it in float32.</summary>
+    public static OnnxValue Normalize(OnnxValue scores, PattentionNorm norm, double tau, double epsilon, long tokenCount)
+    {
+        switch (norm)
+        {
+            case PattentionNorm.L2NormGelu:
+                return (scores * L2Scale(scores, tau, epsilon)).Gelu();
+            case PattentionNorm.GeluL2Norm:
+            {
+                var activated = scores.Gelu();
+                return activated * L2Scale(activated, tau, epsilon);
+            }
+            case PattentionNorm.Softmax:
+                return scores.Softmax(-1) * tokenCount;
+            default:
+                throw new ArgumentOutOfRangeException(nameof(norm), norm, "Unknown Pattention normalisation.");
+        }
+    }
+
+    private static OnnxValue L2Scale(OnnxValue values, double tau, double epsilon)
+        => (epsilon > 0 ? (values.SumOfSquaresLastDim() + (float)epsilon).Sqrt() : values.L2NormLastDim()).Reciprocal() * (float)tau;
 
     // τ / √(‖row‖₂² + ε), shaped [.., 1], float32 or wider: a norm rounded to bfloat16 would scale a whole row by up
     // to 2⁻⁸ too much or too little. float32 and float64 rows take one pass and no temporary of their size; narrower

@@ -1,3 +1,4 @@
+using TokenformerGen.Onnx;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -52,6 +53,23 @@ public sealed class RotaryEmbedding
         if (Dimensions < HeadDim)
             result = cat([result, x.narrow(-1, Dimensions, HeadDim - Dimensions)], -1);
         return result.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
+    /// <see cref="Apply(Tensor, long)"/> as ONNX nodes, for <paramref name="x"/> <c>[batch, heads, T, headDim]</c> at
+    /// <paramref name="positions"/> <c>[T]</c> (int64): the cosine and sine rows are gathered from tables of
+    /// <paramref name="maxPositions"/> rows stored in the graph, the very values the TorchSharp path reads.
+    /// </summary>
+    public OnnxValue Apply(OnnxValue x, OnnxValue positions, long maxPositions)
+    {
+        var graph = x.Graph;
+        var name = FormattableString.Invariant($"rotary.dims{Dimensions}.base{Theta}");
+        var cos = graph.Constant(name + ".cos", () => TableFor(maxPositions, float32, CPU).Cos.narrow(0, 0, maxPositions)).Gather(positions);
+        var sin = graph.Constant(name + ".sin", () => TableFor(maxPositions, float32, CPU).Sin.narrow(0, 0, maxPositions)).Gather(positions);
+        var half = Dimensions / 2;
+        var rotateHalf = OnnxValue.Concat(-1, -x.Narrow(-1, half, half), x.Narrow(-1, 0, half));
+        var result = x.Narrow(-1, 0, Dimensions) * cos + rotateHalf * sin;
+        return Dimensions < HeadDim ? OnnxValue.Concat(-1, result, x.Narrow(-1, Dimensions, HeadDim - Dimensions)) : result;
     }
 
     // Tables for positions 0 .. Length-1 of one dtype and device. Never mutated once built; a longer

@@ -1,4 +1,5 @@
 using TokenformerGen.Architecture;
+using TokenformerGen.Onnx;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -47,6 +48,12 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
         var logits = matmul(hidden.to(type), table.t());
         return (type == weight.dtype ? logits : logits.to(weight.dtype)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>The lookup as an ONNX node: rows <c>[.., d]</c> of the table for token ids <c>[..]</c> (int64).</summary>
+    public OnnxValue ToOnnx(OnnxValue tokens) => tokens.Graph.Weight(weight).Gather(tokens);
+
+    /// <summary>The tied head as ONNX nodes: float32 logits <c>[.., vocab]</c> = <c>h · Eᵀ</c>.</summary>
+    public OnnxValue LogitsToOnnx(OnnxValue hidden) => hidden.MatMul(hidden.Graph.Weight(weight).Transpose(1, 0));
 
     // The table in ComputeType, kept for an inference-only model (see KeepHeadCopy); null otherwise.
     private Tensor? _headCopy;

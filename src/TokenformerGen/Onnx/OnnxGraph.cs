@@ -1,0 +1,246 @@
+using System.Globalization;
+using Google.Protobuf;
+using TokenformerGen.Checkpoints;
+using TokenformerGen.Onnx.Proto;
+using static TorchSharp.torch;
+using DataType = TokenformerGen.Onnx.Proto.TensorProto.Types.DataType;
+
+namespace TokenformerGen.Onnx;
+
+/// <summary>
+/// An ONNX inference graph under construction for one model: its typed inputs and outputs, its nodes in the order they
+/// were added (a topological order, since a node can only consume values that exist), the model's parameters as
+/// initializers named by their state-dict names, and small constants. Modules add themselves through
+/// <see cref="OnnxValue"/>, whose operators and methods append nodes here, so an export method reads like the TorchSharp
+/// forward it mirrors.
+/// </summary>
+/// <remarks>
+/// Parameters are read when the graph is written, not when they are used, so building a graph copies no weights.
+/// </remarks>
+public sealed class OnnxGraph
+{
+    private readonly GraphProto _graph = new();
+    private readonly Dictionary<Tensor, string> _parameterNames = new(ReferenceEqualityComparer.Instance);
+    private readonly Dictionary<string, OnnxValue> _parameters = new(StringComparer.Ordinal);
+    private readonly List<(TensorProto Proto, Tensor Data)> _weights = [];
+    private readonly Dictionary<string, OnnxValue> _constants = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _names = new(StringComparer.Ordinal);
+    private string _scope = "";
+    private int _nodes;
+
+    /// <summary>Starts a graph whose weights are <paramref name="parameters"/> (state-dict name and tensor).</summary>
+    public OnnxGraph(string name, IEnumerable<(string Name, Tensor Parameter)> parameters)
+    {
+        _graph.Name = name;
+        foreach (var (parameterName, parameter) in parameters) _parameterNames.Add(parameter, parameterName);
+    }
+
+    /// <summary>Parameters no node has read yet: after a whole model is added, the ones its graph leaves out.</summary>
+    public IEnumerable<string> UnusedParameters => _parameterNames.Values.Where(n => !_parameters.ContainsKey(n));
+
+    /// <summary>Nodes added so far.</summary>
+    public int NodeCount => _graph.Node.Count;
+
+    /// <summary>Bytes of the parameters the graph has read (float32).</summary>
+    public long WeightBytes => _weights.Sum(w => w.Data.NumberOfElements * 4);
+
+    /// <summary>Declares a graph input; a dimension is a size (<see cref="long"/>) or a name shared by dimensions of equal size (<see cref="string"/>).</summary>
+    public OnnxValue Input(string name, OnnxType type, params object[] shape)
+    {
+        _graph.Input.Add(ValueInfo(Claim(name), type, shape));
+        return new OnnxValue(this, name);
+    }
+
+    /// <summary>Makes <paramref name="value"/> a graph output named <paramref name="name"/> (an Identity node renames it when it has another name).</summary>
+    public void Output(OnnxValue value, string name, OnnxType type, params object[] shape)
+    {
+        if (value.Name != name) Node("Identity", [value], [name]);
+        _graph.Output.Add(ValueInfo(name, type, shape));
+    }
+
+    /// <summary>
+    /// The initializer holding <paramref name="parameter"/>, under its state-dict name; the first read adds it. The
+    /// tensor must be one of the parameters the graph was made with (float32 master weights, on any device).
+    /// </summary>
+    public OnnxValue Weight(Tensor parameter)
+    {
+        if (!_parameterNames.TryGetValue(parameter, out var name))
+            throw new ArgumentException("The tensor is not a parameter of the model this graph exports.", nameof(parameter));
+        if (_parameters.TryGetValue(name, out var existing)) return existing;
+        if (parameter.dtype != ScalarType.Float32)
+            throw new ArgumentException($"{name} is {parameter.dtype}; the graph is float32 (export float32 master weights).", nameof(parameter));
+        var proto = new TensorProto { Name = Claim(name), DataType = (int)DataType.Float };
+        proto.Dims.AddRange(parameter.shape);
+        _weights.Add((proto, parameter));
+        return _parameters[name] = new OnnxValue(this, name);
+    }
+
+    /// <summary>The state-dict name of <paramref name="parameter"/>.</summary>
+    public string NameOf(Tensor parameter)
+        => _parameterNames.TryGetValue(parameter, out var name) ? name : throw new ArgumentException("The tensor is not a parameter of the exported model.", nameof(parameter));
+
+    /// <summary>A float32 scalar constant (one initializer per value).</summary>
+    public OnnxValue Scalar(float value) => Constant(FormattableString.Invariant($"const.f32.{value:R}"), DataType.Float, [], BitConverter.GetBytes(value));
+
+    /// <summary>An int64 constant of shape <c>[values.Length]</c>, or a scalar when <paramref name="scalar"/> (one initializer per value).</summary>
+    public OnnxValue Int64s(long[] values, bool scalar = false)
+    {
+        if (scalar && values.Length != 1) throw new ArgumentException("A scalar has one value.", nameof(values));
+        var key = $"const.i64{(scalar ? "" : $"[{values.Length}]")}.{string.Join('_', values.Select(v => v.ToString(CultureInfo.InvariantCulture)))}";
+        return Constant(key, DataType.Int64, scalar ? [] : [values.Length], values.SelectMany(BitConverter.GetBytes).ToArray());
+    }
+
+    /// <summary>
+    /// A float32 constant built once per <paramref name="name"/> (later calls return the first one): tables the model
+    /// derives rather than learns, such as rotary cosines.
+    /// </summary>
+    public OnnxValue Constant(string name, Func<Tensor> build)
+    {
+        if (_constants.TryGetValue(name, out var existing)) return existing;
+        using var tensor = build();
+        using var values = TensorBytes.ContiguousCpu(tensor.to(ScalarType.Float32));
+        return Constant(name, DataType.Float, values.shape, TensorBytes.ToArray(values));
+    }
+
+    private OnnxValue Constant(string name, DataType type, long[] dims, byte[] bytes)
+    {
+        if (_constants.TryGetValue(name, out var existing)) return existing;
+        var proto = new TensorProto { Name = Claim(name), DataType = (int)type, RawData = ByteString.CopyFrom(bytes) };
+        proto.Dims.AddRange(dims);
+        _graph.Initializer.Add(proto);
+        return _constants[name] = new OnnxValue(this, name);
+    }
+
+    /// <summary>
+    /// Names the nodes added until the returned scope is disposed after the module that holds <paramref name="parameter"/>,
+    /// <c>{module}/{op}_{n}</c> (e.g. <c>layers.0.mlp/MatMul_7</c>), for readers of the graph.
+    /// </summary>
+    public IDisposable ModuleScope(Tensor parameter)
+    {
+        var name = NameOf(parameter);
+        var outer = _scope;
+        _scope = name[..Math.Max(0, name.LastIndexOf('.'))] + "/";
+        return new ScopeExit(() => _scope = outer);
+    }
+
+    /// <summary>Adds a node with one output.</summary>
+    internal OnnxValue Node(string op, IReadOnlyList<OnnxValue> inputs, params AttributeProto[] attributes)
+        => Node(op, inputs, [null], attributes)[0];
+
+    /// <summary>Adds a node; <paramref name="outputs"/> gives each output's name, or null for a fresh one.</summary>
+    internal IReadOnlyList<OnnxValue> Node(string op, IReadOnlyList<OnnxValue> inputs, IReadOnlyList<string?> outputs, params AttributeProto[] attributes)
+    {
+        var name = FormattableString.Invariant($"{_scope}{op}_{_nodes++}");
+        var node = new NodeProto { OpType = op, Name = name };
+        foreach (var input in inputs)
+        {
+            if (input.Graph != this) throw new ArgumentException($"{op}: input {input.Name} belongs to another graph.", nameof(inputs));
+            node.Input.Add(input.Name);
+        }
+        var values = new List<OnnxValue>(outputs.Count);
+        for (var i = 0; i < outputs.Count; i++)
+        {
+            var output = Claim(outputs[i] ?? (outputs.Count == 1 ? name : FormattableString.Invariant($"{name}:{i}")));
+            node.Output.Add(output);
+            values.Add(new OnnxValue(this, output));
+        }
+        node.Attribute.AddRange(attributes);
+        _graph.Node.Add(node);
+        return values;
+    }
+
+    /// <summary>
+    /// The model: this graph at <paramref name="opset"/> with <paramref name="metadata"/>. Weights are inline, or, with an
+    /// <paramref name="externalData"/> stream, written there (each at an offset aligned to <paramref name="alignment"/>
+    /// bytes, so ONNX Runtime can map them) and referenced from the model as <paramref name="externalLocation"/>.
+    /// </summary>
+    internal ModelProto ToModel(int opset, long irVersion, IEnumerable<KeyValuePair<string, string>> metadata,
+                                Stream? externalData = null, string? externalLocation = null, int alignment = 1 << 16)
+    {
+        var graph = _graph.Clone();
+        var weights = new List<TensorProto>(_weights.Count);
+        foreach (var (proto, data) in _weights)
+        {
+            var tensor = proto.Clone();
+            if (externalData is null)
+            {
+                tensor.RawData = UnsafeByteOperations.UnsafeWrap(TensorBytes.ToArray(data));
+            }
+            else
+            {
+                var padding = (alignment - externalData.Position % alignment) % alignment;
+                externalData.Write(new byte[padding]);
+                var offset = externalData.Position;
+                TensorBytes.Write(externalData, data);
+                tensor.DataLocation = TensorProto.Types.DataLocation.External;
+                tensor.ExternalData.Add(Entry("location", externalLocation ?? throw new ArgumentNullException(nameof(externalLocation))));
+                tensor.ExternalData.Add(Entry("offset", offset.ToString(CultureInfo.InvariantCulture)));
+                tensor.ExternalData.Add(Entry("length", (externalData.Position - offset).ToString(CultureInfo.InvariantCulture)));
+            }
+            weights.Add(tensor);
+        }
+        // Parameters first, in the order the forward reads them, then the constants.
+        var constants = graph.Initializer.ToList();
+        graph.Initializer.Clear();
+        graph.Initializer.AddRange(weights);
+        graph.Initializer.AddRange(constants);
+        var model = new ModelProto
+        {
+            IrVersion = irVersion,
+            ProducerName = "TokenformerGen",
+            ProducerVersion = typeof(OnnxGraph).Assembly.GetName().Version?.ToString() ?? "",
+            Graph = graph,
+        };
+        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
+        foreach (var (key, value) in metadata) model.MetadataProps.Add(Entry(key, value));
+        return model;
+    }
+
+    private static StringStringEntryProto Entry(string key, string value) => new() { Key = key, Value = value };
+
+    // Every value and node name is unique in a graph.
+    private string Claim(string name) => _names.Add(name) ? name : throw new InvalidOperationException($"The graph already has a value or node named '{name}'.");
+
+    private static ValueInfoProto ValueInfo(string name, OnnxType type, object[] shape)
+    {
+        var tensor = new TypeProto.Types.Tensor { ElemType = (int)type.ToProto(), Shape = new TensorShapeProto() };
+        foreach (var dim in shape)
+        {
+            tensor.Shape.Dim.Add(dim switch
+            {
+                long size => new TensorShapeProto.Types.Dimension { DimValue = size },
+                int size => new TensorShapeProto.Types.Dimension { DimValue = size },
+                string symbol => new TensorShapeProto.Types.Dimension { DimParam = symbol },
+                _ => throw new ArgumentException($"A dimension is a size or a name, not {dim}.", nameof(shape)),
+            });
+        }
+        return new ValueInfoProto { Name = name, Type = new TypeProto { TensorType = tensor } };
+    }
+
+    private sealed class ScopeExit(Action exit) : IDisposable
+    {
+        public void Dispose() => exit();
+    }
+}
+
+/// <summary>Element types of graph inputs and outputs.</summary>
+public enum OnnxType
+{
+    /// <summary>float32.</summary>
+    Float,
+    /// <summary>int64 (token ids, shapes, positions).</summary>
+    Int64,
+    /// <summary>bool (masks).</summary>
+    Bool,
+}
+
+internal static class OnnxTypes
+{
+    public static DataType ToProto(this OnnxType type) => type switch
+    {
+        OnnxType.Float => DataType.Float,
+        OnnxType.Int64 => DataType.Int64,
+        OnnxType.Bool => DataType.Bool,
+        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown ONNX type."),
+    };
+}
