@@ -1,0 +1,161 @@
+using Microsoft.ML.OnnxRuntime;
+using TokenformerGen.Data;
+using TokenformerGen.Inference;
+
+namespace TokenformerGen.OnnxRuntime;
+
+/// <summary>
+/// A Tokenformer exported by TokenformerGen (<c>export --onnx DIR</c>), running in ONNX Runtime: the folder's graph, its
+/// model card and its tokenizer. <see cref="Run"/> feeds token ids after the positions a <see cref="OrtKvCache"/> holds
+/// and extends it, so one graph serves the prompt and every decoding step; <see cref="Generate"/> samples with the very
+/// loop and picker TorchSharp's <c>generate</c> uses, so a seed gives the same tokens in both engines.
+/// </summary>
+/// <remarks>One session serves any number of caches, one <see cref="Run"/> at a time per cache; ONNX Runtime allows concurrent runs.</remarks>
+public sealed class OnnxTokenformer : IDisposable
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly string[] _inputNames;
+    private readonly string[] _outputNames;
+
+    private OnnxTokenformer(string folder, OnnxModelCard card, InferenceSession session, ITextTokenizer tokenizer)
+    {
+        Folder = folder;
+        Card = card;
+        Tokenizer = tokenizer;
+        _session = session;
+        var layers = Enumerable.Range(0, card.Layers).ToList();
+        _inputNames = [card.InputIds, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PastKey, i), OnnxModelCard.ForLayer(card.PastValue, i) })];
+        _outputNames = [card.Logits, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PresentKey, i), OnnxModelCard.ForLayer(card.PresentValue, i) })];
+        var missingInputs = _inputNames.Except(session.InputMetadata.Keys).ToList();
+        var missingOutputs = _outputNames.Except(session.OutputMetadata.Keys).ToList();
+        if (missingInputs.Count > 0 || missingOutputs.Count > 0)
+            throw new InvalidDataException($"{Path.Combine(folder, card.Model)} does not match its card: missing {string.Join(", ", missingInputs.Concat(missingOutputs))}.");
+    }
+
+    /// <summary>The export folder.</summary>
+    public string Folder { get; }
+
+    /// <summary>What the folder's card says of the model.</summary>
+    public OnnxModelCard Card { get; }
+
+    /// <summary>The tokenizer the card names (the family's, or the folder's <c>tokenizer.json</c>).</summary>
+    public ITextTokenizer Tokenizer { get; }
+
+    /// <summary>
+    /// Loads the export in <paramref name="folder"/> with all of ONNX Runtime's graph optimisations (Gelu, MatMul and
+    /// transpose fusions, constant folding). <paramref name="threads"/> caps the intra-op threads (null: one per core).
+    /// </summary>
+    /// <exception cref="InvalidDataException">The folder holds no export of this format, or its graph does not match its card.</exception>
+    /// <exception cref="TokenizerException">The card's tokenizer cannot be built or does not fit the vocabulary.</exception>
+    public static OnnxTokenformer Load(string folder, int? threads = null)
+    {
+        var card = OnnxModelCard.Read(folder);
+        var tokenizer = Tokenizers.For(card.TokenizerKind, card.TokenizerFile is null ? null : Path.Combine(folder, card.TokenizerFile), card.PaddedVocabulary).Tokenizer;
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = threads ?? 0,
+            InterOpNumThreads = 1,
+        };
+        InferenceSession session;
+        try
+        {
+            session = new InferenceSession(Path.Combine(folder, card.Model), options);
+        }
+        catch (OnnxRuntimeException e)
+        {
+            throw new InvalidDataException($"{Path.Combine(folder, card.Model)}: ONNX Runtime cannot load it ({e.Message.Trim()}).", e);
+        }
+        try
+        {
+            return new OnnxTokenformer(folder, card, session, tokenizer);
+        }
+        catch
+        {
+            session.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>An empty KV cache for <paramref name="batch"/> sequences.</summary>
+    public OrtKvCache CreateCache(int batch = 1)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        return new OrtKvCache(Card, batch);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> (row-major <c>[batch, T]</c>, the cache's batch) at the positions after those
+    /// <paramref name="cache"/> holds, adds them to it, and returns float32 logits, row-major: <c>[batch, T, paddedVocab]</c>,
+    /// or <c>[batch, paddedVocab]</c> for the last position alone when <paramref name="lastPositionOnly"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The ids do not fill whole rows, or the cache would pass the context.</exception>
+    public float[] Run(ReadOnlySpan<long> tokens, OrtKvCache cache, bool lastPositionOnly = false)
+    {
+        var batch = cache.Batch;
+        if (tokens.Length == 0 || tokens.Length % batch != 0)
+            throw new ArgumentException($"{tokens.Length} token ids do not make {batch} equal rows.", nameof(tokens));
+        var length = tokens.Length / batch;
+        if (cache.Length + length > Card.Context)
+            throw new ArgumentException($"{cache.Length} cached and {length} new positions pass the context of {Card.Context}.", nameof(tokens));
+
+        using var ids = OrtValue.CreateTensorValueFromMemory(tokens.ToArray(), [batch, length]);
+        OrtValue[] inputs = [ids, .. cache.Past];
+        var outputs = _session.Run(_runOptions, _inputNames, inputs, _outputNames);
+        using var logits = outputs[0];
+        cache.Replace(outputs.Skip(1).ToArray(), length);
+
+        var all = logits.GetTensorDataAsSpan<float>();
+        var vocabulary = (int)Card.PaddedVocabulary;
+        if (!lastPositionOnly) return all.ToArray();
+        var last = new float[batch * vocabulary];
+        for (var b = 0; b < batch; b++)
+            all.Slice(((b * length) + length - 1) * vocabulary, vocabulary).CopyTo(last.AsSpan(b * vocabulary));
+        return last;
+    }
+
+    /// <summary>
+    /// Extends <paramref name="prompt"/> by <paramref name="count"/> tokens and returns them, with the prefill, context
+    /// window and sampling of TorchSharp's <c>TextSampler.Generate</c> (<see cref="TokenGenerator"/>).
+    /// </summary>
+    public List<long> Generate(IReadOnlyList<long> prompt, int count, SamplingOptions options)
+    {
+        using var sequence = new Sequence(this);
+        return TokenGenerator.Generate(sequence, prompt, count, options);
+    }
+
+    /// <inheritdoc/>
+    public void Dispose()
+    {
+        _runOptions.Dispose();
+        _session.Dispose();
+    }
+
+    // One sequence with its cache, as the sampling loop sees a model.
+    private sealed class Sequence(OnnxTokenformer model) : INextTokenModel, IDisposable
+    {
+        private OrtKvCache _cache = model.CreateCache();
+
+        public int Context => (int)model.Card.Context;
+
+        public int CachedLength => _cache.Length;
+
+        public void ResetCache()
+        {
+            _cache.Dispose();
+            _cache = model.CreateCache();
+        }
+
+        public float[] NextLogits(IReadOnlyList<long> tokens, bool useCache)
+        {
+            var ids = tokens.ToArray();
+            if (useCache) return model.Run(ids, _cache, lastPositionOnly: true);
+            using var scratch = model.CreateCache();
+            return model.Run(ids, scratch, lastPositionOnly: true);
+        }
+
+        public void Dispose() => _cache.Dispose();
+    }
+}
