@@ -1,0 +1,151 @@
+using System.Diagnostics;
+using TokenformerGen.Checkpoints;
+using TokenformerGen.Devices;
+using TokenformerGen.Inference;
+using TokenformerGen.Onnx;
+using TokenformerGen.Onnx.Proto;
+using TokenformerGen.Tests.Generated;
+
+namespace TokenformerGen.Tests.Onnx;
+
+/// <summary>What an export writes (read back with the ONNX schema and ONNX's own checker) and what it refuses.</summary>
+public sealed class OnnxExportTests : IDisposable
+{
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "tfg-onnx-export-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public void The_graph_has_the_cache_inputs_and_outputs_and_the_parameters_under_their_state_dict_names()
+    {
+        using var model = Initialized(new SampleSmall());
+        var folder = Path.Combine(_folder, "export");
+        var result = OnnxExport.Write(model, folder, new OnnxExportOptions { TrainingStep = 42 });
+
+        var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, OnnxExport.ModelFile)));
+        Assert.Equal(8, proto.IrVersion);
+        Assert.Equal(17, Assert.Single(proto.OpsetImport).Version);
+        Assert.Equal(["input_ids", "past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"], proto.Graph.Input.Select(i => i.Name));
+        Assert.Equal(["logits", "present.0.key", "present.0.value", "present.1.key", "present.1.value"], proto.Graph.Output.Select(o => o.Name).OrderBy(n => n != "logits").ThenBy(n => n, StringComparer.Ordinal));
+        var pastKey = proto.Graph.Input[1].Type.TensorType.Shape.Dim;
+        Assert.Equal(["batch", "2", "past_sequence", "8"], pastKey.Select(d => d.DimParam is { Length: > 0 } p ? p : d.DimValue.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+
+        var parameters = model.state_dict().ToDictionary(p => p.Key, p => p.Value);
+        var weights = proto.Graph.Initializer.Where(t => parameters.ContainsKey(t.Name)).ToList();
+        Assert.Equal(parameters.Keys.Order(StringComparer.Ordinal), weights.Select(w => w.Name).Order(StringComparer.Ordinal));
+        foreach (var weight in weights)
+        {
+            Assert.Equal(parameters[weight.Name].shape, weight.Dims);
+            Assert.Equal(parameters[weight.Name].data<float>().ToArray(), MemoryMarshalFloats(weight.RawData.ToByteArray()));
+        }
+        Assert.Equal("Sample", proto.MetadataProps.Single(p => p.Key == "family").Value);
+        Assert.Equal(result.Nodes, proto.Graph.Node.Count);
+
+        var card = OnnxModelCard.Read(folder);
+        Assert.Equal(result.Card, card);
+        Assert.Equal((42L, "byte", 256L, 32L, 2), (card.TrainingStep!.Value, card.Tokenizer, card.PaddedVocabulary, card.Context, card.Layers));
+    }
+
+    [Fact]
+    public void Onnx_checker_accepts_the_graph()
+    {
+        var python = PythonWithOnnx();
+        if (python is null)
+        {
+            Assert.True(Environment.GetEnvironmentVariable("TFG_REQUIRE_ONNX_CHECKER") != "1", "no python3 with the onnx package, which CI installs (python3-onnx)");
+            return;   // not installed here: the other tests still run the graph in ONNX Runtime
+        }
+        using var model = Initialized(new SampleGeluL2NormSmall());
+        var folder = Path.Combine(_folder, "checked");
+        OnnxExport.Write(model, folder);
+        var output = Python.Run(python, _folder, """
+            import sys, onnx
+            onnx.checker.check_model(sys.argv[1], full_check=True)
+            print("ok", onnx.__version__)
+            """, Path.Combine(folder, OnnxExport.ModelFile));
+        Assert.StartsWith("ok", output);
+    }
+
+    [Fact]
+    public void A_non_empty_folder_that_holds_no_export_is_refused_and_left_alone()
+    {
+        using var model = Initialized(new SampleSmall());
+        Directory.CreateDirectory(_folder);
+        File.WriteAllText(Path.Combine(_folder, "notes.txt"), "mine");
+        var error = Assert.Throws<IOException>(() => OnnxExport.Write(model, _folder));
+        Assert.Contains("not empty", error.Message);
+        Assert.Equal(["notes.txt"], Directory.EnumerateFileSystemEntries(_folder).Select(Path.GetFileName));
+        Assert.Empty(Leftovers());
+    }
+
+    [Fact]
+    public void An_earlier_export_is_replaced_whole()
+    {
+        var folder = Path.Combine(_folder, "export");
+        using (var small = Initialized(new SampleSmall())) OnnxExport.Write(small, folder, new OnnxExportOptions { Weights = OnnxWeights.External });
+        using (var medium = Initialized(new SampleMedium())) OnnxExport.Write(medium, folder);
+        Assert.Equal("Medium", OnnxModelCard.Read(folder).Stage);
+        Assert.False(File.Exists(Path.Combine(folder, OnnxExport.ExternalDataFile)), "the earlier export's data file survived");
+        Assert.Empty(Leftovers());
+    }
+
+    [Fact]
+    public void A_write_that_fails_leaves_no_folder_and_keeps_an_earlier_one()
+    {
+        var folder = Path.Combine(_folder, "export");
+        Assert.Throws<InvalidOperationException>(() => AtomicFolder.Write(folder, _ => true, temp =>
+        {
+            File.WriteAllText(Path.Combine(temp, "half.bin"), "half");
+            throw new InvalidOperationException("disk full");
+        }));
+        Assert.False(Directory.Exists(folder));
+
+        using var model = Initialized(new SampleSmall());
+        OnnxExport.Write(model, folder);
+        var before = Directory.EnumerateFiles(folder).Select(f => (Path.GetFileName(f), File.ReadAllBytes(f).Length)).Order().ToList();
+        Assert.Throws<InvalidOperationException>(() => AtomicFolder.Write(folder, _ => true, _ => throw new InvalidOperationException("crash")));
+        Assert.Equal(before, Directory.EnumerateFiles(folder).Select(f => (Path.GetFileName(f), File.ReadAllBytes(f).Length)).Order());
+        Assert.Empty(Leftovers());
+    }
+
+    [Fact]
+    public void Models_without_float32_weights_to_read_are_refused()
+    {
+        using var prepared = Initialized(new SampleSmall());
+        prepared.Place(new ComputeTarget(CPU, Precision.Bf16)).PrepareForInference();
+        Assert.Throws<InvalidOperationException>(() => OnnxExport.Write(prepared, Path.Combine(_folder, "bf16")));
+
+        using var meta = new SampleSmall();
+        meta.Place(new ComputeTarget(new Device(DeviceType.META), Precision.Fp32));
+        var error = Assert.Throws<OnnxExportException>(() => OnnxExport.Write(meta, Path.Combine(_folder, "meta")));
+        Assert.Contains("meta device", error.Message);
+        Assert.False(Directory.Exists(_folder) && Directory.EnumerateFileSystemEntries(_folder).Any(), "a refused export wrote something");
+    }
+
+    private static T Initialized<T>(T model) where T : TokenformerGen.Modules.TokenformerModel
+    {
+        model.InitializeFromScratch(7);
+        return model;
+    }
+
+    private IEnumerable<string> Leftovers()
+        => Directory.Exists(_folder) ? Directory.EnumerateFileSystemEntries(_folder).Where(p => Path.GetFileName(p).StartsWith('.')) : [];
+
+    private static float[] MemoryMarshalFloats(byte[] bytes) => System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(bytes).ToArray();
+
+    // A python3 that imports onnx (Debian's python3-onnx lives beside /usr/bin/python3, which PATH may not put first).
+    private static string? PythonWithOnnx()
+    {
+        foreach (var python in new[] { Python.Find(), "/usr/bin/python3" }.OfType<string>().Distinct())
+        {
+            if (!File.Exists(python)) continue;
+            using var process = Process.Start(new ProcessStartInfo(python, ["-c", "import onnx"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
+            process.WaitForExit(30_000);
+            if (process.ExitCode == 0) return python;
+        }
+        return null;
+    }
+}

@@ -1,0 +1,207 @@
+using TokenformerGen.Examples;
+using TokenformerGen.Inference;
+using TokenformerGen.Modules;
+using TokenformerGen.Onnx;
+using TokenformerGen.OnnxRuntime;
+using TokenformerGen.Tests.Generated;
+using TokenformerGen.Tests.Reference;
+
+namespace TokenformerGen.Tests.Onnx;
+
+/// <summary>
+/// Exported graphs run in ONNX Runtime against the TorchSharp models they came from (and, for Sample, against the float64
+/// reference): logits within 1e-5 of the largest logit, and decoding that gives exactly the tokens <c>generate</c> gives.
+/// </summary>
+public sealed class OnnxRoundTripTests : IDisposable
+{
+    private const double Tolerance = 1e-5;
+    private readonly string _folder = Path.Combine(Path.GetTempPath(), "tfg-onnx-" + Guid.NewGuid().ToString("N")[..12]);
+
+    public void Dispose()
+    {
+        if (Directory.Exists(_folder)) Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public void TinyKjv_logits_match_TorchSharp()
+    {
+        using var model = Random(new TinyKjvLarge(), seed: 11);
+        using var exported = Export(model);
+        long[] tokens = [.. "In the beginning God created"u8.ToArray().Select(b => (long)b)];
+        AssertClose(TorchLogits(model, tokens, batch: 1), Run(exported, tokens, batch: 1), "TinyKjv Large");
+    }
+
+    [Fact]
+    public void The_released_150M_shape_matches_TorchSharp()
+    {
+        using var model = Random(new TokenFormer150MReleased(), seed: 3);
+        using var exported = Export(model);
+        Assert.Null(exported.Card.ExternalData);   // 608 MB stay inside the graph
+        long[] tokens = [510, 3533, 273, 253, 1533, 2, 50276, 12, 187, 42, 1024, 50303];
+        AssertClose(TorchLogits(model, tokens, batch: 1), Run(exported, tokens, batch: 1), "TokenFormer150M");
+    }
+
+    [Fact]
+    public void Sample_matches_the_float64_reference()
+    {
+        using var model = Random(new SampleSmall(), seed: 5);
+        using var exported = Export(model);
+        long[] tokens = [3, 77, 12, 200, 9, 41, 180, 6];
+        var reference = SampleReference.Logits(model, tensor(tokens).unsqueeze(0)).SelectMany(row => row).ToArray();
+        AssertClose(reference, Run(exported, tokens, batch: 1), "Sample against float64");
+    }
+
+    [Fact]
+    public void Every_pattention_norm_matches_TorchSharp()
+    {
+        long[] tokens = [3, 77, 12, 200, 9, 41, 180, 6, 255, 0];
+        TokenformerModel[] models = [new SampleSmall(), new SampleSqrtNSmall(), new SampleSoftmaxSmall(), new SampleGeluL2NormSmall()];
+        foreach (var model in models)
+        {
+            using (model)
+            {
+                Random(model, seed: 8);
+                using var exported = Export(model, model.Stage.Family);
+                AssertClose(TorchLogits(model, tokens, batch: 1), Run(exported, tokens, batch: 1), $"{model.Stage.QualifiedName} ({model.Stage.Architecture.Norm}, ε {model.Stage.Architecture.Epsilon})");
+            }
+        }
+    }
+
+    [Fact]
+    public void A_grown_stage_exports_like_any_other_and_keeps_the_function()
+    {
+        using var small = Random(new SampleSmall(), seed: 21);
+        using var medium = SampleMedium.GrowFrom(small);
+        using var exportedSmall = Export(small, "small");
+        using var exportedMedium = Export(medium, "medium");
+        long[] tokens = [9, 8, 7, 6, 5, 4, 3];
+        var grown = Run(exportedMedium, tokens, batch: 1);
+        AssertClose(TorchLogits(medium, tokens, batch: 1), grown, "grown Medium");
+        AssertClose(Run(exportedSmall, tokens, batch: 1), grown, "grown Medium against its parent (zero_keys keeps the function)");
+    }
+
+    [Fact]
+    public void A_batch_of_equal_length_prompts_prefills_and_decodes_through_the_cache()
+    {
+        using var model = Random(new TinyKjvLarge(), seed: 13);
+        using var exported = Export(model);
+        const int batch = 3, promptLength = 6, steps = 4;
+        var rows = new List<long>[batch];
+        for (var b = 0; b < batch; b++) rows[b] = [.. Enumerable.Range(0, promptLength).Select(i => (long)((b * 37 + i * 11) % 256))];
+
+        var vocabulary = (int)exported.Card.PaddedVocabulary;
+        using var cache = exported.CreateCache(batch);
+        var prompts = rows.SelectMany(r => r).ToArray();
+        var prefill = exported.Run(prompts, cache);
+        AssertClose(TorchLogits(model, prompts, batch), prefill, "batch prefill");
+        var last = LastPositions(prefill, batch, vocabulary);
+        for (var step = 0; step < steps; step++)
+        {
+            var next = new long[batch];
+            for (var b = 0; b < batch; b++) rows[b].Add(next[b] = new TokenPicker(new SamplingOptions(Temperature: 0)).Pick(last.AsSpan(b * vocabulary, vocabulary)));
+            last = exported.Run(next, cache, lastPositionOnly: true);
+            // A cached step computes the last position of the whole sequences run afresh.
+            AssertClose(LastPositions(TorchLogits(model, rows.SelectMany(r => r).ToArray(), batch), batch, vocabulary), last, $"batch decoding step {step + 1}");
+        }
+        Assert.Equal(promptLength + steps, cache.Length);
+    }
+
+    [Fact]
+    public void Greedy_decoding_gives_exactly_the_tokens_generate_gives()
+    {
+        // At initialisation the residual stream carries the last token forward and greedy decoding repeats one token;
+        // value tokens 20× larger make every step depend on the attended context, so a wrong position or cache shows.
+        using var model = Random(new TinyKjvLarge(), seed: 17);
+        using (no_grad())
+        {
+            foreach (var (name, parameter) in model.NamedParameters())
+                if (name.EndsWith(TokenformerGen.Architecture.ParameterNames.ValueTokens, StringComparison.Ordinal)) parameter.mul_(20);
+        }
+        using var exported = Export(model);
+        long[] prompt = [.. "And God said"u8.ToArray().Select(b => (long)b)];
+        var greedy = new SamplingOptions(Temperature: 0);
+        var torch = TextSampler.Generate(model, prompt, 32, greedy);
+        Assert.True(torch.Distinct().Count() >= 8, $"greedy decoding barely depends on the context: {string.Join(",", torch)}");
+        Assert.Equal(torch, exported.Generate(prompt, 32, greedy));
+    }
+
+    [Fact]
+    public void Sampling_and_running_past_the_context_give_the_tokens_generate_gives()
+    {
+        // Sample's context is 32: 70 new tokens make the cache restart from the newest half-context twice.
+        using var model = Random(new SampleSmall(), seed: 19);
+        using var exported = Export(model);
+        long[] prompt = [65, 110, 100];
+        foreach (var options in new[] { new SamplingOptions(Temperature: 0), new SamplingOptions(Temperature: 0.9, TopK: 20, Seed: 4), new SamplingOptions(Temperature: 0.9, Seed: 4, UseCache: false) })
+            Assert.Equal(TextSampler.Generate(model, prompt, 70, options), exported.Generate(prompt, 70, options));
+    }
+
+    [Fact]
+    public void Weights_in_an_external_file_give_the_same_logits()
+    {
+        using var model = Random(new TinyKjvLarge(), seed: 23);
+        using var inline = Export(model, "inline");
+        using var external = Export(model, "external", OnnxWeights.External);
+        Assert.Equal(OnnxExport.ExternalDataFile, external.Card.ExternalData);
+        var graphBytes = new FileInfo(Path.Combine(external.Folder, OnnxExport.ModelFile)).Length;
+        var dataBytes = new FileInfo(Path.Combine(external.Folder, OnnxExport.ExternalDataFile)).Length;
+        Assert.True(graphBytes < 200_000, $"the graph file holds {graphBytes} bytes: weights leaked into it");
+        Assert.True(dataBytes >= model.Stage.Parameters * 4, $"{dataBytes} bytes of data for {model.Stage.Parameters} float32 parameters");
+        long[] tokens = [1, 2, 3, 250, 100];
+        Assert.Equal(Run(inline, tokens, batch: 1), Run(external, tokens, batch: 1));
+    }
+
+    private static T Random<T>(T model, long seed) where T : TokenformerModel
+    {
+        model.InitializeFromScratch(seed);
+        model.eval();
+        return model;
+    }
+
+    private OnnxTokenformer Export(TokenformerModel model, string name = "model", OnnxWeights weights = OnnxWeights.Auto)
+    {
+        var folder = Path.Combine(_folder, name);
+        OnnxExport.Write(model, folder, new OnnxExportOptions { Weights = weights });
+        return OnnxTokenformer.Load(folder, threads: 1);
+    }
+
+    private static float[] Run(OnnxTokenformer exported, long[] tokens, int batch)
+    {
+        using var cache = exported.CreateCache(batch);
+        return exported.Run(tokens, cache);
+    }
+
+    // The logits of each row's last position, [batch, T, vocab] → [batch, vocab].
+    private static float[] LastPositions(float[] logits, int batch, int vocabulary)
+    {
+        var perRow = logits.Length / batch;
+        return [.. Enumerable.Range(0, batch).SelectMany(b => logits.Skip(((b + 1) * perRow) - vocabulary).Take(vocabulary))];
+    }
+
+    private static float[] TorchLogits(TokenformerModel model, long[] tokens, int batch)
+    {
+        using var _ = no_grad();
+        using var ids = tensor(tokens).reshape(batch, -1);
+        using var logits = model.call(ids);
+        return logits.contiguous().data<float>().ToArray();
+    }
+
+    // ‖actual − expected‖∞ ≤ 1e-5 · ‖expected‖∞: relative to the largest logit, since single logits near zero have no
+    // meaningful relative error.
+    private static void AssertClose(IReadOnlyList<double> expected, float[] actual, string what)
+        => AssertClose(expected.Select(v => (float)v).ToArray(), actual, what, expected);
+
+    private static void AssertClose(float[] expected, float[] actual, string what, IReadOnlyList<double>? wide = null)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        double largest = 0, worst = 0;
+        for (var i = 0; i < expected.Length; i++)
+        {
+            var e = wide?[i] ?? expected[i];
+            largest = Math.Max(largest, Math.Abs(e));
+            worst = Math.Max(worst, Math.Abs(actual[i] - e));
+        }
+        Assert.True(largest > 0, $"{what}: all logits are zero");
+        Assert.True(worst <= Tolerance * largest, $"{what}: largest difference {worst:E3} against largest logit {largest:E3} (relative {worst / largest:E3} > {Tolerance:E0})");
+    }
+}
