@@ -205,4 +205,30 @@ public sealed class CliErrorTests
         Assert.True(result.ExitCode == 2, result.ToString());
         Assert.StartsWith("error: ", Assert.Single(result.ErrorLines));
     }
+
+    [Fact]
+    public void OnnxExportsAndFoldersThatDoNotFit()
+    {
+        var notes = TestData.NewDirectory("onnx-not-empty");
+        File.WriteAllText(Path.Combine(notes, "keep.txt"), "mine");
+        Fails(1, "is not empty and does not hold an earlier export", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", notes);
+        Assert.Equal(["keep.txt"], Directory.EnumerateFileSystemEntries(notes).Select(Path.GetFileName));
+
+        // A checkpoint whose tensors are Small's but whose metadata says Large does not fit the Large model.
+        var mislabelled = Path.Combine(TestData.NewDirectory("onnx-mislabelled"), "large.safetensors");
+        using (var small = new MiniSmall())
+        {
+            Checkpoint.Load(MiniCheckpoints.Small, small);
+            Checkpoint.Save(mislabelled, small, new CheckpointMetadata("Mini", "Large", MiniLarge.Info.SpecHash, 6));
+        }
+        var target = Path.Combine(TestData.NewDirectory("onnx-refused"), "out");
+        Fails(1, "does not fit: shape: layers.0.attention.query.key_param_tokens: file has F32 [8, 16], model expects F32 [12, 16]", "export", "--checkpoint", mislabelled, "--onnx", target);
+        Assert.False(Directory.Exists(target));
+
+        Fails(1, "is not a folder written by export --onnx", "generate", "--onnx", TestData.NewDirectory("onnx-empty"));
+        Fails(1, "does not exist", "generate", "--onnx", Path.Combine(TestData.Root, "no-such-export"));
+        Fails(2, "give one of --checkpoint FILE and --onnx DIR", "generate");
+        Fails(2, "go with --checkpoint", "generate", "--onnx", OnnxTests.ExportedLarge, "--precision", "bf16");
+        Fails(2, "give one of --official DIR, --neox DIR and --onnx DIR", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", notes, "--official", notes);
+    }
 }

@@ -217,7 +217,7 @@ internal static class Host
     }
 
     // The dotnet that runs these tests (testhost runs under `dotnet exec`), else the one the SDK names, else PATH's.
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         if (Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self) == "dotnet") return self;
         return Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet";

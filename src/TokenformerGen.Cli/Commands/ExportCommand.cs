@@ -6,7 +6,9 @@ using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Devices;
 using TokenformerGen.Data;
 using TokenformerGen.Families;
+using TokenformerGen.Inference;
 using TokenformerGen.Modules;
+using TokenformerGen.Onnx;
 
 namespace TokenformerGen.Cli.Commands;
 
@@ -24,6 +26,10 @@ internal sealed class ExportSettings : CommandSettings
     [Description("Folder to receive a DeepSpeed checkpoint directory, the dataset, tokenizer.json and a YAML config the official trainer starts from")]
     public string? NeoX { get; set; }
 
+    [CommandOption("--onnx <DIR>")]
+    [Description("Folder to receive model.onnx (opset 17, the inference graph with a KV cache; weights over 2 GB in model.onnx.data) and its model card tokenformer-onnx.json, for ONNX Runtime")]
+    public string? Onnx { get; set; }
+
     [CommandOption("--route <R>")]
     [Description("With --neox: continue (train this stage on; load + finetune) or grow (train the next stage, initialised by pretrain_partial_init)")]
     [DefaultValue("continue")]
@@ -34,21 +40,23 @@ internal sealed class ExportSettings : CommandSettings
     public string? Data { get; set; }
 
     [CommandOption("--tokenizer <FILE>")]
-    [Description("With --neox: the tokenizer.json the trainer reads (needed for families without the shipped GPT-NeoX-20B tokenizer)")]
+    [Description("With --neox: the tokenizer.json the trainer reads (needed for families without the shipped GPT-NeoX-20B tokenizer). With --onnx: a tokenizer.json shipped in the folder instead of the family's")]
     public string? Tokenizer { get; set; }
 
     public override Spectre.Console.ValidationResult Validate()
     {
-        if ((Official is null) == (NeoX is null)) return Spectre.Console.ValidationResult.Error("give one of --official DIR and --neox DIR");
-        if (Official is not null && (Data is not null || Tokenizer is not null))
-            return Spectre.Console.ValidationResult.Error("--data and --tokenizer go with --neox");
+        if (new[] { Official, NeoX, Onnx }.Count(f => f is not null) != 1)
+            return Spectre.Console.ValidationResult.Error("give one of --official DIR, --neox DIR and --onnx DIR");
+        if (Data is not null && NeoX is null) return Spectre.Console.ValidationResult.Error("--data goes with --neox");
+        if (Tokenizer is not null && Official is not null) return Spectre.Console.ValidationResult.Error("--tokenizer goes with --neox or --onnx");
         return Spectre.Console.ValidationResult.Success();
     }
 }
 
 /// <summary>
 /// Writes a checkpoint for the official trainer: <c>--official</c> as pytorch_model.bin plus a config; <c>--neox</c> as a
-/// DeepSpeed checkpoint directory plus dataset, tokenizer and a config the trainer starts from.
+/// DeepSpeed checkpoint directory plus dataset, tokenizer and a config the trainer starts from. <c>--onnx</c> writes it
+/// for ONNX Runtime instead.
 /// </summary>
 internal sealed class ExportCommand(CliSession session) : Command<ExportSettings>
 {
@@ -56,7 +64,19 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
     {
         var route = OptionParsing.Route(settings.Route);   // before a large checkpoint is read
         using var checkpoint = CliSession.Load(settings.Checkpoint, ComputeTarget.Cpu);   // export only moves tensors to files
+        if (settings.Onnx is not null) return Onnx(checkpoint, settings.Onnx, settings.Tokenizer);
         return settings.Official is not null ? Official(checkpoint, settings.Official) : NeoX(checkpoint, settings, settings.NeoX!, route);
+    }
+
+    private int Onnx(LoadedCheckpoint checkpoint, string folder, string? tokenizer)
+    {
+        var stage = checkpoint.Stage.Info;
+        if (tokenizer is not null) session.Tokenizer(stage, tokenizer);   // it must fit the vocabulary before it is shipped
+        var result = OnnxExport.Write(checkpoint.Model, folder, new OnnxExportOptions { TokenizerFile = tokenizer, TrainingStep = checkpoint.Metadata.Step });
+        var weights = result.Card.ExternalData is { } data ? $"in {data}" : "inside the graph";
+        session.Console.MarkupLineInterpolated($"exported {stage.QualifiedName} (step {checkpoint.Metadata.Step}) to ONNX opset {result.Card.Opset}: {Path.Combine(folder, result.Card.Model)} ({result.Nodes:N0} nodes, {result.WeightBytes / 1e6:F1} MB of float32 weights {weights}), {Path.Combine(folder, OnnxModelCard.FileName)}");
+        session.Console.MarkupLineInterpolated($"  run it in ONNX Runtime: generate --onnx {folder}");
+        return 0;
     }
 
     private int Official(LoadedCheckpoint checkpoint, string folder)

@@ -2,15 +2,26 @@ using System.ComponentModel;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Data;
+using TokenformerGen.Devices;
 using TokenformerGen.Inference;
+using TokenformerGen.OnnxRuntime;
 
 namespace TokenformerGen.Cli.Commands;
 
 internal sealed class GenerateSettings : ComputeSettings
 {
-    [CommandOption("--checkpoint <FILE>", isRequired: true)]
-    [Description("A checkpoint written by this tool")]
-    public string Checkpoint { get; set; } = "";
+    [CommandOption("--checkpoint <FILE>")]
+    [Description("A checkpoint written by this tool, run by TorchSharp")]
+    public string? Checkpoint { get; set; }
+
+    [CommandOption("--onnx <DIR>")]
+    [Description("A folder written by export --onnx, run by ONNX Runtime (on the CPU, in float32) instead of TorchSharp")]
+    public string? Onnx { get; set; }
+
+    [CommandOption("--threads <N>")]
+    [Description("Intra-op threads. Default: one per core")]
+    public int? Threads { get; set; }
 
     [CommandOption("--prompt <TEXT>")]
     [Description("The text to continue")]
@@ -42,11 +53,22 @@ internal sealed class GenerateSettings : ComputeSettings
     public bool NoCache { get; set; }
 
     [CommandOption("--tokenizer <FILE>")]
-    [Description("A Hugging Face tokenizer.json to use instead of the family's tokenizer")]
+    [Description("A Hugging Face tokenizer.json to use instead of the family's tokenizer (with --checkpoint)")]
     public string? Tokenizer { get; set; }
+
+    public override Spectre.Console.ValidationResult Validate()
+    {
+        if ((Checkpoint is null) == (Onnx is null)) return Spectre.Console.ValidationResult.Error("give one of --checkpoint FILE and --onnx DIR");
+        if (Onnx is not null && (Device != ComputeTarget.Auto || Precision != "fp32" || Tokenizer is not null))
+            return Spectre.Console.ValidationResult.Error("--device, --precision and --tokenizer go with --checkpoint: an ONNX export runs on the CPU in float32 with the tokenizer its card names");
+        return Spectre.Console.ValidationResult.Success();
+    }
 }
 
-/// <summary>Samples a continuation of a prompt from a checkpoint, with a KV cache.</summary>
+/// <summary>
+/// Samples a continuation of a prompt with a KV cache: from a checkpoint in TorchSharp, or from an ONNX export in ONNX
+/// Runtime. Both engines share the sampling loop, so the same options and seed give the same tokens.
+/// </summary>
 internal sealed class GenerateCommand(CliSession session) : Command<GenerateSettings>
 {
     public override int Execute(CommandContext context, GenerateSettings settings, CancellationToken cancellationToken)
@@ -54,12 +76,27 @@ internal sealed class GenerateCommand(CliSession session) : Command<GenerateSett
         if (settings.Length < 1) throw new CliException("--length must be at least 1");
         if (settings.Temperature < 0) throw new CliException("--temperature must not be negative");
         if (settings.TopK < 0) throw new CliException("--top-k must not be negative");
-        using var checkpoint = CliSession.Load(settings.Checkpoint, session.Compute(settings), inferenceOnly: true);
+        if (settings.Threads is < 1) throw new CliException($"--threads {settings.Threads}: give at least 1");
+        if (settings.Onnx is not null)
+        {
+            if (!Directory.Exists(settings.Onnx)) throw new CliException($"ONNX export folder '{settings.Onnx}' does not exist");
+            using var exported = OnnxTokenformer.Load(settings.Onnx, settings.Threads);
+            session.Console.MarkupLineInterpolated($"[grey]{exported.Card.Family}/{exported.Card.Stage} in ONNX Runtime (opset {exported.Card.Opset}, CPU, float32); tokenizer: {exported.Tokenizer.Name}[/]");
+            return Sample(settings, exported.Tokenizer, (prompt, options) => exported.Generate(prompt, settings.Length, options));
+        }
+        session.UseThreads(settings.Threads);
+        using var checkpoint = CliSession.Load(settings.Checkpoint!, session.Compute(settings), inferenceOnly: true);
         var tokenizer = session.Tokenizer(checkpoint.Stage.Info, settings.Tokenizer);
+        return Sample(settings, tokenizer, (prompt, options) => TextSampler.Generate(checkpoint.Model, prompt, settings.Length, options));
+    }
+
+    // Encodes the prompt, samples with either engine and prints the prompt with its continuation.
+    private int Sample(GenerateSettings settings, ITextTokenizer tokenizer, Func<List<long>, SamplingOptions, List<long>> generate)
+    {
         var prompt = tokenizer.Encode(settings.Prompt).Select(id => (long)id).ToList();
         if (prompt.Count == 0) throw new CliException("--prompt: give some text to continue");
         var options = new SamplingOptions(settings.Temperature, settings.TopK, settings.Seed, !settings.NoCache, tokenizer.VocabularySize);
-        var produced = TextSampler.Generate(checkpoint.Model, prompt, settings.Length, options);
+        var produced = generate(prompt, options);
         session.Console.WriteLine(settings.Prompt + tokenizer.Decode(produced.Select(id => (int)id).ToArray()));
         return 0;
     }

@@ -4,6 +4,7 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
 using TokenformerGen.Devices;
 using TokenformerGen.Growth;
+using TokenformerGen.Onnx;
 
 namespace TokenformerGen.Cli.Infrastructure;
 
@@ -38,6 +39,7 @@ internal static class ErrorLine
             TokenizerException e => (InputError, Flatten(e.Message)),
             NeoXDatasetException e => (InputError, Flatten(e.Message)),
             GrowthException e => (InputError, HeaderAndProblems(e.Message)),
+            OnnxExportException e => (InputError, Flatten(e.Message)),
             InvalidDataException e => (InputError, HeaderAndProblems(e.Message)),
             ArgumentException e => (InputError, Flatten(e.Message)),
             UnauthorizedAccessException e => (InputError, Flatten(e.Message)),

@@ -1,0 +1,80 @@
+using System.Diagnostics;
+using TokenformerGen.Cli.Tests.Infrastructure;
+using TokenformerGen.Inference;
+
+namespace TokenformerGen.Cli.Tests;
+
+/// <summary>
+/// <c>export --onnx</c>, <c>generate --onnx</c> and the OnnxServe example: an exported checkpoint samples the text the
+/// checkpoint samples, in ONNX Runtime, with or without TorchSharp in the process.
+/// </summary>
+public sealed class OnnxTests
+{
+    /// <summary>Mini/Large exported once for the tests that only read the export.</summary>
+    internal static string ExportedLarge => Exported.Value;
+
+    private static readonly Lazy<string> Exported = new(() =>
+    {
+        var folder = Path.Combine(TestData.NewDirectory("onnx"), "large");
+        var output = TestCli.Ok("export", "--checkpoint", MiniCheckpoints.Large, "--onnx", folder);
+        Assert.Contains("exported Mini/Large (step 0) to ONNX opset 17", output);
+        return folder;
+    });
+
+    [Fact]
+    public void The_export_samples_the_text_the_checkpoint_samples()
+    {
+        string Text(string source, string path, params string[] extra)
+            => Continuation(TestCli.Ok(["generate", source, path, "--prompt", "the king", "--length", "40", .. extra]));
+        foreach (var options in new[] { new[] { "--seed", "3" }, ["--temperature", "0"], ["--seed", "5", "--top-k", "0", "--no-cache"] })
+        {
+            var torch = Text("--checkpoint", MiniCheckpoints.Large, options);
+            Assert.StartsWith("the king", torch);
+            Assert.Equal(torch, Text("--onnx", Exported.Value, options));
+        }
+        Assert.Equal("Large", OnnxModelCard.Read(Exported.Value).Stage);
+    }
+
+    [Fact]
+    public void OnnxServe_answers_like_generate_without_TorchSharp()
+    {
+        var serve = ExampleBinary("OnnxServe");
+        var shipped = Directory.EnumerateFiles(Path.GetDirectoryName(serve)!, "*", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();
+        Assert.DoesNotContain(shipped, f => f!.Contains("torch", StringComparison.OrdinalIgnoreCase) || f.StartsWith("libc10", StringComparison.Ordinal));
+        Assert.Contains("libonnxruntime.so", shipped);
+
+        var expected = Continuation(TestCli.Ok("generate", "--checkpoint", MiniCheckpoints.Large, "--prompt", "the king", "--length", "40", "--seed", "7"));
+        var info = new ProcessStartInfo(Host.DotnetHost(), [serve, Exported.Value, "--length", "40", "--seed", "7"])
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        using var process = Process.Start(info)!;
+        process.StandardInput.WriteLine("the king");
+        process.StandardInput.WriteLine("the king");   // a second request to the loaded model answers alike
+        process.StandardInput.Close();
+        var stdout = process.StandardOutput.ReadToEnd();
+        var stderr = process.StandardError.ReadToEnd();
+        Assert.True(process.WaitForExit(60_000), "OnnxServe did not finish");
+        Assert.True(process.ExitCode == 0, stderr);
+        Assert.Equal(expected + expected, stdout);
+    }
+
+    // The prompt and what followed it, to the end of the output (the sampled text may hold line breaks).
+    private static string Continuation(string output) => output[output.IndexOf("the king", StringComparison.Ordinal)..];
+
+    // An example's build output (the solution builds it; this project references it for the build order).
+    private static string ExampleBinary(string name)
+    {
+        var directory = new DirectoryInfo(AppContext.BaseDirectory);
+        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "TokenformerGen.sln"))) directory = directory.Parent;
+        Assert.NotNull(directory);
+#if DEBUG
+        const string configuration = "Debug";
+#else
+        const string configuration = "Release";
+#endif
+        var path = Path.Combine(directory.FullName, "examples", name, "bin", configuration, "net10.0", name + ".dll");
+        Assert.True(File.Exists(path), $"{path} was not built");
+        return path;
+    }
+}
