@@ -6,10 +6,11 @@ using Xunit.Abstractions;
 namespace TokenformerGen.Packaging.Tests;
 
 /// <summary>
-/// <c>dotnet pack</c> of the torch-free text assembly, the runtime and the generator into a temp folder,
-/// then a fresh console project (its own nuget.config: that folder plus the usual sources) that
-/// references only the generator package, builds (the generator must run: no CS8785) and runs a
-/// generated model: forward, growth through the generated GrowFrom, and the shipped NeoX tokenizer.
+/// <c>dotnet pack</c> of the torch-free text assembly, the runtime, the generator and the ONNX Runtime library into a
+/// temp folder, then a fresh console project (its own nuget.config: that folder plus the usual sources) that
+/// references the generator and ONNX Runtime packages, builds (the generator must run: no CS8785) and runs a
+/// generated model: forward, growth through the generated GrowFrom, its ONNX export run in ONNX Runtime, and the
+/// shipped NeoX tokenizer.
 /// Loading libtorch in the consumer proves the runtime's buildTransitive native-library fix applied
 /// there. Nothing is written into the repository; the
 /// packages get a unique pre-release version, removed from the global packages folder afterwards.
@@ -38,7 +39,7 @@ public sealed class PackageTests(ITestOutputHelper output)
             Directory.CreateDirectory(consumer);
 
             // Pack what the solution build already compiled (no build here: nothing else writes bin/ or obj/).
-            foreach (var project in new[] { "src/TokenformerGen.Text/TokenformerGen.Text.csproj", "src/TokenformerGen/TokenformerGen.csproj", "generators/TokenformerGen.Generator/TokenformerGen.Generator.csproj" })
+            foreach (var project in new[] { "src/TokenformerGen.Text/TokenformerGen.Text.csproj", "src/TokenformerGen/TokenformerGen.csproj", "generators/TokenformerGen.Generator/TokenformerGen.Generator.csproj", "src/TokenformerGen.OnnxRuntime/TokenformerGen.OnnxRuntime.csproj" })
             {
                 Run(repo, "pack", Path.Combine(repo, project), "-c", Configuration, "--no-build", "-o", feed,
                     "-p:PackageVersion=" + version, "-p:NuspecOutputPath=" + Path.Combine(root, "nuspec") + "/");
@@ -61,6 +62,12 @@ public sealed class PackageTests(ITestOutputHelper output)
             var textNuspec = ReadEntry(textPackage, "TokenformerGen.Text.nuspec");
             Assert.Contains("<dependency id=\"Microsoft.ML.Tokenizers\"", textNuspec, StringComparison.Ordinal);
             Assert.DoesNotContain("torch", textNuspec, StringComparison.OrdinalIgnoreCase);
+            // A service that runs exports needs ONNX Runtime and the text package, not TorchSharp.
+            var servingNuspec = ReadEntry(Path.Combine(feed, $"TokenformerGen.OnnxRuntime.{version}.nupkg"), "TokenformerGen.OnnxRuntime.nuspec");
+            Assert.Contains($"<dependency id=\"TokenformerGen.Text\" version=\"{version}\"", servingNuspec, StringComparison.Ordinal);
+            Assert.Contains("<dependency id=\"Microsoft.ML.OnnxRuntime\"", servingNuspec, StringComparison.Ordinal);
+            Assert.DoesNotMatch("<dependency id=\"[^\"]*[Tt]orch", servingNuspec);
+            Assert.DoesNotContain("<dependency id=\"TokenformerGen\"", servingNuspec, StringComparison.Ordinal);
 
             // A consumer that knows nothing of this repository: a fence against outer Directory.* files,
             // a nuget.config that adds the feed to the usual sources, and the project from the templates.
@@ -99,6 +106,8 @@ public sealed class PackageTests(ITestOutputHelper output)
             Assert.Contains(lines, l => l.StartsWith("declared Declared ", StringComparison.Ordinal));
             Assert.Contains("registry Declared,Pack", lines);
             Assert.Contains("neox 12092,1533", lines);   // "Hello world", read from the text package's embedded tokenizer.json
+            var onnx = double.Parse(lines.Single(l => l.StartsWith("onnx difference ", StringComparison.Ordinal))["onnx difference ".Length..], CultureInfo.InvariantCulture);
+            Assert.True(onnx <= 1e-5, $"the packaged ONNX export and runtime changed the logits by {onnx}");
             output.WriteLine($"packed, restored, built and ran the consumer in {total.Elapsed.TotalSeconds:F0} s");
         }
         finally
@@ -106,7 +115,7 @@ public sealed class PackageTests(ITestOutputHelper output)
             TryDelete(root);
             var globalPackages = Environment.GetEnvironmentVariable("NUGET_PACKAGES")
                 ?? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".nuget", "packages");
-            foreach (var id in new[] { "tokenformergen.text", "tokenformergen", "tokenformergen.generator" })
+            foreach (var id in new[] { "tokenformergen.text", "tokenformergen", "tokenformergen.generator", "tokenformergen.onnxruntime" })
             {
                 TryDelete(Path.Combine(globalPackages, id, version));
                 if (Directory.Exists(Path.Combine(globalPackages, id)) && !Directory.EnumerateFileSystemEntries(Path.Combine(globalPackages, id)).Any())

@@ -7,6 +7,8 @@ using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Modules;
+using TokenformerGen.Onnx;
+using TokenformerGen.OnnxRuntime;
 using TorchSharp;
 
 var small = new PackSmall();
@@ -23,6 +25,19 @@ using (torch.no_grad())
     Console.WriteLine("grown logits " + string.Join("x", grownLogits.shape));
     var difference = (grownLogits - logits).abs().max().item<float>();
     Console.WriteLine("max difference " + difference.ToString("R", CultureInfo.InvariantCulture));
+
+    // The grown model exported to ONNX and run by the packaged ONNX Runtime library: the same logits.
+    var folder = Path.Combine(Path.GetTempPath(), "consumer-onnx-" + Guid.NewGuid().ToString("N"));
+    OnnxExport.Write(grown, folder);
+    using (var exported = OnnxTokenformer.Load(folder, threads: 1))
+    using (var cache = exported.CreateCache(batch: 2))
+    {
+        var onnxLogits = exported.Run(tokens.data<long>().ToArray(), cache);
+        var expected = grownLogits.contiguous().data<float>().ToArray();
+        var onnxDifference = onnxLogits.Zip(expected, (a, b) => Math.Abs(a - b)).Max();
+        Console.WriteLine("onnx difference " + onnxDifference.ToString("R", CultureInfo.InvariantCulture));
+    }
+    Directory.Delete(folder, recursive: true);
 }
 
 Console.WriteLine("declared " + DeclaredFamily.Name + " " + DeclaredFamily.Only.Parameters.ToString(CultureInfo.InvariantCulture));
