@@ -151,8 +151,10 @@ public sealed class OnnxGraph
 
     /// <summary>
     /// The model: this graph at <paramref name="opset"/> with <paramref name="metadata"/>. Weights are inline, or, with an
-    /// <paramref name="externalData"/> stream, written there (each at an offset aligned to <paramref name="alignment"/>
-    /// bytes, so ONNX Runtime can map them) and referenced from the model as <paramref name="externalLocation"/>.
+    /// <paramref name="externalData"/> stream, written there and referenced from the model as
+    /// <paramref name="externalLocation"/>, each at an offset aligned to <paramref name="alignment"/> bytes: ONNX Runtime
+    /// maps a tensor from the file instead of copying it when its offset is a multiple of the allocation granularity
+    /// (4 KiB on Linux, 64 KiB on Windows).
     /// </summary>
     internal ModelProto ToModel(int opset, long irVersion, IEnumerable<KeyValuePair<string, string>> metadata,
                                 Stream? externalData = null, string? externalLocation = null, int alignment = 1 << 16)
