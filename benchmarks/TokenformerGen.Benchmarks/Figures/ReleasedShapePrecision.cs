@@ -132,7 +132,7 @@ internal static class ReleasedShapePrecision
                 models[precision] = model;
             }
             var vocabulary = models[Precision.Fp32].Stage.Architecture.Vocabulary;
-            var prompt = Enumerable.Range(0, setting.Context).Select(i => i * 7919L % vocabulary).ToArray();
+            var prompt = BenchModels.Prompt(vocabulary, setting.Context);
             var prefill = models.Keys.ToDictionary(p => p, _ => new List<double>());
             var decode = models.Keys.ToDictionary(p => p, _ => new List<double>());
             void Once(Precision precision, bool record)

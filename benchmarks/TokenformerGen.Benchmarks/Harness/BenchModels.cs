@@ -43,6 +43,9 @@ internal static class BenchModels
         return model;
     }
 
+    /// <summary>A fixed prompt of <paramref name="length"/> ids spread over the vocabulary (step 7919 modulo its size), for decoding figures.</summary>
+    public static long[] Prompt(long vocabulary, int length) => Enumerable.Range(0, length).Select(i => i * 7919L % vocabulary).ToArray();
+
     /// <summary>The KJV corpus, byte-tokenized (the token cache lives in the temp folder and is reused).</summary>
     public static TokenCorpus OpenCorpus()
         => TokenCorpus.Open(Repo.Corpus, ByteTokenizer.Instance, Path.Combine(Path.GetTempPath(), "tokenformergen-bench-cache"));
