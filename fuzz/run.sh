@@ -7,9 +7,10 @@
 #   fuzz/run.sh specs [YAML] [DECLS]     the generator's random-spec tests at YAML specs and DECLS attribute
 #                                        declarations (default 7000 and 3000)
 #
-# Targets: safetensors official deepspeed neox tokenizer spec. Installs what it needs (Debian's afl++, the
+# Targets: safetensors official deepspeed neox tokenizer onnx-card spec. Installs what it needs (Debian's afl++, the
 # SharpFuzz.CommandLine tool from fuzz/dotnet-tools.json), builds the fuzz host, instruments a copy of the readers'
-# assemblies (TokenformerGen.dll: Checkpoints and Data; TokenformerGen.Text.dll: Data, the tokenizers;
+# assemblies (TokenformerGen.dll: Checkpoints and Data; TokenformerGen.Text.dll: Data, the tokenizers, and Inference,
+# the ONNX model card;
 # TokenformerGen.Generator.dll) in fuzz/out/bin, and runs one
 # afl-fuzz at a time under nice. Findings land in fuzz/out/TARGET/; a crash or hang is replayed in-process so its
 # exception is printed, and the run's figures are appended to fuzz/out/summary.tsv.
@@ -17,7 +18,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 out="$here/out"
-targets=(safetensors official deepspeed neox tokenizer spec)
+targets=(safetensors official deepspeed neox tokenizer onnx-card spec)
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 usage() { sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
@@ -72,7 +73,7 @@ rm -rf "$out/bin"
 mkdir -p "$out"
 cp -a "$host" "$out/bin"
 (cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.dll" TokenformerGen.Checkpoints TokenformerGen.Data >/dev/null)
-(cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.Text.dll" TokenformerGen.Data >/dev/null)
+(cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.Text.dll" TokenformerGen.Data TokenformerGen.Inference >/dev/null)
 (cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.Generator.dll" TokenformerGen.Generator >/dev/null)
 
 # The fork server runs in-process (SharpFuzz's persistent loop), so afl-fuzz sees a .NET host, not an instrumented ELF.

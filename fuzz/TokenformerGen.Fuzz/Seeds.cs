@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
+using TokenformerGen.Inference;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Fuzz;
@@ -34,6 +35,9 @@ internal static class Seeds
 
         Write(corpus, "neox", NeoXSeeds());
         Write(corpus, "tokenizer", [("neox-20b-cut.json", CutNeoXTokenizer(600))]);
+        var card = new OnnxModelCard("Tiny", "Small", new string('0', 64), 12, "model.onnx", null, 17, "byte", null, 256, 256, 32, 1, 2, 8, 16,
+            "input_ids", "past_key_values.{layer}.key", "past_key_values.{layer}.value", "logits", "present.{layer}.key", "present.{layer}.value");
+        Write(corpus, "onnx-card", [("card.json", System.Text.Encoding.UTF8.GetBytes(card.ToJson()))]);
         var spec = Folder(corpus, "spec");
         foreach (var family in Directory.GetFiles(Path.Combine(repository, "examples/families"), "*.tfmodel.yaml")
                      .Concat(Directory.GetFiles(Path.Combine(repository, "tests/TokenformerGen.Cli.Tests/Families"), "*.tfmodel.yaml")))

@@ -24,6 +24,7 @@ public sealed class OnnxTokenformer : IDisposable
         Card = card;
         Tokenizer = tokenizer;
         _session = session;
+        RequireGraphMatchesCard(folder, card, session);
         var layers = Enumerable.Range(0, card.Layers).ToList();
         _inputNames = [card.InputIds, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PastKey, i), OnnxModelCard.ForLayer(card.PastValue, i) })];
         _outputNames = [card.Logits, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PresentKey, i), OnnxModelCard.ForLayer(card.PresentValue, i) })];
@@ -31,6 +32,22 @@ public sealed class OnnxTokenformer : IDisposable
         var missingOutputs = _outputNames.Except(session.OutputMetadata.Keys).ToList();
         if (missingInputs.Count > 0 || missingOutputs.Count > 0)
             throw new InvalidDataException($"{Path.Combine(folder, card.Model)} does not match its card: missing {string.Join(", ", missingInputs.Concat(missingOutputs))}.");
+    }
+
+    // The card sizes what Run reads and allocates (cache shapes, logits rows), so a card from another export or edited
+    // by hand is refused before it is used: the graph's inputs and the logits' width must be the card's.
+    private static void RequireGraphMatchesCard(string folder, OnnxModelCard card, InferenceSession session)
+    {
+        var problems = new List<string>();
+        if (session.InputMetadata.Count != 1 + 2L * card.Layers)
+            problems.Add($"{session.InputMetadata.Count} inputs, where {card.Layers} layers need {1 + 2L * card.Layers}");
+        if (session.OutputMetadata.TryGetValue(card.Logits, out var logits) && logits.Dimensions.Length == 3 && logits.Dimensions[2] != card.PaddedVocabulary)
+            problems.Add($"logits of width {logits.Dimensions[2]}, where the card says {card.PaddedVocabulary}");
+        if (card.Layers > 0 && session.InputMetadata.TryGetValue(OnnxModelCard.ForLayer(card.PastKey, 0), out var past) && past.Dimensions.Length == 4
+            && (past.Dimensions[1] != card.Heads || past.Dimensions[3] != card.HeadDim))
+            problems.Add($"cached keys of {past.Dimensions[1]} heads × {past.Dimensions[3]}, where the card says {card.Heads} × {card.HeadDim}");
+        if (problems.Count > 0)
+            throw new InvalidDataException($"{Path.Combine(folder, card.Model)} does not match its card: {string.Join("; ", problems)}.");
     }
 
     /// <summary>The export folder.</summary>
@@ -103,6 +120,7 @@ public sealed class OnnxTokenformer : IDisposable
 
         using var ids = OrtValue.CreateTensorValueFromMemory(tokens.ToArray(), [batch, length]);
         OrtValue[] inputs = [ids, .. cache.Past];
+        // The outputs are not disposed as a collection: the present keys and values live on as the cache's next past.
         var outputs = _session.Run(_runOptions, _inputNames, inputs, _outputNames);
         using var logits = outputs[0];
         cache.Replace(outputs.Skip(1).ToArray(), length);

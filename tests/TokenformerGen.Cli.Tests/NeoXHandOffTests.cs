@@ -122,7 +122,7 @@ public sealed class NeoXHandOffTests
         Fails("CharLevelTokenizer has 512 ids", "export", "--checkpoint", MiniCheckpoints.Small, "--neox", Path.Combine(folder, "a"));
         Fails("not grown into any stage", "export", "--checkpoint", MiniCheckpoints.Large, "--neox", Path.Combine(folder, "b"), "--route", "grow");
         Fails("not one of continue|grow", "export", "--checkpoint", TrainedSmall.Value, "--neox", Path.Combine(folder, "c"), "--route", "sideways");
-        Fails("give one of --official DIR and --neox DIR", "export", "--checkpoint", TrainedSmall.Value);
+        Fails("give one of --official DIR, --neox DIR and --onnx DIR", "export", "--checkpoint", TrainedSmall.Value);
         Fails("no 'latest'", "import", "--neox", folder, "--family", "Neo", "--stage", "Small", "--out", Path.Combine(folder, "x.safetensors"));
         Fails("give one of --official FILE and --neox DIR", "import", "--family", "Neo", "--out", Path.Combine(folder, "x.safetensors"));
         Fails("--family F (its tokenizer) or --tokenizer FILE", "data", "export", "--out", Path.Combine(folder, "d"));

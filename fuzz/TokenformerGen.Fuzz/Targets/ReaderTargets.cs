@@ -1,13 +1,15 @@
 using System.Buffers.Binary;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
+using TokenformerGen.Inference;
 
 namespace TokenformerGen.Fuzz;
 
 /// <summary>
 /// The runtime's readers of untrusted bytes as fuzz targets, each through the public entry point a command calls:
 /// every command's safetensors checkpoint, <c>import --official</c>'s <c>pytorch_model.bin</c>, <c>import --neox</c>'s
-/// DeepSpeed directory, <c>--data</c>'s NeoX <c>.idx</c>/<c>.bin</c> pair and <c>--tokenizer</c>'s <c>tokenizer.json</c>.
+/// DeepSpeed directory, <c>--data</c>'s NeoX <c>.idx</c>/<c>.bin</c> pair, <c>--tokenizer</c>'s <c>tokenizer.json</c> and
+/// the model card of <c>generate --onnx</c>'s export folder.
 /// </summary>
 public static class ReaderTargets
 {
@@ -35,8 +37,11 @@ public static class ReaderTargets
     /// <summary>A <c>tokenizer.json</c>, loaded as <c>--tokenizer</c> loads it, then used to encode and decode.</summary>
     public static readonly FuzzTarget Tokenizer = new("tokenizer", nameof(TokenizerException), ReadTokenizer, ManagedFactor: 64, TensorFactor: 0);
 
+    /// <summary>The model card of an ONNX export (<c>tokenformer-onnx.json</c>), read as <c>generate --onnx</c> reads it before the graph.</summary>
+    public static readonly FuzzTarget OnnxCard = new("onnx-card", nameof(InvalidDataException), ReadOnnxCard, ManagedFactor: 64, TensorFactor: 0);
+
     /// <summary>Every runtime target.</summary>
-    public static IReadOnlyList<FuzzTarget> All { get; } = [SafeTensors, Official, DeepSpeed, NeoX, Tokenizer];
+    public static IReadOnlyList<FuzzTarget> All { get; } = [SafeTensors, Official, DeepSpeed, NeoX, Tokenizer, OnnxCard];
 
     private static Outcome ReadSafeTensors(byte[] input, string scratch)
     {
@@ -125,6 +130,21 @@ public static class ReaderTargets
             return Outcome.Accepted();
         }
         catch (TokenizerException e)
+        {
+            return Outcome.Refused(e.Message);
+        }
+    }
+
+    private static Outcome ReadOnnxCard(byte[] input, string scratch)
+    {
+        File.WriteAllBytes(Path.Combine(scratch, OnnxModelCard.FileName), input);
+        try
+        {
+            var card = OnnxModelCard.Read(scratch);
+            OnnxModelCard.ForLayer(card.PastKey, card.Layers - 1);
+            return Outcome.Accepted();
+        }
+        catch (InvalidDataException e)
         {
             return Outcome.Refused(e.Message);
         }

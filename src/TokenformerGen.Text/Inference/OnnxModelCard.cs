@@ -45,6 +45,7 @@ public sealed record OnnxModelCard(
     public const string CurrentFormat = "tokenformer-onnx/1";
 
     /// <summary>Identifies the card's schema.</summary>
+    [JsonPropertyOrder(-1)]
     public string Format { get; init; } = CurrentFormat;
 
     /// <summary>How the KV cache is laid out.</summary>

@@ -41,8 +41,8 @@ public sealed class OnnxGraph
     /// <summary>Nodes added so far.</summary>
     public int NodeCount => _graph.Node.Count;
 
-    /// <summary>Bytes of the parameters the graph has read (float32).</summary>
-    public long WeightBytes => _weights.Sum(w => w.Data.NumberOfElements * 4);
+    /// <summary>Bytes of the parameters the graph has read.</summary>
+    public long WeightBytes => _weights.Sum(w => w.Data.NumberOfElements * w.Data.ElementSize);
 
     /// <summary>Declares a graph input; a dimension is a size (<see cref="long"/>) or a name shared by dimensions of equal size (<see cref="string"/>).</summary>
     public OnnxValue Input(string name, OnnxType type, params object[] shape)
@@ -98,8 +98,8 @@ public sealed class OnnxGraph
     {
         if (_constants.TryGetValue(name, out var existing)) return existing;
         using var tensor = build();
-        using var values = TensorBytes.ContiguousCpu(tensor.to(ScalarType.Float32));
-        return Constant(name, DataType.Float, values.shape, TensorBytes.ToArray(values));
+        if (tensor.dtype != ScalarType.Float32) throw new ArgumentException($"Constant {name} is {tensor.dtype}, not float32.", nameof(build));
+        return Constant(name, DataType.Float, tensor.shape, TensorBytes.ToArray(tensor));
     }
 
     private OnnxValue Constant(string name, DataType type, long[] dims, byte[] bytes)

@@ -4,6 +4,7 @@ using TokenformerGen.Devices;
 using TokenformerGen.Inference;
 using TokenformerGen.Onnx;
 using TokenformerGen.Onnx.Proto;
+using TokenformerGen.Primitives;
 using TokenformerGen.Tests.Generated;
 
 namespace TokenformerGen.Tests.Onnx;
@@ -123,6 +124,53 @@ public sealed class OnnxExportTests : IDisposable
         var error = Assert.Throws<OnnxExportException>(() => OnnxExport.Write(meta, Path.Combine(_folder, "meta")));
         Assert.Contains("meta device", error.Message);
         Assert.False(Directory.Exists(_folder) && Directory.EnumerateFileSystemEntries(_folder).Any(), "a refused export wrote something");
+    }
+
+    [Fact]
+    public void A_card_that_does_not_match_its_graph_is_refused_before_it_sizes_anything()
+    {
+        using var model = Initialized(new SampleSmall());
+        var folder = Path.Combine(_folder, "edited");
+        OnnxExport.Write(model, folder);
+        var cardPath = Path.Combine(folder, OnnxModelCard.FileName);
+        var original = File.ReadAllText(cardPath);
+        foreach (var (edit, expected) in new[]
+        {
+            (original.Replace("\"layers\": 2", "\"layers\": 2000000000", StringComparison.Ordinal), "5 inputs, where 2000000000 layers need 4000000001"),
+            (original.Replace("\"padded_vocabulary\": 256", "\"padded_vocabulary\": 512", StringComparison.Ordinal), "logits of width 256, where the card says 512"),
+            (original.Replace("\"heads\": 2", "\"heads\": 4", StringComparison.Ordinal), "cached keys of 2 heads × 8, where the card says 4 × 8"),
+            (original.Replace("\"tokenizer\": \"byte\"", "\"tokenizer\": \"morse\"", StringComparison.Ordinal), "unknown tokenizer 'morse'"),
+        })
+        {
+            Assert.NotEqual(original, edit);
+            File.WriteAllText(cardPath, edit);
+            var error = Assert.Throws<InvalidDataException>(() => OnnxRuntime.OnnxTokenformer.Load(folder).Dispose());
+            Assert.Contains(expected, error.Message);
+        }
+    }
+
+    [Fact]
+    public void A_graph_that_leaves_part_of_the_model_out_is_refused_by_name()
+    {
+        using var model = new EmbeddingOnly();
+        var error = Assert.Throws<OnnxExportException>(() => OnnxExport.Write(model, Path.Combine(_folder, "partial")));
+        Assert.Equal("Sample/Small: the ONNX graph leaves out final_norm.weight, final_norm.bias, so it would not compute the model", error.Message);
+        Assert.False(Directory.Exists(_folder), "a refused export wrote something");
+    }
+
+    // A hand-written model whose graph forgets its final norm: what a model the exporter does not cover looks like.
+    private sealed class EmbeddingOnly : TokenformerGen.Modules.TokenformerModel
+    {
+        private readonly TokenformerGen.Primitives.TokenEmbedding word_embeddings = new(256, 16);
+        private readonly TokenformerGen.Primitives.AffineLayerNorm final_norm = new(16);
+
+        public EmbeddingOnly() : base(nameof(EmbeddingOnly)) => RegisterComponents();
+
+        public override TokenformerGen.Families.StageInfo Stage => SampleSmall.Info;
+
+        public override Tensor forward(Tensor tokens, KvCache? cache) => word_embeddings.Logits(final_norm.call(word_embeddings.call(tokens)));
+
+        public override OnnxValue ToOnnx(OnnxValue tokens, OnnxKvCache cache) => word_embeddings.LogitsToOnnx(word_embeddings.ToOnnx(tokens));
     }
 
     private static T Initialized<T>(T model) where T : TokenformerGen.Modules.TokenformerModel
