@@ -230,10 +230,8 @@ public enum OnnxType
 {
     /// <summary>float32.</summary>
     Float,
-    /// <summary>int64 (token ids, shapes, positions).</summary>
+    /// <summary>int64 (token ids).</summary>
     Int64,
-    /// <summary>bool (masks).</summary>
-    Bool,
 }
 
 internal static class OnnxTypes
@@ -242,7 +240,6 @@ internal static class OnnxTypes
     {
         OnnxType.Float => DataType.Float,
         OnnxType.Int64 => DataType.Int64,
-        OnnxType.Bool => DataType.Bool,
         _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown ONNX type."),
     };
 }
