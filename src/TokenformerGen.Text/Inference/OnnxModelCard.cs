@@ -97,7 +97,8 @@ public sealed record OnnxModelCard(
         }
         if (card is null) throw new InvalidDataException($"{path}: empty model card.");
         if (card.Format != CurrentFormat) throw new InvalidDataException($"{path}: format '{card.Format}', this version reads '{CurrentFormat}'.");
-        _ = card.TokenizerKind;
+        if (!TokenizerNames.Any(t => t.Name == card.Tokenizer))
+            throw new InvalidDataException($"{path}: unknown tokenizer '{card.Tokenizer}' (byte, gpt2 or neox).");
         if (card.Layers < 0 || card.Context <= 0 || card.PaddedVocabulary <= 0 || card.Heads <= 0 || card.HeadDim <= 0)
             throw new InvalidDataException($"{path}: sizes out of range (layers {card.Layers}, context {card.Context}, padded vocabulary {card.PaddedVocabulary}, heads {card.Heads}, head dim {card.HeadDim}).");
         return card;
