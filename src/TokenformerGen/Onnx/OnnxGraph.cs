@@ -205,7 +205,7 @@ public sealed class OnnxGraph
 
     private static ValueInfoProto ValueInfo(string name, OnnxType type, object[] shape)
     {
-        var tensor = new TypeProto.Types.Tensor { ElemType = (int)type.ToProto(), Shape = new TensorShapeProto() };
+        var tensor = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = new TensorShapeProto() };
         foreach (var dim in shape)
         {
             tensor.Shape.Dim.Add(dim switch
@@ -225,21 +225,11 @@ public sealed class OnnxGraph
     }
 }
 
-/// <summary>Element types of graph inputs and outputs.</summary>
+/// <summary>Element types of graph inputs and outputs; the values are ONNX's <c>TensorProto.DataType</c> codes.</summary>
 public enum OnnxType
 {
     /// <summary>float32.</summary>
-    Float,
+    Float = (int)DataType.Float,
     /// <summary>int64 (token ids).</summary>
-    Int64,
-}
-
-internal static class OnnxTypes
-{
-    public static DataType ToProto(this OnnxType type) => type switch
-    {
-        OnnxType.Float => DataType.Float,
-        OnnxType.Int64 => DataType.Int64,
-        _ => throw new ArgumentOutOfRangeException(nameof(type), type, "Unknown ONNX type."),
-    };
+    Int64 = (int)DataType.Int64,
 }
