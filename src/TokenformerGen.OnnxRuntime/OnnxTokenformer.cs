@@ -24,30 +24,28 @@ public sealed class OnnxTokenformer : IDisposable
         Card = card;
         Tokenizer = tokenizer;
         _session = session;
-        RequireGraphMatchesCard(folder, card, session);
-        var layers = Enumerable.Range(0, card.Layers).ToList();
-        _inputNames = [card.InputIds, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PastKey, i), OnnxModelCard.ForLayer(card.PastValue, i) })];
-        _outputNames = [card.Logits, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PresentKey, i), OnnxModelCard.ForLayer(card.PresentValue, i) })];
-        var missingInputs = _inputNames.Except(session.InputMetadata.Keys).ToList();
-        var missingOutputs = _outputNames.Except(session.OutputMetadata.Keys).ToList();
-        if (missingInputs.Count > 0 || missingOutputs.Count > 0)
-            throw new InvalidDataException($"{Path.Combine(folder, card.Model)} does not match its card: missing {string.Join(", ", missingInputs.Concat(missingOutputs))}.");
+        (_inputNames, _outputNames) = GraphNames(folder, card, session);
     }
 
-    // The card sizes what Run reads and allocates (cache shapes, logits rows), so a card from another export or edited
-    // by hand is refused before it is used: the graph's inputs and the logits' width must be the card's.
-    private static void RequireGraphMatchesCard(string folder, OnnxModelCard card, InferenceSession session)
+    // The graph's input and output names as the card spells them, in the order Run passes values. The card sizes what Run
+    // reads and allocates (cache shapes, logits rows, these names), so a card from another export or edited by hand is
+    // refused first: the number of inputs, their names, the heads and the logits' width must be the graph's.
+    private static (string[] Inputs, string[] Outputs) GraphNames(string folder, OnnxModelCard card, InferenceSession session)
     {
-        var problems = new List<string>();
+        void Refuse(string problem) => throw new InvalidDataException($"{Path.Combine(folder, card.Model)} does not match its card: {problem}.");
         if (session.InputMetadata.Count != 1 + 2L * card.Layers)
-            problems.Add($"{session.InputMetadata.Count} inputs, where {card.Layers} layers need {1 + 2L * card.Layers}");
-        if (session.OutputMetadata.TryGetValue(card.Logits, out var logits) && logits.Dimensions.Length == 3 && logits.Dimensions[2] != card.PaddedVocabulary)
-            problems.Add($"logits of width {logits.Dimensions[2]}, where the card says {card.PaddedVocabulary}");
-        if (card.Layers > 0 && session.InputMetadata.TryGetValue(OnnxModelCard.ForLayer(card.PastKey, 0), out var past) && past.Dimensions.Length == 4
-            && (past.Dimensions[1] != card.Heads || past.Dimensions[3] != card.HeadDim))
-            problems.Add($"cached keys of {past.Dimensions[1]} heads × {past.Dimensions[3]}, where the card says {card.Heads} × {card.HeadDim}");
-        if (problems.Count > 0)
-            throw new InvalidDataException($"{Path.Combine(folder, card.Model)} does not match its card: {string.Join("; ", problems)}.");
+            Refuse($"{session.InputMetadata.Count} inputs, where {card.Layers} layers need {1 + 2L * card.Layers}");
+        var layers = Enumerable.Range(0, card.Layers).ToList();
+        string[] inputs = [card.InputIds, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PastKey, i), OnnxModelCard.ForLayer(card.PastValue, i) })];
+        string[] outputs = [card.Logits, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PresentKey, i), OnnxModelCard.ForLayer(card.PresentValue, i) })];
+        var missing = inputs.Except(session.InputMetadata.Keys).Concat(outputs.Except(session.OutputMetadata.Keys)).ToList();
+        if (missing.Count > 0) Refuse($"missing {string.Join(", ", missing)}");
+        var logits = session.OutputMetadata[card.Logits].Dimensions;
+        if (logits.Length != 3 || logits[2] != card.PaddedVocabulary)
+            Refuse($"logits [{string.Join(", ", logits)}], where the card says [batch, sequence, {card.PaddedVocabulary}]");
+        if (card.Layers > 0 && session.InputMetadata[inputs[1]].Dimensions is var past && (past.Length != 4 || past[1] != card.Heads || past[3] != card.HeadDim))
+            Refuse($"cached keys [{string.Join(", ", past)}], where the card says [batch, {card.Heads}, past, {card.HeadDim}]");
+        return (inputs, outputs);
     }
 
     /// <summary>The export folder.</summary>

@@ -71,8 +71,11 @@ public sealed record OnnxModelCard(
     /// <summary><see cref="Tokenizer"/> as a kind.</summary>
     /// <exception cref="InvalidDataException">The card names no kind this version knows.</exception>
     [JsonIgnore]
-    public TokenizerKind TokenizerKind => TokenizerNames.Where(t => t.Name == Tokenizer).Select(t => (TokenizerKind?)t.Kind).FirstOrDefault()
-        ?? throw new InvalidDataException($"{FileName}: unknown tokenizer '{Tokenizer}' (byte, gpt2 or neox).");
+    public TokenizerKind TokenizerKind => KindNamed(Tokenizer) ?? throw new InvalidDataException(UnknownTokenizer(FileName, Tokenizer));
+
+    private static TokenizerKind? KindNamed(string name) => TokenizerNames.Where(t => t.Name == name).Select(t => (TokenizerKind?)t.Kind).FirstOrDefault();
+
+    private static string UnknownTokenizer(string path, string name) => $"{path}: unknown tokenizer '{name}' (byte, gpt2 or neox).";
 
     /// <summary>A layer's name from one of the per-layer patterns (<see cref="PastKey"/> and the others).</summary>
     public static string ForLayer(string pattern, int layer) => pattern.Replace("{layer}", layer.ToString(System.Globalization.CultureInfo.InvariantCulture), StringComparison.Ordinal);
@@ -97,8 +100,7 @@ public sealed record OnnxModelCard(
         }
         if (card is null) throw new InvalidDataException($"{path}: empty model card.");
         if (card.Format != CurrentFormat) throw new InvalidDataException($"{path}: format '{card.Format}', this version reads '{CurrentFormat}'.");
-        if (!TokenizerNames.Any(t => t.Name == card.Tokenizer))
-            throw new InvalidDataException($"{path}: unknown tokenizer '{card.Tokenizer}' (byte, gpt2 or neox).");
+        if (KindNamed(card.Tokenizer) is null) throw new InvalidDataException(UnknownTokenizer(path, card.Tokenizer));
         if (card.Layers < 0 || card.Context <= 0 || card.PaddedVocabulary <= 0 || card.Heads <= 0 || card.HeadDim <= 0)
             throw new InvalidDataException($"{path}: sizes out of range (layers {card.Layers}, context {card.Context}, padded vocabulary {card.PaddedVocabulary}, heads {card.Heads}, head dim {card.HeadDim}).");
         return card;

@@ -75,8 +75,8 @@ public sealed class OnnxGraph
         return _parameters[name] = new OnnxValue(this, name);
     }
 
-    /// <summary>The state-dict name of <paramref name="parameter"/>.</summary>
-    public string NameOf(Tensor parameter)
+    // The state-dict name of a parameter of the model.
+    private string NameOf(Tensor parameter)
         => _parameterNames.TryGetValue(parameter, out var name) ? name : throw new ArgumentException("The tensor is not a parameter of the exported model.", nameof(parameter));
 
     /// <summary>A float32 scalar constant (one initializer per value).</summary>

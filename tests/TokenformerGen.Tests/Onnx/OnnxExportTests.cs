@@ -137,8 +137,8 @@ public sealed class OnnxExportTests : IDisposable
         foreach (var (edit, expected) in new[]
         {
             (original.Replace("\"layers\": 2", "\"layers\": 2000000000", StringComparison.Ordinal), "5 inputs, where 2000000000 layers need 4000000001"),
-            (original.Replace("\"padded_vocabulary\": 256", "\"padded_vocabulary\": 512", StringComparison.Ordinal), "logits of width 256, where the card says 512"),
-            (original.Replace("\"heads\": 2", "\"heads\": 4", StringComparison.Ordinal), "cached keys of 2 heads × 8, where the card says 4 × 8"),
+            (original.Replace("\"padded_vocabulary\": 256", "\"padded_vocabulary\": 512", StringComparison.Ordinal), "logits [-1, -1, 256], where the card says [batch, sequence, 512]"),
+            (original.Replace("\"heads\": 2", "\"heads\": 4", StringComparison.Ordinal), "cached keys [-1, 2, -1, 8], where the card says [batch, 4, past, 8]"),
             (original.Replace("\"tokenizer\": \"byte\"", "\"tokenizer\": \"morse\"", StringComparison.Ordinal), "unknown tokenizer 'morse'"),
         })
         {
