@@ -36,7 +36,7 @@ internal class RunSettings : TrainingSettings
     public string? LearningRates { get; set; }
 
     [CommandOption("--scratch <S>")]
-    [Description("From-scratch side: largest (the largest stage for at least the progressive run's FLOPs), all (also every other stage for at least the progressive run's FLOPs up to it: the family figure) or none")]
+    [Description("From-scratch side: largest (the largest stage for at least the progressive run's FLOPs), all (also every other stage for at least the progressive run's FLOPs up to it: the family figure), frontier (every stage, the root too, for at least the progressive run's total FLOPs: the best model of any size at equal compute) or none")]
     [DefaultValue("largest")]
     public string Scratch { get; set; } = "largest";
 

@@ -19,7 +19,7 @@ internal static class OptionParsing
     public static StageLearningRates? LearningRates(string? text) => text is null ? null : Enum<StageLearningRates>("--lr-schedule", text, "restart|global|rewarm");
 
     /// <summary><c>largest</c>, <c>all</c> or <c>none</c>; null stays null.</summary>
-    public static ScratchBaseline? Scratch(string? text) => text is null ? null : Enum<ScratchBaseline>("--scratch", text, "largest|all|none");
+    public static ScratchBaseline? Scratch(string? text) => text is null ? null : Enum<ScratchBaseline>("--scratch", text, "largest|all|frontier|none");
 
     /// <summary><c>continue</c> or <c>grow</c>.</summary>
     public static NeoXRoute Route(string text) => Enum<NeoXRoute>("--route", text, "continue|grow");

@@ -38,7 +38,7 @@ internal sealed record RunReport(
 
     /// <summary>The family-level comparison on <paramref name="split"/> (test by default), or null unless every stage was trained from scratch (<c>--scratch all</c>).</summary>
     public FamilyComparison? FamilyComparisonOn(DataSplit split = HeadlineSplit)
-        => Scratch is null ? null : FamilyComparison.Of(Progressive, Scratch, Family.Stages.Select(st => st.Info.Name).ToList(), split);
+        => Scratch is null || Options.Scratch != ScratchBaseline.All ? null : FamilyComparison.Of(Progressive, Scratch, Family.Stages.Select(st => st.Info.Name).ToList(), split);
 
     /// <summary>The baseline's label: "scratch Large".</summary>
     public string BaselineName => $"scratch {LargestStage}";
@@ -112,7 +112,7 @@ internal sealed record RunReport(
 
         md.AppendLine("## Per stage").AppendLine();
         md.AppendLine($"| {string.Join(" | ", StageHeaders)} |");
-        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+        md.AppendLine("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
         foreach (var row in StageRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
         md.AppendLine().AppendLine(inv, $"Total training FLOPs: progressive {Numbers.Flops(Progressive.TotalFlops)}{(Scratch is null ? "" : $", scratch {Numbers.Flops(Scratch.TotalFlops)}")}.").AppendLine();
 
@@ -225,7 +225,7 @@ internal sealed record RunReport(
         WriteIndented = true, NumberHandling = JsonNumberHandling.AllowNamedFloatingPointLiterals, PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, Converters = { new JsonStringEnumConverter() },
     };
 
-    private static readonly string[] StageHeaders = ["mode", "stage", "parameters", "steps", "tokens", "FLOPs", "val loss", "test loss", "train s"];
+    private static readonly string[] StageHeaders = ["mode", "stage", "parameters", "steps", "tokens", "FLOPs", "val loss", "test loss", "whole test", "train s"];
 
     private static readonly string[] FamilyHeaders = ["stage", "progressive FLOPs (cumulative)", "progressive loss", "scratch FLOPs", "scratch loss", "scratch FLOPs to the progressive loss", "progressive FLOPs to the scratch loss"];
 
@@ -234,7 +234,7 @@ internal sealed record RunReport(
         => Modes().SelectMany(m => m.Result.Stages.Select(s => new[]
         {
             m.Mode, StageLabel(m.Mode, s.Stage), Numbers.Count(s.Parameters), Numbers.Count(s.Steps), Numbers.Count(s.Tokens),
-            Numbers.Flops(s.Flops), Numbers.Loss(s.ValidationLoss), s.TestLoss is double t ? Numbers.Loss(t) : "-", Numbers.Seconds(s.WallSeconds),
+            Numbers.Flops(s.Flops), Numbers.Loss(s.ValidationLoss), s.TestLoss is double t ? Numbers.Loss(t) : "-", s.FullTestLoss is double w ? Numbers.Loss(w) : "-", Numbers.Seconds(s.WallSeconds),
         }));
 
     private IEnumerable<string[]> GrowthRows()
@@ -276,7 +276,8 @@ internal sealed record RunReport(
     {
         if (mode != ScheduleRunner.ScratchMode) return stage;
         if (stage == LargestStage) return $"{stage} (compute-matched)";
-        return Family.EdgeInto(stage) is null ? $"{stage} (= progressive)" : stage;
+        if (Options.Scratch == ScratchBaseline.Frontier) return $"{stage} (full budget)";
+        return Family.EdgeInto(stage) is null && Options.LearningRates == StageLearningRates.Restart ? $"{stage} (= progressive)" : stage;
     }
 
     private IEnumerable<(string Mode, ScheduleResult Result)> Modes()

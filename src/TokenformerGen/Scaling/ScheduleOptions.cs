@@ -24,6 +24,11 @@ public enum ScratchBaseline
     /// whole FLOPs; the root: its own, so the root's run is the progressive one's): the family-level comparison.
     /// </summary>
     All,
+    /// <summary>
+    /// Every stage from scratch for at least the progressive run's <em>total</em> training FLOPs, each with its own warmup and
+    /// cosine (the root too): the budget frontier, the best model of any size the same compute trains from scratch.
+    /// </summary>
+    Frontier,
     /// <summary>No from-scratch run (the progressive schedule alone).</summary>
     None,
 }

@@ -25,9 +25,11 @@ public sealed record CurvePoint(string Stage, long Step, double CumulativeFlops,
 /// <param name="WallSeconds">Training wall time (summed over the processes that trained it, when it was resumed).</param>
 /// <param name="LossBeforeGrowth">Validation loss of the trained parent just before growth (progressive only).</param>
 /// <param name="LossAfterGrowth">Validation loss of the grown model before any training (progressive only).</param>
-/// <param name="TestLoss">Final test loss, or null when the data has no test split.</param>
+/// <param name="TestLoss">Final test loss on the curve's batches, or null when the data has no test split.</param>
+/// <param name="FullTestLoss">Final loss over the whole test split in one deterministic pass (every window once, in order): the
+/// figure results are read off; null when the data has no test split or the run predates it.</param>
 public sealed record StageResult(string Stage, long Parameters, long Steps, long Tokens, double Flops, double ValidationLoss,
-                                 double WallSeconds, double? LossBeforeGrowth, double? LossAfterGrowth, double? TestLoss = null)
+                                 double WallSeconds, double? LossBeforeGrowth, double? LossAfterGrowth, double? TestLoss = null, double? FullTestLoss = null)
 {
     /// <summary>The final loss on <paramref name="split"/> (NaN for a test loss that was not measured).</summary>
     public double LossOn(DataSplit split) => Losses.On(split, ValidationLoss, TestLoss);

@@ -94,7 +94,7 @@ public sealed class ScheduleRunner
         var growth = new GrowthOptions { Policy = options.Policy };
         return new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
-            ["format"] = "tokenformer-gen/run/2",
+            ["format"] = "tokenformer-gen/run/3",
             ["held_out"] = "the last 5%: its first half validates (training, choices), its second half tests (results); every point measures both",
             ["family"] = family.Name,
             ["spec_hash"] = family.SpecHash,
@@ -239,9 +239,12 @@ public sealed class ScheduleRunner
                                            () => State(plan, points, start.Growth, null), checkpointLastStep: false);
             if (!trainer.Done) throw new OperationCanceledException($"{plan.Mode} {plan.Stage.Name} stopped at step {trainer.Progress.Step}.", cancellation);
             var progress = outcome.Progress;
+            // The whole test split once, in order, with the stage's batch and context: the final figure results are read off.
+            var fullTest = Evaluation.Loss(model, data, plan.Options.Batch, plan.Options.Context, int.MaxValue, DataSplit.Test);
             var result = new StageResult(plan.Stage.Name, plan.Stage.Parameters, progress.Step, progress.Tokens, progress.Flops,
                                          outcome.ValidationLoss, progress.WallSeconds, start.Growth?.LossBefore, start.Growth?.LossAfter,
-                                         points.Count > 0 && points[^1].Step == progress.Step ? points[^1].TestLoss : null);
+                                         points.Count > 0 && points[^1].Step == progress.Step ? points[^1].TestLoss : null,
+                                         double.IsNaN(fullTest) ? null : fullTest);
             if (directory is not null)
             {
                 // The finished stage is one file, written after its final evaluation; its checkpoints are then redundant.
@@ -349,8 +352,8 @@ public sealed class ScheduleRunner
     }
 
     // The largest stage for at least the progressive run's FLOPs (same batch and context); with All every stage for at least
-    // the progressive run's cumulative FLOPs up to and including it (the family-level comparison). Each gets as many
-    // evaluations per FLOP as the progressive run.
+    // the progressive run's cumulative FLOPs up to and including it (the family-level comparison); with Frontier every stage
+    // for at least the whole progressive FLOPs. Each gets as many evaluations per FLOP as the progressive run.
     private List<StagePlan> PlanScratch()
     {
         if (_options.Scratch == ScratchBaseline.None) return [];
@@ -363,13 +366,16 @@ public sealed class ScheduleRunner
             var progressive = Progressive[i];
             cumulative += progressive.Flops;
             var stage = progressive.Stage;
-            if (stage.Name != largest.Name && _options.Scratch != ScratchBaseline.All) continue;
-            var budget = stage.Name == largest.Name ? total : cumulative;
+            if (stage.Name != largest.Name && _options.Scratch == ScratchBaseline.Largest) continue;
+            var full = stage.Name == largest.Name || _options.Scratch == ScratchBaseline.Frontier;
+            var budget = full ? total : cumulative;
             var options = StageOptions(stage);
             var perStep = new StagePlan(ScratchMode, stage, options, 0).FlopsPerStep;
             options = options with { Steps = (long)decimal.Ceiling(budget / perStep) };
-            var stagesCovered = stage.Name == largest.Name ? Progressive.Count : i + 1;
-            var shared = _family.EdgeInto(stage.Name) is null && progressive.Options.Steps == options.Steps;
+            var stagesCovered = full ? Progressive.Count : i + 1;
+            // The root is taken from the progressive run only where it trained exactly as a scratch run would: with its own
+            // warmup and cosine over its steps. Under one curve across stages it never anneals, so it trains again.
+            var shared = _family.EdgeInto(stage.Name) is null && progressive.Options.Steps == options.Steps && progressive.Options.Schedule is null;
             plans.Add(new StagePlan(ScratchMode, stage, WithIntervals(options, _options.EvaluationsPerStage * stagesCovered), 0, shared));
         }
         return plans;

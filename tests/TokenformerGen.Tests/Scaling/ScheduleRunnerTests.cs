@@ -119,7 +119,8 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
         decimal PerStep(string stage) => 64m * family.Stage(stage).Info.TrainingFlopsPerTokenAt(16);
         var (small, medium, large) = (48 * PerStep("Small"), 48 * PerStep("Medium"), 48 * PerStep("Large"));
         long Steps(decimal budget, string stage) => (long)decimal.Ceiling(budget / PerStep(stage));
-        Assert.Equal([("Small", true, 48L), ("Medium", false, Steps(small + medium, "Medium")), ("Large", false, Steps(small + medium + large, "Large"))],
+        // Under the default one curve across stages the progressive root never anneals, so the scratch root trains on its own.
+        Assert.Equal([("Small", false, 48L), ("Medium", false, Steps(small + medium, "Medium")), ("Large", false, Steps(small + medium + large, "Large"))],
                      runner.Scratch.Select(p => (p.Stage.Name, p.SharedWithProgressive, p.Options.Steps)));
         Assert.All(runner.Scratch.Zip(new[] { small, small + medium, small + medium + large }), pair => Assert.InRange(pair.First.Flops, pair.Second, pair.Second + pair.First.FlopsPerStep));
         // As many evaluations per FLOP as the progressive run: 4 per progressive stage covered.
@@ -157,12 +158,54 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void ScratchAllTrainsEveryStageButTakesTheRootFromTheProgressiveRun()
+    public void TheFrontierTrainsEveryStageFromScratchForTheWholeProgressiveBudget()
+    {
+        var family = ModelRegistry.Family("SampleThree");
+        var runner = new ScheduleRunner(family, new PatternBatches(256), Options with { Scratch = ScratchBaseline.Frontier });
+        decimal PerStep(string stage) => 64m * family.Stage(stage).Info.TrainingFlopsPerTokenAt(16);
+        var total = 48 * (PerStep("Small") + PerStep("Medium") + PerStep("Large"));
+        long Steps(string stage) => (long)decimal.Ceiling(total / PerStep(stage));
+        Assert.Equal([("Small", false, Steps("Small")), ("Medium", false, Steps("Medium")), ("Large", false, Steps("Large"))],
+                     runner.Scratch.Select(p => (p.Stage.Name, p.SharedWithProgressive, p.Options.Steps)));
+        Assert.All(runner.Scratch, p => Assert.InRange(p.Flops, total, total + p.FlopsPerStep));
+        Assert.All(runner.Scratch, p => Assert.Null(p.Options.Schedule));   // each its own warmup and cosine
+        Assert.Equal(runner.LargestStage.Name, runner.Scratch[^1].Stage.Name);
+    }
+
+    [Fact]
+    public void EveryStageEndsWithOnePassOverTheWholeTestSplit()
+    {
+        var family = ModelRegistry.Family("Sample");
+        var data = new PatternBatches(256, period: 23, length: 20000);
+        var progressive = new ScheduleRunner(family, data, Options with { Scratch = ScratchBaseline.None }).RunProgressive();
+        // The pass covers every test window, so it differs from the curve's last point, which reads 4 batches.
+        Assert.All(progressive.Stages, s => Assert.NotNull(s.FullTestLoss));
+        var windows = data.HeldOutBatches(DataSplit.Test, 4, 16, int.MaxValue).Sum(b => { using var owned = b; return b.Targets.shape[0]; });
+        Assert.True(windows > 4 * 4, $"the test split has {windows} windows: too few to tell the whole split from the curve's batches");
+        Assert.NotEqual(progressive.Stages[^1].TestLoss, progressive.Stages[^1].FullTestLoss);
+    }
+
+    [Fact]
+    public void UnderOneCurveAcrossStagesTheScratchRootTrainsOnItsOwn()
     {
         var family = ModelRegistry.Family("Sample");
         var data = new PatternBatches(256, period: 23, length: 6000);
         var recorder = new Recorder();
         var runner = new ScheduleRunner(family, data, Options with { Scratch = ScratchBaseline.All }, recorder);
+        var progressive = runner.RunProgressive();
+        var scratch = runner.RunScratch(progressive);
+        Assert.Contains(recorder.Started, s => s.Mode == "scratch" && s.Stage == "Small");
+        Assert.Equal(progressive.Stages[0].Steps, scratch.Stages[0].Steps);
+        Assert.NotEqual(progressive.Stages[0].ValidationLoss, scratch.Stages[0].ValidationLoss);   // annealed to the floor, not left at the peak
+    }
+
+    [Fact]
+    public void ScratchAllTakesARootThatTrainedAsAScratchRunFromTheProgressiveRun()
+    {
+        var family = ModelRegistry.Family("Sample");
+        var data = new PatternBatches(256, period: 23, length: 6000);
+        var recorder = new Recorder();
+        var runner = new ScheduleRunner(family, data, Options with { Scratch = ScratchBaseline.All, LearningRates = StageLearningRates.Restart }, recorder);
         Assert.Equal([("Small", true, 48L), ("Medium", false, 87L)], runner.Scratch.Select(p => (p.Stage.Name, p.SharedWithProgressive, p.Options.Steps)));
 
         var progressive = runner.RunProgressive();
