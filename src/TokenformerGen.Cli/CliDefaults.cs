@@ -23,4 +23,31 @@ public sealed record CliDefaults
 
     /// <summary>Where tokenized corpora are cached (null: <c>$XDG_CACHE_HOME/tokenformergen</c> or <c>~/.cache/tokenformergen</c>).</summary>
     public string? CacheDirectory { get; init; }
+
+    /// <summary>
+    /// Reads how busy the machine is: the 1-minute load average, or null where unknown (default: Linux's
+    /// <c>/proc/loadavg</c>). Commands that pick a thread count warn on standard error when it is above the threads they use.
+    /// </summary>
+    public Func<double?> LoadAverage { get; init; } = MachineLoad.OneMinuteAverage;
+
+    /// <summary>The CPU that <c>--precision auto</c> and the bf16 warning judge (null: this machine's).</summary>
+    public Devices.CpuFeatures? Cpu { get; init; }
+}
+
+/// <summary>How busy this machine is.</summary>
+public static class MachineLoad
+{
+    /// <summary>The 1-minute load average (Linux), or null where unknown.</summary>
+    public static double? OneMinuteAverage()
+    {
+        try
+        {
+            var text = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg") : null;
+            return text is not null && double.TryParse(text.Split(' ')[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var load) ? load : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 }

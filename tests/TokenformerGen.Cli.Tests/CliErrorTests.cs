@@ -46,7 +46,7 @@ public sealed class CliErrorTests
     {
         Fails(1, "fp16 is refused on the CPU: libtorch has no fast float16 kernels there", "eval", "--checkpoint", MiniCheckpoints.Small, "--precision", "fp16");
         Fails(1, "device 'gpu' is not one of cpu, cuda, cuda:N or auto", "train", "--family", "Mini", "--stage", "Small", "--steps", "1", "--device", "gpu");
-        Fails(1, "precision 'tf32' is not one of fp32 or bf16", "generate", "--checkpoint", MiniCheckpoints.Small, "--precision", "tf32");
+        Fails(1, "precision 'tf32' is not one of fp32, bf16 or auto", "generate", "--checkpoint", MiniCheckpoints.Small, "--precision", "tf32");
     }
 
     [Fact]
@@ -231,4 +231,8 @@ public sealed class CliErrorTests
         Fails(2, "go with --checkpoint", "generate", "--onnx", OnnxTests.ExportedLarge, "--precision", "bf16");
         Fails(2, "give one of --official DIR, --neox DIR and --onnx DIR", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", notes, "--official", notes);
     }
+
+    [Fact]
+    public void TheGrowthPolicyHelpListsExactlyTheSpecsSpellings()
+        => Assert.Equal(TokenformerGen.Cli.Infrastructure.OptionParsing.PolicyChoices, TokenformerGen.Declarations.SpecChoices.Growth.Join("|"));
 }

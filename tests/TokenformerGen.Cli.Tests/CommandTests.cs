@@ -187,6 +187,19 @@ public sealed partial class CommandTests
     }
 
     [Fact]
+    public void ABusyMachineIsReportedOnStandardErrorAndTheOutputStaysTheSame()
+    {
+        string[] command = ["eval", "--checkpoint", MiniCheckpoints.Large];
+        var quiet = TestCli.RunWith(TestData.Defaults with { Threads = 2, LoadAverage = () => 0.1 }, command);
+        var busy = TestCli.RunWith(TestData.Defaults with { Threads = 2, LoadAverage = () => 6.8 }, command);
+        Assert.Equal((0, 0), (quiet.ExitCode, busy.ExitCode));
+        Assert.Equal(quiet.Out, busy.Out);
+        Assert.Equal("", quiet.Error);
+        var warning = Assert.Single(busy.ErrorLines);
+        Assert.StartsWith("warning: the machine is busy (load average 6.8 on ", warning);
+    }
+
+    [Fact]
     public void ImportExportImportIsBitExact()
     {
         var directory = TestData.NewDirectory("official");

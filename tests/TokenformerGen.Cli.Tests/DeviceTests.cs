@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Devices;
 using TokenformerGen.Cli.Tests.Infrastructure;
 using TokenformerGen.Training;
 using static TorchSharp.torch;
@@ -32,6 +33,20 @@ public sealed partial class DeviceTests
         Assert.Contains($"{AutoHere}, precision fp32", TestCli.Ok("eval", "--checkpoint", MiniCheckpoints.Small, "--eval-batches", "2"));
         Assert.Contains("device cpu (as asked), precision bf16", TestCli.Ok("generate", "--checkpoint", MiniCheckpoints.Small, "--length", "3", "--device", "cpu", "--precision", "bf16"));
         Assert.Contains($"{AutoHere}, precision bf16", TestCli.Ok("logits", "--checkpoint", MiniCheckpoints.Small, "--tokens", "1,2", "--out", Path.Combine(TestData.NewDirectory("logits-where"), "l.safetensors"), "--precision", "bf16"));
+    }
+
+    [Fact]
+    public void PrecisionAutoSaysWhatItChoseAndBf16OnASlowCpuWarnsOnStandardError()
+    {
+        var avx2 = TestData.Defaults with { Cpu = CpuFeatures.With("avx2") };
+        string[] eval = ["eval", "--checkpoint", MiniCheckpoints.Small, "--eval-batches", "1"];
+        var auto = TestCli.RunWith(avx2, [.. eval, "--precision", "auto"]);
+        Assert.Equal((0, ""), (auto.ExitCode, auto.Error));
+        Assert.Contains("precision fp32 (auto: this CPU has no avx512_bf16 or amx_bf16 instructions", auto.Out);
+        var asked = TestCli.RunWith(avx2, [.. eval, "--precision", "bf16"]);
+        Assert.Equal(0, asked.ExitCode);
+        Assert.StartsWith("warning: bf16 on this CPU is slow: it has no avx512_bf16 or amx_bf16 instructions", Assert.Single(asked.ErrorLines));
+        Assert.Contains("precision bf16 (auto: this CPU has avx512_bf16)", TestCli.Ok([.. eval, "--precision", "auto"]));
     }
 
     [Fact]

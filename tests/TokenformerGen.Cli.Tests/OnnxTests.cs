@@ -54,7 +54,7 @@ public sealed class OnnxTests
         process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEnd();
         var stderr = process.StandardError.ReadToEnd();
-        Assert.True(process.WaitForExit(60_000), "OnnxServe did not finish");
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), "OnnxServe did not finish");
         Assert.True(process.ExitCode == 0, stderr);
         Assert.Equal(expected + expected, stdout);
     }

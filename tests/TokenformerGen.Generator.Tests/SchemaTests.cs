@@ -2,6 +2,7 @@ extern alias GeneratorAssembly;
 
 using System.Text.Json;
 using GeneratorAssembly::TokenformerGen.Generator.Parsing;
+using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Tests.Infrastructure;
 
 namespace TokenformerGen.Generator.Tests;
@@ -41,6 +42,28 @@ public class SchemaTests
 
         Assert.False(node.GetProperty("additionalProperties").GetBoolean());
         Assert.Equal(keys.Order(), node.GetProperty("properties").EnumerateObject().Select(p => p.Name).Order());
+    }
+
+    public static TheoryData<string, string[]> Choices => new()
+    {
+        { SpecChoices.Tokenizer.Key, [.. SpecChoices.Tokenizer.Names] },
+        { SpecChoices.Norm.Key, [.. SpecChoices.Norm.Names] },
+        { SpecChoices.Tau.Key, [.. SpecChoices.Tau.Names] },
+        { SpecChoices.ValueInit.Key, [.. SpecChoices.ValueInit.Names] },
+        { SpecChoices.Growth.Key, [.. SpecChoices.Growth.Names] },
+    };
+
+    [Theory]
+    [MemberData(nameof(Choices))]
+    public void EveryChoiceListsExactlyTheSpellingsOfItsTable(string key, string[] spellings)
+    {
+        var node = Schema;
+        foreach (var part in key.Replace("[]", "", StringComparison.Ordinal).Split('.'))
+        {
+            node = node.GetProperty("properties").GetProperty(part);
+            if (node.TryGetProperty("items", out var items)) node = items;
+        }
+        Assert.Equal(spellings, node.GetProperty("enum").EnumerateArray().Select(e => e.GetString()!));
     }
 
     [Fact]

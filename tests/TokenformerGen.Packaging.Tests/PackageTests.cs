@@ -23,7 +23,7 @@ public sealed class PackageTests(ITestOutputHelper output)
     private const string Configuration = "Release";
 #endif
 
-    private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(5);
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(30);
 
     [Fact]
     public void A_fresh_consumer_restores_the_packages_builds_and_runs_a_generated_model()

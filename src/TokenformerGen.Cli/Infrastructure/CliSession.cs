@@ -76,30 +76,18 @@ internal sealed class CliSession(CliDefaults defaults, IAnsiConsole console, Tex
         if (n < 1) throw new CliException($"--threads {n}: give at least 1");
         if (n is not null) TorchSharp.torch.set_num_threads(n.Value);
         var used = TorchSharp.torch.get_num_threads();
-        if (threads is null && used > 1 && LoadAverage() is double load && load > used - 0.5)
-            Console.MarkupLineInterpolated(
-                $"[yellow]the machine is busy (load average {load:F1} on {Environment.ProcessorCount} cores): {used} intra-op threads may run several times slower than --threads 1 while other work shares the cores[/]");
-    }
-
-    // The 1-minute load average (Linux), or null where unknown.
-    private static double? LoadAverage()
-    {
-        try
-        {
-            var text = File.Exists("/proc/loadavg") ? File.ReadAllText("/proc/loadavg") : null;
-            return text is not null && double.TryParse(text.Split(' ')[0], System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var load) ? load : null;
-        }
-        catch (IOException)
-        {
-            return null;
-        }
+        // On standard error, so that what a command prints never depends on what else the machine is doing.
+        if (threads is null && used > 1 && Defaults.LoadAverage() is double load && load > used - 0.5)
+            Error.WriteLine(FormattableString.Invariant(
+                $"warning: the machine is busy (load average {load:F1} on {Environment.ProcessorCount} cores): {used} intra-op threads may run several times slower than --threads 1 while other work shares the cores"));
     }
 
     /// <summary>The device and precision of <c>--device</c> and <c>--precision</c>, saying which device was chosen and why.</summary>
     public ComputeTarget Compute(ComputeSettings settings)
     {
-        var target = ComputeTarget.Resolve(settings.Device, settings.Precision);
+        var target = Defaults.Cpu is { } cpu ? ComputeTarget.Resolve(settings.Device, settings.Precision, cpu) : ComputeTarget.Resolve(settings.Device, settings.Precision);
         Console.MarkupLineInterpolated($"[grey]{target}[/]");
+        if (target.Warning is { } warning) Error.WriteLine("warning: " + warning);
         return target;
     }
 

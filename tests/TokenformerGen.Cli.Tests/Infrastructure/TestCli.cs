@@ -1,5 +1,6 @@
 using System.Text;
 using Spectre.Console;
+using TokenformerGen.Devices;
 
 namespace TokenformerGen.Cli.Tests.Infrastructure;
 
@@ -14,7 +15,10 @@ public sealed record CliResult(int ExitCode, string Out, string Error)
 /// <summary>Runs the command line in-process over the test families, with a plain wide console.</summary>
 public static class TestCli
 {
-    public static CliResult Run(params string[] args)
+    public static CliResult Run(params string[] args) => RunWith(TestData.Defaults, args);
+
+    /// <summary>Runs with other application defaults.</summary>
+    public static CliResult RunWith(CliDefaults defaults, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
@@ -26,7 +30,7 @@ public static class TestCli
             Out = new AnsiConsoleOutput(output),
         });
         console.Profile.Width = 240;
-        var code = TokenformerCli.Run(args, TestData.Defaults, console, error);
+        var code = TokenformerCli.Run(args, defaults, console, error);
         return new CliResult(code, output.ToString(), error.ToString());
     }
 
@@ -56,6 +60,8 @@ public static class TestData
         Corpus = Corpus,
         CacheDirectory = Path.Combine(Root, "cache"),
         RunsDirectory = Path.Combine(Root, "runs"),
+        LoadAverage = () => null,                 // what the suite prints must not depend on how busy the machine is ...
+        Cpu = CpuFeatures.With("avx512_bf16"),    // ... nor on which CPU it runs on
     };
 
     /// <summary>A fresh folder for one test.</summary>

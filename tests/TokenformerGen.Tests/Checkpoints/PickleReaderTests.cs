@@ -174,9 +174,10 @@ public sealed class PickleReaderTests : TempFolderTest
         {
             pickle.Op(0x8a, 8).Op(BitConverter.GetBytes((k << 32) | k)).Op(0x4e);
         }
-        var clock = System.Diagnostics.Stopwatch.StartNew();
         Assert.Equal(50_000, Dict(Load(pickle.Op(0x75).Stop())).Count);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"{clock.Elapsed.TotalSeconds:F1} s");
+        // What made it slow, checked without a clock: the keys' hashes no longer coincide.
+        var hashes = Enumerable.Range(0, 50_000).Select(k => PyKeyComparer.Instance.GetHashCode((object)(((long)k << 32) | (long)k))).Distinct().Count();
+        Assert.InRange(hashes, 49_000, 50_000);
     }
 
     [Fact]
@@ -190,11 +191,10 @@ public sealed class PickleReaderTests : TempFolderTest
             return p;
         }
         var pickle = Tower(new PickleBytes().Op(0x7d)).Int(1).Op(0x73);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
+        // Compared leaf by leaf this would not finish; no clock needed to tell.
         var dict = Dict(Load(Tower(pickle).Int(2).Op(0x73).Stop()));
         Assert.Equal(1, dict.Count);
         Assert.Equal(2L, dict.Items.Single().Value);
-        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"{clock.Elapsed.TotalSeconds:F1} s");
     }
 
     [Theory]

@@ -281,7 +281,6 @@ public sealed class TokenCorpusTests : IDisposable
     public void KingJamesCorpusTokenizesToBytesWithAFivePercentTail()
     {
         var kjv = FindRepoFile("examples/data/kjv.txt.gz");
-        var watch = Stopwatch.StartNew();
         using var corpus = TokenCorpus.Open(kjv, ByteTokenizer.Instance, Cache);
         Assert.True(corpus.WasBuilt);
         Assert.InRange(corpus.Count, 4_000_000, 5_000_000);
@@ -291,7 +290,6 @@ public sealed class TokenCorpusTests : IDisposable
         Assert.Equal(corpus.Count, corpus.Train.Length + corpus.Validation.Length + corpus.Test.Length);
         Assert.Equal(corpus.Validation.Length + corpus.Test.Length, corpus.HeldOutBytes);
         Assert.Equal("In the beginning"u8.ToArray().Select(b => (int)b), corpus.Read(0, 400).Select(i => i).SkipWhile(i => i != 'I').Take(16));
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(10), $"took {watch.Elapsed}");
     }
 
     private static long[] Ids(Tensor t) => t.data<long>().ToArray();

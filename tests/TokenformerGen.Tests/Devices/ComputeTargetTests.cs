@@ -32,6 +32,33 @@ public class ComputeTargetTests
         Assert.Equal(ScalarType.BFloat16, ComputeTarget.Resolve("cpu", "bf16").ComputeType);
     }
 
+    [Fact]
+    public void AutoPrecisionTakesBf16OnlyWhereTheDeviceMultipliesItNatively()
+    {
+        var avx2 = CpuFeatures.With("avx2", "fma");
+        var zen4 = CpuFeatures.With("avx2", "avx512f", "avx512_bf16");
+        var sapphire = CpuFeatures.With("avx512f", "amx_bf16", "amx_tile");
+        Assert.Equal("device cpu (as asked), precision fp32 (auto: this CPU has no avx512_bf16 or amx_bf16 instructions, so bf16 would be slower than fp32)",
+                     ComputeTarget.Resolve("cpu", "auto", avx2).ToString());
+        Assert.Equal("device cpu (as asked), precision bf16 (auto: this CPU has avx512_bf16)", ComputeTarget.Resolve("cpu", "AUTO", zen4).ToString());
+        Assert.Equal(Precision.Bf16, ComputeTarget.Resolve("cpu", "auto", sapphire).Precision);
+        Assert.Equal("device cpu (as asked), precision fp32 (auto: cannot tell whether this CPU multiplies bfloat16 natively)",
+                     ComputeTarget.Resolve("cpu", "auto", new CpuFeatures((IReadOnlySet<string>?)null)).ToString());
+        Assert.Equal(Precision.Bf16, ComputeTarget.Resolve("auto", "auto", CudaBuildWithTwo, avx2).Precision);   // the GPU decides, not the CPU
+        Assert.All(new[] { avx2, zen4 }, cpu => Assert.Null(ComputeTarget.Resolve("cpu", "auto", cpu).Warning));
+    }
+
+    [Fact]
+    public void Bf16AskedOfACpuWithoutBf16InstructionsWarnsNamingWhatIsMissing()
+    {
+        var slow = ComputeTarget.Resolve("cpu", "bf16", CpuFeatures.With("avx2"));
+        Assert.Equal(Precision.Bf16, slow.Precision);   // still as asked
+        Assert.StartsWith("bf16 on this CPU is slow: it has no avx512_bf16 or amx_bf16 instructions", slow.Warning);
+        Assert.Null(ComputeTarget.Resolve("cpu", "bf16", CpuFeatures.With("avx512_bf16")).Warning);
+        Assert.Null(ComputeTarget.Resolve("cpu", "fp32", CpuFeatures.With("avx2")).Warning);
+        Assert.Null(ComputeTarget.Resolve("cuda", "bf16", CudaBuildWithTwo, CpuFeatures.With("avx2")).Warning);
+    }
+
     [Theory]
     [InlineData("cuda")]
     [InlineData("cuda:0")]
@@ -74,6 +101,6 @@ public class ComputeTargetTests
     [InlineData("gpu", "fp32", "device 'gpu' is not one of cpu, cuda, cuda:N or auto")]
     [InlineData("cuda:x", "fp32", "device 'cuda:x': the CUDA device index must be a number, as in cuda:0")]
     [InlineData("cuda:-1", "fp32", "device 'cuda:-1': the CUDA device index must be a number, as in cuda:0")]
-    [InlineData("cpu", "int8", "precision 'int8' is not one of fp32 or bf16")]
+    [InlineData("cpu", "int8", "precision 'int8' is not one of fp32, bf16 or auto")]
     public void UnknownSpellingsAreNamed(string device, string precision, string expected) => Assert.Equal(expected, Refusal(device, precision));
 }

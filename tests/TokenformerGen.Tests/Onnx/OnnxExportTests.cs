@@ -191,7 +191,7 @@ public sealed class OnnxExportTests : IDisposable
         {
             if (!File.Exists(python)) continue;
             using var process = Process.Start(new ProcessStartInfo(python, ["-c", "import onnx"]) { RedirectStandardError = true, RedirectStandardOutput = true })!;
-            process.WaitForExit(30_000);
+            process.WaitForExit(TimeSpan.FromMinutes(10));
             if (process.ExitCode == 0) return python;
         }
         return null;

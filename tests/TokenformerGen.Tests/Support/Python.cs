@@ -19,7 +19,7 @@ internal static class Python
         using var process = Process.Start(info)!;
         var stderr = process.StandardError.ReadToEndAsync();
         var stdout = process.StandardOutput.ReadToEnd();
-        Assert.True(process.WaitForExit(60_000), "python timed out");
+        Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), "python timed out");
         Assert.True(process.ExitCode == 0, stderr.Result);
         return stdout;
     }
