@@ -64,7 +64,7 @@ internal sealed class AttributeSpecReader
             spec.Namespace = new Located<string>(NamespaceName(type.ContainingNamespace), Range(namespaceSyntax?.Name.Span ?? identifier.Span));
         }
 
-        spec.Tokenizer = args.Choice("Tokenizer", AttributeNames.Tokenizers, required: true);
+        spec.Tokenizer = args.Choice("Tokenizer", SpecChoices.Tokenizer, required: true);
         spec.Vocab = new RawVocab
         {
             Range = args.Head,
@@ -81,11 +81,11 @@ internal sealed class AttributeSpecReader
             Heads = args.Integer("Heads", required: true),
             RotaryFraction = args.Number("RotaryFraction") ?? new Located<double>(SpecReader.DefaultRotaryFraction, args.Head),
             RotaryBase = args.Number("RotaryBase") ?? new Located<double>(SpecReader.DefaultRotaryBase, args.Head),
-            Norm = args.Choice("Norm", AttributeNames.Norms) ?? Default(args, PattentionNorm.L2NormGelu, "Norm"),
-            Tau = args.Choice("Tau", AttributeNames.TauPolicies) ?? Default(args, TauPolicy.SqrtN, "Tau"),
+            Norm = args.Choice("Norm", SpecChoices.Norm) ?? Default(args, PattentionNorm.L2NormGelu, "Norm"),
+            Tau = args.Choice("Tau", SpecChoices.Tau) ?? Default(args, TauPolicy.SqrtN, "Tau"),
             Epsilon = args.Number("Epsilon") ?? new Located<double>(SpecReader.DefaultEpsilon, args.Head),
             KeyStd = args.Number("KeyStd") ?? new Located<double>(SpecReader.DefaultKeyStd, args.Head),
-            ValueInit = args.Choice("ValueInit", AttributeNames.ValueInits) ?? Default(args, ValueInitializer.Wang, "ValueInit"),
+            ValueInit = args.Choice("ValueInit", SpecChoices.ValueInit) ?? Default(args, ValueInitializer.Wang, "ValueInit"),
             EmbeddingStd = args.Number("EmbeddingStd") ?? new Located<double>(SpecReader.DefaultEmbeddingStd, args.Head),
             TiedEmbeddings = args.Boolean("TiedEmbeddings") ?? new Located<bool>(true, args.Head),
         };
@@ -100,7 +100,7 @@ internal sealed class AttributeSpecReader
                 DiagnosticDescriptors.InapplicableKey,
                 args.RangeOf("ValueStd"),
                 "ValueStd",
-                "it sets the std of ValueInit = ValueInitializer.Normal, and ValueInit is ValueInitializer." + AttributeNames.ValueInits.First(p => p.Value == valueInit.Value).Key);
+                "it sets the std of ValueInit = ValueInitializer.Normal, and ValueInit is ValueInitializer." + valueInit.Value);
         }
 
         spec.Architecture = a;
@@ -137,7 +137,7 @@ internal sealed class AttributeSpecReader
         stage.From = args.String("From");
         if (args.Has("Growth"))
         {
-            stage.Growth = args.Choice("Growth", AttributeNames.GrowthPolicies);
+            stage.Growth = args.Choice("Growth", SpecChoices.Growth);
         }
         else if (stage.From is not null)
         {
@@ -330,11 +330,14 @@ internal sealed class AttributeSpecReader
 
         /// <summary>
         /// An enum argument. The value is the underlying number; its meaning is the name of the enum
-        /// member with that value (found through the enum type's constant fields), mapped by name.
+        /// member with that value (found through the enum type's constant fields), mapped by name onto
+        /// the choice's values, which are the same enum compiled into the generator.
         /// </summary>
-        public Located<T>? Choice<T>(string name, IReadOnlyList<KeyValuePair<string, T>> choices, bool required = false)
+        public Located<T>? Choice<T>(string name, SpecChoice<T> choice, bool required = false)
+            where T : struct
         {
-            var expected = "one of " + string.Join(", ", choices.Select(c => c.Key));
+            var choices = choice.Spellings.Select(s => s.Value.ToString()).ToList();
+            var expected = "one of " + string.Join(", ", choices);
             if (Read(name, expected, required) is not { } found)
             {
                 return null;
@@ -350,11 +353,11 @@ internal sealed class AttributeSpecReader
                 .OfType<IFieldSymbol>()
                 .FirstOrDefault(f => f.HasConstantValue && Equals(f.ConstantValue, found.Constant.Value))
                 ?.Name;
-            foreach (var choice in choices)
+            foreach (var spelling in choice.Spellings)
             {
-                if (choice.Key == member)
+                if (spelling.Value.ToString() == member)
                 {
-                    return new Located<T>(choice.Value, found.Range);
+                    return new Located<T>(spelling.Value, found.Range);
                 }
             }
 
@@ -362,7 +365,7 @@ internal sealed class AttributeSpecReader
                 DiagnosticDescriptors.InvalidEnumValue,
                 found.Range,
                 name,
-                string.Join(" | ", choices.Select(c => enumType.Name + "." + c.Key)),
+                string.Join(" | ", choices.Select(c => enumType.Name + "." + c)),
                 member is null ? $"({enumType.Name}){Convert.ToString(found.Constant.Value, System.Globalization.CultureInfo.InvariantCulture)}" : enumType.Name + "." + member);
             return null;
         }

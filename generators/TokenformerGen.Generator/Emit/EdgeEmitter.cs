@@ -1,6 +1,7 @@
 using System.Collections.Generic;
 using TokenformerGen.Architecture;
 using TokenformerGen.Families;
+using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Planning;
 
 namespace TokenformerGen.Generator.Emit;
@@ -27,7 +28,7 @@ internal static class EdgeEmitter
         w.OpenBlock();
         RuntimeNames.WriteAliases(w, "GrowthMap", "GrowthRow", "NewRows", "StageGrowth", "GrowthOptions", "CheckpointMetadata");
         GeneratedCode.Doc(w, $"Growth of <c>{plan.Name}</c> from <see cref=\"{from}\"/> to <see cref=\"{to}\"/>: qkv {edge.FromTokens.Qkv} → {edge.ToTokens.Qkv}, proj {edge.FromTokens.Proj} → {edge.ToTokens.Proj}, ffn {edge.FromTokens.Ffn} → {edge.ToTokens.Ffn} tokens. "
-                             + $"The spec grows it with <c>{Choices.Name(edge.Policy)}</c>; {Consequence(GrowthPolicy.ZeroKeys, edge.WithZeroKeys)}; {Consequence(GrowthPolicy.Random, edge.WithRandom)}.");
+                             + $"The spec grows it with <c>{edge.Policy.SpecName()}</c>; {Consequence(GrowthPolicy.ZeroKeys, edge.WithZeroKeys)}; {Consequence(GrowthPolicy.Random, edge.WithRandom)}.");
         GeneratedCode.Attribute(w);
         w.WriteLine($"public static class {ClassName(plan, edge)}");
         w.OpenBlock();
@@ -52,7 +53,7 @@ internal static class EdgeEmitter
     }
 
     private static string Consequence(GrowthPolicy policy, FunctionChange change)
-        => $"with <c>{Choices.Name(policy)}</c> " + change switch
+        => $"with <c>{policy.SpecName()}</c> " + change switch
         {
             FunctionChange.None => "the grown model computes exactly what the trained one did",
             FunctionChange.RandomKeys => "the function changes (random new keys contribute at once)",

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Primitives;
 
@@ -33,7 +34,7 @@ internal static class FamilyConstantsEmitter
         Const(w, "Family name as written in the spec.", "string", "Name", Literals.String(plan.Name));
         Const(w, "Schema version of the spec.", "string", "SchemaVersion", Literals.String(Parsing.SpecReader.SchemaVersion));
         Const(w, "File name of the spec this class was generated from.", "string", "SourceFile", Literals.String(plan.SourceFileName));
-        Const(w, "Tokenizer: <c>byte</c>, <c>gpt2</c> or <c>neox</c> (a <c>tokenizer.json</c> supplied at run time).", "string", "Tokenizer", Literals.String(Choices.Name(plan.Tokenizer)));
+        Const(w, $"Tokenizer: {Literals.CodeList(SpecChoices.Tokenizer)} (a <c>tokenizer.json</c> supplied at run time).", "string", "Tokenizer", Literals.String(plan.Tokenizer.SpecName()));
         Const(w, "Vocabulary size as given in the spec.", "int", "VocabularySize", Literals.Integer(plan.Vocabulary.Size));
         Const(w, "The vocabulary is padded up to a multiple of this.", "int", "VocabularyPadMultiple", Literals.Integer(plan.Vocabulary.PadToMultiple));
         Const(w, "Rows of the token embedding (and of the tied LM head): the padded vocabulary.", "int", "PaddedVocabularySize", Literals.Integer(plan.Vocabulary.Padded));
@@ -45,11 +46,11 @@ internal static class FamilyConstantsEmitter
         Const(w, "Fraction of each head's dimensions that rotary embeddings rotate.", "double", "RotaryFraction", Literals.Double(a.RotaryFraction));
         Const(w, "Rotary dimensions per head: int(<see cref=\"RotaryFraction\"/> · <see cref=\"HeadDim\"/>).", "int", "RotaryDims", Literals.Integer(a.RotaryDims));
         Const(w, "Rotary base (θ).", "double", "RotaryBase", Literals.Double(a.RotaryBase));
-        Const(w, "Pattention normalisation Θ: <c>l2_norm_gelu</c>, <c>gelu_l2_norm</c> or <c>softmax</c>.", "string", "Norm", Literals.String(Choices.Name(a.Norm)));
-        Const(w, "How τ is chosen per stage: <c>sqrt_n</c> (√n of the stage's own count) or <c>fixed</c> (kept across zero_keys growth).", "string", "Tau", Literals.String(Choices.Name(a.TauPolicy)));
+        Const(w, $"Pattention normalisation Θ: {Literals.CodeList(SpecChoices.Norm)}.", "string", "Norm", Literals.String(a.Norm.SpecName()));
+        Const(w, $"How τ is chosen per stage: <c>{TauPolicy.SqrtN.SpecName()}</c> (√n of the stage's own count) or <c>{TauPolicy.Fixed.SpecName()}</c> (kept across {TokenformerGen.Families.GrowthPolicy.ZeroKeys.SpecName()} growth).", "string", "Tau", Literals.String(a.TauPolicy.SpecName()));
         Const(w, "ε of the Pattention norm (0 = none, as in the official code).", "double", "Epsilon", Literals.Double(a.Epsilon));
         Const(w, "Standard deviation of initial key tokens.", "double", "KeyInitStd", Literals.Double(a.Init.KeyStd));
-        Const(w, "Initialiser of value tokens: <c>wang</c> (N(0, 2 / (L·√d))) or <c>normal</c>.", "string", "ValueInit", Literals.String(Choices.Name(a.Init.Value)));
+        Const(w, $"Initialiser of value tokens: <c>{ValueInitializer.Wang.SpecName()}</c> (N(0, 2 / (L·√d))) or <c>{ValueInitializer.Normal.SpecName()}</c>.", "string", "ValueInit", Literals.String(a.Init.Value.SpecName()));
         Const(w, "Standard deviation of initial value tokens.", "double", "ValueInitStd", Literals.Double(a.Init.ValueStd));
         Const(w, "Standard deviation of the initial token embedding.", "double", "EmbeddingInitStd", Literals.Double(a.Init.EmbeddingStd));
         Const(w, "Whether the LM head is the token embedding.", "bool", "TiedEmbeddings", Literals.Boolean(a.TiedEmbeddings));
@@ -96,14 +97,14 @@ internal static class FamilyConstantsEmitter
     {
         var origin = stage.GrowsFrom is null
             ? "a root of the schedule, trained from scratch"
-            : $"grown from <see cref=\"{stage.GrowsFrom}\"/> with <c>{Choices.Name(stage.Growth!.Value)}</c>";
+            : $"grown from <see cref=\"{stage.GrowsFrom}\"/> with <c>{stage.Growth!.Value.SpecName()}</c>";
         GeneratedCode.Doc(w, $"Stage <c>{stage.Name}</c> (stage {stage.Index} of {plan.Stages.Count}): {origin}.");
         w.WriteLine($"public static class {stage.Name}");
         w.OpenBlock();
         Const(w, "Stage name.", "string", "Name", Literals.String(stage.Name));
         Const(w, "Position in the schedule (0-based).", "int", "Index", Literals.Integer(stage.Index));
         Const(w, "Name of the stage this one grows from, or <see langword=\"null\"/> for a root stage.", "string?", "GrowsFrom", stage.GrowsFrom is null ? "null" : Literals.String(stage.GrowsFrom));
-        Const(w, "Growth policy from the parent stage (<c>zero_keys</c> or <c>random</c>), or <see langword=\"null\"/> for a root stage.", "string?", "Growth", stage.Growth is { } g ? Literals.String(Choices.Name(g)) : "null");
+        Const(w, $"Growth policy from the parent stage ({Literals.CodeList(SpecChoices.Growth)}), or <see langword=\"null\"/> for a root stage.", "string?", "Growth", stage.Growth is { } g ? Literals.String(g.SpecName()) : "null");
         var edge = plan.Edges.FirstOrDefault(e => e.ToIndex == stage.Index);
         Const(w, "Whether growing from the parent keeps the model's function exactly (true for a root stage).", "bool", "PreservesFunction", Literals.Boolean(edge?.PreservesFunction ?? true));
         Const(w, "Parameter tokens of each of the query, key and value Pattentions.", "int", "QkvTokens", Literals.Integer(stage.Tokens.Qkv));

@@ -1,11 +1,21 @@
 using System.Globalization;
+using System.Linq;
 using System.Text;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Generator.Emit;
 
 /// <summary>C# literals, culture-invariant and exact.</summary>
 internal static class Literals
 {
+    /// <summary>A choice's spellings for a doc comment: <c>&lt;c&gt;a&lt;/c&gt;, &lt;c&gt;b&lt;/c&gt; or &lt;c&gt;c&lt;/c&gt;</c>.</summary>
+    public static string CodeList<T>(SpecChoice<T> choice)
+        where T : struct
+    {
+        var names = choice.Names.Select(n => $"<c>{n}</c>").ToList();
+        return names.Count == 1 ? names[0] : string.Join(", ", names.Take(names.Count - 1)) + " or " + names[names.Count - 1];
+    }
+
     /// <summary>An integer with '_' thousands separators: <c>151_881_216</c>.</summary>
     public static string Integer(long value)
     {

@@ -1,5 +1,6 @@
 using System.Collections.Generic;
 using System.Linq;
+using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Primitives;
 
@@ -95,7 +96,7 @@ internal static class ModelEmitter
             var parent = GeneratedNames.StageClass(plan.Name, edge.From);
             var edgeClass = EdgeEmitter.ClassName(plan, edge);
             w.WriteLine();
-            GeneratedCode.Doc(w, $"Grows a trained <see cref=\"{parent}\"/> into this stage along <see cref=\"{edgeClass}.Map\"/> (policy <c>{Choices.Name(edge.Policy)}</c> unless <paramref name=\"options\"/> say otherwise).");
+            GeneratedCode.Doc(w, $"Grows a trained <see cref=\"{parent}\"/> into this stage along <see cref=\"{edgeClass}.Map\"/> (policy <c>{edge.Policy.SpecName()}</c> unless <paramref name=\"options\"/> say otherwise).");
             w.WriteLine($"public static {name} GrowFrom({parent} trained, GrowthOptions? options = null)");
             w.OpenBlock();
             w.WriteLine($"var grown = new {name}();");

@@ -99,7 +99,7 @@ internal sealed class SpecReader
         var spec = new RawFamilySpec { Range = mapping.Range };
         spec.Family = String(fields.Required("family"), "family");
         spec.Namespace = String(fields.Required("namespace"), "namespace");
-        spec.Tokenizer = Choice(fields.Required("tokenizer"), "tokenizer", Choices.Tokenizers);
+        spec.Tokenizer = Choice(fields.Required("tokenizer"), "tokenizer", SpecChoices.Tokenizer);
         spec.Vocab = ReadVocab(fields.Required("vocab"), "vocab");
         spec.Context = Integer(fields.Required("context"), "context");
         spec.Architecture = ReadArchitecture(fields.Required("architecture"));
@@ -164,12 +164,12 @@ internal sealed class SpecReader
             var p = new Fields(this, pattention, "architecture.pattention", "architecture.pattention.", PattentionKeys);
             if (p.Optional("norm") is { } norm)
             {
-                architecture.Norm = Choice(norm, "architecture.pattention.norm", Choices.Norms);
+                architecture.Norm = Choice(norm, "architecture.pattention.norm", SpecChoices.Norm);
             }
 
             if (p.Optional("tau") is { } tau)
             {
-                architecture.Tau = Choice(tau, "architecture.pattention.tau", Choices.TauPolicies);
+                architecture.Tau = Choice(tau, "architecture.pattention.tau", SpecChoices.Tau);
             }
 
             if (p.Optional("epsilon") is { } epsilon)
@@ -188,7 +188,7 @@ internal sealed class SpecReader
 
             if (i.Optional("value") is { } value)
             {
-                architecture.ValueInit = Choice(value, "architecture.init.value", Choices.ValueInits);
+                architecture.ValueInit = Choice(value, "architecture.init.value", SpecChoices.ValueInit);
             }
 
             var valueStd = i.Optional("value_std");
@@ -202,7 +202,7 @@ internal sealed class SpecReader
                     DiagnosticDescriptors.InapplicableKey,
                     i.KeyRange("value_std"),
                     "architecture.init.value_std",
-                    "it sets the std of value: normal, and value is " + Choices.Name(architecture.ValueInit.Value.Value));
+                    "it sets the std of value: normal, and value is " + architecture.ValueInit.Value.Value.SpecName());
             }
 
             if (i.Optional("embedding_std") is { } embeddingStd)
@@ -253,7 +253,7 @@ internal sealed class SpecReader
             stage.From = fields.Optional("from") is { } from ? String(from, path + ".from") : null;
             if (fields.Optional("growth") is { } growth)
             {
-                stage.Growth = Choice(growth, path + ".growth", Choices.GrowthPolicies);
+                stage.Growth = Choice(growth, path + ".growth", SpecChoices.Growth);
             }
             else if (stage.From is not null)
             {
@@ -318,7 +318,7 @@ internal sealed class SpecReader
         }
     }
 
-    private Located<T>? Choice<T>(YNode? node, string path, IReadOnlyList<KeyValuePair<string, T>> choices)
+    private Located<T>? Choice<T>(YNode? node, string path, SpecChoice<T> choice)
         where T : struct
     {
         if (String(node, path) is not { } text)
@@ -326,15 +326,12 @@ internal sealed class SpecReader
             return null;
         }
 
-        foreach (var choice in choices)
+        if (choice.TryParse(text.Value, out var value))
         {
-            if (choice.Key == text.Value)
-            {
-                return new Located<T>(choice.Value, text.Range);
-            }
+            return new Located<T>(value, text.Range);
         }
 
-        _bag.Report(DiagnosticDescriptors.InvalidEnumValue, text.Range, path, string.Join(" | ", choices.Select(c => c.Key)), Shorten(text.Value));
+        _bag.Report(DiagnosticDescriptors.InvalidEnumValue, text.Range, path, choice.Join(" | "), Shorten(text.Value));
         return null;
     }
 

@@ -4,6 +4,7 @@ using System.Linq;
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis.CSharp;
 using TokenformerGen.Families;
+using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Model;
 using TokenformerGen.Generator.Parsing;
@@ -132,7 +133,7 @@ internal sealed class SpecValidator
         };
         if (size.Value > 0 && size.Value < minimum)
         {
-            _bag.Report(DiagnosticDescriptors.VocabularyTooSmall, size.Range, Invariant.Format(size.Value), Choices.Name(tokenizer.Value), minimum);
+            _bag.Report(DiagnosticDescriptors.VocabularyTooSmall, size.Range, Invariant.Format(size.Value), tokenizer.Value.SpecName(), minimum);
         }
     }
 

@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using Spectre.Console.Cli;
+using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Devices;
 
 namespace TokenformerGen.Cli.Commands;
@@ -13,7 +14,7 @@ internal class ComputeSettings : CommandSettings
     public string Device { get; set; } = ComputeTarget.Auto;
 
     [CommandOption("--precision <P>")]
-    [Description("fp32, or bf16: bfloat16 matmuls with float32 master weights, optimizer state and checkpoints")]
+    [Description("fp32; bf16: bfloat16 matmuls with float32 master weights, optimizer state and checkpoints; or auto: bf16 where the device multiplies it natively (CUDA, a CPU with avx512_bf16 or amx_bf16), else fp32 (the choice is printed)")]
     [DefaultValue("fp32")]
     public string Precision { get; set; } = "fp32";
 }
@@ -65,7 +66,7 @@ internal class TrainingSettings : DataSettings
     public long DataSeed { get; set; } = 1;
 
     [CommandOption("--policy <P>")]
-    [Description("Growth policy (zero_keys|random) wherever a stage is grown. Default: the spec's")]
+    [Description("Growth policy (" + OptionParsing.PolicyChoices + ") wherever a stage is grown. Default: the spec's")]
     public string? Policy { get; set; }
 
     [CommandOption("--optimizer-growth <M>")]

@@ -9,6 +9,7 @@ using TokenformerGen.Families;
 using TokenformerGen.Inference;
 using TokenformerGen.Modules;
 using TokenformerGen.Onnx;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Commands;
 

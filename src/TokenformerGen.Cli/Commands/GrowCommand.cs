@@ -8,6 +8,7 @@ using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Modules;
 using TokenformerGen.Training;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Commands;
 
@@ -22,7 +23,7 @@ internal sealed class GrowSettings : DataSettings
     public string? Stage { get; set; }
 
     [CommandOption("--policy <P>")]
-    [Description("zero_keys (new key rows zero, τ kept: the function is preserved) or random (the official recipe). Default: the spec's")]
+    [Description(OptionParsing.PolicyChoices + ": zero_keys keeps the function (new key rows zero, τ kept), random is the official recipe. Default: the spec's")]
     public string? Policy { get; set; }
 
     [CommandOption("--out <CHECKPOINT>", isRequired: true)]

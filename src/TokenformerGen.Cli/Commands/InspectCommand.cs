@@ -6,6 +6,7 @@ using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Families;
 using TokenformerGen.Modules;
 using TokenformerGen.Primitives;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Commands;
 
@@ -70,7 +71,7 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         session.Console.MarkupLineInterpolated(
             $"vocabulary {a.Vocabulary:N0} (padded {a.PaddedVocabulary:N0}, {a.Tokenizer.ToString().ToLowerInvariant()} tokenizer), context {a.Context}, {a.Layers} layers, hidden {a.Hidden}, {a.Heads} heads (head dim {a.HeadDim}), rotary {a.RotaryFraction:0.###} base {a.RotaryBase:0}");
         session.Console.MarkupLineInterpolated(
-            $"Pattention Θ {Checkpoints.OfficialConfig.NormName(a.Norm)}, τ {(a.TauPolicy == TauPolicy.Fixed ? "fixed" : "√n")}, ε {a.Epsilon:G3}; init keys N(0, {a.KeyStd:G3}²), values N(0, {a.ValueStd:G3}²), embedding N(0, {a.EmbeddingStd:G3}²)");
+            $"Pattention Θ {a.Norm.SpecName()}, τ {(a.TauPolicy == TauPolicy.Fixed ? "fixed" : "√n")}, ε {a.Epsilon:G3}; init keys N(0, {a.KeyStd:G3}²), values N(0, {a.ValueStd:G3}²), embedding N(0, {a.EmbeddingStd:G3}²)");
 
         var stages = new Table().Title("stages").AddColumns("stage", "grows from", "tokens qkv/proj/ffn", "τ qkv/proj/ffn", "parameters", "training FLOPs/token", "budget");
         stages.Columns[4].RightAligned();

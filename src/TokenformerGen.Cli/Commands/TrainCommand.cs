@@ -10,6 +10,7 @@ using TokenformerGen.Growth;
 using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
 using TokenformerGen.Training;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Commands;
 

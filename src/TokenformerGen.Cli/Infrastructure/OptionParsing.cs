@@ -1,5 +1,6 @@
 using System.Globalization;
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Scaling;
 using TokenformerGen.Training;
@@ -10,7 +11,10 @@ namespace TokenformerGen.Cli.Infrastructure;
 internal static class OptionParsing
 {
     /// <summary><c>zero_keys</c> or <c>random</c> (case and <c>_</c>/<c>-</c> ignored); null stays null.</summary>
-    public static GrowthPolicy? Policy(string? text) => text is null ? null : Enum<GrowthPolicy>("--policy", text, "zero_keys|random");
+    public static GrowthPolicy? Policy(string? text) => text is null ? null : Enum<GrowthPolicy>("--policy", text, SpecChoices.Growth.Join("|"));
+
+    /// <summary>How option help lists the growth policies: help texts are constants, so this one is tested equal to <see cref="SpecChoices.Growth"/>.</summary>
+    public const string PolicyChoices = "zero_keys|random";
 
     /// <summary><c>keep</c>, <c>keep-zero</c> or <c>reset</c>; null stays null.</summary>
     public static OptimizerGrowthMode? OptimizerGrowth(string? text) => text is null ? null : Enum<OptimizerGrowthMode>("--optimizer-growth", text, "keep|keep-zero|reset");

@@ -4,6 +4,7 @@ using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Scaling;
 using TokenformerGen.Training;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Reports;
 

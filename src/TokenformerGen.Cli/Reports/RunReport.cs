@@ -10,6 +10,7 @@ using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Reports;
 

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Text;
 using TokenformerGen.Families;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Checkpoints;
 
@@ -98,7 +99,7 @@ public static class NeoXConfig
             { "output_layer_parallelism", "column" },
             { "use_bias_in_attn_linear", false },
             { "attention_config", new List<object> { new List<object> { new List<object> { "tokenformer" }, a.Layers } } },
-            { "norm_activation_type", OfficialConfig.NormName(a.Norm) },
+            { "norm_activation_type", a.Norm.SpecName() },
             { "scaled_upper_triang_masked_softmax_fusion", false },
             { "bias_gelu_fusion", false },
             { "rope_fusion", false },

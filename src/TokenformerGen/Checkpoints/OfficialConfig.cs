@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using TokenformerGen.Families;
 using TokenformerGen.Primitives;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Checkpoints;
 
@@ -94,7 +95,7 @@ public static class OfficialConfig
         Line("  \"use_bias_in_attn_linear\": false,");
         Line();
         Line($"  \"attention_config\": [[[\"tokenformer\"], {a.Layers}]],");
-        Line($"  \"norm_activation_type\": \"{NormName(a.Norm)}\",");
+        Line($"  \"norm_activation_type\": \"{a.Norm.SpecName()}\",");
         Line();
         Line("  \"init_method\": \"normal\",");
         Line("  \"output_layer_init_method\": \"wang_init\",");
@@ -123,15 +124,6 @@ public static class OfficialConfig
         Line("}");
         return text.ToString();
     }
-
-    /// <summary>The official <c>norm_activation_type</c> of a Θ.</summary>
-    public static string NormName(PattentionNorm norm) => norm switch
-    {
-        PattentionNorm.L2NormGelu => "l2_norm_gelu",
-        PattentionNorm.GeluL2Norm => "gelu_l2_norm",
-        PattentionNorm.Softmax => "softmax",
-        _ => throw new ArgumentOutOfRangeException(nameof(norm), norm, null),
-    };
 
     private static bool Near(double a, double b) => Math.Abs(a - b) <= 1e-9 * Math.Max(1, Math.Abs(b));
 

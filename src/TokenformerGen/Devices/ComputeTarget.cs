@@ -25,6 +25,9 @@ public sealed class ComputeTarget
         Reason = reason ?? "as asked";
     }
 
+    private ComputeTarget(Device device, Precision precision, string reason, string? precisionReason, string? warning) : this(device, precision, reason)
+        => (PrecisionReason, Warning) = (precisionReason, warning);
+
     /// <summary>The CPU in float32: what a model is on when it is created.</summary>
     public static ComputeTarget Cpu { get; } = new(CPU, Precision.Fp32);
 
@@ -40,11 +43,17 @@ public sealed class ComputeTarget
     /// <summary>Why this device: "as asked", or what <c>auto</c> saw.</summary>
     public string Reason { get; }
 
+    /// <summary>What <c>--precision auto</c> saw, or null when the precision was asked for by name.</summary>
+    public string? PrecisionReason { get; }
+
+    /// <summary>One line worth a warning about the choice (bf16 asked of a CPU that does not multiply it natively), or null.</summary>
+    public string? Warning { get; }
+
     /// <summary>The device as the command line spells it: <c>cpu</c>, <c>cuda:0</c>.</summary>
     public string DeviceName => NameOf(Device);
 
     /// <summary>One line for logs: <c>device cpu (auto: …), precision bf16</c>.</summary>
-    public override string ToString() => $"device {DeviceName} ({Reason}), precision {Precision.Name()}";
+    public override string ToString() => $"device {DeviceName} ({Reason}), precision {Precision.Name()}{(PrecisionReason is null ? "" : $" ({PrecisionReason})")}";
 
     /// <summary>The TorchSharp native bundle this runtime was built against (the <c>TorchBackend</c> MSBuild property), e.g. <c>cpu-linux-x64</c>.</summary>
     public static string Backend { get; } =
@@ -52,17 +61,43 @@ public sealed class ComputeTarget
 
     /// <summary>
     /// Reads <paramref name="device"/> (<c>cpu</c>, <c>cuda</c>, <c>cuda:N</c> or <c>auto</c>) and <paramref name="precision"/>
-    /// (<c>fp32</c> or <c>bf16</c>) against what this build and machine can do.
+    /// (<c>fp32</c>, <c>bf16</c> or <c>auto</c>: bf16 only where the device multiplies it natively) against what this build and machine can do.
     /// </summary>
     /// <exception cref="ComputeTargetException">An unknown spelling, CUDA where it cannot work (a CPU-bundle build, no
     /// device visible, an index past the last device), or fp16.</exception>
-    public static ComputeTarget Resolve(string device = Auto, string precision = "fp32") => Resolve(device, precision, CudaDevices.Probe());
+    public static ComputeTarget Resolve(string device = Auto, string precision = "fp32") => Resolve(device, precision, CudaDevices.Probe(), CpuFeatures.Probe());
 
-    /// <summary>As <see cref="Resolve(string, string)"/>, with a probe of the build and devices (tests simulate CUDA builds with it).</summary>
-    internal static ComputeTarget Resolve(string device, string precision, CudaDevices cuda)
+    /// <summary>As <see cref="Resolve(string, string)"/>, for a CPU described by <paramref name="cpu"/> instead of this one's.</summary>
+    public static ComputeTarget Resolve(string device, string precision, CpuFeatures cpu) => Resolve(device, precision, CudaDevices.Probe(), cpu);
+
+    /// <summary>As <see cref="Resolve(string, string)"/>, with probes of the build, the devices and the CPU (tests simulate other machines with them).</summary>
+    internal static ComputeTarget Resolve(string device, string precision, CudaDevices cuda, CpuFeatures? cpu = null)
     {
         var (chosen, reason) = ChooseDevice(device.Trim().ToLowerInvariant(), cuda);
-        return new ComputeTarget(chosen, ParsePrecision(precision, chosen), reason);
+        cpu ??= CpuFeatures.Probe();
+        var text = precision.Trim().ToLowerInvariant();
+        if (text == Auto)
+        {
+            var (auto, why) = AutoPrecision(chosen, cpu);
+            return new ComputeTarget(chosen, auto, reason, why, null);
+        }
+        var parsed = ParsePrecision(text, chosen);
+        var warning = parsed == Precision.Bf16 && chosen.type == DeviceType.CPU && !cpu.MultipliesBf16
+            ? $"bf16 on this CPU is slow: it has no {CpuFeatures.Bf16Flags} instructions, so libtorch converts every bfloat16 product through float32 (training ran 27x slower than fp32 on an AVX2-only AMD EPYC); use --precision fp32, or auto"
+            : null;
+        return new ComputeTarget(chosen, parsed, reason, null, warning);
+    }
+
+    // bf16 pays only where the hardware multiplies it: a CUDA device, or a CPU with AVX-512 BF16 or AMX.
+    private static (Precision Precision, string Reason) AutoPrecision(Device device, CpuFeatures cpu)
+    {
+        if (device.type == DeviceType.CUDA) return (Precision.Bf16, "auto: a CUDA device multiplies bfloat16 in its tensor cores (compute capability 8.0 and later)");
+        if (device.type != DeviceType.CPU) return (Precision.Fp32, "auto: not a CPU or CUDA device");
+        return cpu.Flags is null
+            ? (Precision.Fp32, "auto: cannot tell whether this CPU multiplies bfloat16 natively")
+            : cpu.MultipliesBf16
+                ? (Precision.Bf16, $"auto: this CPU has {string.Join(" and ", cpu.Bf16Present)}")
+                : (Precision.Fp32, $"auto: this CPU has no {CpuFeatures.Bf16Flags} instructions, so bf16 would be slower than fp32");
     }
 
     private static (Device Device, string Reason) ChooseDevice(string text, CudaDevices cuda)
@@ -107,7 +142,7 @@ public sealed class ComputeTarget
                 throw new ComputeTargetException(
                     "fp16 is refused: float16's narrow range needs loss scaling, which this trainer does not do; use bf16 (float32's range, and as fast on GPUs with bf16 tensor cores)");
             default:
-                throw new ComputeTargetException($"precision '{text}' is not one of fp32 or bf16");
+                throw new ComputeTargetException($"precision '{text}' is not one of fp32, bf16 or auto");
         }
     }
 
@@ -132,5 +167,40 @@ internal sealed record CudaDevices(string Backend, int Count)
         // A CPU bundle is not asked at all; only a CUDA build asks the driver.
         var probe = new CudaDevices(ComputeTarget.Backend, 0);
         return probe.IsCpuBundle || !cuda.is_available() ? probe : probe with { Count = cuda.device_count() };
+    }
+}
+
+/// <summary>What the CPU can multiply natively, read from Linux's <c>/proc/cpuinfo</c> flags (null elsewhere).</summary>
+/// <param name="Flags">The CPU's feature flags, or null where they cannot be read.</param>
+public sealed record CpuFeatures(IReadOnlySet<string>? Flags)
+{
+    /// <summary>A CPU with the given flags (as <c>/proc/cpuinfo</c> spells them).</summary>
+    public static CpuFeatures With(params string[] flags) => new(flags.ToHashSet(StringComparer.Ordinal));
+
+    /// <summary>The flags that make bfloat16 products native on x86: AVX-512 BF16 and AMX BF16.</summary>
+    public static readonly string[] NativeBf16 = ["avx512_bf16", "amx_bf16"];
+
+    /// <summary>How messages name <see cref="NativeBf16"/>.</summary>
+    public static string Bf16Flags => string.Join(" or ", NativeBf16);
+
+    /// <summary>Which of <see cref="NativeBf16"/> this CPU has.</summary>
+    public IEnumerable<string> Bf16Present => NativeBf16.Where(f => Flags?.Contains(f) == true);
+
+    /// <summary>Whether this CPU multiplies bfloat16 natively.</summary>
+    public bool MultipliesBf16 => Bf16Present.Any();
+
+    /// <summary>This machine's CPU.</summary>
+    public static CpuFeatures Probe()
+    {
+        try
+        {
+            if (!File.Exists("/proc/cpuinfo")) return new CpuFeatures((IReadOnlySet<string>?)null);
+            var line = File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("flags", StringComparison.Ordinal));
+            return new CpuFeatures(line is null ? null : line[(line.IndexOf(':') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries).ToHashSet(StringComparer.Ordinal));
+        }
+        catch (IOException)
+        {
+            return new CpuFeatures((IReadOnlySet<string>?)null);
+        }
     }
 }

@@ -34,18 +34,6 @@ public readonly record struct NewRows(NewRowInit Init, double Std)
     };
 }
 
-/// <summary>The spec's spelling of growth policies.</summary>
-public static class GrowthPolicyNames
-{
-    /// <summary><c>zero_keys</c> or <c>random</c>, as a spec writes it.</summary>
-    public static string SpecName(this GrowthPolicy policy) => policy switch
-    {
-        GrowthPolicy.ZeroKeys => "zero_keys",
-        GrowthPolicy.Random => "random",
-        _ => throw new ArgumentOutOfRangeException(nameof(policy), policy, "Unknown growth policy."),
-    };
-}
-
 /// <summary>One value per growth policy: what a growth map states for <c>zero_keys</c> and for <c>random</c>.</summary>
 /// <param name="ZeroKeys">The value under <see cref="GrowthPolicy.ZeroKeys"/>.</param>
 /// <param name="Random">The value under <see cref="GrowthPolicy.Random"/>.</param>

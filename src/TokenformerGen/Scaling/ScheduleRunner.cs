@@ -8,6 +8,7 @@ using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Modules;
 using TokenformerGen.Training;
+using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Scaling;
 
