@@ -1,6 +1,7 @@
 extern alias GeneratorAssembly;
 
 using TokenformerGen.Generator.Tests.Infrastructure;
+using TokenformerGen.Tests.Infrastructure;
 
 namespace TokenformerGen.Generator.Tests;
 
@@ -34,14 +35,14 @@ public class BaselineTests
                 "TokenFormer900M.Family.g.cs", "TokenFormer900M.Registry.g.cs", "TokenFormer900M.Released.g.cs",
             ],
             run.Sources.Keys.Order(StringComparer.Ordinal));
-        Baseline.Match(nameof(Examples), run.Sources);
+        Baseline.Match(Path.Combine(RepoPaths.Baselines, nameof(Examples)), run.Sources);
     }
 
     [Fact]
     public void Tiny()
     {
         var run = GeneratorHarness.Run((Specs.Path, Specs.Tiny));
-        Baseline.Match(nameof(Tiny), run.Sources);
+        Baseline.Match(Path.Combine(RepoPaths.Baselines, nameof(Tiny)), run.Sources);
     }
 
     /// <summary>Representative attribute declarations: the twin of Tiny, a minimal one, one with every option set.</summary>
@@ -65,7 +66,7 @@ public class BaselineTests
                 "Tiny.Family.g.cs", "Tiny.Large.g.cs", "Tiny.Registry.g.cs", "Tiny.Small.g.cs", "Tiny.SmallToLarge.g.cs",
             ],
             run.Sources.Keys.Order(StringComparer.Ordinal));
-        Baseline.Match(nameof(Attributes), run.Sources);
+        Baseline.Match(Path.Combine(RepoPaths.Baselines, nameof(Attributes)), run.Sources);
     }
 
     [Fact]

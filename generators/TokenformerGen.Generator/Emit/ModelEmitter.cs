@@ -74,22 +74,10 @@ internal static class ModelEmitter
         GeneratedCode.Doc(w, $"Final affine LayerNorm over d = {a.Hidden} (<c>final_norm.weight</c>, <c>final_norm.bias</c>).");
         w.WriteLine($"public AffineLayerNorm FinalNorm => final_norm;");
         w.WriteLine();
-        GeneratedCode.Doc(w, $"Float32 logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> for token ids <c>[batch, T]</c> on the model's device; with a <paramref name=\"cache\"/>, the tokens follow the cached positions and are added to the cache. Temporaries are freed before returning.");
-        w.WriteLine($"public override Tensor forward(Tensor tokens, KvCache? cache)");
-        w.OpenBlock();
-        w.WriteLine($"using var scope = Torch.NewDisposeScope();");
-        w.WriteLine("var h = word_embeddings.call(tokens);");
-        w.WriteLine("for (var i = 0; i < layers.Count; i++) h = layers[i].call(h, cache?[i]);");
-        w.WriteLine("return word_embeddings.Logits(final_norm.call(h)).MoveToOuterDisposeScope();   // the tied LM head");
-        w.CloseBlock();
+        var model = ModelForward();
+        model.WriteTorch(w, $"Float32 logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> for token ids <c>[batch, T]</c> on the model's device; with a <paramref name=\"cache\"/>, the tokens follow the cached positions and are added to the cache. Temporaries are freed before returning.", isOverride: true);
         w.WriteLine();
-        GeneratedCode.InheritDoc(w);
-        w.WriteLine("public override OnnxValue ToOnnx(OnnxValue tokens, OnnxKvCache cache)");
-        w.OpenBlock();
-        w.WriteLine("var h = word_embeddings.ToOnnx(tokens);");
-        w.WriteLine("for (var i = 0; i < layers.Count; i++) h = layers[i].ToOnnx(h, cache[i]);");
-        w.WriteLine("return word_embeddings.LogitsToOnnx(final_norm.ToOnnx(h));");
-        w.CloseBlock();
+        model.WriteOnnx(w, doc: null, isOverride: true);
 
         if (edge is not null)
         {
@@ -136,23 +124,13 @@ internal static class ModelEmitter
         GeneratedCode.Doc(w, $"The FFN: one Pattention d → d with {stage.Tokens.Ffn} tokens, τ = {Literals.Double(stage.Tau.Ffn)} (<c>mlp</c>).");
         w.WriteLine($"public Pattention Mlp => mlp;");
         w.WriteLine();
-        GeneratedCode.Doc(w, "Applies the block to <paramref name=\"x\"/>; with this layer's <paramref name=\"cache\"/>, attention also sees the cached positions and adds the new ones.");
-        w.WriteLine($"public override Tensor forward(Tensor x, LayerKvCache? cache)");
-        w.OpenBlock();
         // A scope per block and per attention frees their temporaries before the next layer runs. They pay
         // (docs/benchmarks.md, figure 4): without them a no-grad forward holds every layer's temporaries at
         // once and a training step the ones autograd does not need; cached decoding is unaffected.
-        w.WriteLine($"using var scope = Torch.NewDisposeScope();");
-        w.WriteLine($"var h = x + attention.call(LayerNorms.NonParametric(x), cache);");
-        w.WriteLine("return (h + mlp.call(LayerNorms.NonParametric(h))).MoveToOuterDisposeScope();");
-        w.CloseBlock();
+        var block = BlockForward(a.Hidden);
+        block.WriteTorch(w, "Applies the block to <paramref name=\"x\"/>; with this layer's <paramref name=\"cache\"/>, attention also sees the cached positions and adds the new ones.", isOverride: true);
         w.WriteLine();
-        GeneratedCode.Doc(w, "The forward as ONNX nodes, with this layer's part of the exported KV cache.");
-        w.WriteLine("public OnnxValue ToOnnx(OnnxValue x, OnnxLayerCache cache)");
-        w.OpenBlock();
-        w.WriteLine($"var h = x + attention.ToOnnx(LayerNorms.NonParametric(x, {a.Hidden}), cache);");
-        w.WriteLine($"return h + mlp.ToOnnx(LayerNorms.NonParametric(h, {a.Hidden}));");
-        w.CloseBlock();
+        block.WriteOnnx(w, "The forward as ONNX nodes, with this layer's part of the exported KV cache.", isOverride: false);
         w.CloseBlock();
     }
 
@@ -185,22 +163,43 @@ internal static class ModelEmitter
             w.WriteLine($"public Pattention {property} => {field};");
         }
         w.WriteLine();
-        GeneratedCode.Doc(w, "Attends over <paramref name=\"x\"/> <c>[batch, T, d]</c> (already normalised); with a <paramref name=\"cache\"/>, also over the cached positions, and adds the new ones to it.");
-        w.WriteLine($"public override Tensor forward(Tensor x, LayerKvCache? cache)");
-        w.OpenBlock();
-        w.WriteLine($"using var scope = Torch.NewDisposeScope();");
-        w.WriteLine("using var input = query.ComputeInput(x);   // cast once for the three projections");
-        w.WriteLine($"var attended = CausalAttention.CausalSelfAttention(query.call(input), key.call(input), value.call(input), {a.Heads}, Rotary, cache);");
-        w.WriteLine("return proj.call(attended).MoveToOuterDisposeScope();");
-        w.CloseBlock();
+        var attention = AttentionForward(a.Heads);
+        attention.WriteTorch(w, "Attends over <paramref name=\"x\"/> <c>[batch, T, d]</c> (already normalised); with a <paramref name=\"cache\"/>, also over the cached positions, and adds the new ones to it.", isOverride: true);
         w.WriteLine();
-        GeneratedCode.Doc(w, "The forward as ONNX nodes: attends over the cached positions and the new ones, which <paramref name=\"cache\"/> appends and outputs.");
-        w.WriteLine("public OnnxValue ToOnnx(OnnxValue x, OnnxLayerCache cache)");
-        w.OpenBlock();
-        w.WriteLine($"var attended = CausalAttention.CausalSelfAttention(query.ToOnnx(x), key.ToOnnx(x), value.ToOnnx(x), {a.Heads}, Rotary, cache);");
-        w.WriteLine("return proj.ToOnnx(attended);");
+        attention.WriteOnnx(w, "The forward as ONNX nodes: attends over the cached positions and the new ones, which <paramref name=\"cache\"/> appends and outputs.", isOverride: false);
         w.CloseBlock();
-        w.CloseBlock();
+    }
+
+    // The forwards, each described once and printed for TorchSharp and for ONNX (Forward).
+    private static Forward ModelForward()
+        => new("tokens", CacheKind.Model,
+        [
+            new Forward.Let("h", new Forward.Apply("word_embeddings", [new Forward.Var("tokens")])),
+            new Forward.EachLayer("h", "layers"),
+            new Forward.Return(new Forward.Apply("word_embeddings", [new Forward.Apply("final_norm", [new Forward.Var("h")])], Method: "Logits"), "the tied LM head"),
+        ]);
+
+    // Pre-LN with LayerNorms without parameters: h = x + Attention(LN(x)), y = h + Mlp(LN(h)).
+    private static Forward BlockForward(long hidden)
+    {
+        Forward.Expr Normalized(string name) => new Forward.Function("LayerNorms", "NonParametric", [new Forward.Var(name)], [hidden.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        return new("x", CacheKind.Layer,
+        [
+            new Forward.Let("h", new Forward.Sum(new Forward.Var("x"), new Forward.Apply("attention", [Normalized("x"), Forward.CacheArg]))),
+            new Forward.Return(new Forward.Sum(new Forward.Var("h"), new Forward.Apply("mlp", [Normalized("h")]))),
+        ]);
+    }
+
+    private static Forward AttentionForward(long heads)
+    {
+        Forward.Expr Project(string module) => new Forward.Apply(module, [new Forward.Var("input")]);
+        return new("x", CacheKind.Layer,
+        [
+            new Forward.CastOnce("input", "query", "x", "cast once for the three projections"),
+            new Forward.Let("attended", new Forward.Function("CausalAttention", "CausalSelfAttention",
+                [Project("query"), Project("key"), Project("value"), new Forward.Constant(heads.ToString(System.Globalization.CultureInfo.InvariantCulture)), new Forward.Constant("Rotary"), Forward.CacheArg], [])),
+            new Forward.Return(new Forward.Apply("proj", [new Forward.Var("attended")])),
+        ]);
     }
 
     private static string NewPattention(FamilyPlan plan, int tokens, double tau, string name)

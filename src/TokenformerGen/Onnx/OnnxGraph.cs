@@ -150,6 +150,38 @@ public sealed class OnnxGraph
     }
 
     /// <summary>
+    /// The graph's structure as text, without weights: its inputs and outputs, then every node in order with its
+    /// operator, inputs, outputs and attributes; what a golden file of an export compares, so that a change to the graph
+    /// is a reviewable diff.
+    /// </summary>
+    internal string Structure()
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append("graph ").AppendLine(_graph.Name);
+        foreach (var input in _graph.Input) text.Append("input ").AppendLine(Describe(input));
+        foreach (var output in _graph.Output) text.Append("output ").AppendLine(Describe(output));
+        foreach (var node in _graph.Node)
+        {
+            text.Append(node.OpType).Append('(').AppendJoin(", ", node.Input).Append(") -> ").AppendJoin(", ", node.Output);
+            foreach (var attribute in node.Attribute) text.Append(' ').Append(attribute.Name).Append('=').Append(AttributeText(attribute));
+            text.AppendLine();
+        }
+        return text.ToString();
+
+        static string Describe(ValueInfoProto value)
+            => $"{value.Name}: {(DataType)value.Type.TensorType.ElemType} [{string.Join(", ", value.Type.TensorType.Shape.Dim.Select(d => d.HasDimParam ? d.DimParam : d.DimValue.ToString(CultureInfo.InvariantCulture)))}]";
+
+        static string AttributeText(AttributeProto attribute) => attribute.Type switch
+        {
+            AttributeProto.Types.AttributeType.Int => attribute.I.ToString(CultureInfo.InvariantCulture),
+            AttributeProto.Types.AttributeType.Float => attribute.F.ToString("R", CultureInfo.InvariantCulture),
+            AttributeProto.Types.AttributeType.Ints => "[" + string.Join(", ", attribute.Ints.Select(i => i.ToString(CultureInfo.InvariantCulture))) + "]",
+            AttributeProto.Types.AttributeType.String => attribute.S.ToStringUtf8(),
+            _ => attribute.Type.ToString(),
+        };
+    }
+
+    /// <summary>
     /// The model: this graph at <paramref name="opset"/> with <paramref name="metadata"/>. Weights are inline, or, with an
     /// <paramref name="externalData"/> stream, written there and referenced from the model as
     /// <paramref name="externalLocation"/>, each at an offset aligned to <paramref name="alignment"/> bytes: ONNX Runtime

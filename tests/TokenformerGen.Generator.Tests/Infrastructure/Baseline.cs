@@ -2,11 +2,11 @@ using System.Text;
 using DiffPlex.DiffBuilder;
 using DiffPlex.DiffBuilder.Model;
 
-namespace TokenformerGen.Generator.Tests.Infrastructure;
+namespace TokenformerGen.Tests.Infrastructure;
 
 /// <summary>
-/// Golden-file snapshots without Verify: generated files are compared with committed baselines at
-/// <c>Baselines/{Test}/{HintName}.txt</c>. On a mismatch the test fails with a line diff and writes
+/// Golden-file snapshots without Verify (shared by the generator's and the runtime's tests): generated files are
+/// compared with committed baselines at <c>{folder}/{HintName}.txt</c>. On a mismatch the test fails with a line diff and writes
 /// <c>{HintName}.received.txt</c> beside the baseline; set <c>TFG_ACCEPT_BASELINES=1</c> to overwrite the
 /// baselines with what was generated (then review the git diff). The set of files is checked too.
 /// </summary>
@@ -16,9 +16,8 @@ internal static class Baseline
 
     private static bool Accepting => Environment.GetEnvironmentVariable(AcceptVariable) == "1";
 
-    public static void Match(string testName, IReadOnlyDictionary<string, string> generated)
+    public static void Match(string folder, IReadOnlyDictionary<string, string> generated)
     {
-        var folder = Path.Combine(RepoPaths.Baselines, testName);
         Directory.CreateDirectory(folder);
         foreach (var stale in Directory.GetFiles(folder, "*.received.txt"))
         {

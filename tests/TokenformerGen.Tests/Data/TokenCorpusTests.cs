@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using TokenformerGen.Data;
+using TokenformerGen.Tests.Support;
 using TokenformerGen.Training;
 
 namespace TokenformerGen.Tests.Data;
@@ -280,7 +281,7 @@ public sealed class TokenCorpusTests : IDisposable
     [Fact]
     public void KingJamesCorpusTokenizesToBytesWithAFivePercentTail()
     {
-        var kjv = FindRepoFile("examples/data/kjv.txt.gz");
+        var kjv = RepoFiles.Find("examples/data/kjv.txt.gz");
         using var corpus = TokenCorpus.Open(kjv, ByteTokenizer.Instance, Cache);
         Assert.True(corpus.WasBuilt);
         Assert.InRange(corpus.Count, 4_000_000, 5_000_000);
@@ -293,14 +294,4 @@ public sealed class TokenCorpusTests : IDisposable
     }
 
     private static long[] Ids(Tensor t) => t.data<long>().ToArray();
-
-    private static string FindRepoFile(string relative)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var candidate = Path.Combine(dir.FullName, relative);
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException($"{relative} not found above {AppContext.BaseDirectory}");
-    }
 }
