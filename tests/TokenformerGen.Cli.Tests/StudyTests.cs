@@ -83,7 +83,7 @@ public sealed class StudyTests
         foreach (var (command, expected) in new (string[], string)[]
         {
             ([.. study, "--lr-schedule", "restart"], "lr_schedule is 'global' there, 'restart' here"),
-            (["run", "--out", folder, .. Quick], "format is 'tokenformer-gen/study/1' there, 'tokenformer-gen/run/2' here"),
+            (["run", "--out", folder, .. Quick], "format is 'tokenformer-gen/study/1' there, 'tokenformer-gen/run/3' here"),
             ([.. study, "--seed", "7"], "study takes its seeds from --seeds and its budgets from --scales"),
             (["study", "--out", folder, "--seeds", "9"], "--seeds 9: give 1..8"),
             (["study", "--out", folder, "--seeds", "1/2,x"], "--seeds: 'x' is not SEED/DATA-SEED"),
@@ -99,7 +99,7 @@ public sealed class StudyTests
     [Fact]
     public void TheHelpNamesTheSeedPairsAndSmokeScaleTheStudyUses()
     {
-        Assert.Equal(StudyCommand.SeedListText, string.Join(", ", StudyCommand.SeedPairs.Select(p => $"{p.Seed}/{p.DataSeed}")));
+        Assert.Equal(StudyCommand.SeedListText, string.Join(", ", TokenformerGen.Scaling.Study.SeedPair.Standard));
         Assert.Equal(StudyCommand.SmokeScaleText, StudyCommand.SmokeScale.ToString("R", System.Globalization.CultureInfo.InvariantCulture));
     }
 

@@ -7,6 +7,7 @@ using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Cli.Reports;
 using TokenformerGen.Scaling;
+using TokenformerGen.Scaling.Study;
 
 namespace TokenformerGen.Cli.Commands;
 
@@ -42,10 +43,7 @@ internal sealed class StudySettings : RunSettings
 /// </summary>
 internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
 {
-    /// <summary>The seed pairs <c>--seeds N</c> takes the first N of: (initialisation seed, data-order seed); the first is <c>run</c>'s default.</summary>
-    public static readonly (long Seed, long DataSeed)[] SeedPairs = [(1234, 1), (7, 2), (99, 3), (2024, 4), (31337, 5), (42, 6), (314, 7), (2718, 8)];
-
-    /// <summary>How the help lists <see cref="SeedPairs"/>.</summary>
+    /// <summary>How the help lists <see cref="SeedPair.Standard"/> (a constant, tested equal to it).</summary>
     public const string SeedListText = "1234/1, 7/2, 99/3, 2024/4, 31337/5, 42/6, 314/7, 2718/8";
 
     /// <summary>What <c>--smoke</c> multiplies the budget scales by.</summary>
@@ -53,9 +51,6 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
 
     /// <summary>How the help names <see cref="SmokeScale"/>.</summary>
     public const string SmokeScaleText = "0.01";
-
-    /// <summary>The study folder's identity format.</summary>
-    public const string Format = "tokenformer-gen/study/1";
 
     public override int Execute(CommandContext context, StudySettings settings, CancellationToken cancellationToken)
     {
@@ -67,7 +62,7 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
             settings.Evals = 2;
             settings.EvalBatches = 1;
         }
-        var pairs = OptionParsing.SeedPairs(settings.Seeds ?? (settings.Smoke ? "2" : "3"), SeedPairs);
+        var pairs = OptionParsing.SeedPairs(settings.Seeds ?? (settings.Smoke ? "2" : "3"), SeedPair.Standard);
         var scales = OptionParsing.Scales(settings.Scales).Select(s => settings.Smoke ? s * SmokeScale : s).ToList();
         // With --jobs, this process only reads the finished folders, and each child trains on one thread unless told otherwise.
         string[] childThreads = settings.Threads is null ? ["--threads", "1"] : [];
@@ -75,27 +70,28 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
 
         using var schedule = ScheduleRun.Prepare(session, settings);
         var root = settings.Out ?? schedule.DefaultFolder("-study");
-        var runs = scales.SelectMany(scale => pairs.Select(p => new StudySetting(scale, p.Seed, p.DataSeed, Path.Combine(root, FolderName(scale, p.Seed, p.DataSeed))))).ToList();
+        var runs = new StudyGrid(scales, pairs).Settings;
+        string FolderOf(StudySetting setting) => Path.Combine(root, setting.FolderName);
         try
         {
             if (settings.Only is { } only)
             {
                 var setting = runs.SingleOrDefault(r => r.Key == only) ?? throw new CliException($"--only {only} is not a setting of this study");
-                schedule.Execute(OptionsOf(schedule, setting), setting.Directory, cancellationToken);
+                schedule.Execute(setting.Apply(schedule.Options), FolderOf(setting), cancellationToken);
                 return 0;
             }
 
-            using var folder = ScheduleRun.Claim(root, StudyIdentity(schedule));
+            using var folder = ScheduleRun.Claim(root, StudyGrid.Identity(schedule.Family, schedule.Options, schedule.DataIdentity));
             session.Console.MarkupLineInterpolated(
-                $"[bold]study[/] of {schedule.Family.Name}: budget scales {string.Join(", ", scales.Select(Numbers.Exact))} × seed pairs {string.Join(", ", pairs.Select(p => $"{p.Seed}/{p.DataSeed}"))} = {runs.Count} runs in {root}{(folder.Resumed ? " (resuming what it holds)" : "")}");
-            schedule.Describe(OptionsOf(schedule, runs[0]));
-            if (settings.Jobs > 1) RunChildren([.. context.Arguments, .. childThreads], settings.Jobs, runs, cancellationToken);
+                $"[bold]study[/] of {schedule.Family.Name}: budget scales {string.Join(", ", scales.Select(Numbers.Exact))} × seed pairs {string.Join(", ", pairs)} = {runs.Count} runs in {root}{(folder.Resumed ? " (resuming what it holds)" : "")}");
+            schedule.Describe(runs[0].Apply(schedule.Options));
+            if (settings.Jobs > 1) RunChildren([.. context.Arguments, .. childThreads], settings.Jobs, runs, FolderOf, cancellationToken);
 
             var reports = new List<(StudySetting Setting, RunReport Report)>();
             foreach (var run in runs)
             {
-                session.Console.MarkupLineInterpolated($"[bold]budget scale {Numbers.Exact(run.Scale)}, seeds {run.Seed}/{run.DataSeed}[/]");
-                var report = schedule.Execute(OptionsOf(schedule, run), run.Directory, cancellationToken);
+                session.Console.MarkupLineInterpolated($"[bold]budget scale {Numbers.Exact(run.Scale)}, seeds {run.Seeds}[/]");
+                var report = schedule.Execute(run.Apply(schedule.Options), FolderOf(run), cancellationToken);
                 session.Console.MarkupLine(Markup.Escape(report.Conclusion()));
                 reports.Add((run, report));
             }
@@ -112,31 +108,9 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
         }
     }
 
-    /// <summary>One setting of a study: a budget scale and a seed pair, in its run folder.</summary>
-    internal sealed record StudySetting(double Scale, long Seed, long DataSeed, string Directory)
-    {
-        /// <summary>How <c>--only</c> names it.</summary>
-        public string Key => $"{Numbers.Exact(Scale)}/{Seed}/{DataSeed}";
-    }
-
-    private static ScheduleOptions OptionsOf(ScheduleRun schedule, StudySetting setting)
-        => schedule.Options with { BudgetScale = setting.Scale, Seed = setting.Seed, DataSeed = setting.DataSeed };
-
-    private static string FolderName(double scale, long seed, long dataSeed) => Path.Combine($"scale-{Numbers.Exact(scale)}", $"seed-{seed}-{dataSeed}");
-
-    // A study folder is the schedule without the seeds and the budget scale, which vary inside it: the same command with
-    // more seeds or scales extends it, anything else that changes a result is refused.
-    private static Dictionary<string, string> StudyIdentity(ScheduleRun schedule)
-    {
-        var identity = new Dictionary<string, string>(schedule.Identity(schedule.Options));
-        foreach (var key in new[] { "seed", "data_seed", "budget_scale" }) identity.Remove(key);
-        identity["format"] = Format;
-        return identity;
-    }
-
     // Each setting in a child process running this same command with --only, its output in scale-X/seed-S-D.log; a
     // finished setting's child finds it finished and exits at once.
-    private void RunChildren(IReadOnlyList<string> arguments, int jobs, IReadOnlyList<StudySetting> runs, CancellationToken cancellation)
+    private void RunChildren(IReadOnlyList<string> arguments, int jobs, IReadOnlyList<StudySetting> runs, Func<StudySetting, string> folderOf, CancellationToken cancellation)
     {
         var (program, prefix) = ThisProgram();
         var pending = new Queue<StudySetting>(runs);
@@ -146,9 +120,10 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
         {
             while (running.Count < jobs && pending.Count > 0 && !cancellation.IsCancellationRequested)
             {
-                var child = Child.Start(program, [.. prefix, .. arguments], pending.Dequeue());
+                var next = pending.Dequeue();
+                var child = Child.Start(program, [.. prefix, .. arguments], next, folderOf(next));
                 running.Add(child);
-                session.Console.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] started budget scale {Numbers.Exact(child.Setting.Scale)}, seeds {child.Setting.Seed}/{child.Setting.DataSeed} (pid {child.Process.Id}; output in {child.LogPath})");
+                session.Console.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] started budget scale {Numbers.Exact(child.Setting.Scale)}, seeds {child.Setting.Seeds} (pid {child.Process.Id}; output in {child.LogPath})");
             }
             if (running.FirstOrDefault(r => r.Process.HasExited) is not { } done)
             {
@@ -158,7 +133,7 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
             }
             running.Remove(done);
             var code = done.Finish();
-            session.Console.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] {(code == 0 ? "finished" : $"[red]exited with {code}[/]")} budget scale {Numbers.Exact(done.Setting.Scale)}, seeds {done.Setting.Seed}/{done.Setting.DataSeed}");
+            session.Console.MarkupLineInterpolated($"[grey]{DateTime.Now:HH:mm:ss}[/] {(code == 0 ? "finished" : $"[red]exited with {code}[/]")} budget scale {Numbers.Exact(done.Setting.Scale)}, seeds {done.Setting.Seeds}");
             if (code != 0) failed.Add($"{done.Setting.Key} (see {done.LogPath})");
         }
         cancellation.ThrowIfCancellationRequested();
@@ -179,9 +154,9 @@ internal sealed class StudyCommand(CliSession session) : Command<StudySettings>
         public string LogPath { get; }
 
         // Starts `program arguments --only SETTING`.
-        public static Child Start(string program, IReadOnlyList<string> arguments, StudySetting setting)
+        public static Child Start(string program, IReadOnlyList<string> arguments, StudySetting setting, string directory)
         {
-            var logPath = setting.Directory + ".log";
+            var logPath = directory + ".log";
             Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
             var start = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
             foreach (var argument in arguments.Append("--only").Append(setting.Key)) start.ArgumentList.Add(argument);

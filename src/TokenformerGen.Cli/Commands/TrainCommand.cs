@@ -208,11 +208,11 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
                 (parentOptimizer, _) = TrainingCheckpoints.Resume(settings.From!, parent, options);
             else
                 Checkpoint.Load(settings.From!, parent, family.Name, edge.From.Name);
-            var report = StageGrowth.GrowInto(edge, parent, model, new GrowthOptions { Policy = policy, Seed = settings.Seed },
-                                              m => Evaluation.Loss(m, data, options.Batch, options.Context, options.EvalBatches));
+            var (report, optimizer) = StageGrowth.GrowWithOptimizer(edge, parent, parentOptimizer, model, optimizerGrowth, new GrowthOptions { Policy = policy, Seed = settings.Seed },
+                                                                    m => Evaluation.Loss(m, data, options.Batch, options.Context, options.EvalBatches));
             session.Console.MarkupLineInterpolated(
                 $"grew {edge.From.QualifiedName} → {edge.To.Name} from {settings.From} ({report.Policy.SpecName()}): {Numbers.LossChange(report)}{(report.PreservesFunction ? $", function kept within {report.Tolerance:G}" : ", not function-preserving")}; optimizer {OptionNames.Kebab(optimizerGrowth)}");
-            return parentOptimizer is null ? null : AdamW.Grow(parentOptimizer, model.NamedParameters(), optimizerGrowth);
+            return optimizer;
         }
         finally
         {

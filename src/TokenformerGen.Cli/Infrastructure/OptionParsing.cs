@@ -3,6 +3,7 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Scaling;
+using TokenformerGen.Scaling.Study;
 using TokenformerGen.Training;
 
 namespace TokenformerGen.Cli.Infrastructure;
@@ -31,18 +32,18 @@ internal static class OptionParsing
     /// <summary>
     /// <c>--seeds</c>: N, the first N of <paramref name="known"/>, or a comma-separated list of SEED/DATA-SEED pairs (no pair twice).
     /// </summary>
-    public static IReadOnlyList<(long Seed, long DataSeed)> SeedPairs(string text, IReadOnlyList<(long Seed, long DataSeed)> known)
+    public static IReadOnlyList<SeedPair> SeedPairs(string text, IReadOnlyList<SeedPair> known)
     {
         if (int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var count))
             return count >= 1 && count <= known.Count ? known.Take(count).ToList() : throw new CliException($"--seeds {text}: give 1..{known.Count}, or a list of SEED/DATA-SEED pairs");
-        var pairs = new List<(long, long)>();
+        var pairs = new List<SeedPair>();
         foreach (var part in text.Split(',', StringSplitOptions.TrimEntries))
         {
             var halves = part.Split('/');
             if (halves.Length != 2 || !long.TryParse(halves[0], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var seed)
                 || !long.TryParse(halves[1], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var dataSeed))
                 throw new CliException($"--seeds: '{part}' is not SEED/DATA-SEED (e.g. 1234/1)");
-            pairs.Add((seed, dataSeed));
+            pairs.Add(new SeedPair(seed, dataSeed));
         }
         return pairs.Distinct().Count() == pairs.Count ? pairs : throw new CliException($"--seeds {text} names a pair twice");
     }

@@ -60,7 +60,7 @@ internal static class StudyPlots
             progressive.Color = palette.GetColor(i);
             progressive.LineWidth = 2;
             progressive.MarkerSize = 3;
-            progressive.LegendText = $"seeds {setting.Seed}/{setting.DataSeed}: progressive";
+            progressive.LegendText = $"seeds {setting.Seeds}: progressive";
             var baseline = (report.Scratch?.Curve ?? []).Where(p => p.Stage == report.LargestStage).ToList();
             if (baseline.Count == 0) continue;
             var scratch = plot.Add.Scatter(LossPlot.X(baseline, unit), LossPlot.Y(baseline));
@@ -68,7 +68,7 @@ internal static class StudyPlots
             scratch.LinePattern = LinePattern.Dashed;
             scratch.LineWidth = 1.5f;
             scratch.MarkerSize = 3;
-            scratch.LegendText = $"seeds {setting.Seed}/{setting.DataSeed}: {report.BaselineName}";
+            scratch.LegendText = $"seeds {setting.Seeds}: {report.BaselineName}";
         }
         plot.Title($"{study.Family.Name}, budget scale {Numbers.Exact(scale)}: test loss of every seed", size: 15);
         plot.XLabel($"cumulative training compute ({name})");

@@ -8,31 +8,9 @@ using TokenformerGen.Data;
 using TokenformerGen.Devices;
 using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
-using StudySetting = TokenformerGen.Cli.Commands.StudyCommand.StudySetting;
+using TokenformerGen.Scaling.Study;
 
 namespace TokenformerGen.Cli.Reports;
-
-/// <summary>Mean, min and max of a figure over a study's seeds, and how many seeds had it (a ratio is missing where a run never reached the loss).</summary>
-internal sealed record Spread(int Count, int Seeds, double Mean, double Min, double Max)
-{
-    /// <summary>The spread of the values that exist, or null when none does.</summary>
-    public static Spread? Of(IReadOnlyList<double?> values)
-    {
-        var present = values.OfType<double>().ToList();
-        return present.Count == 0 ? null : new Spread(present.Count, values.Count, present.Average(), present.Min(), present.Max());
-    }
-
-    /// <summary>"0.31 (0.27–0.36)", with "k of n" when some seeds lack the figure.</summary>
-    public override string ToString() => Format("F2");
-
-    /// <summary>The mean (min–max) in <paramref name="format"/>, with "k of n" when some seeds lack the figure.</summary>
-    public string Format(string format)
-    {
-        var inv = CultureInfo.InvariantCulture;
-        var text = Count == 1 ? Mean.ToString(format, inv) : $"{Mean.ToString(format, inv)} ({Min.ToString(format, inv)}–{Max.ToString(format, inv)})";
-        return Count < Seeds ? $"{text}, {Count} of {Seeds} seeds" : text;
-    }
-}
 
 /// <summary>
 /// The outcome of <c>study</c>: every setting's comparison on the test split (and on validation), aggregated per budget
@@ -94,16 +72,62 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             var f = r.Report.FamilyComparisonOn();
             return new[]
             {
-                Numbers.Exact(r.Setting.Scale), $"{r.Setting.Seed}/{r.Setting.DataSeed}", RunReport.RatioText(c?.Ratio, false),
+                Numbers.Exact(r.Setting.Scale), $"{r.Setting.Seeds}", RunReport.RatioText(c?.Ratio, false),
                 RunReport.RatioText(c?.ReverseRatio, c?.ReverseIsBound == true), f is null ? "-" : RunReport.RatioText(f.Ratio, f.RatioIsBound),
                 c is null ? "-" : Numbers.Loss(c.ProgressiveLoss), c is null ? "-" : Numbers.Loss(c.BaselineLoss),
                 RunReport.RatioText(r.Report.ComparisonOn(DataSplit.Validation)?.Ratio, false), Numbers.Seconds(r.Report.Progressive.Stages.Concat(r.Report.Scratch?.Stages ?? []).Sum(s => s.WallSeconds)),
             };
         });
 
+    // Every setting as the library's figures read it.
+    private IReadOnlyList<SettingResult> Results => Runs.Select(r => Result(r.Setting, r.Report)).ToList();
+
+    private static SettingResult Result(StudySetting setting, RunReport report) => new(setting, report.Progressive, report.Scratch, report.LargestStage);
+
+    // The from-scratch stages that trained for the progressive run's whole compute, in the order trained.
+    private IReadOnlyList<string> ReferenceStages => Results.SelectMany(r => StudyFigures.Gaps(r).Select(g => g.Stage)).Distinct().ToList();
+
+    private string[] EqualComputeHeaders =>
+        ["budget scale", "seeds", "progressive loss", .. ReferenceStages.Select(s => $"Δ(C) vs {s} from scratch"), "frontier gap", "forward ratio (per seed)", "baseline tokens/param", "s/step progressive", "s/step baseline"];
+
+    // Per scale, over seeds, on the whole test split: the equal-compute gap against each reference, the frontier gap, the
+    // forward ratio read off the scale ladder, and what the budget and the steps were.
+    private IEnumerable<string[]> EqualComputeRows()
+        => Scales.Select(scale =>
+        {
+            var results = Results.Where(r => r.Setting.Scale == scale).ToList();
+            var all = Results;
+            string Of(Func<SettingResult, double?> value, string format = "F4") => Spread.Of(results.Select(value).ToList())?.Format(format) ?? "-";
+            return (string[])
+            [
+                Numbers.Exact(scale), results.Count.ToString(CultureInfo.InvariantCulture), Of(r => StudyFigures.ProgressiveLoss(r)),
+                .. ReferenceStages.Select(stage => Of(r => StudyFigures.Gaps(r).FirstOrDefault(g => g.Stage == stage)?.Gap)),
+                Of(StudyFigures.FrontierGap),
+                string.Join(", ", results.Select(r => StudyFigures.Forward(r, all)?.ToString() ?? "-")),
+                Of(StudyFigures.BaselineTokensPerParameter, "F2"),
+                Of(r => StudyFigures.SecondsPerStep(r.Progressive), "F3"),
+                Of(r => r.Scratch is { } s ? StudyFigures.SecondsPerStep(new ScheduleResult(s.Mode, s.Stages.Where(x => x.Stage == r.LargestStage).ToList(), [], [])) : null, "F3"),
+            ];
+        });
+
+    private static object Figures(StudySetting setting, RunReport report)
+    {
+        var result = Result(setting, report);
+        return new
+        {
+            ProgressiveLoss = StudyFigures.ProgressiveLoss(result),
+            Gaps = StudyFigures.Gaps(result),
+            FrontierGap = StudyFigures.FrontierGap(result),
+            BaselineTokensPerParameter = StudyFigures.BaselineTokensPerParameter(result),
+        };
+    }
+
     /// <summary>Prints the tables.</summary>
     public void Render(IAnsiConsole console)
     {
+        var equal = new Table().Title($"{Markup.Escape(Family.Name)} at equal compute: mean (min–max) over seeds, whole test split").AddColumns(EqualComputeHeaders);
+        foreach (var row in EqualComputeRows()) equal.AddRow(row.Select(Markup.Escape).ToArray());
+        console.Write(equal);
         var scales = new Table().Title($"{Markup.Escape(Family.Name)} study: mean (min–max) over seeds, test split").AddColumns(ScaleHeaders);
         foreach (var column in scales.Columns.Skip(1)) column.RightAligned();
         foreach (var row in ScaleRows(RunReport.HeadlineSplit)) scales.AddRow(row.Select(Markup.Escape).ToArray());
@@ -130,11 +154,20 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
         md.AppendLine($"# Scaling study: {Family.Name}").AppendLine();
         md.AppendLine($"- data: `{Data}` (`{DataIdentity}`); the last 5% held out, its first half the validation split (evaluation during training, growth checks), its second half the test split, on which the headline figures are read");
         md.AppendLine(inv, $"- {Options.EvaluationsPerStage} points per stage of {Options.EvalBatches} batches on each split; optimizer at growth `{OptionNames.Kebab(Options.OptimizerGrowth)}`, learning rate `{OptionNames.Kebab(Options.LearningRates)}`, from scratch `{OptionNames.Kebab(Options.Scratch)}`; device `{Options.Compute.DeviceName}`, precision `{Options.Compute.Precision.Name()}`");
-        md.AppendLine($"- settings: budget scales {string.Join(", ", Scales.Select(Numbers.Exact))} × seed pairs (initialisation/data order) {string.Join(", ", Runs.Select(r => $"{r.Setting.Seed}/{r.Setting.DataSeed}").Distinct())}; each in its run folder `scale-X/seed-S-D`");
+        md.AppendLine($"- settings: budget scales {string.Join(", ", Scales.Select(Numbers.Exact))} × seed pairs (initialisation/data order) {string.Join(", ", Runs.Select(r => $"{r.Setting.Seeds}").Distinct())}; each in its run folder `scale-X/seed-S-D`");
         md.AppendLine($"- spec sha256 `{Family.SpecHash}`").AppendLine();
         md.AppendLine("The ratio is the progressive run's FLOPs to reach the compute-matched baseline's final loss over the baseline's FLOPs to it (below 1: growing saved compute; \"not reached\": it never got there). " +
                       "The reverse ratio is the other direction, the FLOPs to the progressive run's final loss (<: the baseline never got there, an upper bound). " +
                       "The family ratio is the progressive FLOPs over the sum of what each stage from scratch needed to reach the progressive stage's loss (<: some stage from scratch never got there); the family reverse ratio is the progressive FLOPs by which it had reached every scratch stage's final loss over the whole family's FLOPs from scratch (both with `--scratch all`).").AppendLine();
+        md.AppendLine("## At equal compute, whole test split, mean (min–max) over seeds").AppendLine();
+        md.AppendLine("Δ(C) is a from-scratch model's final loss minus the progressive run's, both on one pass over the whole test split, for every stage trained from scratch for at least the progressive run's FLOPs (above 0: growing ended lower). " +
+                      "The frontier gap is the smallest of them: the best model of any size the same compute trains from scratch, minus progressive. " +
+                      "The forward ratio is the progressive FLOPs over the FLOPs the compute-matched baseline of the same seeds needs to reach the progressive final loss, read off the baselines at this and larger budget scales (each trained with its own warmup and cosine: the scratch multipliers) by linear interpolation in log-compute; < and ≥ mark bounds.").AppendLine();
+        var headers = EqualComputeHeaders;
+        md.AppendLine($"| {string.Join(" | ", headers)} |");
+        md.AppendLine($"|{string.Concat(headers.Select(_ => " ---: |"))}");
+        foreach (var row in EqualComputeRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
+        md.AppendLine();
         foreach (var split in new[] { RunReport.HeadlineSplit, DataSplit.Validation })
         {
             md.AppendLine($"## Per budget scale, mean (min–max) over seeds ({split.ToString().ToLowerInvariant()} split)").AppendLine();
@@ -165,9 +198,10 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             runs = Runs.Select(r => new
             {
                 scale = r.Setting.Scale,
-                seed = r.Setting.Seed,
-                data_seed = r.Setting.DataSeed,
-                folder = Path.GetRelativePath(Path.GetDirectoryName(path)!, r.Setting.Directory),
+                seed = r.Setting.Seeds.Seed,
+                data_seed = r.Setting.Seeds.DataSeed,
+                folder = r.Setting.FolderName,
+                figures = Figures(r.Setting, r.Report),
                 comparison = r.Report.ComparisonJson(RunReport.HeadlineSplit),
                 comparison_validation = r.Report.ComparisonJson(DataSplit.Validation),
             }),

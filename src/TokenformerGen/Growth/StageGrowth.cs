@@ -45,6 +45,21 @@ public static class StageGrowth
     private const int CopyChunkBytes = 8 << 20;
 
     /// <summary>
+    /// Grows a trained stage and its optimizer into the next stage: what <c>run</c>, <c>study</c> and <c>train --from</c>
+    /// all do at a growth. The model grows as <see cref="GrowInto"/> does (checked with <paramref name="measure"/>); the
+    /// grown optimizer carries <paramref name="trainedOptimizer"/>'s state over as <paramref name="mode"/> says, or is null
+    /// (start afresh) when there is no state to carry.
+    /// </summary>
+    /// <exception cref="GrowthException">As <see cref="GrowInto"/>, or the optimizer's parameters do not fit.</exception>
+    public static (GrowthReport Report, Training.AdamW? Optimizer) GrowWithOptimizer(
+        GrowthMap map, TokenformerModel trained, Training.AdamW? trainedOptimizer, TokenformerModel target, Training.OptimizerGrowthMode mode,
+        GrowthOptions? options = null, Func<TokenformerModel, double>? measure = null, double? tolerance = null)
+    {
+        var report = GrowInto(map, trained, target, options, measure, tolerance);
+        return (report, trainedOptimizer is null ? null : Training.AdamW.Grow(trainedOptimizer, target.NamedParameters(), mode));
+    }
+
+    /// <summary>
     /// Grows <paramref name="trained"/> into <paramref name="target"/> in memory, each on its own device (place the target
     /// first: its tensors are filled where they are). When <paramref name="measure"/> is given, it is applied to both
     /// models (e.g. validation loss) and a growth that should preserve the function but changes the measure by more than

@@ -213,9 +213,10 @@ public sealed class ScheduleRunner
         {
             // Both models are measured on the same validation batches (the grown stage's batch size).
             double Validate(TokenformerModel m) => Evaluation.Loss(m, _data, plan.Options.Batch, plan.Options.Context, _options.EvalBatches);
-            var growth = StageGrowth.GrowInto(edge, parent.Model, model, new GrowthOptions { Policy = _options.Policy, Seed = _options.Seed }, Validate, _options.GrowthTolerance);
+            var (growth, optimizer) = StageGrowth.GrowWithOptimizer(edge, parent.Model, parent.Optimizer, model, _options.OptimizerGrowth,
+                                                                    new GrowthOptions { Policy = _options.Policy, Seed = _options.Seed }, Validate, _options.GrowthTolerance);
             _observer.Grown(edge, growth);
-            return new StageStart(AdamW.Grow(parent.Optimizer, model.NamedParameters(), _options.OptimizerGrowth), null, [], growth);
+            return new StageStart(optimizer, null, [], growth);
         }
         finally
         {

@@ -1,0 +1,132 @@
+using TokenformerGen.Data;
+
+namespace TokenformerGen.Scaling.Study;
+
+/// <summary>Mean, min and max of a figure over a study's seeds, and how many seeds had it.</summary>
+/// <param name="Count">Seeds that had the figure.</param>
+/// <param name="Seeds">Seeds in all.</param>
+/// <param name="Mean">Mean over the seeds that had it.</param>
+/// <param name="Min">Smallest.</param>
+/// <param name="Max">Largest.</param>
+public sealed record Spread(int Count, int Seeds, double Mean, double Min, double Max)
+{
+    /// <summary>The spread of the values that exist, or null when none does.</summary>
+    public static Spread? Of(IReadOnlyList<double?> values)
+    {
+        var present = values.OfType<double>().Where(double.IsFinite).ToList();
+        return present.Count == 0 ? null : new Spread(present.Count, values.Count, present.Average(), present.Min(), present.Max());
+    }
+
+    /// <summary>"0.31 (0.27–0.36)", with "k of n" when some seeds lack the figure.</summary>
+    public override string ToString() => Format("F2");
+
+    /// <summary>The mean (min–max) in <paramref name="format"/>, with "k of n" when some seeds lack the figure.</summary>
+    public string Format(string format)
+    {
+        var inv = System.Globalization.CultureInfo.InvariantCulture;
+        var text = Count == 1 ? Mean.ToString(format, inv) : $"{Mean.ToString(format, inv)} ({Min.ToString(format, inv)}–{Max.ToString(format, inv)})";
+        return Count < Seeds ? $"{text}, {Count} of {Seeds} seeds" : text;
+    }
+}
+
+/// <summary>What one setting of a study trained: the progressive run and its from-scratch references.</summary>
+/// <param name="Setting">Scale and seeds.</param>
+/// <param name="Progressive">The progressive run.</param>
+/// <param name="Scratch">The from-scratch runs (null with <see cref="ScratchBaseline.None"/>).</param>
+/// <param name="LargestStage">The stage the compute-matched baseline trains.</param>
+public sealed record SettingResult(StudySetting Setting, ScheduleResult Progressive, ScheduleResult? Scratch, string LargestStage);
+
+/// <summary>A from-scratch reference at (at least) the progressive run's compute, and how far above the progressive run it ended.</summary>
+/// <param name="Stage">The stage trained from scratch.</param>
+/// <param name="Flops">Its training FLOPs.</param>
+/// <param name="Loss">Its final loss (<see cref="StudyFigures.FinalLoss"/>).</param>
+/// <param name="Gap">Δ(C) = its loss − the progressive run's final loss: above 0, growing ended lower at equal compute.</param>
+public sealed record EqualComputeGap(string Stage, double Flops, double Loss, double Gap);
+
+/// <summary>How a forward ratio was read off the references.</summary>
+public enum RatioKind
+{
+    /// <summary>Between two references, by linear interpolation in log-compute.</summary>
+    Interpolated,
+    /// <summary>Even the reference at the largest multiplier did not reach the progressive loss: the ratio is at most this.</summary>
+    AtMost,
+    /// <summary>The reference at equal compute already reached it: growing saved nothing, the ratio is at least this.</summary>
+    AtLeast,
+}
+
+/// <summary>Progressive FLOPs ÷ the FLOPs the from-scratch reference needs to reach the progressive run's final loss.</summary>
+/// <param name="Ratio">The ratio (below 1: growing reached its loss with less compute).</param>
+/// <param name="Kind">Measured between two references, or a bound.</param>
+public sealed record ForwardRatio(double Ratio, RatioKind Kind)
+{
+    /// <summary>"0.53", "&lt; 0.25" or "≥ 1.00".</summary>
+    public override string ToString() => (Kind switch { RatioKind.AtMost => "< ", RatioKind.AtLeast => "≥ ", _ => "" })
+                                         + Ratio.ToString("F2", System.Globalization.CultureInfo.InvariantCulture);
+}
+
+/// <summary>
+/// The figures of issue 25, read on the test split: each setting's equal-compute gaps against every from-scratch
+/// reference, its frontier gap, and the forward ratio from the scale ladder.
+/// </summary>
+public static class StudyFigures
+{
+    /// <summary>The final loss results are read on: the whole test split when it was measured, else the curve's test batches.</summary>
+    public static double FinalLoss(StageResult stage) => stage.FullTestLoss ?? stage.TestLoss ?? double.NaN;
+
+    /// <summary>The progressive run's final loss.</summary>
+    public static double ProgressiveLoss(SettingResult result) => FinalLoss(result.Progressive.Stages[^1]);
+
+    /// <summary>
+    /// Δ(C) against every from-scratch stage that trained for at least the progressive run's FLOPs (the compute-matched
+    /// baseline and, with <see cref="ScratchBaseline.Frontier"/>, every stage), in the order trained.
+    /// </summary>
+    public static IReadOnlyList<EqualComputeGap> Gaps(SettingResult result)
+    {
+        var progressive = ProgressiveLoss(result);
+        var total = result.Progressive.TotalFlops;
+        return (result.Scratch?.Stages ?? [])
+            .Where(s => s.Flops >= total)
+            .Select(s => new EqualComputeGap(s.Stage, s.Flops, FinalLoss(s), FinalLoss(s) - progressive))
+            .ToList();
+    }
+
+    /// <summary>The frontier gap: the best from-scratch model of any size at the same compute, minus the progressive run; null without one.</summary>
+    public static double? FrontierGap(SettingResult result) => Gaps(result) is { Count: > 0 } gaps ? gaps.Min(g => g.Gap) : null;
+
+    /// <summary>
+    /// The forward ratio of <paramref name="result"/> against the compute-matched baselines of the same seeds at its scale
+    /// and larger ones in <paramref name="study"/> (the scratch multipliers): progressive FLOPs ÷ the FLOPs at which that
+    /// ladder of references reaches the progressive final loss, interpolated linearly in log-compute between the two
+    /// references that bracket it; a bound when none or the first already does. Null without references.
+    /// </summary>
+    public static ForwardRatio? Forward(SettingResult result, IReadOnlyList<SettingResult> study)
+    {
+        var ladder = study
+            .Where(r => r.Setting.Seeds == result.Setting.Seeds && r.Setting.Scale >= result.Setting.Scale && r.Scratch is not null)
+            .Select(r => r.Scratch!.Stages.SingleOrDefault(s => s.Stage == r.LargestStage))
+            .OfType<StageResult>()
+            .Select(s => (Flops: s.Flops, Loss: FinalLoss(s)))
+            .OrderBy(p => p.Flops)
+            .ToList();
+        if (ladder.Count == 0) return null;
+        var target = ProgressiveLoss(result);
+        var flops = result.Progressive.TotalFlops;
+        if (ladder[0].Loss <= target) return new ForwardRatio(flops / ladder[0].Flops, RatioKind.AtLeast);
+        for (var i = 1; i < ladder.Count; i++)
+        {
+            if (ladder[i].Loss > target) continue;
+            var (low, high) = (ladder[i - 1], ladder[i]);
+            var t = (low.Loss - target) / (low.Loss - high.Loss);
+            var logFlops = Math.Log(low.Flops) + t * (Math.Log(high.Flops) - Math.Log(low.Flops));
+            return new ForwardRatio(flops / Math.Exp(logFlops), RatioKind.Interpolated);
+        }
+        return new ForwardRatio(flops / ladder[^1].Flops, RatioKind.AtMost);
+    }
+
+    /// <summary>Tokens per parameter the compute-matched baseline trained on (how far from data-rich the budget is).</summary>
+    public static double? BaselineTokensPerParameter(SettingResult result)
+        => result.Scratch?.Stages.SingleOrDefault(s => s.Stage == result.LargestStage) is { } baseline ? (double)baseline.Tokens / baseline.Parameters : null;
+
+    /// <summary>Training seconds per optimizer step of a run (summed over the processes that trained it).</summary>
+    public static double SecondsPerStep(ScheduleResult run) => run.Stages.Sum(s => s.WallSeconds) / Math.Max(1, run.Stages.Sum(s => s.Steps));
+}

@@ -1,0 +1,68 @@
+using TokenformerGen.Modules;
+using TokenformerGen.Scaling;
+using TokenformerGen.Scaling.Study;
+using TokenformerGen.Tests.Training;
+
+namespace TokenformerGen.Tests.Scaling;
+
+public sealed class StudyTests : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("tfg-study-").FullName;
+
+    public void Dispose() => Directory.Delete(_directory, recursive: true);
+
+    private sealed class Found : IScheduleObserver
+    {
+        public List<string> Started { get; } = [];
+        public void StageStarted(string mode, TokenformerGen.Families.StageInfo stage, long steps, long startStep) => Started.Add($"{mode} {stage.Name}");
+    }
+
+    [Fact]
+    public void ASmokeStudyRunsFromCSharpAndResumesWithoutTrainingAgain()
+    {
+        var family = ModelRegistry.Family("Sample");
+        var options = new ScheduleOptions { Context = 16, EvaluationsPerStage = 2, EvalBatches = 2, Scratch = ScratchBaseline.Frontier };
+        var grid = new StudyGrid([0.25, 0.5], [SeedPair.Standard[0]]);
+        var study = new StudyRunner(family, _ => new PatternBatches(256, period: 23, length: 6000), "pattern", options, grid);
+
+        var results = study.Run(_directory);
+        Assert.Equal(["0.25/1234/1", "0.5/1234/1"], results.Select(r => r.Setting.Key));
+        Assert.All(results, r => Assert.True(File.Exists(Path.Combine(_directory, r.Setting.FolderName, RunFolder.IdentityFile))));
+        var first = results[0];
+        // The frontier: both stages from scratch for the whole progressive budget, each a gap at equal compute.
+        Assert.Equal(["Small", "Medium"], StudyFigures.Gaps(first).Select(g => g.Stage));
+        Assert.All(StudyFigures.Gaps(first), g => Assert.True(g.Flops >= first.Progressive.TotalFlops));
+        Assert.Equal(StudyFigures.Gaps(first).Min(g => g.Gap), StudyFigures.FrontierGap(first));
+        Assert.NotNull(StudyFigures.Forward(first, results));   // the baseline at scale 0.5 is its 2× reference
+
+        var again = new Found();
+        var resumed = study.Run(_directory, _ => again);
+        Assert.Empty(again.Started);
+        Assert.Equal(results.Select(r => StudyFigures.ProgressiveLoss(r)), resumed.Select(r => StudyFigures.ProgressiveLoss(r)));
+        Assert.Throws<RunFolderException>(() => new StudyRunner(family, _ => new PatternBatches(256), "other data", options, grid).Run(_directory));
+    }
+
+    [Fact]
+    public void TheForwardRatioInterpolatesTheScaleLadderInLogComputeAndMarksBounds()
+    {
+        // Progressive: 100 FLOPs to a final test loss of 2.0. Baselines of the same seeds at scales 1, 2 and 4: 100 FLOPs
+        // to 2.4, 200 to 2.1, 400 to 1.9. Between 200 and 400 the loss falls 0.2 per doubling, so 2.0 lies half a doubling
+        // past 200: 200·√2 FLOPs, a ratio of 100 / 282.84 = 0.3536.
+        static SettingResult Setting(double scale, double flops, double loss, double progressiveLoss = 2.0)
+            => new(new StudySetting(scale, SeedPair.Standard[0]),
+                   new ScheduleResult("progressive", [new StageResult("Large", 10, 1, 1, 100 * scale, progressiveLoss, 0, null, null, progressiveLoss, progressiveLoss)], [], []),
+                   new ScheduleResult("scratch", [new StageResult("Large", 10, 1, 1, flops, loss, 0, null, null, loss, loss)], [], []), "Large");
+        var ladder = new[] { Setting(1, 100, 2.4), Setting(2, 200, 2.1), Setting(4, 400, 1.9) };
+        var ratio = StudyFigures.Forward(ladder[0], ladder)!;
+        Assert.Equal(RatioKind.Interpolated, ratio.Kind);
+        Assert.Equal(100 / (200 * Math.Sqrt(2)), ratio.Ratio, 12);
+        Assert.Equal(0.4, StudyFigures.Gaps(ladder[0]).Single().Gap, 12);
+
+        // Never reached by the largest multiplier: an upper bound; reached at equal compute already: a lower bound.
+        var unreached = Setting(1, 100, 2.4, progressiveLoss: 1.5);
+        Assert.Equal(new ForwardRatio(100.0 / 400, RatioKind.AtMost), StudyFigures.Forward(unreached, [unreached, .. ladder[1..]]));
+        var beaten = Setting(1, 100, 1.8);
+        Assert.Equal(new ForwardRatio(1, RatioKind.AtLeast), StudyFigures.Forward(beaten, [beaten]));
+        Assert.Equal("< 0.25", StudyFigures.Forward(unreached, [unreached, .. ladder[1..]])!.ToString());
+    }
+}
