@@ -25,11 +25,10 @@ public sealed class BoundViolationException(string message) : Exception(message)
 /// counted as a success. <see cref="Check"/> also holds every run to the stated bounds (docs/reliability.md).
 /// </summary>
 /// <param name="Name">The target's name (fuzz/corpus/NAME, fuzz/regressions/NAME).</param>
-/// <param name="Refusals">The documented refusal, for messages and docs.</param>
 /// <param name="Run">Runs one input; a scratch folder of its own is given for the files the reader opens.</param>
 /// <param name="ManagedFactor">Managed bytes allowed per input byte, on top of <see cref="FuzzLimits.ManagedAllowance"/>.</param>
 /// <param name="TensorFactor">Tensor bytes allowed per input byte.</param>
-public sealed record FuzzTarget(string Name, string Refusals, Func<byte[], string, Outcome> Run, long ManagedFactor, long TensorFactor)
+public sealed record FuzzTarget(string Name, Func<byte[], string, Outcome> Run, long ManagedFactor, long TensorFactor)
 {
     /// <summary>
     /// Runs <paramref name="input"/> once without holding it to any bound or caring how it ends, so that the checked

@@ -20,25 +20,25 @@ public static class ReaderTargets
     public const string SampleText = "In the beginning God created the heaven and the earth.\n<|endoftext|> Ünïcödé 123 \t x";
 
     /// <summary>safetensors: the header (validated on open), the checkpoint metadata, then every tensor read.</summary>
-    public static readonly FuzzTarget SafeTensors = new("safetensors", nameof(CheckpointFormatException), ReadSafeTensors, ManagedFactor: 16, TensorFactor: 1);
+    public static readonly FuzzTarget SafeTensors = new("safetensors", ReadSafeTensors, ManagedFactor: 16, TensorFactor: 1);
 
     /// <summary><c>pytorch_model.bin</c>: the torch zip, its pickle and every tensor, as <c>import --official</c> reads them.</summary>
-    public static readonly FuzzTarget Official = new("official", $"{nameof(CheckpointFormatException)}, {nameof(CheckpointMismatchException)}", ReadOfficial, ManagedFactor: 256, TensorFactor: 16);
+    public static readonly FuzzTarget Official = new("official", ReadOfficial, ManagedFactor: 256, TensorFactor: 16);
 
     /// <summary><c>mp_rank_00_model_states.pt</c> in a DeepSpeed directory, as <c>import --neox</c> reads it.</summary>
-    public static readonly FuzzTarget DeepSpeed = new("deepspeed", $"{nameof(CheckpointFormatException)}, {nameof(CheckpointMismatchException)}", ReadDeepSpeed, ManagedFactor: 256, TensorFactor: 32);
+    public static readonly FuzzTarget DeepSpeed = new("deepspeed", ReadDeepSpeed, ManagedFactor: 256, TensorFactor: 32);
 
     /// <summary>
     /// A NeoX dataset: the input is a 4-byte little-endian length n, n bytes of <c>PREFIX.idx</c>, and the rest
     /// <c>PREFIX.bin</c>; opened as <c>--data PREFIX</c> opens it, then every id read.
     /// </summary>
-    public static readonly FuzzTarget NeoX = new("neox", nameof(NeoXDatasetException), ReadNeoX, ManagedFactor: 4, TensorFactor: 0);
+    public static readonly FuzzTarget NeoX = new("neox", ReadNeoX, ManagedFactor: 4, TensorFactor: 0);
 
     /// <summary>A <c>tokenizer.json</c>, loaded as <c>--tokenizer</c> loads it, then used to encode and decode.</summary>
-    public static readonly FuzzTarget Tokenizer = new("tokenizer", nameof(TokenizerException), ReadTokenizer, ManagedFactor: 64, TensorFactor: 0);
+    public static readonly FuzzTarget Tokenizer = new("tokenizer", ReadTokenizer, ManagedFactor: 64, TensorFactor: 0);
 
     /// <summary>The model card of an ONNX export (<c>tokenformer-onnx.json</c>), read as <c>generate --onnx</c> reads it before the graph.</summary>
-    public static readonly FuzzTarget OnnxCard = new("onnx-card", nameof(InvalidDataException), ReadOnnxCard, ManagedFactor: 64, TensorFactor: 0);
+    public static readonly FuzzTarget OnnxCard = new("onnx-card", ReadOnnxCard, ManagedFactor: 64, TensorFactor: 0);
 
     /// <summary>Every runtime target.</summary>
     public static IReadOnlyList<FuzzTarget> All { get; } = [SafeTensors, Official, DeepSpeed, NeoX, Tokenizer, OnnxCard];

@@ -18,7 +18,7 @@ public static class SpecTarget
     public const string FileName = "Case.tfmodel.yaml";
 
     /// <summary>The spec target.</summary>
-    public static readonly FuzzTarget Spec = new("spec", "error diagnostics (TFG0xxx)", Run, ManagedFactor: 256, TensorFactor: 0);
+    public static readonly FuzzTarget Spec = new("spec", Run, ManagedFactor: 256, TensorFactor: 0);
 
     private static Outcome Run(byte[] input, string scratch)
     {

@@ -1,6 +1,5 @@
 using System;
 using System.Text;
-using Microsoft.CodeAnalysis.Text;
 
 namespace TokenformerGen.Generator.Emit;
 
@@ -63,16 +62,6 @@ internal sealed class SourceWriter
     }
 
     public void WriteLine() => _builder.Append('\n');
-
-    public SourceText ToSourceText()
-    {
-        if (Indentation != 0)
-        {
-            throw new InvalidOperationException("Unbalanced indentation.");
-        }
-
-        return SourceText.From(_builder.ToString(), Encoding.UTF8);
-    }
 
     public override string ToString() => _builder.ToString();
 }

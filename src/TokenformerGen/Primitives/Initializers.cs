@@ -9,9 +9,6 @@ namespace TokenformerGen.Primitives;
 /// </summary>
 public static class Initializers
 {
-    /// <summary>Standard deviation of key tokens and the embedding.</summary>
-    public const double DefaultStd = 0.02;
-
     /// <summary>GPT-NeoX "wang" init std for value tokens: <c>2 / (layers · √hidden)</c>.</summary>
     public static double WangStd(long layers, long hidden) => 2.0 / (layers * Math.Sqrt(hidden));
 

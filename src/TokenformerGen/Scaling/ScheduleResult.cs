@@ -62,10 +62,4 @@ public sealed record ScheduleResult(string Mode, IReadOnlyList<StageResult> Stag
     /// </summary>
     public CurvePoint? FirstReaching(double target, DataSplit split, IReadOnlyCollection<string>? stages = null)
         => Curve.FirstOrDefault(p => (stages is null || stages.Contains(p.Stage)) && p.LossOn(split) <= target);
-
-    /// <summary>
-    /// Cumulative FLOPs at the first evaluation of <paramref name="stage"/> whose validation loss is at most
-    /// <paramref name="target"/>, or null when it never gets there.
-    /// </summary>
-    public double? FlopsToReach(double target, string stage) => FirstReaching(target, DataSplit.Validation, [stage])?.CumulativeFlops;
 }

@@ -46,15 +46,15 @@ public sealed class FuzzCorpusTests : IDisposable
     public void TheBoundsCatchWhatTheyBound()
     {
         // A target that allocates past its bound, or hands back more tensor bytes than it may, is a violation, not a pass.
-        var greedy = new FuzzTarget("greedy", "none", (input, _) => { GC.KeepAlive(new byte[FuzzLimits.ManagedAllowance + 64 * input.Length + 1]); return Outcome.Accepted(); }, 64, 1);
+        var greedy = new FuzzTarget("greedy", (input, _) => { GC.KeepAlive(new byte[FuzzLimits.ManagedAllowance + 64 * input.Length + 1]); return Outcome.Accepted(); }, 64, 1);
         Assert.Throws<BoundViolationException>(() => greedy.Check(new byte[10], _scratch));
-        var big = new FuzzTarget("big", "none", (input, _) => Outcome.Accepted(input.Length + 1L), 64, 1);
+        var big = new FuzzTarget("big", (input, _) => Outcome.Accepted(input.Length + 1L), 64, 1);
         Assert.Throws<BoundViolationException>(() => big.Check(new byte[10], _scratch));
         // A call on an input of at most a megabyte that takes longer than the limit is a hang; a larger input may.
-        var slow = new FuzzTarget("slow", "none", (_, _) => { Thread.Sleep(FuzzLimits.TimeLimit + TimeSpan.FromMilliseconds(50)); return Outcome.Accepted(); }, 64, 1);
+        var slow = new FuzzTarget("slow", (_, _) => { Thread.Sleep(FuzzLimits.TimeLimit + TimeSpan.FromMilliseconds(50)); return Outcome.Accepted(); }, 64, 1);
         Assert.Contains("the limit is 1000 ms", Assert.Throws<BoundViolationException>(() => slow.Check(new byte[FuzzLimits.TimedInputBytes], _scratch)).Message);
         slow.Check(new byte[FuzzLimits.TimedInputBytes + 1], _scratch);
-        var vague = new FuzzTarget("vague", "none", (_, _) => Outcome.Refused("something is wrong"), 64, 1);
+        var vague = new FuzzTarget("vague", (_, _) => Outcome.Refused("something is wrong"), 64, 1);
         Assert.Contains("does not name the file", Assert.Throws<BoundViolationException>(() => vague.Check([], _scratch)).Message);
     }
 
