@@ -54,7 +54,7 @@ public class AttributeTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Reports_at_the_offending_argument(string id, string why, string code, int line, int column)
+    public void ReportsAtTheOffendingArgument(string id, string why, string code, int line, int column)
     {
         var run = GeneratorHarness.RunCode([(AttributeSpecs.Path, code)]);
 
@@ -77,7 +77,7 @@ public class AttributeTests
     }
 
     [Fact]
-    public void The_twin_of_the_tiny_spec_has_no_diagnostics_and_compiles()
+    public void TheTwinOfTheTinySpecHasNoDiagnosticsAndCompiles()
     {
         var run = GeneratorHarness.RunCode([(AttributeSpecs.Path, AttributeSpecs.Tiny)]);
         Assert.Empty(run.Diagnostics);
@@ -86,7 +86,7 @@ public class AttributeTests
     }
 
     [Fact]
-    public void TFG0607_a_stage_on_another_part_of_the_partial_class()
+    public void TFG0607AStageOnAnotherPartOfThePartialClass()
     {
         var other = """
             namespace Test.Models;
@@ -104,7 +104,7 @@ public class AttributeTests
     }
 
     [Fact]
-    public void TFG0608_an_argument_the_compiler_cannot_evaluate()
+    public void TFG0608AnArgumentTheCompilerCannotEvaluate()
     {
         var run = GeneratorHarness.RunCode([(AttributeSpecs.Path, AttributeSpecs.Edit((15, "    Heads = \"4\",")))]);
 
@@ -115,7 +115,7 @@ public class AttributeTests
     }
 
     [Fact]
-    public void TFG0401_a_YAML_family_and_an_attribute_family_with_one_name()
+    public void TFG0401AYAMLFamilyAndAnAttributeFamilyWithOneName()
     {
         var run = GeneratorHarness.RunCode(
             [(AttributeSpecs.Path, AttributeSpecs.Tiny)],
@@ -127,14 +127,14 @@ public class AttributeTests
     }
 
     [Fact]
-    public void Every_misuse_ID_has_a_test()
+    public void EveryMisuseIDHasATest()
     {
         var tested = Cases.Select(c => (string)c[0]).Concat(["TFG0607", "TFG0608"]).ToHashSet();
         Assert.All(DiagnosticDescriptors.All.Keys.Where(id => id.StartsWith("TFG06", StringComparison.Ordinal)), id => Assert.Contains(id, tested));
     }
 
     [Fact]
-    public void A_YAML_family_and_its_attribute_twin_generate_the_same_models()
+    public void AYAMLFamilyAndItsAttributeTwinGenerateTheSameModels()
     {
         var yaml = GeneratorHarness.Run((Specs.Path, Specs.Tiny));
         var declared = GeneratorHarness.RunCode([(AttributeSpecs.Path, AttributeSpecs.Tiny)]);
@@ -164,7 +164,7 @@ public class AttributeTests
     }
 
     [Fact]
-    public void The_users_class_gets_the_members_and_keeps_its_modifiers()
+    public void TheUsersClassGetsTheMembersAndKeepsItsModifiers()
     {
         var run = GeneratorHarness.RunCode([("/src/MinimalFamily.cs", AttributeSpecs.Minimal)]);
         Assert.Empty(run.Diagnostics);
@@ -182,7 +182,7 @@ public class AttributeTests
     }
 
     [Fact]
-    public void Constants_folded_by_the_compiler_are_read_as_values()
+    public void ConstantsFoldedByTheCompilerAreReadAsValues()
     {
         var code = AttributeSpecs.Edit(
             (14, "    Hidden = Sizes.Width,"),
@@ -193,7 +193,7 @@ public class AttributeTests
     }
 
     [Fact]
-    public void Messages_name_the_attribute_argument()
+    public void MessagesNameTheAttributeArgument()
     {
         var run = GeneratorHarness.RunCode([(AttributeSpecs.Path, AttributeSpecs.Edit((13, "    Layers = -1,")))]);
         Assert.Equal("Layers must be positive, but is -1", Assert.Single(run.Diagnostics).GetMessage());

@@ -70,7 +70,7 @@ public class BaselineTests
     }
 
     [Fact]
-    public void A_mismatch_prints_a_readable_diff()
+    public void AMismatchPrintsAReadableDiff()
     {
         var diff = Baseline.Diff("a\nb\nc\nd\n", "a\nb\nX\nd\n");
         Assert.Contains("- ", diff, StringComparison.Ordinal);

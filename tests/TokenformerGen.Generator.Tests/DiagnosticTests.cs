@@ -49,7 +49,7 @@ public class DiagnosticTests
 
     [Theory]
     [MemberData(nameof(Cases))]
-    public void Reports_at_the_offending_node(string id, string why, string spec, int line, int column)
+    public void ReportsAtTheOffendingNode(string id, string why, string spec, int line, int column)
     {
         var run = GeneratorHarness.Run((Specs.Path, spec));
 
@@ -71,7 +71,7 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void The_valid_spec_has_no_diagnostics()
+    public void TheValidSpecHasNoDiagnostics()
     {
         var run = GeneratorHarness.Run((Specs.Path, Specs.Tiny));
         Assert.Empty(run.Diagnostics);
@@ -82,14 +82,14 @@ public class DiagnosticTests
     private static readonly string[] TinyFiles = ["Tiny.Family.g.cs", "Tiny.Large.g.cs", "Tiny.Registry.g.cs", "Tiny.Small.g.cs", "Tiny.SmallToLarge.g.cs"];
 
     [Fact]
-    public void TFG0006_unreadable_file()
+    public void TFG0006UnreadableFile()
     {
         var run = GeneratorHarness.Run([new InMemoryAdditionalText("/specs/Gone.tfmodel.yaml", null)]);
         Assert.Equal(("TFG0006", "/specs/Gone.tfmodel.yaml", 1, 1), GeneratorHarness.Where(Assert.Single(run.Diagnostics)));
     }
 
     [Fact]
-    public void TFG0999_an_exception_inside_the_generator_is_a_diagnostic_not_CS8785()
+    public void TFG0999AnExceptionInsideTheGeneratorIsADiagnosticNotCS8785()
     {
         var run = GeneratorHarness.Run([new ThrowingAdditionalText("/specs/Broken.tfmodel.yaml"), new InMemoryAdditionalText(Specs.Path, Specs.Tiny)]);
         var diagnostic = Assert.Single(run.Diagnostics);
@@ -99,7 +99,7 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void TFG0401_duplicate_family_names_are_reported_at_both_declarations()
+    public void TFG0401DuplicateFamilyNamesAreReportedAtBothDeclarations()
     {
         var other = Specs.Edit((2, "family: TINY"));
         var run = GeneratorHarness.Run(("/specs/a/Tiny.tfmodel.yaml", Specs.Tiny), ("/specs/b/Other.tfmodel.yaml", other));
@@ -113,7 +113,7 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void Every_catalogued_ID_has_a_test()
+    public void EveryCataloguedIDHasATest()
     {
         var tested = Cases.Select(c => (string)c[0])
             .Concat(["TFG0006", "TFG0999", "TFG0401"])
@@ -124,7 +124,7 @@ public class DiagnosticTests
     }
 
     [Fact]
-    public void The_release_notes_list_every_ID()
+    public void TheReleaseNotesListEveryID()
     {
         var unshipped = File.ReadAllText(Path.Combine(RepoPaths.Root, "generators", "TokenformerGen.Generator", "Diagnostics", "AnalyzerReleases.Unshipped.md"));
         foreach (var descriptor in DiagnosticDescriptors.All.Values)

@@ -11,7 +11,7 @@ namespace TokenformerGen.Generator.Tests;
 public class EndToEndTests
 {
     [Fact]
-    public void The_real_build_generated_the_family()
+    public void TheRealBuildGeneratedTheFamily()
     {
         // Read through locals: the analyzers want constants on the expected side only.
         string name = EndToEndFamily.Name;
@@ -30,7 +30,7 @@ public class EndToEndTests
     }
 
     [Fact]
-    public void The_real_build_generated_the_attribute_twin_with_the_same_numbers()
+    public void TheRealBuildGeneratedTheAttributeTwinWithTheSameNumbers()
     {
         string name = DeclaredEndToEndFamily.Name;
         long small = DeclaredEndToEndFamily.Small.Parameters, grown = DeclaredEndToEndFamily.Grown.Parameters;

@@ -36,7 +36,7 @@ public class FuzzTests(ITestOutputHelper output)
     private static readonly string Garbage = "\0\u0001\t\r\n\"'`{}[]:,-?&*!|>%@#<<\\/\u00e9\u03c4\u2028\ufeff\ud83d\ude42\uffff ";
 
     [Fact]
-    public void Mutated_specs_never_crash_the_generator()
+    public void MutatedSpecsNeverCrashTheGenerator()
     {
         var seed = File.ReadAllText(Path.Combine(RepoPaths.Examples, "TinyKjv.tfmodel.yaml"));
         var random = new Random(Seed);
@@ -103,7 +103,7 @@ public class FuzzTests(ITestOutputHelper output)
     /// crash the generator, and a family with a TFG error generates nothing.
     /// </summary>
     [Fact]
-    public void Mutated_attribute_declarations_never_crash_the_generator()
+    public void MutatedAttributeDeclarationsNeverCrashTheGenerator()
     {
         var attributeCases = AttributeCases;
         var random = new Random(Seed);

@@ -20,7 +20,7 @@ public class GeneratedCodeTests
     }
 
     [Fact]
-    public void The_150M_model_matches_numbers_computed_by_hand()
+    public void The150MModelMatchesNumbersComputedByHand()
     {
         var (run, family) = Generate("/examples/TokenFormer150M.tfmodel.yaml", Example("TokenFormer150M"), "TokenformerGen.Examples.TokenFormer150MFamily");
         Assert.Empty(run.CompileDiagnostics());
@@ -49,7 +49,7 @@ public class GeneratedCodeTests
     [InlineData("TokenFormer450M", 454_166_528L)]
     [InlineData("TokenFormer900M", 903_252_480L)]
     [InlineData("TokenFormer1_5B", 1_587_219_456L)]
-    public void The_released_models_have_the_published_parameter_counts(string name, long parameters)
+    public void TheReleasedModelsHaveThePublishedParameterCounts(string name, long parameters)
     {
         var (_, family) = Generate($"/examples/{name}.tfmodel.yaml", Example(name), $"TokenformerGen.Examples.{name}Family");
         Assert.Equal(parameters, family.Const<long>("Released", "Parameters"));
@@ -63,14 +63,14 @@ public class GeneratedCodeTests
     [InlineData("PaperProgressive", "P1_4B", 1_309_705_728L)] // Table 9: 8620 tokens
     [InlineData("GpuDemo", "Base354M", 353_503_232L)]
     [InlineData("GpuDemo", "Grown757M", 756_156_416L)]
-    public void The_progressive_families_have_the_paper_sizes(string name, string stage, long parameters)
+    public void TheProgressiveFamiliesHaveThePaperSizes(string name, string stage, long parameters)
     {
         var (_, family) = Generate($"/examples/{name}.tfmodel.yaml", Example(name), $"TokenformerGen.Examples.{name}Family");
         Assert.Equal(parameters, family.Const<long>(stage, "Parameters"));
     }
 
     [Fact]
-    public void Tau_fixed_keeps_the_parent_tau_across_zero_keys_growth()
+    public void TauFixedKeepsTheParentTauAcrossZeroKeysGrowth()
     {
         var (_, family) = Generate(Specs.Path, Specs.Tiny, "Test.Models.TinyFamily");
         Assert.Equal(Math.Sqrt(32), family.Const<double>("Small", "QkvTau"));
@@ -85,7 +85,7 @@ public class GeneratedCodeTests
     [Theory]
     [InlineData("sqrt_n", "zero_keys", 8.0, false)]
     [InlineData("fixed", "random", 8.0, false)]
-    public void Tau_is_the_stages_own_sqrt_n_otherwise(string tau, string growth, double largeQkvTau, bool preserves)
+    public void TauIsTheStagesOwnSqrtNOtherwise(string tau, string growth, double largeQkvTau, bool preserves)
     {
         var spec = Specs.Edit(
             (12, $"  pattention: {{ norm: l2_norm_gelu, tau: {tau}, epsilon: 0 }}"),
@@ -98,7 +98,7 @@ public class GeneratedCodeTests
     }
 
     [Fact]
-    public void The_spec_text_and_its_hash_are_embedded_exactly()
+    public void TheSpecTextAndItsHashAreEmbeddedExactly()
     {
         var spec = Specs.Tiny + "# \"quotes\", back\\slash, tab\t, τ, emoji 🙂\r\n";
         var (_, family) = Generate(Specs.Path, spec, "Test.Models.TinyFamily");
@@ -108,7 +108,7 @@ public class GeneratedCodeTests
     }
 
     [Fact]
-    public void Consumer_code_uses_the_constants_without_warnings()
+    public void ConsumerCodeUsesTheConstantsWithoutWarnings()
     {
         var consumer = CSharpSyntaxTree.ParseText(
             """
@@ -140,7 +140,7 @@ public class GeneratedCodeTests
     [InlineData("Test.Models.TinyLarge.GrowFrom(new Test.Models.TinySmall())", null)]                        // the edge Small → Large
     [InlineData("Test.Models.TinyLarge.GrowFrom(new Test.Models.TinyLarge())", "CS1503")]                    // Large → Large is no edge
     [InlineData("Test.Models.TinySmall.GrowFrom(new Test.Models.TinyLarge())", "CS0117")]                    // a root stage grows from nothing
-    public void Only_edges_of_the_schedule_compile_as_growths(string call, string? error)
+    public void OnlyEdgesOfTheScheduleCompileAsGrowths(string call, string? error)
     {
         var consumer = CSharpSyntaxTree.ParseText(
             "namespace Consumer { internal static class Grow { internal static object Run() => " + call + "; } }",

@@ -35,7 +35,7 @@ public class IncrementalTests
     ]);
 
     [Fact]
-    public void A_second_run_without_changes_reuses_every_step()
+    public void ASecondRunWithoutChangesReusesEveryStep()
     {
         var first = GeneratorHarness.Run([TinyFile, OtherFile], Declared);
         var second = GeneratorHarness.Run(first.Driver, Declared.Clone());
@@ -47,7 +47,7 @@ public class IncrementalTests
     }
 
     [Fact]
-    public void Editing_unrelated_csharp_regenerates_nothing()
+    public void EditingUnrelatedCsharpRegeneratesNothing()
     {
         var first = GeneratorHarness.Run([TinyFile, OtherFile], Declared);
         var edited = Declared.AddSyntaxTrees(
@@ -62,7 +62,7 @@ public class IncrementalTests
     }
 
     [Fact]
-    public void Editing_one_of_two_specs_regenerates_only_that_family()
+    public void EditingOneOfTwoSpecsRegeneratesOnlyThatFamily()
     {
         var first = GeneratorHarness.Run([TinyFile, OtherFile]);
         var editedOther = new InMemoryAdditionalText(OtherFile.Path, OtherFile.GetText()!.ToString().Replace("context: 64", "context: 128"));
@@ -84,7 +84,7 @@ public class IncrementalTests
     }
 
     [Fact]
-    public void Editing_the_attribute_declaration_regenerates_only_that_family()
+    public void EditingTheAttributeDeclarationRegeneratesOnlyThatFamily()
     {
         var first = GeneratorHarness.Run([TinyFile, OtherFile], Declared);
         var tree = Declared.SyntaxTrees.Single(t => t.FilePath == "/src/DeclaredFamily.cs");
@@ -101,7 +101,7 @@ public class IncrementalTests
     }
 
     [Fact]
-    public void Cached_models_hold_no_symbols_compilations_or_syntax()
+    public void CachedModelsHoldNoSymbolsCompilationsOrSyntax()
     {
         var invalid = new InMemoryAdditionalText("/specs/Bad.tfmodel.yaml", Specs.Edit((2, "family: Bad"), (10, "  heads: 5")));
         var invalidDeclared = Declared.AddSyntaxTrees(CSharpSyntaxTree.ParseText(

@@ -28,7 +28,7 @@ public class SchemaTests
 
     [Theory]
     [MemberData(nameof(Mappings))]
-    public void Keys_match_the_reader(string path, string[] keys)
+    public void KeysMatchTheReader(string path, string[] keys)
     {
         var node = Schema;
         foreach (var part in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
@@ -67,7 +67,7 @@ public class SchemaTests
     }
 
     [Fact]
-    public void Every_example_points_editors_at_the_schema()
+    public void EveryExamplePointsEditorsAtTheSchema()
     {
         foreach (var file in Directory.GetFiles(RepoPaths.Examples, "*.tfmodel.yaml"))
         {

@@ -15,7 +15,7 @@ public class YamlTests
     }
 
     [Fact]
-    public void Comments_and_blank_lines_are_ignored()
+    public void CommentsAndBlankLinesAreIgnored()
     {
         var spec = Specs.Edit(
             (6, "# the context\ncontext: 64   # tokens\n"),
@@ -24,7 +24,7 @@ public class YamlTests
     }
 
     [Fact]
-    public void Block_and_flow_styles_mean_the_same()
+    public void BlockAndFlowStylesMeanTheSame()
     {
         var block = Specs.Edit((17, "    tokens:\n      qkv: 32\n      proj: 32\n      ffn: 128"));
         var family = Generate(block);
@@ -33,7 +33,7 @@ public class YamlTests
     }
 
     [Fact]
-    public void Aliases_reuse_an_anchored_value()
+    public void AliasesReuseAnAnchoredValue()
     {
         var spec = Specs.Edit(
             (17, "    tokens: &small { qkv: 32, proj: 32, ffn: 128 }"),
@@ -44,7 +44,7 @@ public class YamlTests
     }
 
     [Fact]
-    public void Merge_keys_take_a_base_and_explicit_keys_win()
+    public void MergeKeysTakeABaseAndExplicitKeysWin()
     {
         var spec = Specs.Edit(
             (7, "x-base: &base { qkv: 32, proj: 32, ffn: 128 }\nx-more: &more { ffn: 999, proj: 48 }\narchitecture:"),
@@ -58,7 +58,7 @@ public class YamlTests
     }
 
     [Fact]
-    public void An_unknown_key_reached_through_a_merge_is_reported_where_it_is_written()
+    public void AnUnknownKeyReachedThroughAMergeIsReportedWhereItIsWritten()
     {
         var spec = Specs.Edit(
             (7, "x-base: &base { qkv: 32, proj: 32, ffn: 128, bias: 1 }\narchitecture:"),
@@ -68,14 +68,14 @@ public class YamlTests
     }
 
     [Fact]
-    public void An_alias_before_its_anchor_is_an_error_not_a_crash()
+    public void AnAliasBeforeItsAnchorIsAnErrorNotACrash()
     {
         var run = GeneratorHarness.Run((Specs.Path, Specs.Edit((17, "    tokens: *later"))));
         Assert.Equal(("TFG0001", Specs.Path, 17, 13), GeneratorHarness.Where(Assert.Single(run.Diagnostics)));
     }
 
     [Fact]
-    public void A_merge_of_a_scalar_is_a_type_error()
+    public void AMergeOfAScalarIsATypeError()
     {
         var run = GeneratorHarness.Run((Specs.Path, Specs.Edit((17, "    tokens: { <<: 5, qkv: 32, proj: 32, ffn: 128 }"))));
         Assert.Equal(("TFG0103", Specs.Path, 17, 19), GeneratorHarness.Where(Assert.Single(run.Diagnostics)));
@@ -88,7 +88,7 @@ public class YamlTests
     [InlineData(".5", 0.5)]
     [InlineData("1", 1.0)]
     [InlineData("+2.5E+1", 25.0)]
-    public void Numbers_in_decimal_and_exponent_form(string literal, double expected)
+    public void NumbersInDecimalAndExponentForm(string literal, double expected)
     {
         var spec = Specs.Edit((18, $"    train: {{ tokens: 100_000, learning_rate: {literal}, warmup: 0.01, batch: 8 }}"));
         Assert.Equal(expected, Generate(spec).Const<double>("Small", "LearningRate"));
@@ -99,7 +99,7 @@ public class YamlTests
     [InlineData("2e6", 2_000_000L)]
     [InlineData("300e9", 300_000_000_000L)]
     [InlineData("1_000", 1_000L)]
-    public void Integers_may_use_underscores_and_integral_exponents(string literal, long expected)
+    public void IntegersMayUseUnderscoresAndIntegralExponents(string literal, long expected)
     {
         var spec = Specs.Edit((18, $"    train: {{ tokens: {literal}, learning_rate: 6e-4, warmup: 0.01, batch: 8 }}"));
         Assert.Equal(expected, Generate(spec).Const<long>("Small", "TrainTokens"));
@@ -116,14 +116,14 @@ public class YamlTests
     [InlineData("20000000", "TFG0105")]                  // beyond the supported maximum
     [InlineData("[64]", "TFG0103")]
     [InlineData("~", "TFG0103")]                         // null
-    public void Bad_integers_are_diagnostics(string literal, string id)
+    public void BadIntegersAreDiagnostics(string literal, string id)
     {
         var run = GeneratorHarness.Run((Specs.Path, Specs.Edit((6, "context: " + literal))));
         Assert.Equal((id, Specs.Path, 6, 10), GeneratorHarness.Where(Assert.Single(run.Diagnostics)));
     }
 
     [Fact]
-    public void An_empty_value_is_located_right_after_its_key()
+    public void AnEmptyValueIsLocatedRightAfterItsKey()
     {
         var run = GeneratorHarness.Run((Specs.Path, Specs.Edit((6, "context:"))));
         Assert.Equal(("TFG0103", Specs.Path, 6, 9), GeneratorHarness.Where(Assert.Single(run.Diagnostics)));
@@ -135,14 +135,14 @@ public class YamlTests
     [InlineData(".nan", "TFG0103")]
     [InlineData("-0.5", "TFG0201")]
     [InlineData("true", "TFG0103")]
-    public void Bad_numbers_are_diagnostics(string literal, string id)
+    public void BadNumbersAreDiagnostics(string literal, string id)
     {
         var run = GeneratorHarness.Run((Specs.Path, Specs.Edit((11, $"  rotary: {{ fraction: 0.25, base: {literal} }}"))));
         Assert.Equal((id, Specs.Path, 11, 35), GeneratorHarness.Where(Assert.Single(run.Diagnostics)));
     }
 
     [Fact]
-    public void All_errors_of_a_file_arrive_in_one_build()
+    public void AllErrorsOfAFileArriveInOneBuild()
     {
         var spec = Specs.Edit(
             (4, "tokenizer: bpe"),                                   // TFG0104
@@ -163,7 +163,7 @@ public class YamlTests
     }
 
     [Fact]
-    public void Extension_keys_at_the_top_hold_anchors_and_are_otherwise_ignored()
+    public void ExtensionKeysAtTheTopHoldAnchorsAndAreOtherwiseIgnored()
     {
         var spec = Specs.Edit((1, "schema: tokenformer/v1\nx-notes: { anything: [1, 2, 3] }"));
         Assert.Equal("Tiny", Generate(spec).Const<string>("Name"));
@@ -172,14 +172,14 @@ public class YamlTests
     [Theory]
     [InlineData("")]
     [InlineData("# only a comment\n")]
-    public void An_empty_file_lacks_a_schema(string text)
+    public void AnEmptyFileLacksASchema(string text)
     {
         var run = GeneratorHarness.Run((Specs.Path, text));
         Assert.Equal(("TFG0004", Specs.Path, 1, 1), GeneratorHarness.Where(Assert.Single(run.Diagnostics)));
     }
 
     [Fact]
-    public void A_control_character_is_a_syntax_error_not_a_crash()
+    public void AControlCharacterIsASyntaxErrorNotACrash()
     {
         // Found by the fuzz test: YamlDotNet throws InvalidOperationException on NUL inside a flow mapping.
         var run = GeneratorHarness.Run((Specs.Path, Specs.Edit((5, "vocab: { size: 256, pad_to_mult\0iple: 64 }"))));
@@ -187,14 +187,14 @@ public class YamlTests
     }
 
     [Fact]
-    public void A_second_document_is_rejected()
+    public void ASecondDocumentIsRejected()
     {
         var run = GeneratorHarness.Run((Specs.Path, Specs.Tiny + "---\nfamily: Other\n"));
         Assert.Equal(("TFG0002", Specs.Path, 23, 1), GeneratorHarness.Where(Assert.Single(run.Diagnostics)));
     }
 
     [Fact]
-    public void Files_with_other_extensions_are_not_specs()
+    public void FilesWithOtherExtensionsAreNotSpecs()
     {
         var run = GeneratorHarness.Run(("/specs/Tiny.yaml", Specs.Tiny), ("/specs/notes.txt", "garbage: ["));
         Assert.Empty(run.Diagnostics);

@@ -65,7 +65,7 @@ public class ElfRefusalTests
 
     [Theory]
     [MemberData(nameof(DamagedFiles))]
-    public void MarkVersionNeedWeak_RefusesDamagedFiles(string why, byte[] content, string problem)
+    public void MarkVersionNeedWeakRefusesDamagedFiles(string why, byte[] content, string problem)
     {
         using var temp = new TempFolder();
         string path = temp.File("damaged.so");
@@ -96,7 +96,7 @@ public class ElfRefusalTests
 
     [Theory]
     [MemberData(nameof(DamagedDefinitions))]
-    public void DefinesVersion_RefusesDamagedFiles(string why, byte[] content, string problem)
+    public void DefinesVersionRefusesDamagedFiles(string why, byte[] content, string problem)
     {
         using var temp = new TempFolder();
         string path = temp.File("damaged.so");

@@ -41,7 +41,7 @@ public class ElfVersionPatcherTests
     [Theory]
     [InlineData((ushort)0x0, (ushort)0x2)]
     [InlineData((ushort)0x4, (ushort)0x6)]      // VER_FLG_INFO is kept
-    public void MarkVersionNeedWeak_ChangesExactlyTheFlagsOfThatNeed(ushort before, ushort after)
+    public void MarkVersionNeedWeakChangesExactlyTheFlagsOfThatNeed(ushort before, ushort after)
     {
         SyntheticElf elf = TypicalImage(before);
         using var temp = new TempFolder();
@@ -63,7 +63,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void MarkVersionNeedWeak_IsIdempotent()
+    public void MarkVersionNeedWeakIsIdempotent()
     {
         using var temp = new TempFolder();
         string path = temp.File("synthetic.so");
@@ -80,7 +80,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void MarkVersionNeedWeak_OnAlreadyWeakInput_LeavesTheFileAlone()
+    public void MarkVersionNeedWeakOnAlreadyWeakInputLeavesTheFileAlone()
     {
         using var temp = new TempFolder();
         string path = temp.File("synthetic.so");
@@ -91,7 +91,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void FindVersionNeedFlags_ReturnsTheOffsetTheBuilderWrote()
+    public void FindVersionNeedFlagsReturnsTheOffsetTheBuilderWrote()
     {
         SyntheticElf elf = TypicalImage();
         Assert.Equal(elf.FlagsOffsets[(Libstdcxx, Glibcxx332)], ElfVersionPatcher.FindVersionNeedFlags("synthetic.so", elf.Bytes, Libstdcxx, Glibcxx332));
@@ -112,7 +112,7 @@ public class ElfVersionPatcherTests
 
     [Theory]
     [MemberData(nameof(ImagesNotNeedingTheVersion))]
-    public void MarkVersionNeedWeak_WhenNotNeeded_ReturnsNotNeededAndLeavesTheFileAlone(string why, string[] need)
+    public void MarkVersionNeedWeakWhenNotNeededReturnsNotNeededAndLeavesTheFileAlone(string why, string[] need)
     {
         var builder = new SyntheticElfBuilder().Define("libself.so");
         if (need.Length > 0) builder.Need(need[0], new NeededVersion(need[1]));
@@ -130,7 +130,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void DefinesVersion_ReadsVerdefNames()
+    public void DefinesVersionReadsVerdefNames()
     {
         SyntheticElf elf = new SyntheticElfBuilder()
             .Define("libstdc++.so.6").Define("GLIBCXX_3.4").Define("GLIBCXX_3.4.30").Define("CXXABI_1.3")
@@ -149,7 +149,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void DefinesVersion_WithoutVerdefSection_IsFalse()
+    public void DefinesVersionWithoutVerdefSectionIsFalse()
     {
         using var temp = new TempFolder();
         string path = temp.File("synthetic.so");
@@ -158,7 +158,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void MarkVersionNeedWeak_KeepsTheFileMode()
+    public void MarkVersionNeedWeakKeepsTheFileMode()
     {
         if (OperatingSystem.IsWindows()) return;
         using var temp = new TempFolder();
@@ -172,7 +172,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void MarkVersionNeedWeak_ThroughAHardLink_LeavesTheOtherNameAlone()
+    public void MarkVersionNeedWeakThroughAHardLinkLeavesTheOtherNameAlone()
     {
         if (!OperatingSystem.IsLinux()) return;
         using var temp = new TempFolder();
@@ -192,7 +192,7 @@ public class ElfVersionPatcherTests
     }
 
     [Fact]
-    public void MarkVersionNeedWeak_ThroughASymbolicLink_ReplacesTheLinkNotItsTarget()
+    public void MarkVersionNeedWeakThroughASymbolicLinkReplacesTheLinkNotItsTarget()
     {
         // MSBuild can symlink copy-local files into bin/ (CreateSymbolicLinksForCopyFilesToOutputDirectoryIfPossible).
         if (OperatingSystem.IsWindows()) return;

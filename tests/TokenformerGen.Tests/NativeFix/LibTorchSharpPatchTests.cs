@@ -27,7 +27,7 @@ public class LibTorchSharpPatchTests
     }
 
     [LinuxX64Fact]
-    public void PatchesACopy_AndLeavesTheNuGetCacheAlone()
+    public void PatchesACopyAndLeavesTheNuGetCacheAlone()
     {
         string cache = NuGetCacheLibrary();
         string cacheHash = Sha256(cache);
@@ -43,7 +43,7 @@ public class LibTorchSharpPatchTests
     }
 
     [LinuxX64Fact]
-    public void PatchingAHardLinkToTheNuGetCache_LeavesTheCacheAlone()
+    public void PatchingAHardLinkToTheNuGetCacheLeavesTheCacheAlone()
     {
         string cache = NuGetCacheLibrary();
         string cacheHash = Sha256(cache);
@@ -95,7 +95,7 @@ public class LibTorchSharpPatchTests
     }
 
     [LinuxX64Fact]
-    public void ALibraryThatDoesNotNeedTheVersion_IsNotNeededAndUntouched()
+    public void ALibraryThatDoesNotNeedTheVersionIsNotNeededAndUntouched()
     {
         string cache = NuGetCacheLibrary();
         using var temp = new TempFolder();
@@ -121,7 +121,7 @@ public class LibTorchSharpPatchTests
     }
 
     [LinuxX64Fact]
-    public void DefinesVersion_AgreesWithTheProbeOnTheSystemLibstdcxx()
+    public void DefinesVersionAgreesWithTheProbeOnTheSystemLibstdcxx()
     {
         string? system = SystemLibstdcxx();
         if (system is null) return;
@@ -132,7 +132,7 @@ public class LibTorchSharpPatchTests
     }
 
     [LinuxX64Fact]
-    public void TheLibraryThisProcessLoaded_IsPatched_AndTorchRuns()
+    public void TheLibraryThisProcessLoadedIsPatchedAndTorchRuns()
     {
         Assert.Equal(2f, ones(2).sum().item<float>());
 

@@ -41,7 +41,7 @@ public class PatchTaskTests
         LibTorchSharpPatchTests.SystemLibstdcxx() is string system && ElfProbe.Definitions(File.ReadAllBytes(system)).Contains(Glibcxx332);
 
     [Fact]
-    public void NoFiles_Succeeds()
+    public void NoFilesSucceeds()
     {
         var (result, engine) = Run();
         Assert.True(result);
@@ -49,7 +49,7 @@ public class PatchTaskTests
     }
 
     [Fact]
-    public void PatchesASyntheticLibrary_ThenReportsItAlreadyWeak()
+    public void PatchesASyntheticLibraryThenReportsItAlreadyWeak()
     {
         using var temp = new TempFolder();
         string path = temp.File("libLibTorchSharp.so");
@@ -96,7 +96,7 @@ public class PatchTaskTests
     }
 
     [Fact]
-    public void CorruptAndMissingFiles_FailTheTaskWithAnError_ButTheOthersAreStillPatched()
+    public void CorruptAndMissingFilesFailTheTaskWithAnErrorButTheOthersAreStillPatched()
     {
         if (SystemProvidesVersion) return;   // the task then never opens the files
         using var temp = new TempFolder();
