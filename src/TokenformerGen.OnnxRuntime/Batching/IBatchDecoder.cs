@@ -1,0 +1,34 @@
+namespace TokenformerGen.OnnxRuntime.Batching;
+
+/// <summary>
+/// The seam between <see cref="ContinuousBatcher"/> and a graph: start a sequence from its prompt, then advance any set
+/// of started sequences by one token each in one call. Rows are disposed when their sequence leaves the batch.
+/// </summary>
+/// <remarks>
+/// Called from the batcher's one decoding thread only. An implementation decides how rows of different lengths share a
+/// run: <see cref="OrtBatchDecoder"/> runs together the rows that hold the same number of positions.
+/// </remarks>
+public interface IBatchDecoder : IDisposable
+{
+    /// <summary>Positions a row may hold (prompt plus generated tokens).</summary>
+    int Context { get; }
+
+    /// <summary>Logits per position (the padded vocabulary).</summary>
+    int Logits { get; }
+
+    /// <summary>Runs <paramref name="prompt"/> through an empty cache and returns the new row with its last position's logits.</summary>
+    (IDecoderRow Row, float[] Logits) Start(IReadOnlyList<long> prompt);
+
+    /// <summary>
+    /// Feeds <paramref name="tokens"/>[i] to <paramref name="rows"/>[i], each after the positions that row holds, and
+    /// returns the logits row-major <c>[rows, Logits]</c>.
+    /// </summary>
+    float[] Step(IReadOnlyList<IDecoderRow> rows, IReadOnlyList<long> tokens);
+}
+
+/// <summary>One sequence of an <see cref="IBatchDecoder"/>: its cached positions. Disposing it frees them.</summary>
+public interface IDecoderRow : IDisposable
+{
+    /// <summary>Positions the row holds.</summary>
+    int Length { get; }
+}

@@ -1,0 +1,57 @@
+using TokenformerGen.Serving.Tests.Infrastructure;
+
+namespace TokenformerGen.Serving.Tests;
+
+/// <summary>Concurrent requests share decoding steps, each still gets its own tokens, and a client that leaves frees its place.</summary>
+public sealed class BatchingTests
+{
+    [Fact]
+    public async Task ConcurrentRequestsAreDecodedInOneBatchAndEachGetsItsOwnText()
+    {
+        await using var served = await ServedModel.StartAsync(new(MaxBatch: 8, QueueCapacity: 8), gated: true);
+        // Three prompts of one length and one longer: rows at different lengths share the step too.
+        (string Prompt, double Temperature, long Seed)[] requests = [("the king", 0.9, 1), ("the lord", 0.9, 2), ("and then", 0, 3), ("in the beginning", 1.1, 4)];
+        var replies = requests.Select(r => served.PostAsync("/v1/completions",
+            new { model = ChatModel.Id, r.Prompt, max_tokens = 30, temperature = r.Temperature, seed = r.Seed, ignore_eos = true })).ToList();
+        await served.UntilAsync(s => s.Submitted == requests.Length, "all submitted");   // the first prompt's run waits at the gate
+        served.Gate!.Open();
+
+        for (var i = 0; i < requests.Length; i++)
+        {
+            var body = await ServedModel.JsonAsync(await replies[i]);
+            Assert.Equal(30, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+            Assert.Equal(ChatModel.Continue(requests[i].Prompt, 30, requests[i].Temperature, 0, requests[i].Seed, ignoreEndOfText: true).Text, body.GetProperty("choices")[0].GetProperty("text").GetString());
+        }
+        var statistics = served.Statistics;
+        Assert.Equal(requests.Length, statistics.LargestStep);
+        Assert.Equal(requests.Length, statistics.Finished);
+        Assert.Equal(29, statistics.Steps);   // every request's 29 steps after its first token, taken together
+    }
+
+    [Fact]
+    public async Task AClientThatDisconnectsMidStreamLeavesTheBatch()
+    {
+        await using var served = await ServedModel.StartAsync(gated: true);
+        using var leaving = new CancellationTokenSource();
+        var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
+        {
+            Content = System.Net.Http.Json.JsonContent.Create(new { model = ChatModel.Id, prompt = "the king", max_tokens = 50, stream = true, ignore_eos = true }),
+        };
+        served.Gate!.Release(2);   // the prompt and one step: two tokens
+        var response = await served.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, leaving.Token);
+        var reader = new StreamReader(await response.Content.ReadAsStreamAsync(leaving.Token));
+        Assert.StartsWith("data: {", await reader.ReadLineAsync(leaving.Token));
+        await served.UntilAsync(s => s.Steps == 1, "one step");
+
+        leaving.Cancel();   // the client goes away, closing its connection
+        response.Dispose();
+        for (var i = 0; i < 3000 && served.Statistics.Cancelled == 0; i++)
+        {
+            if (i % 10 == 0) served.Gate.Release(1);   // steps go on while the server has not noticed yet
+            await Task.Delay(10);
+        }
+        await served.UntilAsync(s => s.Cancelled == 1 && s.Running == 0, "cancelled");
+        Assert.True(served.Statistics.Steps < 49, $"{served.Statistics.Steps} steps: the sequence ran on");
+        Assert.Equal(0, served.Statistics.Finished);
+    }
+}
