@@ -29,15 +29,9 @@ public sealed class OnnxChatClient : IChatClient
     /// <param name="options">Batch and queue limits.</param>
     /// <param name="threads">ONNX Runtime's intra-op threads (null: one per core).</param>
     public OnnxChatClient(string folder, BatcherOptions? options = null, int? threads = null)
-        : this(Open(folder, options, threads))
+        : this(new BatchedTextGenerator(OnnxTokenformer.Load(folder, threads), options: options))
     {
         _ownsGenerator = true;
-    }
-
-    private static BatchedTextGenerator Open(string folder, BatcherOptions? options, int? threads)
-    {
-        var model = OnnxTokenformer.Load(folder, threads);
-        return new BatchedTextGenerator(model, $"{model.Card.Family}/{model.Card.Stage}", options);
     }
 
     /// <summary>Provider <c>tokenformergen-onnx</c> and the model's id.</summary>

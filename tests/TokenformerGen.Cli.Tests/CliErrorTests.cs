@@ -231,4 +231,14 @@ public sealed class CliErrorTests
         Fails(2, "go with --checkpoint", "generate", "--onnx", OnnxTests.ExportedLarge, "--precision", "bf16");
         Fails(2, "give one of --official DIR, --neox DIR and --onnx DIR", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", notes, "--official", notes);
     }
+
+    [Fact]
+    public void ServeOptionsAndFoldersThatDoNotFit()
+    {
+        Fails(1, "host 'example.invalid' is not an IP address or localhost", "serve", "--onnx", OnnxTests.ExportedLarge, "--host", "example.invalid");
+        Fails(1, "port 70000 is not between 0 and 65535", "serve", "--onnx", OnnxTests.ExportedLarge, "--port", "70000");
+        Fails(1, "--max-batch 0: give at least 1", "serve", "--onnx", OnnxTests.ExportedLarge, "--max-batch", "0");
+        Fails(1, "does not exist", "serve", "--onnx", Path.Combine(TestData.Root, "no-such-export"));
+        Fails(1, "is not a folder written by export --onnx", "serve", "--onnx", TestData.NewDirectory("serve-empty"), "--port", "0");
+    }
 }

@@ -33,9 +33,12 @@ public sealed class BatchedTextGenerator : IDisposable
     private readonly bool _ownsModel;
     private readonly IDisposable? _model;
 
-    /// <summary>Serves <paramref name="model"/> (the generator owns it from now on) under the id <paramref name="modelId"/>.</summary>
-    public BatchedTextGenerator(OnnxTokenformer model, string modelId, BatcherOptions? options = null, int? maxTokens = null)
-        : this(new OrtBatchDecoder(model), model.Tokenizer, modelId, options, maxTokens)
+    /// <summary>
+    /// Serves <paramref name="model"/> (the generator owns it from now on) under the id <paramref name="modelId"/>, by
+    /// default its card's <c>Family/Stage</c>.
+    /// </summary>
+    public BatchedTextGenerator(OnnxTokenformer model, string? modelId = null, BatcherOptions? options = null, int? maxTokens = null)
+        : this(new OrtBatchDecoder(model), model.Tokenizer, modelId ?? $"{model.Card.Family}/{model.Card.Stage}", options, maxTokens)
     {
         _model = model;
         _ownsModel = true;
