@@ -105,6 +105,7 @@ public static class TokenformerEndpoints
         response.Headers.CacheControl = "no-cache";
         response.Headers["X-Accel-Buffering"] = "no";
         await response.StartAsync(aborted).ConfigureAwait(false);
+        await response.Body.FlushAsync(aborted).ConfigureAwait(false);   // the headers now, before the first token
         async Task Send(string data)
         {
             await response.WriteAsync($"data: {data}\n\n", aborted).ConfigureAwait(false);

@@ -29,29 +29,57 @@ public sealed class BatchingTests
     }
 
     [Fact]
+    public async Task RequestsJoinARunningBatchAtTheirOwnPositionsAndLeaveItWhenDone()
+    {
+        await using var served = await ServedModel.StartAsync(new(MaxBatch: 4, QueueCapacity: 4), gated: true);
+        var first = served.PostAsync("/v1/completions", new { model = ChatModel.Id, prompt = "in the beginning", max_tokens = 30, temperature = 0.9, seed = 1, ignore_eos = true });
+        served.Gate!.Release(6);   // its prompt and five steps alone
+        await served.UntilAsync(s => s.Steps == 5, "five steps");
+        (string Prompt, int MaxTokens, long Seed)[] joining = [("and", 8, 2), ("the lord said", 12, 3)];
+        var later = joining.Select(j => served.PostAsync("/v1/completions",
+            new { model = ChatModel.Id, prompt = j.Prompt, max_tokens = j.MaxTokens, temperature = 0.9, seed = j.Seed, ignore_eos = true })).ToList();
+        await served.UntilAsync(s => s.Submitted == 3, "both submitted");
+        served.Gate.Open();
+
+        Assert.Equal(ChatModel.Continue("in the beginning", 30, 0.9, 0, 1, ignoreEndOfText: true).Text, await TextAsync(await first));
+        for (var i = 0; i < joining.Length; i++)
+            Assert.Equal(ChatModel.Continue(joining[i].Prompt, joining[i].MaxTokens, 0.9, 0, joining[i].Seed, ignoreEndOfText: true).Text, await TextAsync(await later[i]));
+        Assert.Equal(3, served.Statistics.LargestStep);
+        Assert.Equal(29, served.Statistics.Steps);   // the first request's steps; the others' all fell within them
+    }
+
+    private static async Task<string?> TextAsync(HttpResponseMessage response)
+        => (await ServedModel.JsonAsync(response)).GetProperty("choices")[0].GetProperty("text").GetString();
+
+    [Fact]
     public async Task AClientThatDisconnectsMidStreamLeavesTheBatch()
     {
         await using var served = await ServedModel.StartAsync(gated: true);
         using var leaving = new CancellationTokenSource();
         var request = new HttpRequestMessage(HttpMethod.Post, "/v1/completions")
         {
-            Content = System.Net.Http.Json.JsonContent.Create(new { model = ChatModel.Id, prompt = "the king", max_tokens = 50, stream = true, ignore_eos = true }),
+            Content = System.Net.Http.Json.JsonContent.Create(new { model = ChatModel.Id, prompt = "the king", max_tokens = 50, temperature = 1.0, seed = 2, stream = true, ignore_eos = true }),
         };
-        served.Gate!.Release(2);   // the prompt and one step: two tokens
         var response = await served.Client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, leaving.Token);
         var reader = new StreamReader(await response.Content.ReadAsStreamAsync(leaving.Token));
-        Assert.StartsWith("data: {", await reader.ReadLineAsync(leaving.Token));
-        await served.UntilAsync(s => s.Steps == 1, "one step");
+        var first = reader.ReadLineAsync(leaving.Token).AsTask();
+        for (var i = 0; i < 49 && !first.IsCompleted; i++)
+        {
+            served.Gate!.Release(1);   // the prompt, then steps, until the text has a whole character to send
+            await Task.WhenAny(first, Task.Delay(100));
+        }
+        Assert.StartsWith("data: {", await first);
 
         leaving.Cancel();   // the client goes away, closing its connection
         response.Dispose();
+        var stepsWhenLeft = served.Statistics.Steps;
         for (var i = 0; i < 3000 && served.Statistics.Cancelled == 0; i++)
         {
-            if (i % 10 == 0) served.Gate.Release(1);   // steps go on while the server has not noticed yet
+            if (i % 10 == 0) served.Gate!.Release(1);   // steps go on while the server has not noticed yet
             await Task.Delay(10);
         }
         await served.UntilAsync(s => s.Cancelled == 1 && s.Running == 0, "cancelled");
-        Assert.True(served.Statistics.Steps < 49, $"{served.Statistics.Steps} steps: the sequence ran on");
+        Assert.True(stepsWhenLeft < 10 && served.Statistics.Steps < 49, $"{stepsWhenLeft} steps when the client left, {served.Statistics.Steps} in all: the sequence ran on");
         Assert.Equal(0, served.Statistics.Finished);
     }
 }

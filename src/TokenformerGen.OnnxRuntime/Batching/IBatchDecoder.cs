@@ -5,8 +5,8 @@ namespace TokenformerGen.OnnxRuntime.Batching;
 /// of started sequences by one token each in one call. Rows are disposed when their sequence leaves the batch.
 /// </summary>
 /// <remarks>
-/// Called from the batcher's one decoding thread only. An implementation decides how rows of different lengths share a
-/// run: <see cref="OrtBatchDecoder"/> runs together the rows that hold the same number of positions.
+/// Called from the batcher's one decoding thread only. Rows hold different numbers of positions; an implementation
+/// decides how they share a run (<see cref="OrtBatchDecoder"/>: one run of a graph with an attention mask).
 /// </remarks>
 public interface IBatchDecoder : IDisposable
 {
@@ -26,9 +26,5 @@ public interface IBatchDecoder : IDisposable
     float[] Step(IReadOnlyList<IDecoderRow> rows, IReadOnlyList<long> tokens);
 }
 
-/// <summary>One sequence of an <see cref="IBatchDecoder"/>: its cached positions. Disposing it frees them.</summary>
-public interface IDecoderRow : IDisposable
-{
-    /// <summary>Positions the row holds.</summary>
-    int Length { get; }
-}
+/// <summary>One sequence of an <see cref="IBatchDecoder"/>: its cached positions. Disposing it takes it out of the batch and frees them.</summary>
+public interface IDecoderRow : IDisposable;

@@ -1,33 +1,39 @@
-using Microsoft.ML.OnnxRuntime;
-using Microsoft.ML.OnnxRuntime.Tensors;
-
 namespace TokenformerGen.OnnxRuntime.Batching;
 
 /// <summary>
-/// <see cref="IBatchDecoder"/> over an <see cref="OnnxTokenformer"/> whose graph takes no attention mask: each row keeps
-/// its own one-row <see cref="OrtKvCache"/>, and a step runs the rows that hold the same number of positions as one
-/// batch (their caches copied side by side for the run and split back after it); rows at different lengths run one
-/// group after another.
+/// <see cref="IBatchDecoder"/> over an <see cref="OnnxTokenformer"/>: one batched <see cref="OrtKvCache"/> whose rows sit
+/// at their own positions (the graph's attention mask). A prompt runs in a one-row cache of its own; at the next step
+/// that row joins the batch (<see cref="OrtKvCache.Add"/>), and a row leaves it when disposed
+/// (<see cref="OrtKvCache.Remove"/>). Each step is one run of the graph for every row, whatever their lengths.
 /// </summary>
 /// <remarks>
-/// The copies cost two passes over the group's cached keys and values per step, small beside the weights a step reads.
-/// A graph with an attention mask lets rows at any lengths share one run; this class is the place to use it.
+/// Joining and leaving copy the batch's cache once each, between steps; a step copies nothing. The cache is at most
+/// as wide as its longest row, so its memory is bounded by rows × context.
 /// </remarks>
 public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
 {
+    private readonly OrtKvCache _batch = new(model.Card, 0);
+    private readonly List<Row> _members = [];   // the batch's rows in cache order
+
     /// <inheritdoc/>
     public int Context => (int)model.Card.Context;
 
     /// <inheritdoc/>
     public int Logits => (int)model.Card.PaddedVocabulary;
 
+    /// <summary>Rows in the batched cache now (rows started but not yet stepped are not in it).</summary>
+    public int BatchedRows => _batch.Batch;
+
+    /// <summary>Columns of the batched cache now: its longest row, plus padding every row still shares.</summary>
+    public int BatchedColumns => _batch.Length;
+
     /// <inheritdoc/>
     public (IDecoderRow Row, float[] Logits) Start(IReadOnlyList<long> prompt)
     {
-        var row = new Row(model.CreateCache());
+        var row = new Row(this, model.CreateCache());
         try
         {
-            return (row, model.Run(prompt.ToArray(), row.Cache, lastPositionOnly: true));
+            return (row, model.Run(prompt.ToArray(), row.Own!, lastPositionOnly: true));
         }
         catch
         {
@@ -37,72 +43,59 @@ public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
     }
 
     /// <inheritdoc/>
+    /// <exception cref="ArgumentException">The rows are not every live row of this decoder, or there are not as many tokens.</exception>
     public float[] Step(IReadOnlyList<IDecoderRow> rows, IReadOnlyList<long> tokens)
     {
         if (rows.Count != tokens.Count) throw new ArgumentException($"{rows.Count} rows but {tokens.Count} tokens.", nameof(tokens));
-        var logits = new float[rows.Count * Logits];
-        foreach (var group in Enumerable.Range(0, rows.Count).GroupBy(i => rows[i].Length))
-        {
-            var members = group.ToArray();
-            var caches = members.Select(i => ((Row)rows[i]).Cache).ToArray();
-            var ids = members.Select(i => tokens[i]).ToArray();
-            var result = caches.Length == 1 ? model.Run(ids, caches[0], lastPositionOnly: true) : RunTogether(caches, ids);
-            for (var m = 0; m < members.Length; m++)
-                result.AsSpan(m * Logits, Logits).CopyTo(logits.AsSpan(members[m] * Logits));
-        }
+        foreach (var row in rows.Cast<Row>().Where(r => r.Own is not null)) Join(row);
+        if (rows.Count != _members.Count || rows.Any(r => r is not Row { Decoder: var d } || d != this))
+            throw new ArgumentException($"A step takes every row of the batch: {rows.Count} given, {_members.Count} in it.", nameof(rows));
+        var ids = new long[rows.Count];
+        for (var i = 0; i < rows.Count; i++) ids[_members.IndexOf((Row)rows[i])] = tokens[i];
+        var batched = model.Run(ids, _batch, lastPositionOnly: true);
+        var logits = new float[batched.Length];
+        for (var i = 0; i < rows.Count; i++)
+            batched.AsSpan(_members.IndexOf((Row)rows[i]) * Logits, Logits).CopyTo(logits.AsSpan(i * Logits));
         return logits;
     }
 
-    // One run over caches of equal length: their past side by side in a batched cache, then each row's slice of the
-    // present back into its own cache.
-    private float[] RunTogether(OrtKvCache[] caches, long[] ids)
+    private void Join(Row row)
     {
-        using var batched = model.CreateCache(caches.Length);
-        var values = caches[0].Past.Count;
-        batched.Replace([.. Enumerable.Range(0, values).Select(v => Concatenate(caches.Select(c => c.Past[v]).ToArray()))], caches[0].Length);
-        var logits = model.Run(ids, batched, lastPositionOnly: true);
-        for (var r = 0; r < caches.Length; r++)
-            caches[r].Replace([.. batched.Past.Select(value => Slice(value, r, caches.Length))], 1);
-        return logits;
+        _batch.Add(row.Own!);
+        row.Own!.Dispose();
+        row.Own = null;
+        _members.Add(row);
     }
 
-    private static OrtValue Concatenate(OrtValue[] rows)
+    private void Leave(Row row)
     {
-        var shape = rows[0].GetTensorTypeAndShape().Shape;
-        shape[0] = rows.Length;
-        var joined = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, shape);
-        var target = joined.GetTensorMutableDataAsSpan<float>();
-        var offset = 0;
-        foreach (var row in rows)
+        var index = _members.IndexOf(row);
+        if (index < 0) return;
+        _batch.Remove(index);
+        _members.RemoveAt(index);
+    }
+
+    /// <summary>Frees the batched cache; the model stays the caller's.</summary>
+    public void Dispose() => _batch.Dispose();
+
+    // A sequence: in its own one-row cache from its prompt until its first step, in the batch after.
+    private sealed class Row(OrtBatchDecoder decoder, OrtKvCache own) : IDecoderRow
+    {
+        public OrtBatchDecoder Decoder { get; } = decoder;
+
+        public OrtKvCache? Own { get; set; } = own;
+
+        public void Dispose()
         {
-            var source = row.GetTensorDataAsSpan<float>();
-            source.CopyTo(target[offset..]);
-            offset += source.Length;
+            if (Own is { } own)
+            {
+                own.Dispose();
+                Own = null;
+            }
+            else
+            {
+                Decoder.Leave(this);
+            }
         }
-        return joined;
-    }
-
-    private static OrtValue Slice(OrtValue batch, int row, int rows)
-    {
-        var shape = batch.GetTensorTypeAndShape().Shape;
-        shape[0] = 1;
-        var slice = OrtValue.CreateAllocatedTensorValue(OrtAllocator.DefaultInstance, TensorElementType.Float, shape);
-        var target = slice.GetTensorMutableDataAsSpan<float>();
-        batch.GetTensorDataAsSpan<float>().Slice(row * target.Length, target.Length).CopyTo(target);
-        return slice;
-    }
-
-    /// <summary>The model stays the caller's: disposing the decoder leaves it loaded.</summary>
-    public void Dispose()
-    {
-    }
-
-    private sealed class Row(OrtKvCache cache) : IDecoderRow
-    {
-        public OrtKvCache Cache { get; } = cache;
-
-        public int Length => Cache.Length;
-
-        public void Dispose() => Cache.Dispose();
     }
 }

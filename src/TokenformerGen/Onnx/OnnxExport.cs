@@ -132,7 +132,7 @@ public static class OnnxExport
 
     /// <summary>
     /// The inference graph of <paramref name="model"/> (float32 master weights on any real device): inputs
-    /// <see cref="InputIds"/> and the KV cache's past keys and values, outputs <see cref="Logits"/> and the present ones.
+    /// <see cref="InputIds"/>, the attention mask and the KV cache's past keys and values, outputs <see cref="Logits"/> and the present ones.
     /// </summary>
     /// <exception cref="OnnxExportException">A parameter or a layer's cache is left out of the graph.</exception>
     public static OnnxGraph Build(TokenformerModel model)

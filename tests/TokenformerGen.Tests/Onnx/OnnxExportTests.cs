@@ -29,9 +29,9 @@ public sealed class OnnxExportTests : IDisposable
         var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, OnnxExport.ModelFile)));
         Assert.Equal(8, proto.IrVersion);
         Assert.Equal(17, Assert.Single(proto.OpsetImport).Version);
-        Assert.Equal(["input_ids", "past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"], proto.Graph.Input.Select(i => i.Name));
+        Assert.Equal(["input_ids", "attention_mask", "past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"], proto.Graph.Input.Select(i => i.Name));
         Assert.Equal(["logits", "present.0.key", "present.0.value", "present.1.key", "present.1.value"], proto.Graph.Output.Select(o => o.Name).OrderBy(n => n != "logits").ThenBy(n => n, StringComparer.Ordinal));
-        var pastKey = proto.Graph.Input[1].Type.TensorType.Shape.Dim;
+        var pastKey = proto.Graph.Input[2].Type.TensorType.Shape.Dim;
         Assert.Equal(["batch", "2", "past_sequence", "8"], pastKey.Select(d => d.DimParam is { Length: > 0 } p ? p : d.DimValue.ToString(System.Globalization.CultureInfo.InvariantCulture)));
 
         var parameters = model.state_dict().ToDictionary(p => p.Key, p => p.Value);
@@ -136,7 +136,7 @@ public sealed class OnnxExportTests : IDisposable
         var original = File.ReadAllText(cardPath);
         foreach (var (edit, expected) in new[]
         {
-            (original.Replace("\"layers\": 2", "\"layers\": 2000000000", StringComparison.Ordinal), "5 inputs, where 2000000000 layers need 4000000001"),
+            (original.Replace("\"layers\": 2", "\"layers\": 2000000000", StringComparison.Ordinal), "6 inputs, where 2000000000 layers need 4000000002"),
             (original.Replace("\"padded_vocabulary\": 256", "\"padded_vocabulary\": 512", StringComparison.Ordinal), "logits [-1, -1, 256], where the card says [batch, sequence, 512]"),
             (original.Replace("\"heads\": 2", "\"heads\": 4", StringComparison.Ordinal), "cached keys [-1, 2, -1, 8], where the card says [batch, 4, past, 8]"),
             (original.Replace("\"tokenizer\": \"byte\"", "\"tokenizer\": \"morse\"", StringComparison.Ordinal), "unknown tokenizer 'morse'"),
