@@ -30,8 +30,7 @@ public sealed class BatchedTextGenerator : IDisposable
     /// <summary>Stop sequences a request may give at most (OpenAI's limit).</summary>
     public const int MaxStops = 4;
 
-    private readonly bool _ownsModel;
-    private readonly IDisposable? _model;
+    private readonly IDisposable? _model;   // the model this generator was given to own, if any
 
     /// <summary>
     /// Serves <paramref name="model"/> (the generator owns it from now on) under the id <paramref name="modelId"/>, by
@@ -41,7 +40,6 @@ public sealed class BatchedTextGenerator : IDisposable
         : this(new OrtBatchDecoder(model), model.Tokenizer, modelId ?? $"{model.Card.Family}/{model.Card.Stage}", options, maxTokens)
     {
         _model = model;
-        _ownsModel = true;
     }
 
     /// <summary>Serves any <see cref="IBatchDecoder"/> whose ids <paramref name="tokenizer"/> reads.</summary>
@@ -142,7 +140,7 @@ public sealed class BatchedTextGenerator : IDisposable
     public void Dispose()
     {
         Batcher.Dispose();
-        if (_ownsModel) _model?.Dispose();
+        _model?.Dispose();
     }
 }
 

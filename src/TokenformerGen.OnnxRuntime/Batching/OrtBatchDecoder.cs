@@ -7,7 +7,8 @@ namespace TokenformerGen.OnnxRuntime.Batching;
 /// (<see cref="OrtKvCache.Remove"/>). Each step is one run of the graph for every row, whatever their lengths.
 /// </summary>
 /// <remarks>
-/// Joining and leaving copy the batch's cache once each, between steps; a step copies nothing. The cache is at most
+/// Joining and leaving copy the batch's cache once each, between steps (rows that join at one step, once for all of
+/// them); a step copies nothing. The cache is at most
 /// as wide as its longest row, so its memory is bounded by rows × context.
 /// </remarks>
 public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
@@ -47,7 +48,7 @@ public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
     public float[] Step(IReadOnlyList<IDecoderRow> rows, IReadOnlyList<long> tokens)
     {
         if (rows.Count != tokens.Count) throw new ArgumentException($"{rows.Count} rows but {tokens.Count} tokens.", nameof(tokens));
-        foreach (var row in rows.Cast<Row>().Where(r => r.Own is not null)) Join(row);
+        Join([.. rows.Cast<Row>().Where(r => r.Own is not null)]);
         if (rows.Count != _members.Count || rows.Any(r => r is not Row { Decoder: var d } || d != this))
             throw new ArgumentException($"A step takes every row of the batch: {rows.Count} given, {_members.Count} in it.", nameof(rows));
         var ids = new long[rows.Count];
@@ -59,12 +60,19 @@ public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
         return logits;
     }
 
-    private void Join(Row row)
+    // New rows join together: their small caches first, then the batch's cache is copied once for all of them.
+    private void Join(List<Row> rows)
     {
-        _batch.Add(row.Own!);
-        row.Own!.Dispose();
-        row.Own = null;
-        _members.Add(row);
+        if (rows.Count == 0) return;
+        var joining = rows[0].Own!;
+        foreach (var row in rows.Skip(1)) joining.Add(row.Own!);
+        _batch.Add(joining);
+        foreach (var row in rows)
+        {
+            row.Own!.Dispose();
+            row.Own = null;
+            _members.Add(row);
+        }
     }
 
     private void Leave(Row row)
