@@ -31,7 +31,55 @@ internal sealed class ServeFigure : IFigure
     // What one request saw: seconds to its first text, the gaps between later chunks, tokens generated, and whether it failed.
     private sealed record Outcome(double? FirstToken, List<double> Gaps, int Tokens, string? Failure);
 
-    private sealed record Result(Level Level, double Seconds, List<Outcome> Outcomes, int LargestRows, int LargestColumns, long PeakManaged, long PeakResident);
+    private sealed record Result(Level Level, double Seconds, List<Outcome> Outcomes, int LargestRows, int LargestColumns, long PeakManaged, long PeakResident)
+    {
+        // Seconds the decoding thread spent running prompts, in steps (joining rows included), and taking rows out.
+        public (double Prompts, double Steps, double Leaving) Decoding { get; init; }
+    }
+
+    // The server's decoder with a clock on each of its calls.
+    private sealed class TimedDecoder(IBatchDecoder inner) : IBatchDecoder
+    {
+        private long _prompts, _steps, _leaving;
+
+        public int Context => inner.Context;
+
+        public int Logits => inner.Logits;
+
+        public void Reset() => _prompts = _steps = _leaving = 0;
+
+        public (double, double, double) Split() => (Stopwatch.GetElapsedTime(0, _prompts).TotalSeconds, Stopwatch.GetElapsedTime(0, _steps).TotalSeconds, Stopwatch.GetElapsedTime(0, _leaving).TotalSeconds);
+
+        public IReadOnlyList<(IDecoderRow Row, float[] Logits)> Start(IReadOnlyList<IReadOnlyList<long>> prompts)
+        {
+            var start = Stopwatch.GetTimestamp();
+            var started = inner.Start(prompts);
+            _prompts += Stopwatch.GetTimestamp() - start;
+            return [.. started.Select(s => ((IDecoderRow)new Row(this, s.Row), s.Logits))];
+        }
+
+        public float[] Step(IReadOnlyList<IDecoderRow> rows, IReadOnlyList<long> tokens)
+        {
+            var start = Stopwatch.GetTimestamp();
+            var logits = inner.Step([.. rows.Cast<Row>().Select(r => r.Inner)], tokens);
+            _steps += Stopwatch.GetTimestamp() - start;
+            return logits;
+        }
+
+        public void Dispose() => inner.Dispose();
+
+        private sealed class Row(TimedDecoder decoder, IDecoderRow inner) : IDecoderRow
+        {
+            public IDecoderRow Inner { get; } = inner;
+
+            public void Dispose()
+            {
+                var start = Stopwatch.GetTimestamp();
+                Inner.Dispose();
+                decoder._leaving += Stopwatch.GetTimestamp() - start;
+            }
+        }
+    }
 
     public void Run(BenchContext context)
     {
@@ -47,7 +95,8 @@ internal sealed class ServeFigure : IFigure
         var loaded = OnnxTokenformer.Load(export, threads: 1);
         var card = loaded.Card;
         var decoder = new OrtBatchDecoder(loaded);
-        using var generator = new BatchedTextGenerator(decoder, loaded.Tokenizer, "bench", batch);
+        var timed = new TimedDecoder(decoder);
+        using var generator = new BatchedTextGenerator(timed, loaded.Tokenizer, "bench", batch);
         var results = new List<Result>();
         try
         {
@@ -60,19 +109,45 @@ internal sealed class ServeFigure : IFigure
                 foreach (var level in levels.Concat(levels.Reverse()))
                 {
                     context.Log($"serve: {level.Clients} client(s) × {level.RequestsEach} streaming request(s) of {level.MaxTokens} tokens");
-                    results.Add(Load(client, level, decoder, shortest));
+                    timed.Reset();
+                    var pass = Load(client, level, decoder, shortest);
+                    results.Add(pass with { Decoding = timed.Split() });
                 }
             }
             finally
             {
                 server.DisposeAsync().AsTask().GetAwaiter().GetResult();
             }
+            // The engine alone, no HTTP: decoding steps of 1 and of 16 rows in a decoder of their own, alternated.
+            context.Log("serve: the engine alone, 1 and 16 rows");
+            var prompts = Enumerable.Range(0, Clients.Max()).Select(i => (IReadOnlyList<long>)[.. loaded.Tokenizer.Encode(Prompt(i, shortest)).Select(t => (long)t)]).ToList();
+            var engine = new List<(int Rows, double Rate)>();
+            foreach (var rows in new[] { 1, Clients.Max(), Clients.Max(), 1 }) engine.Add((rows, EngineRate(loaded, prompts.Take(rows).ToList(), context.Smoke ? 2 : 24)));
+            Print(context, size.Label, card, batch, results, engine);
         }
         finally
         {
             loaded.Dispose();
         }
-        Print(context, size.Label, card, batch, results);
+    }
+
+    // Tokens/s of decoding steps for rows started from `prompts`, all in the batch: the rate the server's steps could reach.
+    private static double EngineRate(OnnxTokenformer model, List<IReadOnlyList<long>> prompts, int steps)
+    {
+        using var decoder = new OrtBatchDecoder(model);
+        var rows = decoder.Start(prompts).Select(s => s.Row).ToList();
+        try
+        {
+            var tokens = Enumerable.Repeat(13L, rows.Count).ToList();
+            decoder.Step(rows, tokens);   // the rows join the batch
+            var clock = Stopwatch.StartNew();
+            for (var i = 0; i < steps; i++) decoder.Step(rows, tokens);
+            return rows.Count * steps / clock.Elapsed.TotalSeconds;
+        }
+        finally
+        {
+            foreach (var row in rows) row.Dispose();
+        }
     }
 
     // Runs one level: every client sends its requests one after another; a monitor samples the batched cache's size.
@@ -157,11 +232,14 @@ internal sealed class ServeFigure : IFigure
 
     private static string Ms(double seconds) => double.IsNaN(seconds) ? "–" : (seconds * 1000).ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
 
-    private void Print(BenchContext context, string label, Inference.OnnxModelCard card, BatcherOptions batch, List<Result> passes)
+    private void Print(BenchContext context, string label, Inference.OnnxModelCard card, BatcherOptions batch, List<Result> passes, List<(int Rows, double Rate)> engine)
     {
         // Each level's two passes as one: their requests together over their seconds added, the largest sizes of either.
         var results = passes.GroupBy(p => p.Level).Select(g => new Result(g.Key, g.Sum(p => p.Seconds), [.. g.SelectMany(p => p.Outcomes)],
-            g.Max(p => p.LargestRows), g.Max(p => p.LargestColumns), g.Max(p => p.PeakManaged), g.Max(p => p.PeakResident))).ToList();
+            g.Max(p => p.LargestRows), g.Max(p => p.LargestColumns), g.Max(p => p.PeakManaged), g.Max(p => p.PeakResident))
+        {
+            Decoding = (g.Sum(p => p.Decoding.Prompts), g.Sum(p => p.Decoding.Steps), g.Sum(p => p.Decoding.Leaving)),
+        }).ToList();
         var bytesPerColumn = 2L * card.Layers * card.Heads * card.HeadDim * sizeof(float);
         var bound = batch.MaxBatch * card.Context * bytesPerColumn;
         var table = new FigureTable($"Figure 10d — {label} served over HTTP on 127.0.0.1, streaming completions, continuous batching (1 ONNX Runtime thread)",
@@ -182,6 +260,10 @@ internal sealed class ServeFigure : IFigure
         table.Notes.Add($"Server: BatchedTextGenerator (batch {batch.MaxBatch}, queue {batch.QueueCapacity}) over OrtBatchDecoder (the graph's attention mask: one run per step for every row), Kestrel on 127.0.0.1 in this process, HttpClient over loopback; ONNX Runtime 1 intra-op thread, the clients and Kestrel on the other core.");
         table.Notes.Add("Aggregate tokens/s = completion tokens of the level ÷ its wall time (first request sent to last [DONE], both passes); TTFT = request sent to first text chunk; inter-token = gaps between text chunks of one request (a chunk is one token unless its bytes end mid-character); nearest-rank percentiles over every request (TTFT) or every gap of the level.");
         table.Notes.Add($"Failed = not 200, an error event, no [DONE], or fewer tokens than asked. KV cache peak = largest rows × columns of the batched cache seen (sampled every 5 ms) × {bytesPerColumn / 1024.0:N0} KB per column (layers × keys and values × heads × head dim × 4 bytes); its bound is batch × context = {batch.MaxBatch} × {card.Context} columns = {FigureTable.Mb(bound)}. Managed heap peak = largest GC.GetTotalMemory seen (the cache's copies when rows join or leave are managed arrays until collected). Process peak RSS (VmHWM, reset before each pass, after a full collection) also holds the ONNX Runtime session with the weights and its arena, and the heap glibc keeps from building and exporting the TorchSharp model earlier in this process.");
+        table.Notes.Add("Where the decoding thread's time went, share of each level's wall time (prompts, run together when they arrive together / steps, rows joining included / rows leaving / idle or waiting): "
+            + string.Join("; ", results.Select(r => $"{r.Level.Clients} client(s) {FigureTable.Percent(r.Decoding.Prompts / r.Seconds)} / {FigureTable.Percent(r.Decoding.Steps / r.Seconds)} / {FigureTable.Percent(r.Decoding.Leaving / r.Seconds)} / {FigureTable.Percent(1 - ((r.Decoding.Prompts + r.Decoding.Steps + r.Decoding.Leaving) / r.Seconds))}")) + ".");
+        double EngineAt(int rows) => engine.Where(e => e.Rows == rows).Average(e => e.Rate);
+        table.Notes.Add($"The engine alone (no HTTP, no sampling: OrtBatchDecoder.Step in a loop, 24 steps, rows 1, 16, 16, 1 after the levels): {EngineAt(1):F1} tokens/s at 1 row, {EngineAt(Clients.Max()):F1} at {Clients.Max()} rows, {FigureTable.Ratio(EngineAt(Clients.Max()) / EngineAt(1))}; the ceiling of the ratio above on this machine at this load.");
         var failures = results.SelectMany(r => r.Outcomes).Where(o => o.Failure is not null).Select(o => o.Failure).Distinct().ToList();
         if (failures.Count > 0) table.Notes.Add("Failures: " + string.Join("; ", failures) + ".");
         table.Notes.Add($"Load average at the end (1/5/15 min): {Machine.LoadAverage()}.");

@@ -74,7 +74,7 @@ public sealed record BatcherStatistics(long Submitted, long Refused, long Finish
 
 /// <summary>
 /// Continuous batching: sequences submitted from any thread are decoded together on one thread. Each loop turn, the
-/// sequences cancelled since the last one leave the batch, waiting ones join it (each prompt run on its own) up to
+/// sequences cancelled since the last one leave the batch, waiting ones join it (their prompts run together) up to
 /// <see cref="BatcherOptions.MaxBatch"/>, and one <see cref="IBatchDecoder.Step"/> advances every running sequence by
 /// a token; a sequence leaves as soon as it ends. At most <see cref="BatcherOptions.QueueCapacity"/> wait; more are
 /// refused at once. Memory is bounded by the batch: at most <c>MaxBatch</c> rows of at most the decoder's context.
@@ -195,30 +195,35 @@ public sealed class ContinuousBatcher : IDisposable
         }
     }
 
-    // Waiting sequences join while there is room: each prompt runs on its own and gives its first token.
+    // Waiting sequences join while there is room: their prompts run (together, as the decoder can) and give their first tokens.
     private void Join()
     {
-        while (true)
+        List<Job> joining = [];
+        lock (_lock)
         {
-            Job job;
-            lock (_lock)
+            while (_running.Count < _options.MaxBatch && _waiting.First is { } first)
             {
-                if (_running.Count >= _options.MaxBatch || _waiting.First is not { } first) return;
-                job = first.Value;
                 _waiting.RemoveFirst();
-                _running.Add(job);
-                _runningCount = _running.Count;
+                _running.Add(first.Value);
+                joining.Add(first.Value);
             }
-            try
-            {
-                var (row, logits) = _decoder.Start(job.Request.Prompt);
-                job.Row = row;
-                Take(job, logits);
-            }
-            catch (Exception e)
-            {
-                End(job, () => job.Stream.Fail(e), ref _failed);
-            }
+            _runningCount = _running.Count;
+        }
+        if (joining.Count == 0) return;
+        IReadOnlyList<(IDecoderRow Row, float[] Logits)> started;
+        try
+        {
+            started = _decoder.Start([.. joining.Select(j => j.Request.Prompt)]);
+        }
+        catch (Exception e)
+        {
+            foreach (var job in joining) End(job, () => job.Stream.Fail(e), ref _failed);
+            return;
+        }
+        for (var i = 0; i < joining.Count; i++)
+        {
+            joining[i].Row = started[i].Row;
+            Take(joining[i], started[i].Logits);
         }
     }
 

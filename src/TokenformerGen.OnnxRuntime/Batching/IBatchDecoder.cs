@@ -1,8 +1,8 @@
 namespace TokenformerGen.OnnxRuntime.Batching;
 
 /// <summary>
-/// The seam between <see cref="ContinuousBatcher"/> and a graph: start a sequence from its prompt, then advance any set
-/// of started sequences by one token each in one call. Rows are disposed when their sequence leaves the batch.
+/// The seam between <see cref="ContinuousBatcher"/> and a graph: start sequences from their prompts, then advance every
+/// started sequence by one token in one call. Rows are disposed when their sequence leaves the batch.
 /// </summary>
 /// <remarks>
 /// Called from the batcher's one decoding thread only. Rows hold different numbers of positions; an implementation
@@ -16,8 +16,11 @@ public interface IBatchDecoder : IDisposable
     /// <summary>Logits per position (the padded vocabulary).</summary>
     int Logits { get; }
 
-    /// <summary>Runs <paramref name="prompt"/> through an empty cache and returns the new row with its last position's logits.</summary>
-    (IDecoderRow Row, float[] Logits) Start(IReadOnlyList<long> prompt);
+    /// <summary>
+    /// Runs each of <paramref name="prompts"/> through an empty cache (together where the implementation can) and returns,
+    /// in their order, each new row with its prompt's last-position logits.
+    /// </summary>
+    IReadOnlyList<(IDecoderRow Row, float[] Logits)> Start(IReadOnlyList<IReadOnlyList<long>> prompts);
 
     /// <summary>
     /// Feeds <paramref name="tokens"/>[i] to <paramref name="rows"/>[i], each after the positions that row holds, and

@@ -2,14 +2,14 @@ namespace TokenformerGen.OnnxRuntime.Batching;
 
 /// <summary>
 /// <see cref="IBatchDecoder"/> over an <see cref="OnnxTokenformer"/>: one batched <see cref="OrtKvCache"/> whose rows sit
-/// at their own positions (the graph's attention mask). A prompt runs in a one-row cache of its own; at the next step
-/// that row joins the batch (<see cref="OrtKvCache.Add"/>), and a row leaves it when disposed
+/// at their own positions (the graph's attention mask). Prompts started together run in a cache of their own; at the next
+/// step their rows join the batch (<see cref="OrtKvCache.Add"/>), and a row leaves it when disposed
 /// (<see cref="OrtKvCache.Remove"/>). Each step is one run of the graph for every row, whatever their lengths.
 /// </summary>
 /// <remarks>
 /// Joining and leaving copy the batch's cache once each, between steps (rows that join at one step, once for all of
-/// them); a step copies nothing. The cache is at most
-/// as wide as its longest row, so its memory is bounded by rows × context.
+/// them); a step copies nothing. The cache is at most as wide as its longest row, so its memory is bounded by rows ×
+/// context.
 /// </remarks>
 public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
 {
@@ -29,16 +29,48 @@ public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
     public int BatchedColumns => _batch.Length;
 
     /// <inheritdoc/>
-    public (IDecoderRow Row, float[] Logits) Start(IReadOnlyList<long> prompt)
+    /// <remarks>
+    /// Prompts run together (<see cref="OnnxTokenformer.RunRows"/>, left-padded) in groups of at most a context's worth of
+    /// padded tokens, each group in a cache of its own until the next step.
+    /// </remarks>
+    public IReadOnlyList<(IDecoderRow Row, float[] Logits)> Start(IReadOnlyList<IReadOnlyList<long>> prompts)
     {
-        var row = new Row(this, model.CreateCache());
+        ArgumentNullException.ThrowIfNull(prompts);
+        var started = new List<(IDecoderRow, float[])>(prompts.Count);
         try
         {
-            return (row, model.Run(prompt.ToArray(), row.Own!, lastPositionOnly: true));
+            var next = 0;
+            while (next < prompts.Count)
+            {
+                // The longest run of prompts whose padded tokens fit a context (at least one prompt).
+                var count = 1;
+                var longest = prompts[next].Count;
+                while (next + count < prompts.Count && (count + 1) * Math.Max(longest, prompts[next + count].Count) <= Context)
+                    longest = Math.Max(longest, prompts[next + count++].Count);
+                var group = new Pending(model.CreateCache(count));
+                float[] logits;
+                try
+                {
+                    logits = model.RunRows([.. prompts.Skip(next).Take(count)], group.Cache);
+                }
+                catch
+                {
+                    group.Cache.Dispose();
+                    throw;
+                }
+                for (var i = 0; i < count; i++)
+                {
+                    var row = new Row(this) { Pending = group };
+                    group.Rows.Add(row);
+                    started.Add((row, logits.AsSpan(i * Logits, Logits).ToArray()));
+                }
+                next += count;
+            }
+            return started;
         }
         catch
         {
-            row.Dispose();
+            foreach (var (row, _) in started) row.Dispose();
             throw;
         }
     }
@@ -48,7 +80,7 @@ public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
     public float[] Step(IReadOnlyList<IDecoderRow> rows, IReadOnlyList<long> tokens)
     {
         if (rows.Count != tokens.Count) throw new ArgumentException($"{rows.Count} rows but {tokens.Count} tokens.", nameof(tokens));
-        Join([.. rows.Cast<Row>().Where(r => r.Own is not null)]);
+        Join([.. rows.Cast<Row>().Select(r => r.Pending).OfType<Pending>().Distinct()]);
         if (rows.Count != _members.Count || rows.Any(r => r is not Row { Decoder: var d } || d != this))
             throw new ArgumentException($"A step takes every row of the batch: {rows.Count} given, {_members.Count} in it.", nameof(rows));
         var ids = new long[rows.Count];
@@ -60,18 +92,21 @@ public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
         return logits;
     }
 
-    // New rows join together: their small caches first, then the batch's cache is copied once for all of them.
-    private void Join(List<Row> rows)
+    // Started rows join together: their groups' caches first, then the batch's cache is copied once for all of them.
+    private void Join(List<Pending> groups)
     {
-        if (rows.Count == 0) return;
-        var joining = rows[0].Own!;
-        foreach (var row in rows.Skip(1)) joining.Add(row.Own!);
+        if (groups.Count == 0) return;
+        var joining = groups[0].Cache;
+        foreach (var group in groups.Skip(1)) joining.Add(group.Cache);
         _batch.Add(joining);
-        foreach (var row in rows)
+        foreach (var group in groups)
         {
-            row.Own!.Dispose();
-            row.Own = null;
-            _members.Add(row);
+            foreach (var row in group.Rows)
+            {
+                row.Pending = null;
+                _members.Add(row);
+            }
+            group.Cache.Dispose();
         }
     }
 
@@ -86,19 +121,35 @@ public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
     /// <summary>Frees the batched cache; the model stays the caller's.</summary>
     public void Dispose() => _batch.Dispose();
 
-    // A sequence: in its own one-row cache from its prompt until its first step, in the batch after.
-    private sealed class Row(OrtBatchDecoder decoder, OrtKvCache own) : IDecoderRow
+    // Rows whose prompts ran together, in their own cache until they join the batch.
+    private sealed class Pending(OrtKvCache cache)
+    {
+        public OrtKvCache Cache { get; } = cache;
+
+        public List<Row> Rows { get; } = [];
+
+        public void Leave(Row row)
+        {
+            var index = Rows.IndexOf(row);
+            Cache.Remove(index);
+            Rows.RemoveAt(index);
+            if (Rows.Count == 0) Cache.Dispose();
+        }
+    }
+
+    // A sequence: in its start group's cache until its first step, in the batch after.
+    private sealed class Row(OrtBatchDecoder decoder) : IDecoderRow
     {
         public OrtBatchDecoder Decoder { get; } = decoder;
 
-        public OrtKvCache? Own { get; set; } = own;
+        public Pending? Pending { get; set; }
 
         public void Dispose()
         {
-            if (Own is { } own)
+            if (Pending is { } pending)
             {
-                own.Dispose();
-                Own = null;
+                pending.Leave(this);
+                Pending = null;
             }
             else
             {

@@ -3,7 +3,7 @@ using TokenformerGen.OnnxRuntime.Batching;
 namespace TokenformerGen.Serving.Tests.Infrastructure;
 
 /// <summary>
-/// The real decoder behind gates the test opens: every prompt run and every step waits for a permit, so a test can fill
+/// The real decoder behind gates the test opens: every start of prompts and every step waits for a permit, so a test can fill
 /// the queue, or let a client leave, at a point it chooses. With <see cref="Open"/> it runs freely.
 /// </summary>
 internal sealed class GatedDecoder(IBatchDecoder inner) : IBatchDecoder
@@ -25,10 +25,10 @@ internal sealed class GatedDecoder(IBatchDecoder inner) : IBatchDecoder
         _permits.Release(1000);
     }
 
-    public (IDecoderRow Row, float[] Logits) Start(IReadOnlyList<long> prompt)
+    public IReadOnlyList<(IDecoderRow Row, float[] Logits)> Start(IReadOnlyList<IReadOnlyList<long>> prompts)
     {
         Wait();
-        return inner.Start(prompt);
+        return inner.Start(prompts);
     }
 
     public float[] Step(IReadOnlyList<IDecoderRow> rows, IReadOnlyList<long> tokens)
