@@ -263,7 +263,7 @@ internal sealed class ServeFigure : IFigure
         table.Notes.Add("Where the decoding thread's time went, share of each level's wall time (prompts, run together when they arrive together / steps, rows joining included / rows leaving / idle or waiting): "
             + string.Join("; ", results.Select(r => $"{r.Level.Clients} client(s) {FigureTable.Percent(r.Decoding.Prompts / r.Seconds)} / {FigureTable.Percent(r.Decoding.Steps / r.Seconds)} / {FigureTable.Percent(r.Decoding.Leaving / r.Seconds)} / {FigureTable.Percent(1 - ((r.Decoding.Prompts + r.Decoding.Steps + r.Decoding.Leaving) / r.Seconds))}")) + ".");
         double EngineAt(int rows) => engine.Where(e => e.Rows == rows).Average(e => e.Rate);
-        table.Notes.Add($"The engine alone (no HTTP, no sampling: OrtBatchDecoder.Step in a loop, 24 steps, rows 1, 16, 16, 1 after the levels): {EngineAt(1):F1} tokens/s at 1 row, {EngineAt(Clients.Max()):F1} at {Clients.Max()} rows, {FigureTable.Ratio(EngineAt(Clients.Max()) / EngineAt(1))}; the ceiling of the ratio above on this machine at this load.");
+        table.Notes.Add($"The engine alone (no HTTP, no sampling: OrtBatchDecoder.Step in a loop, 24 steps, rows 1, 16, 16, 1 after the levels): {EngineAt(1):F1} tokens/s at 1 row, {EngineAt(Clients.Max()):F1} at {Clients.Max()} rows, {FigureTable.Ratio(EngineAt(Clients.Max()) / EngineAt(1))}: the same ratio without HTTP, prompts or sampling, at this machine's load.");
         var failures = results.SelectMany(r => r.Outcomes).Where(o => o.Failure is not null).Select(o => o.Failure).Distinct().ToList();
         if (failures.Count > 0) table.Notes.Add("Failures: " + string.Join("; ", failures) + ".");
         table.Notes.Add($"Load average at the end (1/5/15 min): {Machine.LoadAverage()}.");
