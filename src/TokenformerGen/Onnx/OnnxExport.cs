@@ -28,12 +28,18 @@ public sealed record OnnxExportOptions
 
     /// <summary>The training step of the checkpoint the weights come from, for the card.</summary>
     public long? TrainingStep { get; init; }
+
+    /// <summary>How every Pattention's and the embedding's matrices are stored (float32 by default).</summary>
+    public OnnxPrecision Precision { get; init; } = OnnxPrecision.Fp32;
+
+    /// <summary>Inputs per scale of an int4 export: a power of two from 16 to 256 (32 by default).</summary>
+    public int BlockSize { get; init; } = 32;
 }
 
 /// <summary>What an export wrote.</summary>
 /// <param name="Folder">The export folder.</param>
 /// <param name="Card">Its model card.</param>
-/// <param name="WeightBytes">Bytes of float32 weights.</param>
+/// <param name="WeightBytes">Bytes of weights as stored (quantized matrices with their scales).</param>
 /// <param name="Nodes">Nodes of the graph.</param>
 public sealed record OnnxExportResult(string Folder, OnnxModelCard Card, long WeightBytes, int Nodes);
 
@@ -94,7 +100,7 @@ public static class OnnxExport
         options ??= new OnnxExportOptions();
         if (options.TokenizerFile is { } tokenizer && !File.Exists(tokenizer))
             throw new FileNotFoundException($"tokenizer file '{tokenizer}' does not exist", tokenizer);
-        var graph = Build(model);
+        var graph = Build(model, options.Precision, options.BlockSize);
         var external = options.Weights switch
         {
             OnnxWeights.External => true,
@@ -103,7 +109,11 @@ public static class OnnxExport
             OnnxWeights.Inline => false,
             _ => graph.WeightBytes > InlineLimit,
         };
-        var card = CardFor(model.Stage, options, external);
+        var card = CardFor(model.Stage, options, external) with
+        {
+            Weights = OnnxQuantizer.NameOf(options.Precision),
+            BlockSize = options.Precision == OnnxPrecision.Int4 ? options.BlockSize : null,
+        };
         AtomicFolder.Write(folder, existing => File.Exists(Path.Combine(existing, OnnxModelCard.FileName)), temp =>
         {
             var metadata = new Dictionary<string, string>
@@ -134,15 +144,19 @@ public static class OnnxExport
     /// The inference graph of <paramref name="model"/> (float32 master weights on any real device): inputs
     /// <see cref="InputIds"/>, the attention mask and the KV cache's past keys and values, outputs <see cref="Logits"/> and the present ones.
     /// </summary>
-    /// <exception cref="OnnxExportException">A parameter or a layer's cache is left out of the graph.</exception>
-    public static OnnxGraph Build(TokenformerModel model)
+    /// <exception cref="OnnxExportException">A parameter or a layer's cache is left out of the graph, or the precision cannot store a matrix of the model.</exception>
+    public static OnnxGraph Build(TokenformerModel model, OnnxPrecision precision = OnnxPrecision.Fp32, int blockSize = 32)
     {
         model.RequireMasterWeights("exported");
         var stage = model.Stage;
+        if (!Enum.IsDefined(precision))
+            throw new OnnxExportException($"unknown weight precision {precision}; an export stores {string.Join(", ", OnnxQuantizer.Names)}");
+        if (precision == OnnxPrecision.Int4 && (blockSize is < 16 or > 256 || (blockSize & (blockSize - 1)) != 0))
+            throw new OnnxExportException($"int4 block {blockSize}: MatMulNBits takes a power of two from 16 to 256");
         if (model.Device.type == DeviceType.META)
             throw new OnnxExportException($"{stage.QualifiedName} is on the meta device, which holds shapes but no weights to export");
         var a = stage.Architecture;
-        var graph = new OnnxGraph($"{stage.Family}_{stage.Name}", model.NamedParameters());
+        var graph = new OnnxGraph($"{stage.Family}_{stage.Name}", model.NamedParameters(), precision, blockSize);
         var tokens = graph.Input(InputIds, OnnxType.Int64, OnnxKvCache.Batch, OnnxKvCache.Sequence);
         var cache = new OnnxKvCache(tokens, (int)a.Layers, a.Heads, a.HeadDim, a.Context);
         graph.Output(model.ToOnnx(tokens, cache), Logits, OnnxType.Float, OnnxKvCache.Batch, OnnxKvCache.Sequence, a.PaddedVocabulary);
