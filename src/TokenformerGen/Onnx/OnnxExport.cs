@@ -89,8 +89,10 @@ public static class OnnxExport
 
     /// <summary>
     /// Writes <paramref name="model"/> to <paramref name="folder"/>: <see cref="ModelFile"/>, <see cref="ExternalDataFile"/>
-    /// when the weights are outside it, <see cref="OnnxModelCard.FileName"/>, and <see cref="TokenizerFileName"/> when
-    /// <see cref="OnnxExportOptions.TokenizerFile"/> is given. The folder appears whole or not at all; an earlier export
+    /// when the weights are outside it, <see cref="OnnxModelCard.FileName"/>, ONNX Runtime GenAI's
+    /// <see cref="OnnxGenAiConfig.FileName"/> and <see cref="OnnxGenAiConfig.TokenizerConfigFileName"/>, and
+    /// <see cref="TokenizerFileName"/> when <see cref="OnnxExportOptions.TokenizerFile"/> is given or the family's
+    /// tokenizer is GPT-NeoX-20B's. The folder appears whole or not at all; an earlier export
     /// there is replaced, any other non-empty folder refused.
     /// </summary>
     /// <exception cref="OnnxExportException">The model has a part the graph does not cover.</exception>
@@ -136,6 +138,12 @@ public static class OnnxExport
             using (var file = File.Create(Path.Combine(temp, ModelFile))) Google.Protobuf.MessageExtensions.WriteTo(proto, file);
             File.WriteAllText(Path.Combine(temp, OnnxModelCard.FileName), card.ToJson());
             if (options.TokenizerFile is not null) File.Copy(options.TokenizerFile, Path.Combine(temp, TokenizerFileName));
+            // For ONNX Runtime GenAI: its configuration, and the tokenizer as a tokenizer.json it can read (the shipped
+            // GPT-NeoX-20B one for neox families; a byte or GPT-2 family tokenizes outside GenAI and feeds it ids).
+            else if (card.TokenizerKind == Families.TokenizerKind.NeoX) File.WriteAllBytes(Path.Combine(temp, TokenizerFileName), Data.NeoXTokenizer.Json());
+            var endOfText = Data.Tokenizers.For(card.TokenizerKind, options.TokenizerFile, card.PaddedVocabulary).Tokenizer.EndOfText;
+            File.WriteAllText(Path.Combine(temp, OnnxGenAiConfig.FileName), OnnxGenAiConfig.Json(card, endOfText));
+            File.WriteAllText(Path.Combine(temp, OnnxGenAiConfig.TokenizerConfigFileName), OnnxGenAiConfig.TokenizerConfigJson(card));
         });
         return new OnnxExportResult(folder, card, graph.WeightBytes, graph.NodeCount);
     }
