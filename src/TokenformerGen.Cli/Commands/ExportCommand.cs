@@ -27,7 +27,7 @@ internal sealed class ExportSettings : CommandSettings
     public string? NeoX { get; set; }
 
     [CommandOption("--onnx <DIR>")]
-    [Description("Folder to receive model.onnx (opset 17, the inference graph with a KV cache; weights over 2 GB in model.onnx.data) and its model card tokenformer-onnx.json, for ONNX Runtime")]
+    [Description("Folder to receive model.onnx (opset 17, the inference graph with a KV cache; weights of 64 MB or more beside it in model.onnx.data), its model card tokenformer-onnx.json and ONNX Runtime GenAI's genai_config.json")]
     public string? Onnx { get; set; }
 
     [CommandOption("--weights <P>")]

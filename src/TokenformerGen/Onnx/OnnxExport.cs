@@ -9,7 +9,10 @@ namespace TokenformerGen.Onnx;
 /// <summary>Where an export puts the weights.</summary>
 public enum OnnxWeights
 {
-    /// <summary>Inside <c>model.onnx</c> up to <see cref="OnnxExport.InlineLimit"/>, beyond it in <c>model.onnx.data</c>.</summary>
+    /// <summary>
+    /// In <c>model.onnx.data</c>, which ONNX Runtime maps from the file, unless they are fewer than
+    /// <see cref="OnnxExport.InlineBelow"/> bytes (then inside <c>model.onnx</c>: one file, loaded as fast).
+    /// </summary>
     Auto,
     /// <summary>Always inside <c>model.onnx</c> (refused beyond <see cref="OnnxExport.InlineLimit"/>).</summary>
     Inline,
@@ -82,6 +85,12 @@ public static class OnnxExport
     public const string Logits = "logits";
 
     /// <summary>
+    /// Weights below this many bytes stay inside <c>model.onnx</c> by default (<see cref="OnnxWeights.Auto"/>); larger ones
+    /// go to <see cref="ExternalDataFile"/>, which loads faster and in less memory (docs/benchmarks.md, figure 10c).
+    /// </summary>
+    public const long InlineBelow = 64L << 20;
+
+    /// <summary>
     /// Most weight bytes kept inside <c>model.onnx</c>: a protobuf message cannot pass 2 GiB, and 64 MiB stay for the
     /// graph and its constants.
     /// </summary>
@@ -109,7 +118,7 @@ public static class OnnxExport
             OnnxWeights.Inline when graph.WeightBytes > InlineLimit
                 => throw new OnnxExportException($"{model.Stage.QualifiedName} has {graph.WeightBytes:N0} bytes of weights, more than fit inside one ONNX file ({InlineLimit:N0}): export them to {ExternalDataFile}"),
             OnnxWeights.Inline => false,
-            _ => graph.WeightBytes > InlineLimit,
+            _ => graph.WeightBytes >= InlineBelow,
         };
         var card = CardFor(model.Stage, options, external) with
         {
