@@ -16,7 +16,7 @@ internal static class Program
     private static readonly IFigure[] Figures =
     [
         new MatmulFigure(), new TrainingFigure(), new PattentionFigure(), new HandWrittenFigure(),
-        new GeneratorFigure(), new CheckpointGrowthFigure(), new GenerationFigure(), new MemoryFigure(), new PrecisionFigure(), new OnnxFigure(), new ServeFigure(), new StepPartsFigure(), new PyTorchFigure(),
+        new GeneratorFigure(), new CheckpointGrowthFigure(), new GenerationFigure(), new MemoryFigure(), new PrecisionFigure(), new OnnxFigure(), new QuantizedOnnxFigure(), new ServeFigure(), new StepPartsFigure(), new PyTorchFigure(),
     ];
 
     private static int Main(string[] args)
@@ -102,6 +102,9 @@ internal static class Program
                 return 0;
             case "parts":
                 StepPartsFigure.Child(args[1..]);
+                return 0;
+            case "onnx-load":
+                QuantizedOnnxFigure.Child(args[1..]);
                 return 0;
             default:
                 Console.Error.WriteLine($"Unknown child '{args[0]}'.");

@@ -230,6 +230,12 @@ public sealed class CliErrorTests
         Fails(2, "give one of --checkpoint FILE and --onnx DIR", "generate");
         Fails(2, "go with --checkpoint", "generate", "--onnx", OnnxTests.ExportedLarge, "--precision", "bf16");
         Fails(2, "give one of --official DIR, --neox DIR and --onnx DIR", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", notes, "--official", notes);
+
+        // Quantized exports: an unknown precision, and int4 blocks wider than Mini's 16-wide embedding.
+        Fails(2, "--weights int3: an ONNX export stores fp32, int8, int4", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", target, "--weights", "int3");
+        Fails(1, "word_embeddings.weight is 16 wide, not a whole number of int4 blocks of 32", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", target, "--weights", "int4");
+        Fails(1, "int4 block 48: MatMulNBits takes a power of two from 16 to 256", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", target, "--weights", "int4", "--block", "48");
+        Assert.False(Directory.Exists(target));
     }
 
     [Fact]

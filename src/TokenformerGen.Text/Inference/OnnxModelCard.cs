@@ -58,6 +58,12 @@ public sealed record OnnxModelCard(
     /// </summary>
     public string AttentionMask { get; init; } = "attention_mask";
 
+    /// <summary>How the matrices of every Pattention and of the embedding are stored: <c>fp32</c>, <c>int8</c> or <c>int4</c>.</summary>
+    public string Weights { get; init; } = "fp32";
+
+    /// <summary>Inputs per scale of an <c>int4</c> export; null otherwise.</summary>
+    public int? BlockSize { get; init; }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,
