@@ -78,6 +78,16 @@ public sealed class BadRequestTests
     }
 
     [Fact]
+    public async Task MaxTokensOverTheServersLimitGetsOneClearErrorAndNoneAsksForTheLimit()
+    {
+        await using var served = await ServedModel.StartAsync(maxTokens: 10);
+        await AssertErrorAsync(await served.PostBytesAsync("/v1/completions", """{"model": "Chat/Small", "prompt": "a", "max_tokens": 11}"""u8.ToArray()),
+                               HttpStatusCode.BadRequest, "max_tokens", "more than this server's limit of 10", "over the server's limit");
+        var body = await ServedModel.JsonAsync(await served.PostAsync("/v1/completions", new { model = ChatModel.Id, prompt = "a", temperature = 0, ignore_eos = true }));
+        Assert.Equal(10, body.GetProperty("usage").GetProperty("completion_tokens").GetInt32());
+    }
+
+    [Fact]
     public async Task MoreRequestsThanTheBatchAndQueueHoldGet503AndTheAcceptedOnesFinish()
     {
         await using var served = await ServedModel.StartAsync(new(MaxBatch: 1, QueueCapacity: 1), gated: true);

@@ -90,4 +90,23 @@ public sealed class BatchingTests
         Assert.True(stepsWhenLeft < 10 && served.Statistics.Steps < 49, $"{stepsWhenLeft} steps when the client left, {served.Statistics.Steps} in all: the sequence ran on");
         Assert.Equal(0, served.Statistics.Finished);
     }
+
+    [Fact]
+    public async Task AClientThatLeavesWhileQueuedIsNeverDecoded()
+    {
+        await using var served = await ServedModel.StartAsync(new(MaxBatch: 1, QueueCapacity: 2), gated: true);
+        var decoding = served.PostAsync("/v1/completions", new { model = ChatModel.Id, prompt = "the king", max_tokens = 5, temperature = 0, ignore_eos = true });
+        await served.UntilAsync(s => s.Running == 1, "one decoding");
+        using var leaving = new CancellationTokenSource();
+        var queued = served.PostAsync("/v1/completions", new { model = ChatModel.Id, prompt = "the lord", max_tokens = 5 }, leaving.Token);
+        await served.UntilAsync(s => s.Waiting == 1, "one waiting");
+
+        leaving.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => queued);
+        await served.UntilAsync(s => s.Cancelled == 1 && s.Waiting == 0, "the waiting request cancelled");
+        served.Gate!.Open();
+        Assert.Equal(ChatModel.Continue("the king", 5, 0, 0, 1, ignoreEndOfText: true).Text, await TextAsync(await decoding));
+        Assert.Equal(1, served.Statistics.Finished);
+        Assert.Equal(0, served.Statistics.Running);
+    }
 }

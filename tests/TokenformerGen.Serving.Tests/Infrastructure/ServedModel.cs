@@ -33,12 +33,12 @@ internal sealed class ServedModel : IAsyncDisposable
 
     public BatcherStatistics Statistics => Generator.Batcher.Statistics;
 
-    public static async Task<ServedModel> StartAsync(BatcherOptions? batch = null, ServerOptions? server = null, bool gated = false)
+    public static async Task<ServedModel> StartAsync(BatcherOptions? batch = null, ServerOptions? server = null, bool gated = false, int? maxTokens = null)
     {
         var model = OnnxTokenformer.Load(ChatModel.Folder, threads: 1);
         IBatchDecoder decoder = new OrtBatchDecoder(model);
         var gate = gated ? new GatedDecoder(decoder) : null;
-        var generator = new BatchedTextGenerator(gate ?? decoder, model.Tokenizer, ChatModel.Id, batch);
+        var generator = new BatchedTextGenerator(gate ?? decoder, model.Tokenizer, ChatModel.Id, batch, maxTokens);
         try
         {
             return new ServedModel(model, generator, await TokenformerServer.StartAsync(generator, (server ?? new ServerOptions()) with { Port = 0 }), gate);
