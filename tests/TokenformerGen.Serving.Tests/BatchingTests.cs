@@ -37,6 +37,23 @@ public sealed class BatchingTests
     }
 
     [Fact]
+    public async Task AnInt4ExportIsBatchedLikeAnyOther()
+    {
+        await using var served = await ServedModel.StartAsync(new(MaxBatch: 4, QueueCapacity: 4), gated: true, folder: ChatModel.Int4Folder);
+        (string Prompt, long Seed)[] requests = [("the king", 1), ("in the beginning", 2), ("and", 3)];
+        var replies = requests.Select(r => served.PostAsync("/v1/completions",
+            new { model = ChatModel.Id, r.Prompt, max_tokens = 20, temperature = 0.9, seed = r.Seed, ignore_eos = true })).ToList();
+        await served.UntilAsync(s => s.Submitted == requests.Length, "all submitted");
+        served.Gate!.Open();
+        for (var i = 0; i < requests.Length; i++)
+        {
+            var expected = ChatModel.Continue(requests[i].Prompt, 20, 0.9, 0, requests[i].Seed, ignoreEndOfText: true, folder: ChatModel.Int4Folder).Text;
+            Assert.Equal(expected, await TextAsync(await replies[i]));
+        }
+        Assert.Equal(3, served.Statistics.LargestStep);
+    }
+
+    [Fact]
     public async Task RequestsJoinARunningBatchAtTheirOwnPositionsAndLeaveItWhenDone()
     {
         await using var served = await ServedModel.StartAsync(new(MaxBatch: 4, QueueCapacity: 4), gated: true);

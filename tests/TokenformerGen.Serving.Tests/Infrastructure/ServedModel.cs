@@ -7,7 +7,7 @@ using TokenformerGen.OnnxRuntime.Batching;
 namespace TokenformerGen.Serving.Tests.Infrastructure;
 
 /// <summary>
-/// <see cref="ChatModel"/> served by a real <see cref="TokenformerServer"/> on 127.0.0.1 (a free port) and an
+/// <see cref="ChatModel"/> (its float32 export unless told otherwise) served by a real <see cref="TokenformerServer"/> on 127.0.0.1 (a free port) and an
 /// <see cref="HttpClient"/> that talks to it over that socket. <see cref="Gate"/> is set when the decoder is gated.
 /// </summary>
 internal sealed class ServedModel : IAsyncDisposable
@@ -33,9 +33,9 @@ internal sealed class ServedModel : IAsyncDisposable
 
     public BatcherStatistics Statistics => Generator.Batcher.Statistics;
 
-    public static async Task<ServedModel> StartAsync(BatcherOptions? batch = null, ServerOptions? server = null, bool gated = false, int? maxTokens = null)
+    public static async Task<ServedModel> StartAsync(BatcherOptions? batch = null, ServerOptions? server = null, bool gated = false, int? maxTokens = null, string? folder = null)
     {
-        var model = OnnxTokenformer.Load(ChatModel.Folder, threads: 1);
+        var model = OnnxTokenformer.Load(folder ?? ChatModel.Folder, threads: 1);
         IBatchDecoder decoder = new OrtBatchDecoder(model);
         var gate = gated ? new GatedDecoder(decoder) : null;
         var generator = new BatchedTextGenerator(gate ?? decoder, model.Tokenizer, ChatModel.Id, batch, maxTokens);
