@@ -65,7 +65,13 @@ public sealed class OnnxTests
     public async Task ServeAnswersOverHttpWithTheTokensGenerateGives()
     {
         var server = Host.Start(["serve", "--onnx", Exported.Value, "--port", "0", "--max-batch", "2", "--threads", "1"], Listening(out var address));
-        await AskAsync(server, address, "Mini/Large");
+        await AskAsync(server, address, "Mini/Large", stop: () =>
+        {
+            // SIGTERM, as a service manager stops it: the server closes and the command exits 0.
+            using var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+            Assert.Contains("stopped", Host.Finish(server));
+        });
     }
 
     [Fact]
@@ -94,8 +100,9 @@ public sealed class OnnxTests
         };
     }
 
-    // Asks a served export for a greedy completion over loopback, compares it with OnnxTokenformer.Generate's, then kills the server.
-    private static async Task AskAsync(Process server, Task<Uri> address, string model)
+    // Asks a served export for a greedy completion over loopback, compares it with OnnxTokenformer.Generate's, then stops
+    // the server with `stop`, or kills it.
+    private static async Task AskAsync(Process server, Task<Uri> address, string model, Action? stop = null)
     {
         try
         {
@@ -108,6 +115,7 @@ public sealed class OnnxTests
             using var exported = OnnxRuntime.OnnxTokenformer.Load(Exported.Value, threads: 1);
             var tokens = exported.Generate([.. exported.Tokenizer.Encode("the king").Select(id => (long)id)], 12, new SamplingOptions(Temperature: 0));
             Assert.Equal(exported.Tokenizer.Decode([.. tokens.Select(t => (int)t)]), body.RootElement.GetProperty("choices")[0].GetProperty("text").GetString());
+            stop?.Invoke();
         }
         finally
         {
