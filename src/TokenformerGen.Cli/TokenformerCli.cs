@@ -8,7 +8,7 @@ namespace TokenformerGen.Cli;
 /// <summary>
 /// The command line of an application that compiles Tokenformer families: <c>return TokenformerCli.Run(args);</c>
 /// in its <c>Main</c> gives it <c>run</c>, <c>train</c>, <c>grow</c>, <c>eval</c>, <c>inspect</c>, <c>generate</c>,
-/// <c>logits</c>, <c>import</c>, <c>export</c> and <c>data export</c> over every family the generator compiled into it.
+/// <c>logits</c>, <c>serve</c>, <c>import</c>, <c>export</c> and <c>data export</c> over every family the generator compiled into it.
 /// </summary>
 /// <remarks>
 /// Exit codes: 0 on success, 1 for bad input (unknown family or stage, a missing file, a checkpoint that does not fit),
@@ -64,6 +64,9 @@ public static class TokenformerCli
             config.AddCommand<GenerateCommand>("generate")
                   .WithDescription("Sample text from a checkpoint (temperature, top-k, seed, KV cache)")
                   .WithExample("generate", "--checkpoint", "medium.safetensors", "--prompt", "And God said", "--length", "200");
+            config.AddCommand<ServeCommand>("serve")
+                  .WithDescription("Serve an ONNX export over HTTP: OpenAI-compatible completions and chat completions, streamed, concurrent requests batched")
+                  .WithExample("serve", "--onnx", "served/150m", "--port", "8000");
             config.AddCommand<LogitsCommand>("logits")
                   .WithDescription("Write raw logits [[T, vocab]] float32 of a token sequence to a safetensors file")
                   .WithExample("logits", "--checkpoint", "medium.safetensors", "--tokens", "1,2,3", "--out", "logits.safetensors");

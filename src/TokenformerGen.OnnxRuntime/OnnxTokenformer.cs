@@ -7,7 +7,9 @@ namespace TokenformerGen.OnnxRuntime;
 /// <summary>
 /// A Tokenformer exported by TokenformerGen (<c>export --onnx DIR</c>), running in ONNX Runtime: the folder's graph, its
 /// model card and its tokenizer. <see cref="Run"/> feeds token ids after the positions a <see cref="OrtKvCache"/> holds
-/// and extends it, so one graph serves the prompt and every decoding step; <see cref="Generate"/> samples with the very
+/// and extends it, so one graph serves the prompt and every decoding step; <see cref="RunRows"/> takes rows of different
+/// lengths, and the cache's <see cref="OrtKvCache.Add"/> and <see cref="OrtKvCache.Remove"/> change its rows between
+/// steps, for batches whose requests come and go; <see cref="Generate"/> samples with the very
 /// loop and picker TorchSharp's <c>generate</c> uses, so a seed gives the same tokens in both engines.
 /// </summary>
 /// <remarks>One session serves any number of caches, one <see cref="Run"/> at a time per cache; ONNX Runtime allows concurrent runs.</remarks>
@@ -33,17 +35,17 @@ public sealed class OnnxTokenformer : IDisposable
     private static (string[] Inputs, string[] Outputs) GraphNames(string folder, OnnxModelCard card, InferenceSession session)
     {
         void Refuse(string problem) => throw new InvalidDataException($"{Path.Combine(folder, card.Model)} does not match its card: {problem}.");
-        if (session.InputMetadata.Count != 1 + 2L * card.Layers)
-            Refuse($"{session.InputMetadata.Count} inputs, where {card.Layers} layers need {1 + 2L * card.Layers}");
+        if (session.InputMetadata.Count != 2 + 2L * card.Layers)
+            Refuse($"{session.InputMetadata.Count} inputs, where {card.Layers} layers need {2 + 2L * card.Layers}");
         var layers = Enumerable.Range(0, card.Layers).ToList();
-        string[] inputs = [card.InputIds, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PastKey, i), OnnxModelCard.ForLayer(card.PastValue, i) })];
+        string[] inputs = [card.InputIds, card.AttentionMask, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PastKey, i), OnnxModelCard.ForLayer(card.PastValue, i) })];
         string[] outputs = [card.Logits, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PresentKey, i), OnnxModelCard.ForLayer(card.PresentValue, i) })];
         var missing = inputs.Except(session.InputMetadata.Keys).Concat(outputs.Except(session.OutputMetadata.Keys)).ToList();
         if (missing.Count > 0) Refuse($"missing {string.Join(", ", missing)}");
         var logits = session.OutputMetadata[card.Logits].Dimensions;
         if (logits.Length != 3 || logits[2] != card.PaddedVocabulary)
             Refuse($"logits [{string.Join(", ", logits)}], where the card says [batch, sequence, {card.PaddedVocabulary}]");
-        if (card.Layers > 0 && session.InputMetadata[inputs[1]].Dimensions is var past && (past.Length != 4 || past[1] != card.Heads || past[3] != card.HeadDim))
+        if (card.Layers > 0 && session.InputMetadata[inputs[2]].Dimensions is var past && (past.Length != 4 || past[1] != card.Heads || past[3] != card.HeadDim))
             Refuse($"cached keys [{string.Join(", ", past)}], where the card says [batch, {card.Heads}, past, {card.HeadDim}]");
         return (inputs, outputs);
     }
@@ -102,26 +104,77 @@ public sealed class OnnxTokenformer : IDisposable
     }
 
     /// <summary>
-    /// Runs <paramref name="tokens"/> (row-major <c>[batch, T]</c>, the cache's batch) at the positions after those
+    /// Runs <paramref name="tokens"/> (row-major <c>[batch, T]</c>, the cache's batch) after the tokens each row of
     /// <paramref name="cache"/> holds, adds them to it, and returns float32 logits, row-major: <c>[batch, T, paddedVocab]</c>,
-    /// or <c>[batch, paddedVocab]</c> for the last position alone when <paramref name="lastPositionOnly"/>.
+    /// or <c>[batch, paddedVocab]</c> for the last position alone when <paramref name="lastPositionOnly"/>. With
+    /// <c>T = 1</c> this is one decoding step of a batch whose rows sit at different positions.
     /// </summary>
-    /// <exception cref="ArgumentException">The ids do not fill whole rows, or the cache would pass the context.</exception>
+    /// <exception cref="ArgumentException">The ids do not fill whole rows, or a row would pass the context.</exception>
     public float[] Run(ReadOnlySpan<long> tokens, OrtKvCache cache, bool lastPositionOnly = false)
     {
         var batch = cache.Batch;
-        if (tokens.Length == 0 || tokens.Length % batch != 0)
+        if (batch == 0 || tokens.Length == 0 || tokens.Length % batch != 0)
             throw new ArgumentException($"{tokens.Length} token ids do not make {batch} equal rows.", nameof(tokens));
         var length = tokens.Length / batch;
-        if (cache.Length + length > Card.Context)
-            throw new ArgumentException($"{cache.Length} cached and {length} new positions pass the context of {Card.Context}.", nameof(tokens));
+        var mask = new long[tokens.Length];
+        mask.AsSpan().Fill(1);
+        return RunPadded(tokens.ToArray(), mask, length, cache, lastPositionOnly);
+    }
 
-        using var ids = OrtValue.CreateTensorValueFromMemory(tokens.ToArray(), [batch, length]);
-        OrtValue[] inputs = [ids, .. cache.Past];
+    /// <summary>
+    /// Runs each row's new tokens <paramref name="rows"/> (one list per row of <paramref name="cache"/>, each at least one
+    /// token; lengths may differ) after the tokens that row holds, adds them to the cache, and returns the logits of each
+    /// row's last new token, row-major <c>[batch, paddedVocab]</c>: exactly what each row alone would give. Shorter rows
+    /// are left-padded to the longest (padding is masked out, never attended, and takes no position).
+    /// </summary>
+    /// <exception cref="ArgumentException">Not one non-empty row per cache row, or a row would pass the context.</exception>
+    public float[] RunRows(IReadOnlyList<IReadOnlyList<long>> rows, OrtKvCache cache)
+    {
+        ArgumentNullException.ThrowIfNull(rows);
+        if (rows.Count != cache.Batch || cache.Batch == 0)
+            throw new ArgumentException($"{rows.Count} rows of tokens for a cache of {cache.Batch} rows.", nameof(rows));
+        var length = rows.Max(r => r.Count);
+        if (rows.Any(r => r.Count == 0)) throw new ArgumentException("Every row needs at least one new token.", nameof(rows));
+        var tokens = new long[rows.Count * length];
+        var mask = new long[rows.Count * length];
+        for (var b = 0; b < rows.Count; b++)
+        {
+            var start = (b * length) + length - rows[b].Count;
+            for (var t = 0; t < rows[b].Count; t++)
+            {
+                tokens[start + t] = rows[b][t];
+                mask[start + t] = 1;
+            }
+        }
+        return RunPadded(tokens, mask, length, cache, lastPositionOnly: true);
+    }
+
+    // Runs [batch, length] tokens whose padding `mask` marks with 0 after the cache's columns.
+    private float[] RunPadded(long[] tokens, long[] mask, int length, OrtKvCache cache, bool lastPositionOnly)
+    {
+        var batch = cache.Batch;
+        for (var b = 0; b < batch; b++)
+        {
+            var added = 0;
+            for (var t = 0; t < length; t++) added += (int)mask[(b * length) + t];
+            if (cache.RowLengths[b] + added > Card.Context)
+                throw new ArgumentException($"Row {b}: {cache.RowLengths[b]} cached and {added} new positions pass the context of {Card.Context}.", nameof(tokens));
+        }
+
+        var columns = cache.Length + length;
+        var fullMask = new long[batch * columns];
+        for (var b = 0; b < batch; b++)
+        {
+            cache.Mask.Slice(b * cache.Length, cache.Length).CopyTo(fullMask.AsSpan(b * columns));
+            mask.AsSpan(b * length, length).CopyTo(fullMask.AsSpan((b * columns) + cache.Length));
+        }
+        using var ids = OrtValue.CreateTensorValueFromMemory(tokens, [batch, length]);
+        using var attention = OrtValue.CreateTensorValueFromMemory(fullMask, [batch, columns]);
+        OrtValue[] inputs = [ids, attention, .. cache.Past];
         // The outputs are not disposed as a collection: the present keys and values live on as the cache's next past.
         var outputs = _session.Run(_runOptions, _inputNames, inputs, _outputNames);
         using var logits = outputs[0];
-        cache.Replace(outputs.Skip(1).ToArray(), length);
+        cache.Replace(outputs.Skip(1).ToArray(), length, mask);
 
         var all = logits.GetTensorDataAsSpan<float>();
         var vocabulary = (int)Card.PaddedVocabulary;

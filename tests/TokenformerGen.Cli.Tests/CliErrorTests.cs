@@ -230,6 +230,22 @@ public sealed class CliErrorTests
         Fails(2, "give one of --checkpoint FILE and --onnx DIR", "generate");
         Fails(2, "go with --checkpoint", "generate", "--onnx", OnnxTests.ExportedLarge, "--precision", "bf16");
         Fails(2, "give one of --official DIR, --neox DIR and --onnx DIR", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", notes, "--official", notes);
+
+        // Quantized exports: an unknown precision, and int4 blocks wider than Mini's 16-wide embedding.
+        Fails(2, "--weights int3: an ONNX export stores fp32, int8, int4", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", target, "--weights", "int3");
+        Fails(1, "word_embeddings.weight is 16 wide, not a whole number of int4 blocks of 32", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", target, "--weights", "int4");
+        Fails(1, "int4 block 48: MatMulNBits takes a power of two from 16 to 256", "export", "--checkpoint", MiniCheckpoints.Small, "--onnx", target, "--weights", "int4", "--block", "48");
+        Assert.False(Directory.Exists(target));
+    }
+
+    [Fact]
+    public void ServeOptionsAndFoldersThatDoNotFit()
+    {
+        Fails(1, "host 'example.invalid' is not an IP address or localhost", "serve", "--onnx", OnnxTests.ExportedLarge, "--host", "example.invalid");
+        Fails(1, "port 70000 is not between 0 and 65535", "serve", "--onnx", OnnxTests.ExportedLarge, "--port", "70000");
+        Fails(1, "--max-batch 0: give at least 1", "serve", "--onnx", OnnxTests.ExportedLarge, "--max-batch", "0");
+        Fails(1, "does not exist", "serve", "--onnx", Path.Combine(TestData.Root, "no-such-export"));
+        Fails(1, "is not a folder written by export --onnx", "serve", "--onnx", TestData.NewDirectory("serve-empty"), "--port", "0");
     }
 
     [Fact]

@@ -28,7 +28,7 @@ public sealed partial class CommandTests
         var output = TestCli.Ok(args);
         Assert.Contains("USAGE:", output);
         if (args.Length == 1)
-            foreach (var command in new[] { "run", "train", "grow", "eval", "inspect", "generate", "logits", "import", "export" })
+            foreach (var command in new[] { "run", "train", "grow", "eval", "inspect", "generate", "logits", "serve", "import", "export" })
                 Assert.Contains(command, output);
     }
 

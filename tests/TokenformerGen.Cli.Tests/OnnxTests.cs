@@ -1,4 +1,6 @@
 using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
 using TokenformerGen.Cli.Tests.Infrastructure;
 using TokenformerGen.Inference;
 
@@ -57,6 +59,69 @@ public sealed class OnnxTests
         Assert.True(process.WaitForExit(TimeSpan.FromMinutes(10)), "OnnxServe did not finish");
         Assert.True(process.ExitCode == 0, stderr);
         Assert.Equal(expected + expected, stdout);
+    }
+
+    [Fact]
+    public async Task ServeAnswersOverHttpWithTheTokensGenerateGives()
+    {
+        var server = Host.Start(["serve", "--onnx", Exported.Value, "--port", "0", "--max-batch", "2", "--threads", "1"], Listening(out var address));
+        await AskAsync(server, address, "Mini/Large", stop: () =>
+        {
+            // SIGTERM, as a service manager stops it: the server closes and the command exits 0.
+            using var kill = Process.Start("kill", ["-TERM", server.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+            kill.WaitForExit();
+            Assert.Contains("stopped", Host.Finish(server));
+        });
+    }
+
+    [Fact]
+    public async Task OnnxServeServesHttpWithoutTorchSharp()
+    {
+        var info = new ProcessStartInfo(Host.DotnetHost(), [ExampleBinary("OnnxServe"), Exported.Value, "--http", "--port", "0", "--threads", "1"])
+        {
+            RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        using var server = new Process { StartInfo = info };
+        var onLine = Listening(out var address);
+        server.OutputDataReceived += (_, e) => { if (e.Data is not null) onLine(e.Data); };
+        server.Start();
+        server.BeginOutputReadLine();
+        await AskAsync(server, address, "Mini/Large");
+    }
+
+    // Completes with the address a server process prints when it listens.
+    private static Action<string> Listening(out Task<Uri> address)
+    {
+        var listening = new TaskCompletionSource<Uri>(TaskCreationOptions.RunContinuationsAsynchronously);
+        address = listening.Task;
+        return line =>
+        {
+            if (line.StartsWith("listening on ", StringComparison.Ordinal)) listening.TrySetResult(new Uri(line.Split(' ')[2]));
+        };
+    }
+
+    // Asks a served export for a greedy completion over loopback, compares it with OnnxTokenformer.Generate's, then stops
+    // the server with `stop`, or kills it.
+    private static async Task AskAsync(Process server, Task<Uri> address, string model, Action? stop = null)
+    {
+        try
+        {
+            using var client = new HttpClient { BaseAddress = await address.WaitAsync(TimeSpan.FromMinutes(1)) };
+            Assert.Equal("127.0.0.1", client.BaseAddress.Host);
+            using var health = JsonDocument.Parse(await client.GetStringAsync("/health"));
+            Assert.Equal(model, health.RootElement.GetProperty("model").GetString());
+            var response = await client.PostAsJsonAsync("/v1/completions", new { model, prompt = "the king", max_tokens = 12, temperature = 0, ignore_eos = true });
+            using var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+            using var exported = OnnxRuntime.OnnxTokenformer.Load(Exported.Value, threads: 1);
+            var tokens = exported.Generate([.. exported.Tokenizer.Encode("the king").Select(id => (long)id)], 12, new SamplingOptions(Temperature: 0));
+            Assert.Equal(exported.Tokenizer.Decode([.. tokens.Select(t => (int)t)]), body.RootElement.GetProperty("choices")[0].GetProperty("text").GetString());
+            stop?.Invoke();
+        }
+        finally
+        {
+            if (!server.HasExited) server.Kill(entireProcessTree: true);
+            server.WaitForExit();
+        }
     }
 
     // The prompt and what followed it, to the end of the output (the sampled text may hold line breaks).

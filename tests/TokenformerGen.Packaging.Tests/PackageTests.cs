@@ -39,7 +39,7 @@ public sealed class PackageTests(ITestOutputHelper output)
             Directory.CreateDirectory(consumer);
 
             // Pack what the solution build already compiled (no build here: nothing else writes bin/ or obj/).
-            foreach (var project in new[] { "src/TokenformerGen.Text/TokenformerGen.Text.csproj", "src/TokenformerGen/TokenformerGen.csproj", "generators/TokenformerGen.Generator/TokenformerGen.Generator.csproj", "src/TokenformerGen.OnnxRuntime/TokenformerGen.OnnxRuntime.csproj" })
+            foreach (var project in new[] { "src/TokenformerGen.Text/TokenformerGen.Text.csproj", "src/TokenformerGen/TokenformerGen.csproj", "generators/TokenformerGen.Generator/TokenformerGen.Generator.csproj", "src/TokenformerGen.OnnxRuntime/TokenformerGen.OnnxRuntime.csproj", "src/TokenformerGen.Serving/TokenformerGen.Serving.csproj" })
             {
                 Run(repo, "pack", Path.Combine(repo, project), "-c", Configuration, "--no-build", "-o", feed,
                     "-p:PackageVersion=" + version, "-p:NuspecOutputPath=" + Path.Combine(root, "nuspec") + "/");
@@ -68,6 +68,13 @@ public sealed class PackageTests(ITestOutputHelper output)
             Assert.Contains("<dependency id=\"Microsoft.ML.OnnxRuntime\"", servingNuspec, StringComparison.Ordinal);
             Assert.DoesNotMatch("<dependency id=\"[^\"]*[Tt]orch", servingNuspec);
             Assert.DoesNotContain("<dependency id=\"TokenformerGen\"", servingNuspec, StringComparison.Ordinal);
+            Assert.Contains("<dependency id=\"Microsoft.Extensions.AI.Abstractions\"", servingNuspec, StringComparison.Ordinal);   // IChatClient
+            // The HTTP server: ASP.NET Core from the shared framework and the ONNX Runtime library, again nothing of torch.
+            var httpNuspec = ReadEntry(Path.Combine(feed, $"TokenformerGen.Serving.{version}.nupkg"), "TokenformerGen.Serving.nuspec");
+            Assert.Contains($"<dependency id=\"TokenformerGen.OnnxRuntime\" version=\"{version}\"", httpNuspec, StringComparison.Ordinal);
+            Assert.Contains("<frameworkReference name=\"Microsoft.AspNetCore.App\"", httpNuspec, StringComparison.Ordinal);
+            Assert.DoesNotMatch("<dependency id=\"[^\"]*[Tt]orch", httpNuspec);
+            Assert.DoesNotContain("<dependency id=\"TokenformerGen\"", httpNuspec, StringComparison.Ordinal);
 
             // A consumer that knows nothing of this repository: a fence against outer Directory.* files,
             // a nuget.config that adds the feed to the usual sources, and the project from the templates.

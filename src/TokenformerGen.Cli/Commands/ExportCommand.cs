@@ -28,8 +28,18 @@ internal sealed class ExportSettings : CommandSettings
     public string? NeoX { get; set; }
 
     [CommandOption("--onnx <DIR>")]
-    [Description("Folder to receive model.onnx (opset 17, the inference graph with a KV cache; weights over 2 GB in model.onnx.data) and its model card tokenformer-onnx.json, for ONNX Runtime")]
+    [Description("Folder to receive model.onnx (opset 17, the inference graph with a KV cache; weights of 64 MB or more beside it in model.onnx.data), its model card tokenformer-onnx.json and ONNX Runtime GenAI's genai_config.json")]
     public string? Onnx { get; set; }
+
+    [CommandOption("--weights <P>")]
+    [Description("With --onnx: fp32 (default), int8 (per-channel DequantizeLinear → MatMul, standard opset 17) or int4 (com.microsoft MatMulNBits and GatherBlockQuantized, ONNX Runtime 1.20+) for every Pattention and the embedding")]
+    [DefaultValue("fp32")]
+    public string Weights { get; set; } = "fp32";
+
+    [CommandOption("--block <N>")]
+    [Description("With --onnx --weights int4: inputs per scale, a power of two from 16 to 256")]
+    [DefaultValue(32)]
+    public int Block { get; set; } = 32;
 
     [CommandOption("--route <R>")]
     [Description("With --neox: continue (train this stage on; load + finetune) or grow (train the next stage, initialised by pretrain_partial_init)")]
@@ -50,6 +60,8 @@ internal sealed class ExportSettings : CommandSettings
             return Spectre.Console.ValidationResult.Error("give one of --official DIR, --neox DIR and --onnx DIR");
         if (Data is not null && NeoX is null) return Spectre.Console.ValidationResult.Error("--data goes with --neox");
         if (Tokenizer is not null && Official is not null) return Spectre.Console.ValidationResult.Error("--tokenizer goes with --neox or --onnx");
+        if (Onnx is null && (Weights != "fp32" || Block != 32)) return Spectre.Console.ValidationResult.Error("--weights and --block go with --onnx");
+        if (OnnxQuantizer.Parse(Weights) is null) return Spectre.Console.ValidationResult.Error($"--weights {Weights}: an ONNX export stores {string.Join(", ", OnnxQuantizer.Names)}");
         return Spectre.Console.ValidationResult.Success();
     }
 }
@@ -65,17 +77,17 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
     {
         var route = OptionParsing.Route(settings.Route);   // before a large checkpoint is read
         using var checkpoint = CliSession.Load(settings.Checkpoint, ComputeTarget.Cpu);   // export only moves tensors to files
-        if (settings.Onnx is not null) return Onnx(checkpoint, settings.Onnx, settings.Tokenizer);
+        if (settings.Onnx is not null) return Onnx(checkpoint, settings.Onnx, settings.Tokenizer, OnnxQuantizer.Parse(settings.Weights)!.Value, settings.Block);
         return settings.Official is not null ? Official(checkpoint, settings.Official) : NeoX(checkpoint, settings, settings.NeoX!, route);
     }
 
-    private int Onnx(LoadedCheckpoint checkpoint, string folder, string? tokenizer)
+    private int Onnx(LoadedCheckpoint checkpoint, string folder, string? tokenizer, OnnxPrecision precision, int block)
     {
         var stage = checkpoint.Stage.Info;
         if (tokenizer is not null) session.Tokenizer(stage, tokenizer);   // it must fit the vocabulary before it is shipped
-        var result = OnnxExport.Write(checkpoint.Model, folder, new OnnxExportOptions { TokenizerFile = tokenizer, TrainingStep = checkpoint.Metadata.Step });
+        var result = OnnxExport.Write(checkpoint.Model, folder, new OnnxExportOptions { TokenizerFile = tokenizer, TrainingStep = checkpoint.Metadata.Step, Precision = precision, BlockSize = block });
         var weights = result.Card.ExternalData is { } data ? $"in {data}" : "inside the graph";
-        session.Console.MarkupLineInterpolated($"exported {stage.QualifiedName} (step {checkpoint.Metadata.Step}) to ONNX opset {result.Card.Opset}: {Path.Combine(folder, result.Card.Model)} ({result.Nodes:N0} nodes, {result.WeightBytes / 1e6:F1} MB of float32 weights {weights}), {Path.Combine(folder, OnnxModelCard.FileName)}");
+        session.Console.MarkupLineInterpolated($"exported {stage.QualifiedName} (step {checkpoint.Metadata.Step}) to ONNX opset {result.Card.Opset}: {Path.Combine(folder, result.Card.Model)} ({result.Nodes:N0} nodes, {result.WeightBytes / 1e6:F1} MB of {result.Card.Weights} weights {weights}), {Path.Combine(folder, OnnxModelCard.FileName)}");
         session.Console.MarkupLineInterpolated($"  run it in ONNX Runtime: generate --onnx {folder}");
         return 0;
     }

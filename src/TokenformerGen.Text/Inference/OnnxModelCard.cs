@@ -7,7 +7,8 @@ namespace TokenformerGen.Inference;
 /// <summary>
 /// What a server needs to know about an exported ONNX model besides the graph: which stage it is, its files, the tokenizer,
 /// the context, and the KV-cache inputs and outputs (names with <c>{layer}</c> for the layer index, layout
-/// <c>[batch, heads, sequence, head_dim]</c>, float32). Written beside <c>model.onnx</c> as <see cref="FileName"/>.
+/// <c>[batch, heads, sequence, head_dim]</c>, float32) and the attention mask. Format 2 added the mask; a format-1 export
+/// (no mask input) is refused, to be exported again. Written beside <c>model.onnx</c> as <see cref="FileName"/>.
 /// </summary>
 /// <param name="Family">The family.</param>
 /// <param name="Stage">The stage.</param>
@@ -42,7 +43,7 @@ public sealed record OnnxModelCard(
     public const string FileName = "tokenformer-onnx.json";
 
     /// <summary>The <see cref="Format"/> this version writes and reads.</summary>
-    public const string CurrentFormat = "tokenformer-onnx/1";
+    public const string CurrentFormat = "tokenformer-onnx/2";
 
     /// <summary>Identifies the card's schema.</summary>
     [JsonPropertyOrder(-1)]
@@ -50,6 +51,18 @@ public sealed record OnnxModelCard(
 
     /// <summary>How the KV cache is laid out.</summary>
     public string KvCacheLayout { get; init; } = "[batch, heads, sequence, head_dim] float32";
+
+    /// <summary>
+    /// Input: int64 <c>[batch, past + sequence]</c>, 1 for each real token of a row (cached and new) and 0 for padding, from
+    /// which the graph takes positions (real tokens before) and which keys a token may see.
+    /// </summary>
+    public string AttentionMask { get; init; } = "attention_mask";
+
+    /// <summary>How the matrices of every Pattention and of the embedding are stored: <c>fp32</c>, <c>int8</c> or <c>int4</c>.</summary>
+    public string Weights { get; init; } = "fp32";
+
+    /// <summary>Inputs per scale of an <c>int4</c> export; null otherwise.</summary>
+    public int? BlockSize { get; init; }
 
     private static readonly JsonSerializerOptions Json = new()
     {

@@ -9,7 +9,10 @@ namespace TokenformerGen.Onnx;
 /// <summary>Where an export puts the weights.</summary>
 public enum OnnxWeights
 {
-    /// <summary>Inside <c>model.onnx</c> up to <see cref="OnnxExport.InlineLimit"/>, beyond it in <c>model.onnx.data</c>.</summary>
+    /// <summary>
+    /// In <c>model.onnx.data</c>, which ONNX Runtime maps from the file, unless they are fewer than
+    /// <see cref="OnnxExport.InlineBelow"/> bytes (then inside <c>model.onnx</c>: one file, loaded as fast).
+    /// </summary>
     Auto,
     /// <summary>Always inside <c>model.onnx</c> (refused beyond <see cref="OnnxExport.InlineLimit"/>).</summary>
     Inline,
@@ -28,12 +31,18 @@ public sealed record OnnxExportOptions
 
     /// <summary>The training step of the checkpoint the weights come from, for the card.</summary>
     public long? TrainingStep { get; init; }
+
+    /// <summary>How every Pattention's and the embedding's matrices are stored (float32 by default).</summary>
+    public OnnxPrecision Precision { get; init; } = OnnxPrecision.Fp32;
+
+    /// <summary>Inputs per scale of an int4 export: a power of two from 16 to 256 (32 by default).</summary>
+    public int BlockSize { get; init; } = 32;
 }
 
 /// <summary>What an export wrote.</summary>
 /// <param name="Folder">The export folder.</param>
 /// <param name="Card">Its model card.</param>
-/// <param name="WeightBytes">Bytes of float32 weights.</param>
+/// <param name="WeightBytes">Bytes of weights as stored (quantized matrices with their scales).</param>
 /// <param name="Nodes">Nodes of the graph.</param>
 public sealed record OnnxExportResult(string Folder, OnnxModelCard Card, long WeightBytes, int Nodes);
 
@@ -76,6 +85,12 @@ public static class OnnxExport
     public const string Logits = "logits";
 
     /// <summary>
+    /// Weights below this many bytes stay inside <c>model.onnx</c> by default (<see cref="OnnxWeights.Auto"/>); larger ones
+    /// go to <see cref="ExternalDataFile"/>, which loads faster and in less memory (docs/benchmarks.md, figure 10c).
+    /// </summary>
+    public const long InlineBelow = 64L << 20;
+
+    /// <summary>
     /// Most weight bytes kept inside <c>model.onnx</c>: a protobuf message cannot pass 2 GiB, and 64 MiB stay for the
     /// graph and its constants.
     /// </summary>
@@ -83,8 +98,10 @@ public static class OnnxExport
 
     /// <summary>
     /// Writes <paramref name="model"/> to <paramref name="folder"/>: <see cref="ModelFile"/>, <see cref="ExternalDataFile"/>
-    /// when the weights are outside it, <see cref="OnnxModelCard.FileName"/>, and <see cref="TokenizerFileName"/> when
-    /// <see cref="OnnxExportOptions.TokenizerFile"/> is given. The folder appears whole or not at all; an earlier export
+    /// when the weights are outside it, <see cref="OnnxModelCard.FileName"/>, ONNX Runtime GenAI's
+    /// <see cref="OnnxGenAiConfig.FileName"/> and <see cref="OnnxGenAiConfig.TokenizerConfigFileName"/>, and
+    /// <see cref="TokenizerFileName"/> when <see cref="OnnxExportOptions.TokenizerFile"/> is given or the family's
+    /// tokenizer is GPT-NeoX-20B's. The folder appears whole or not at all; an earlier export
     /// there is replaced, any other non-empty folder refused.
     /// </summary>
     /// <exception cref="OnnxExportException">The model has a part the graph does not cover.</exception>
@@ -94,16 +111,20 @@ public static class OnnxExport
         options ??= new OnnxExportOptions();
         if (options.TokenizerFile is { } tokenizer && !File.Exists(tokenizer))
             throw new FileNotFoundException($"tokenizer file '{tokenizer}' does not exist", tokenizer);
-        var graph = Build(model);
+        var graph = Build(model, options.Precision, options.BlockSize);
         var external = options.Weights switch
         {
             OnnxWeights.External => true,
             OnnxWeights.Inline when graph.WeightBytes > InlineLimit
                 => throw new OnnxExportException($"{model.Stage.QualifiedName} has {graph.WeightBytes:N0} bytes of weights, more than fit inside one ONNX file ({InlineLimit:N0}): export them to {ExternalDataFile}"),
             OnnxWeights.Inline => false,
-            _ => graph.WeightBytes > InlineLimit,
+            _ => graph.WeightBytes >= InlineBelow,
         };
-        var card = CardFor(model.Stage, options, external);
+        var card = CardFor(model.Stage, options, external) with
+        {
+            Weights = OnnxQuantizer.NameOf(options.Precision),
+            BlockSize = options.Precision == OnnxPrecision.Int4 ? options.BlockSize : null,
+        };
         AtomicFolder.Write(folder, existing => File.Exists(Path.Combine(existing, OnnxModelCard.FileName)), temp =>
         {
             var metadata = new Dictionary<string, string>
@@ -126,23 +147,33 @@ public static class OnnxExport
             using (var file = File.Create(Path.Combine(temp, ModelFile))) Google.Protobuf.MessageExtensions.WriteTo(proto, file);
             File.WriteAllText(Path.Combine(temp, OnnxModelCard.FileName), card.ToJson());
             if (options.TokenizerFile is not null) File.Copy(options.TokenizerFile, Path.Combine(temp, TokenizerFileName));
+            // For ONNX Runtime GenAI: its configuration, and the tokenizer as a tokenizer.json it can read (the shipped
+            // GPT-NeoX-20B one for neox families; a byte or GPT-2 family tokenizes outside GenAI and feeds it ids).
+            else if (card.TokenizerKind == Families.TokenizerKind.NeoX) File.WriteAllBytes(Path.Combine(temp, TokenizerFileName), Data.NeoXTokenizer.Json());
+            var endOfText = Data.Tokenizers.For(card.TokenizerKind, options.TokenizerFile, card.PaddedVocabulary).Tokenizer.EndOfText;
+            File.WriteAllText(Path.Combine(temp, OnnxGenAiConfig.FileName), OnnxGenAiConfig.Json(card, endOfText));
+            File.WriteAllText(Path.Combine(temp, OnnxGenAiConfig.TokenizerConfigFileName), OnnxGenAiConfig.TokenizerConfigJson(card));
         });
         return new OnnxExportResult(folder, card, graph.WeightBytes, graph.NodeCount);
     }
 
     /// <summary>
     /// The inference graph of <paramref name="model"/> (float32 master weights on any real device): inputs
-    /// <see cref="InputIds"/> and the KV cache's past keys and values, outputs <see cref="Logits"/> and the present ones.
+    /// <see cref="InputIds"/>, the attention mask and the KV cache's past keys and values, outputs <see cref="Logits"/> and the present ones.
     /// </summary>
-    /// <exception cref="OnnxExportException">A parameter or a layer's cache is left out of the graph.</exception>
-    public static OnnxGraph Build(TokenformerModel model)
+    /// <exception cref="OnnxExportException">A parameter or a layer's cache is left out of the graph, or the precision cannot store a matrix of the model.</exception>
+    public static OnnxGraph Build(TokenformerModel model, OnnxPrecision precision = OnnxPrecision.Fp32, int blockSize = 32)
     {
         model.RequireMasterWeights("exported");
         var stage = model.Stage;
+        if (!Enum.IsDefined(precision))
+            throw new OnnxExportException($"unknown weight precision {precision}; an export stores {string.Join(", ", OnnxQuantizer.Names)}");
+        if (precision == OnnxPrecision.Int4 && (blockSize is < 16 or > 256 || (blockSize & (blockSize - 1)) != 0))
+            throw new OnnxExportException($"int4 block {blockSize}: MatMulNBits takes a power of two from 16 to 256");
         if (model.Device.type == DeviceType.META)
             throw new OnnxExportException($"{stage.QualifiedName} is on the meta device, which holds shapes but no weights to export");
         var a = stage.Architecture;
-        var graph = new OnnxGraph($"{stage.Family}_{stage.Name}", model.NamedParameters());
+        var graph = new OnnxGraph($"{stage.Family}_{stage.Name}", model.NamedParameters(), precision, blockSize);
         var tokens = graph.Input(InputIds, OnnxType.Int64, OnnxKvCache.Batch, OnnxKvCache.Sequence);
         var cache = new OnnxKvCache(tokens, (int)a.Layers, a.Heads, a.HeadDim, a.Context);
         graph.Output(model.ToOnnx(tokens, cache), Logits, OnnxType.Float, OnnxKvCache.Batch, OnnxKvCache.Sequence, a.PaddedVocabulary);

@@ -22,16 +22,24 @@ public sealed class OnnxGraph
     private readonly GraphProto _graph = new();
     private readonly Dictionary<Tensor, string> _parameterNames = new(ReferenceEqualityComparer.Instance);
     private readonly Dictionary<string, OnnxValue> _parameters = new(StringComparer.Ordinal);
-    private readonly List<(TensorProto Proto, Tensor Data)> _weights = [];
+    private readonly List<(TensorProto Proto, Tensor? Data, byte[]? Bytes)> _weights = [];
+    private readonly Dictionary<string, (OnnxValue Data, OnnxValue Scales)> _quantized = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _domains = new(StringComparer.Ordinal);
     private readonly Dictionary<string, OnnxValue> _constants = new(StringComparer.Ordinal);
     private readonly HashSet<string> _names = new(StringComparer.Ordinal);
     private string _scope = "";
     private int _nodes;
 
-    /// <summary>Starts a graph whose weights are <paramref name="parameters"/> (state-dict name and tensor).</summary>
-    public OnnxGraph(string name, IEnumerable<(string Name, Tensor Parameter)> parameters)
+    /// <summary>
+    /// Starts a graph whose weights are <paramref name="parameters"/> (state-dict name and tensor); the matrices read
+    /// through <see cref="MatMulTransposed"/>, <see cref="MatMulWeight"/> and <see cref="GatherRows"/> are stored in
+    /// <paramref name="precision"/> (int4 in blocks of <paramref name="blockSize"/>).
+    /// </summary>
+    public OnnxGraph(string name, IEnumerable<(string Name, Tensor Parameter)> parameters, OnnxPrecision precision = OnnxPrecision.Fp32, int blockSize = 32)
     {
         _graph.Name = name;
+        Precision = precision;
+        BlockSize = blockSize;
         foreach (var (parameterName, parameter) in parameters) _parameterNames.Add(parameter, parameterName);
     }
 
@@ -41,8 +49,14 @@ public sealed class OnnxGraph
     /// <summary>Nodes added so far.</summary>
     public int NodeCount => _graph.Node.Count;
 
-    /// <summary>Bytes of the parameters the graph has read.</summary>
-    public long WeightBytes => _weights.Sum(w => w.Data.NumberOfElements * w.Data.ElementSize);
+    /// <summary>How the matrices are stored.</summary>
+    public OnnxPrecision Precision { get; }
+
+    /// <summary>Inputs per int4 scale.</summary>
+    public int BlockSize { get; }
+
+    /// <summary>Bytes of the weights the graph has read, as stored (quantized matrices with their scales).</summary>
+    public long WeightBytes => _weights.Sum(w => w.Bytes?.LongLength ?? w.Data!.NumberOfElements * w.Data.ElementSize);
 
     /// <summary>Declares a graph input; a dimension is a size (<see cref="long"/>) or a name shared by dimensions of equal size (<see cref="string"/>).</summary>
     public OnnxValue Input(string name, OnnxType type, params object[] shape)
@@ -71,9 +85,111 @@ public sealed class OnnxGraph
             throw new ArgumentException($"{name} is {parameter.dtype}; the graph is float32 (export float32 master weights).", nameof(parameter));
         var proto = new TensorProto { Name = Claim(name), DataType = (int)DataType.Float };
         proto.Dims.AddRange(parameter.shape);
-        _weights.Add((proto, parameter));
+        _weights.Add((proto, parameter, null));
         return _parameters[name] = new OnnxValue(this, name);
     }
+
+    /// <summary>
+    /// <c>x · Wᵀ</c> for a parameter <c>W [N, K]</c> whose rows are the output features (a Pattention's key tokens, the
+    /// tied head's embedding): float32 <c>MatMul</c> with the transposed initializer; int8 <c>DequantizeLinear</c> (per
+    /// output channel) then <c>MatMul</c>; int4 <c>MatMulNBits</c> (accuracy level 4).
+    /// </summary>
+    public OnnxValue MatMulTransposed(OnnxValue x, Tensor weight)
+        => Precision == OnnxPrecision.Fp32 ? x.MatMul(Weight(weight).Transpose(1, 0)) : QuantizedMatMul(x, weight, transposed: true);
+
+    /// <summary>
+    /// <c>x · W</c> for a parameter <c>W [K, N]</c> (a Pattention's value tokens); quantized exports store it transposed,
+    /// <c>[N, K]</c>, and multiply as <see cref="MatMulTransposed"/> does.
+    /// </summary>
+    public OnnxValue MatMulWeight(OnnxValue x, Tensor weight)
+        => Precision == OnnxPrecision.Fp32 ? x.MatMul(Weight(weight)) : QuantizedMatMul(x, weight, transposed: false);
+
+    /// <summary>
+    /// Rows of the parameter <paramref name="table"/> <c>[rows, d]</c> at <paramref name="indices"/> <c>[batch, sequence]</c>
+    /// (int64), as float32 <c>[batch, sequence, d]</c>: <c>Gather</c>; int8 gathers int8 rows and their scales from the
+    /// initializers <see cref="MatMulTransposed"/> uses for the same table (a tied head shares them);
+    /// int4 <c>GatherBlockQuantized</c> on <c>MatMulNBits</c>' blocks, reshaped.
+    /// </summary>
+    /// <exception cref="OnnxExportException">int4 asked of a table whose width is not a whole number of blocks.</exception>
+    public OnnxValue GatherRows(Tensor table, OnnxValue indices)
+    {
+        if (Precision == OnnxPrecision.Fp32) return Weight(table).Gather(indices);
+        var (rows, width) = (table.shape[0], table.shape[1]);
+        var (data, scales) = Quantized(table, transposed: true);
+        if (Precision == OnnxPrecision.Int8)
+        {
+            // data is [d, rows] int8 (MatMul's B): gather columns, put d last, scale each row.
+            var columns = Node("Gather", [data, indices], IntAttribute("axis", 1)).Transpose(1, 2, 0);
+            return Node("Cast", [columns], IntAttribute("to", (long)TensorProto.Types.DataType.Float)) * scales.Gather(indices).Unsqueeze(-1);
+        }
+        if (width % BlockSize != 0)
+            throw new OnnxExportException($"{NameOf(table)} is {width} wide, not a whole number of int4 blocks of {BlockSize}: GatherBlockQuantized cannot read it; choose a block that divides {width}");
+        var packed = data.Reshape(rows, width / 2);
+        var blockScales = scales.Reshape(rows, width / BlockSize);
+        return Node("GatherBlockQuantized", [packed, indices, blockScales], new string?[] { null }, MicrosoftDomain,
+                    IntAttribute("gather_axis", 0), IntAttribute("quantize_axis", 1), IntAttribute("block_size", BlockSize), IntAttribute("bits", 4))[0];
+    }
+
+    private OnnxValue QuantizedMatMul(OnnxValue x, Tensor weight, bool transposed)
+    {
+        var (data, scales) = Quantized(weight, transposed);
+        var (n, k) = transposed ? (weight.shape[0], weight.shape[1]) : (weight.shape[1], weight.shape[0]);
+        if (Precision == OnnxPrecision.Int8)
+            return x.MatMul(Node("DequantizeLinear", [data, scales], IntAttribute("axis", 1)));
+        return Node("MatMulNBits", [x, data, scales], new string?[] { null }, MicrosoftDomain,
+                    IntAttribute("K", k), IntAttribute("N", n), IntAttribute("bits", 4), IntAttribute("block_size", BlockSize), IntAttribute("accuracy_level", 4))[0];
+    }
+
+    // The quantized initializers of a parameter, made on first use: W [N, K] is the parameter itself when `transposed`
+    // (x · Wᵀ), else its transpose. int8: data [K, N] and scales [N]; int4: data [N, blocks, block / 2] and scales [N · blocks].
+    private (OnnxValue Data, OnnxValue Scales) Quantized(Tensor parameter, bool transposed)
+    {
+        var name = NameOf(parameter);
+        if (_quantized.TryGetValue(name, out var existing)) return existing;
+        if (parameter.dtype != ScalarType.Float32 || parameter.Dimensions != 2)
+            throw new OnnxExportException($"{name} is {parameter.dtype} {string.Join("x", parameter.shape)}; only float32 matrices are quantized");
+        float[] rows;
+        using (var cpu = TensorBytes.ContiguousCpu(parameter))
+        {
+            if (transposed) rows = cpu.data<float>().ToArray();
+            else
+            {
+                using var oriented = cpu.t().contiguous();
+                rows = oriented.data<float>().ToArray();
+            }
+        }
+        var (n, k) = transposed ? ((int)parameter.shape[0], (int)parameter.shape[1]) : ((int)parameter.shape[1], (int)parameter.shape[0]);
+        OnnxValue data, scales;
+        if (Precision == OnnxPrecision.Int8)
+        {
+            var (q, s) = OnnxQuantizer.Int8Channels(rows, n, k);
+            data = Blob(name + ".int8", DataType.Int8, [k, n], (byte[])(Array)q);
+            scales = Blob(name + ".scales", DataType.Float, [n], [.. s.SelectMany(BitConverter.GetBytes)]);
+        }
+        else
+        {
+            var (q, s) = OnnxQuantizer.Int4Blocks(rows, n, k, BlockSize);
+            var blocks = (k + BlockSize - 1) / BlockSize;
+            data = Blob(name + ".int4", DataType.Uint8, [n, blocks, BlockSize / 2], q);
+            scales = Blob(name + ".scales", DataType.Float, [(long)n * blocks], [.. s.SelectMany(BitConverter.GetBytes)]);
+        }
+        _parameters[name] = data;
+        return _quantized[name] = (data, scales);
+    }
+
+    // A weight initializer of raw bytes, written with the parameters (inline or external).
+    private OnnxValue Blob(string name, DataType type, long[] dims, byte[] bytes)
+    {
+        var proto = new TensorProto { Name = Claim(name), DataType = (int)type };
+        proto.Dims.AddRange(dims);
+        _weights.Add((proto, null, bytes));
+        return new OnnxValue(this, name);
+    }
+
+    private const string MicrosoftDomain = "com.microsoft";
+
+    private static AttributeProto IntAttribute(string name, long value)
+        => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
 
     // The state-dict name of a parameter of the model.
     private string NameOf(Tensor parameter)
@@ -129,9 +245,14 @@ public sealed class OnnxGraph
 
     /// <summary>Adds a node; <paramref name="outputs"/> gives each output's name, or null for a fresh one.</summary>
     internal IReadOnlyList<OnnxValue> Node(string op, IReadOnlyList<OnnxValue> inputs, IReadOnlyList<string?> outputs, params AttributeProto[] attributes)
+        => Node(op, inputs, outputs, "", attributes);
+
+    // A node of operator set `domain` ("" for ai.onnx), which the model then imports.
+    private IReadOnlyList<OnnxValue> Node(string op, IReadOnlyList<OnnxValue> inputs, IReadOnlyList<string?> outputs, string domain, params AttributeProto[] attributes)
     {
         var name = FormattableString.Invariant($"{_scope}{op}_{_nodes++}");
-        var node = new NodeProto { OpType = op, Name = name };
+        var node = new NodeProto { OpType = op, Name = name, Domain = domain };
+        if (domain.Length > 0) _domains.Add(domain);
         foreach (var input in inputs)
         {
             if (input.Graph != this) throw new ArgumentException($"{op}: input {input.Name} belongs to another graph.", nameof(inputs));
@@ -193,19 +314,20 @@ public sealed class OnnxGraph
     {
         var graph = _graph.Clone();
         var weights = new List<TensorProto>(_weights.Count);
-        foreach (var (proto, data) in _weights)
+        foreach (var (proto, data, bytes) in _weights)
         {
             var tensor = proto.Clone();
             if (externalData is null)
             {
-                tensor.RawData = UnsafeByteOperations.UnsafeWrap(TensorBytes.ToArray(data));
+                tensor.RawData = UnsafeByteOperations.UnsafeWrap(bytes ?? TensorBytes.ToArray(data!));
             }
             else
             {
                 var padding = (alignment - externalData.Position % alignment) % alignment;
                 externalData.Write(new byte[padding]);
                 var offset = externalData.Position;
-                TensorBytes.Write(externalData, data);
+                if (bytes is null) TensorBytes.Write(externalData, data!);
+                else externalData.Write(bytes);
                 tensor.DataLocation = TensorProto.Types.DataLocation.External;
                 tensor.ExternalData.Add(Entry("location", externalLocation ?? throw new ArgumentNullException(nameof(externalLocation))));
                 tensor.ExternalData.Add(Entry("offset", offset.ToString(CultureInfo.InvariantCulture)));
@@ -226,6 +348,7 @@ public sealed class OnnxGraph
             Graph = graph,
         };
         model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = opset });
+        foreach (var domain in _domains.Order(StringComparer.Ordinal)) model.OpsetImport.Add(new OperatorSetIdProto { Domain = domain, Version = 1 });
         foreach (var (key, value) in metadata) model.MetadataProps.Add(Entry(key, value));
         return model;
     }

@@ -7,24 +7,31 @@ namespace TokenformerGen.Onnx;
 /// <c>past_key_values.{i}.key</c> / <c>.value</c> <c>[batch, heads, past_sequence, headDim]</c> (zero positions for a
 /// prompt) and leave, with the new positions appended, as outputs <c>present.{i}.key</c> / <c>.value</c>, which the caller
 /// feeds back as the next step's past. Keys are cached after the rotary embedding, as <see cref="Primitives.LayerKvCache"/> does.
-/// The new tokens' positions start at the past length, so one graph serves the prompt and every decoding step.
+/// The input <c>attention_mask</c> <c>[batch, past_sequence + sequence]</c> (int64) marks each row's real tokens, cached
+/// and new, with 1 and its padding with 0, so rows of different lengths share a batch (left-padded, or padded wherever
+/// a row had fewer new tokens than another): a token's position is the number of real tokens before it in its row, and
+/// no token attends to padding.
 /// </summary>
 public sealed class OnnxKvCache
 {
     /// <summary>Names of the symbolic dimensions the graph's inputs and outputs share.</summary>
     public const string Batch = "batch", Sequence = "sequence", PastSequence = "past_sequence", TotalSequence = "total_sequence";
 
+    /// <summary>The name of the attention-mask input.</summary>
+    public const string AttentionMask = "attention_mask";
+
     private readonly OnnxLayerCache[] _layers;
 
     /// <summary>
-    /// Declares the past inputs of <paramref name="layers"/> layers of <paramref name="heads"/> heads of
-    /// <paramref name="headDim"/> dims, for <paramref name="tokens"/> <c>[batch, sequence]</c> at positions below
+    /// Declares the attention mask and the past inputs of <paramref name="layers"/> layers of <paramref name="heads"/> heads
+    /// of <paramref name="headDim"/> dims, for <paramref name="tokens"/> <c>[batch, sequence]</c> at positions below
     /// <paramref name="context"/>.
     /// </summary>
     public OnnxKvCache(OnnxValue tokens, int layers, long heads, long headDim, long context)
     {
         var graph = tokens.Graph;
         Context = context;
+        var mask = graph.Input(AttentionMask, OnnxType.Int64, Batch, TotalSequence);
         _layers = new OnnxLayerCache[layers];
         for (var i = 0; i < layers; i++)
         {
@@ -33,13 +40,16 @@ public sealed class OnnxKvCache
             _layers[i] = new OnnxLayerCache(this, i, keys, values, heads, headDim);
         }
 
-        // Positions past .. past + sequence − 1 of the new tokens, and which earlier positions each may see.
+        // Column past + i of a row holds new token i. Its position counts the real tokens before it in the row (padding
+        // gets position 0, which nothing reads); it may see the real columns 0 .. past + i.
         var scalar = Array.Empty<long>();
-        var past = _layers.Length > 0 ? _layers[0].PastKeys.Shape(2, 3).Reshape(scalar) : graph.Int64s([0], scalar: true);
+        var zero = graph.Int64s([0], scalar: true);
+        var past = _layers.Length > 0 ? _layers[0].PastKeys.Shape(2, 3).Reshape(scalar) : zero;
         var total = past + tokens.Shape(1, 2).Reshape(scalar);
-        Positions = OnnxValue.Range(past, total);
-        var visible = OnnxValue.Range(graph.Int64s([0], scalar: true), total);
-        Mask = visible.Unsqueeze(0).LessOrEqual(Positions.Unsqueeze(1));
+        var positions = (mask.CumSum(1) - graph.Int64s([1], scalar: true)).Max(zero);
+        Positions = positions.Slice(1, past.Reshape(1), total.Reshape(1)).Unsqueeze(1);
+        var causal = OnnxValue.Range(zero, total).Unsqueeze(0).LessOrEqual(OnnxValue.Range(past, total).Unsqueeze(1));
+        Mask = causal.And(mask.Greater(zero).Unsqueeze(1).Unsqueeze(1));
     }
 
     /// <summary>Positions the graph supports: past plus new tokens never exceed it.</summary>
@@ -48,10 +58,13 @@ public sealed class OnnxKvCache
     /// <summary>The cache of layer <paramref name="layer"/>.</summary>
     public OnnxLayerCache this[int layer] => _layers[layer];
 
-    /// <summary>Absolute positions <c>[sequence]</c> (int64) of the new tokens.</summary>
+    /// <summary>Positions <c>[batch, 1, sequence]</c> (int64) of the new tokens, from the attention mask.</summary>
     public OnnxValue Positions { get; }
 
-    /// <summary>The causal mask <c>[sequence, total_sequence]</c>: new token i (position past + i) sees keys 0 .. past + i.</summary>
+    /// <summary>
+    /// Which keys each new token sees, <c>[batch, 1, sequence, total_sequence]</c> (bool): new token i (column past + i)
+    /// sees the real tokens of its row in columns 0 .. past + i.
+    /// </summary>
     public OnnxValue Mask { get; }
 
     /// <summary>Graph inputs of the cached keys, <c>{layer}</c> standing for the layer's index.</summary>

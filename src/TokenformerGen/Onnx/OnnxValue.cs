@@ -102,6 +102,21 @@ public sealed class OnnxValue
     /// <summary>Elementwise <c>this ≤ other</c> (broadcasting), a bool tensor.</summary>
     public OnnxValue LessOrEqual(OnnxValue other) => Binary("LessOrEqual", other);
 
+    /// <summary>Elementwise <c>this &gt; other</c> (broadcasting), a bool tensor.</summary>
+    public OnnxValue Greater(OnnxValue other) => Binary("Greater", other);
+
+    /// <summary>Elementwise logical and of two bool tensors (broadcasting).</summary>
+    public OnnxValue And(OnnxValue other) => Binary("And", other);
+
+    /// <summary>Elementwise maximum (broadcasting).</summary>
+    public OnnxValue Max(OnnxValue other) => Binary("Max", other);
+
+    /// <summary>Running sums along <paramref name="axis"/> (<c>CumSum</c>): element i is the sum of elements 0 .. i.</summary>
+    public OnnxValue CumSum(long axis) => Graph.Node("CumSum", [this, Graph.Int64s([axis], scalar: true)]);
+
+    /// <summary>Elements <c>[start, end)</c> along <paramref name="axis"/>, the bounds given as int64 graph values of one element.</summary>
+    public OnnxValue Slice(long axis, OnnxValue start, OnnxValue end) => Graph.Node("Slice", [this, start, end, Graph.Int64s([axis])]);
+
     /// <summary>Where <paramref name="condition"/> holds, this value; elsewhere <paramref name="otherwise"/> (broadcasting).</summary>
     public OnnxValue Where(OnnxValue condition, OnnxValue otherwise) => Graph.Node("Where", [condition, this, otherwise]);
 

@@ -55,7 +55,7 @@ public static class Attention
     /// <summary>
     /// <see cref="CausalSelfAttention(Tensor, Tensor, Tensor, long, RotaryEmbedding?, LayerKvCache?)"/> as ONNX nodes: the
     /// heads attend over the layer's cached positions and the new ones (which the <paramref name="cache"/> appends and
-    /// outputs), under its causal mask, with scale <c>1/√headDim</c>.
+    /// outputs), under its causal and padding mask, with scale <c>1/√headDim</c>.
     /// </summary>
     public static OnnxValue CausalSelfAttention(OnnxValue query, OnnxValue key, OnnxValue value, long heads,
                                                 RotaryEmbedding? rotary, OnnxLayerCache cache)
@@ -70,7 +70,9 @@ public static class Attention
         }
         var (keys, values) = cache.Append(k, SplitHeads(value));
         var scores = q.MatMul(keys.Transpose(0, 1, 3, 2)) * (float)(1 / Math.Sqrt(cache.HeadDim));
-        var weights = scores.Where(cache.Cache.Mask, query.Graph.Scalar(float.NegativeInfinity)).Softmax(-1);
+        // The lowest float rather than −∞: a padding token sees no real key, and its row of weights must stay finite,
+        // since its keys and values, though never attended, pass through later layers' matrix products.
+        var weights = scores.Where(cache.Cache.Mask, query.Graph.Scalar(float.MinValue)).Softmax(-1);
         return weights.MatMul(values).Transpose(0, 2, 1, 3).Reshape(0, 0, -1);
     }
 

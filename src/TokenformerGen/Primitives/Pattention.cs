@@ -121,15 +121,16 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// The forward as ONNX nodes (float32): <c>Θ(X·Kᵀ)·V</c> with the key and value tokens as initializers under their
-    /// state-dict names.
+    /// The forward as ONNX nodes: <c>Θ(X·Kᵀ)·V</c> with the key and value tokens as initializers under their state-dict
+    /// names, in the graph's <see cref="OnnxGraph.Precision"/> (quantized along d_in for the keys and along n for the
+    /// values; Θ stays float32).
     /// </summary>
     public OnnxValue ToOnnx(OnnxValue input)
     {
         var graph = input.Graph;
         using var scope = graph.ModuleScope(key_param_tokens);
-        var scores = input.MatMul(graph.Weight(key_param_tokens).Transpose(1, 0));
-        return Normalize(scores, Norm, Tau, Epsilon, TokenCount).MatMul(graph.Weight(value_param_tokens));
+        var scores = graph.MatMulTransposed(input, key_param_tokens);
+        return graph.MatMulWeight(Normalize(scores, Norm, Tau, Epsilon, TokenCount), value_param_tokens);
     }
 
     /// <summary>Θ applied row-wise to scores <c>A [.., n]</c>.</summary>

@@ -49,11 +49,11 @@ public sealed class TokenEmbedding : nn.Module<Tensor, Tensor>
         return (type == weight.dtype ? logits : logits.to(weight.dtype)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The lookup as an ONNX node: rows <c>[.., d]</c> of the table for token ids <c>[..]</c> (int64).</summary>
-    public OnnxValue ToOnnx(OnnxValue tokens) => tokens.Graph.Weight(weight).Gather(tokens);
+    /// <summary>The lookup as ONNX nodes: rows <c>[.., d]</c> of the table for token ids <c>[..]</c> (int64), in the graph's precision.</summary>
+    public OnnxValue ToOnnx(OnnxValue tokens) => tokens.Graph.GatherRows(weight, tokens);
 
-    /// <summary>The tied head as ONNX nodes: float32 logits <c>[.., vocab]</c> = <c>h · Eᵀ</c>.</summary>
-    public OnnxValue LogitsToOnnx(OnnxValue hidden) => hidden.MatMul(hidden.Graph.Weight(weight).Transpose(1, 0));
+    /// <summary>The tied head as ONNX nodes: float32 logits <c>[.., vocab]</c> = <c>h · Eᵀ</c>, the table in the graph's precision (shared with the lookup).</summary>
+    public OnnxValue LogitsToOnnx(OnnxValue hidden) => hidden.Graph.MatMulTransposed(hidden, weight);
 
     // The table in ComputeType, kept for an inference-only model (see KeepHeadCopy); null otherwise.
     private Tensor? _headCopy;

@@ -36,7 +36,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     {
         using var model = Random(new TokenFormer150MReleased(), seed: 3);
         using var exported = Export(model);
-        Assert.Null(exported.Card.ExternalData);   // 608 MB stay inside the graph
+        Assert.Equal(OnnxExport.ExternalDataFile, exported.Card.ExternalData);   // 608 MB go beside the graph by default
         long[] tokens = [510, 3533, 273, 253, 1533, 2, 50276, 12, 187, 42, 1024, 50303];
         AssertClose(TorchLogits(model, tokens, batch: 1), Run(exported, tokens, batch: 1), "TokenFormer150M");
     }
@@ -104,6 +104,94 @@ public sealed class OnnxRoundTripTests : IDisposable
             AssertClose(LastPositions(TorchLogits(model, rows.SelectMany(r => r).ToArray(), batch), batch, vocabulary), last, $"batch decoding step {step + 1}");
         }
         Assert.Equal(promptLength + steps, cache.Length);
+    }
+
+    [Fact]
+    public void A_ragged_batch_gives_each_row_exactly_its_unpadded_logits()
+    {
+        using var model = Random(new TinyKjvLarge(), seed: 29);
+        using var exported = Export(model);
+        var vocabulary = (int)exported.Card.PaddedVocabulary;
+        List<long>[] prompts = [[.. "In the"u8.ToArray().Select(b => (long)b)], [.. "And God said, Let"u8.ToArray().Select(b => (long)b)], [.. "Blessed are"u8.ToArray().Select(b => (long)b)]];
+        var singles = prompts.Select(_ => exported.CreateCache()).ToList();
+        using var batch = exported.CreateCache(prompts.Length);
+        try
+        {
+            var together = exported.RunRows(prompts, batch);
+            Assert.Equal(prompts.Select(p => p.Count), batch.RowLengths);
+            for (var step = 0; step <= 4; step++)
+            {
+                var next = new long[prompts.Length];
+                for (var b = 0; b < prompts.Length; b++)
+                {
+                    // Each row alone, without padding, through its own cache.
+                    var alone = step == 0 ? exported.Run([.. prompts[b]], singles[b], lastPositionOnly: true) : exported.Run([prompts[b][^1]], singles[b], lastPositionOnly: true);
+                    AssertClose(alone, together[(b * vocabulary)..((b + 1) * vocabulary)], $"row {b} (prompt {prompts[b].Count} tokens), step {step}");
+                    prompts[b].Add(next[b] = new TokenPicker(new SamplingOptions(Temperature: 0)).Pick(alone));
+                }
+                if (step < 4) together = exported.Run(next, batch, lastPositionOnly: true);
+            }
+        }
+        finally
+        {
+            singles.ForEach(c => c.Dispose());
+        }
+    }
+
+    [Fact]
+    public void Rows_join_and_leave_a_running_batch_between_steps_and_keep_their_logits()
+    {
+        using var model = Random(new SampleSmall(), seed: 31);
+        using var exported = Export(model);
+        var vocabulary = (int)exported.Card.PaddedVocabulary;
+        var greedy = new TokenPicker(new SamplingOptions(Temperature: 0));
+        // Each request: its tokens so far and its own cache, the reference the batch must match.
+        var requests = new List<(List<long> Tokens, OrtKvCache Alone)>();
+        using var batch = exported.CreateCache(1);
+        batch.Remove(0);
+        try
+        {
+            float[] Join(long[] prompt)
+            {
+                var alone = exported.CreateCache();
+                var expected = exported.Run(prompt, alone, lastPositionOnly: true);
+                using var joining = exported.CreateCache();
+                var logits = exported.Run(prompt, joining, lastPositionOnly: true);
+                Assert.Equal(requests.Count, batch.Add(joining));
+                Assert.Equal(0, joining.Batch);
+                requests.Add(([.. prompt, greedy.Pick(logits)], alone));
+                AssertClose(expected, logits, $"request {requests.Count - 1} prefilled alone");
+                return logits;
+            }
+            void Step(string what)
+            {
+                var next = requests.Select(r => r.Tokens[^1]).ToArray();
+                var logits = exported.Run(next, batch, lastPositionOnly: true);
+                for (var b = 0; b < requests.Count; b++)
+                {
+                    var alone = exported.Run([requests[b].Tokens[^1]], requests[b].Alone, lastPositionOnly: true);
+                    AssertClose(alone, logits[(b * vocabulary)..((b + 1) * vocabulary)], $"{what}, row {b}");
+                    requests[b].Tokens.Add(greedy.Pick(alone));
+                }
+            }
+            Join([3, 77, 12, 200, 9]);
+            Step("one request");
+            Join([41, 180]);
+            Step("two requests");
+            Step("two requests again");
+            Join([6, 255, 0, 1, 2, 3, 4, 5, 6]);
+            Step("three requests");
+            requests[0].Alone.Dispose();
+            requests.RemoveAt(0);
+            batch.Remove(0);
+            Assert.Equal(requests.Select(r => r.Tokens.Count - 1), batch.RowLengths);
+            Step("the first request left");
+            Step("the first request left, again");
+        }
+        finally
+        {
+            requests.ForEach(r => r.Alone.Dispose());
+        }
     }
 
     [Fact]
