@@ -6,7 +6,7 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Generator.Validation;

@@ -5,7 +5,7 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using TokenformerGen.Generator.Attributes;
 using TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Emit;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Planning;
 
 namespace TokenformerGen.Generator;

@@ -6,7 +6,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using TokenformerGen.Generator.Tests.Infrastructure;
 using GeneratorAssembly::TokenformerGen.Generator;
-using GeneratorAssembly::TokenformerGen.Generator.Model;
+using GeneratorAssembly::TokenformerGen.Generator.Plumbing;
 using GeneratorAssembly::TokenformerGen.Generator.Planning;
 
 namespace TokenformerGen.Generator.Tests;

@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Text;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Generator.Validation;

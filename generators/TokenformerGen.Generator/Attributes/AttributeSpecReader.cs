@@ -7,7 +7,7 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Primitives;

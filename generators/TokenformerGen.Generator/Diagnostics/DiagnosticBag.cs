@@ -2,7 +2,7 @@ using System.Collections.Generic;
 using System.Linq;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 
 namespace TokenformerGen.Generator.Diagnostics;
 

@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Primitives;
 

@@ -3,7 +3,7 @@ using System.Collections.Generic;
 using System.Linq;
 using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Primitives;
 

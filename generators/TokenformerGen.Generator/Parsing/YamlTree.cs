@@ -1,5 +1,5 @@
 using System.Collections.Generic;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 
 namespace TokenformerGen.Generator.Parsing;
 

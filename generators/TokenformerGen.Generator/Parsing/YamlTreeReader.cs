@@ -2,7 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 using YamlDotNet.Core;
 using YamlDotNet.Core.Events;
 

@@ -1,6 +1,6 @@
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Planning;

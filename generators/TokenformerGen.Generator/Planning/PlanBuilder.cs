@@ -6,7 +6,7 @@ using System.Text;
 using TokenformerGen.Architecture;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
-using TokenformerGen.Generator.Model;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Primitives;
 

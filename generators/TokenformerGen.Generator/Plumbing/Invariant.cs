@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace TokenformerGen.Generator.Model;
+namespace TokenformerGen.Generator.Plumbing;
 
 /// <summary>Culture-invariant number text for messages and generated code.</summary>
 internal static class Invariant

@@ -1,7 +1,7 @@
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
 
-namespace TokenformerGen.Generator.Model;
+namespace TokenformerGen.Generator.Plumbing;
 
 /// <summary>
 /// A position in a spec file, as plain values: a cached model must not hold a

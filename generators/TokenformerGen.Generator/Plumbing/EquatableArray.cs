@@ -3,7 +3,7 @@ using System.Collections;
 using System.Collections.Generic;
 using System.Linq;
 
-namespace TokenformerGen.Generator.Model;
+namespace TokenformerGen.Generator.Plumbing;
 
 /// <summary>
 /// An immutable array with value equality, so records that hold sequences compare by content and

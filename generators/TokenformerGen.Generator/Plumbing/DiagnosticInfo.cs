@@ -2,7 +2,7 @@ using System.Linq;
 using Microsoft.CodeAnalysis;
 using TokenformerGen.Generator.Diagnostics;
 
-namespace TokenformerGen.Generator.Model;
+namespace TokenformerGen.Generator.Plumbing;
 
 /// <summary>
 /// A diagnostic as plain, equatable data (catalogue ID, location, message arguments), so it can

@@ -1,4 +1,4 @@
-namespace TokenformerGen.Generator.Model;
+namespace TokenformerGen.Generator.Plumbing;
 
 /// <summary>A character range <c>[Start, End)</c> in a spec file's text.</summary>
 internal readonly record struct SourceRange(int Start, int End)

@@ -1,6 +1,6 @@
 using System;
 
-namespace TokenformerGen.Generator.Model;
+namespace TokenformerGen.Generator.Plumbing;
 
 /// <summary>
 /// A value and the diagnostics found while computing it, travelling together through the pipeline
