@@ -17,7 +17,7 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
     private readonly CliSession _session;
     private readonly string _directory;
     private readonly double? _tokensPerByte;
-    private readonly Dictionary<(string Mode, string Stage), ProgressTask> _tasks = new();
+    private readonly Dictionary<(RunMode Mode, string Stage), ProgressTask> _tasks = new();
     private readonly ProgressContext _progress;
     private MetricsLog? _metrics;
 
@@ -28,18 +28,18 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
             _tasks[(plan.Mode, plan.Stage.Name)] = progress.AddTask(Label(plan.Mode, plan.Stage.Name), autoStart: false, maxValue: plan.Options.Steps);
     }
 
-    public void StageStarted(string mode, StageInfo stage, long steps, long startStep)
+    public void StageStarted(RunMode mode, StageInfo stage, long steps, long startStep)
     {
         var task = Task(mode, stage.Name, steps);
         task.MaxValue = steps;
         task.Value = startStep;
         task.StartTask();
         _metrics?.Dispose();
-        _metrics = new MetricsLog(Path.Combine(_directory, mode, $"{stage.Name}.metrics.jsonl"), startStep);
-        if (startStep > 0) _session.Console.MarkupLineInterpolated($"{mode} {stage.Name}: resumed at step {startStep} of {steps}");
+        _metrics = new MetricsLog(Path.Combine(_directory, mode.Name(), $"{stage.Name}.metrics.jsonl"), startStep);
+        if (startStep > 0) _session.Console.MarkupLineInterpolated($"{mode.Name()} {stage.Name}: resumed at step {startStep} of {steps}");
     }
 
-    public void StepDone(string mode, StageInfo stage, StepMetrics metrics)
+    public void StepDone(RunMode mode, StageInfo stage, StepMetrics metrics)
     {
         _metrics?.Write(metrics);
         var task = Task(mode, stage.Name, metrics.Step);
@@ -47,26 +47,26 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
         task.Description = $"{Label(mode, stage.Name)} loss {metrics.Loss:F3}";
     }
 
-    public void Evaluated(string mode, CurvePoint point)
+    public void Evaluated(RunMode mode, CurvePoint point)
         => _metrics?.WriteEvaluation(point.Step, point.ValidationLoss, _tokensPerByte is double perByte ? Evaluation.BitsPerByte(point.ValidationLoss, perByte) : null);
 
     public void Grown(GrowthMap edge, GrowthReport report)
         => _session.Console.MarkupLineInterpolated(
             $"growth {report.From} → {report.To} ({report.Policy.SpecName()}): {Numbers.LossChange(report)}");
 
-    public void StageFinished(string mode, StageResult result)
+    public void StageFinished(RunMode mode, StageResult result)
     {
         _metrics?.Dispose();
         _metrics = null;
         Complete(mode, result, $"val {result.ValidationLoss:F3}");
     }
 
-    public void StageFound(string mode, StageResult result)
-        => Complete(mode, result, mode == ScheduleRunner.ScratchMode && !_tasks.ContainsKey((mode, result.Stage)) ? "the progressive run's" : $"val {result.ValidationLoss:F3}, done before");
+    public void StageFound(RunMode mode, StageResult result)
+        => Complete(mode, result, mode == RunMode.Scratch && !_tasks.ContainsKey((mode, result.Stage)) ? "the progressive run's" : $"val {result.ValidationLoss:F3}, done before");
 
     public void Dispose() => _metrics?.Dispose();
 
-    private void Complete(string mode, StageResult result, string note)
+    private void Complete(RunMode mode, StageResult result, string note)
     {
         var task = Task(mode, result.Stage, result.Steps);
         task.Description = Markup.Escape($"{mode,-11} {result.Stage} {note}");
@@ -75,12 +75,12 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
     }
 
     // A stage without a bar (a scratch stage shared with the progressive run) gets one when it turns up.
-    private ProgressTask Task(string mode, string stage, double steps)
+    private ProgressTask Task(RunMode mode, string stage, double steps)
     {
         if (!_tasks.TryGetValue((mode, stage), out var task))
             _tasks[(mode, stage)] = task = _progress.AddTask(Label(mode, stage), autoStart: false, maxValue: Math.Max(1, steps));
         return task;
     }
 
-    private static string Label(string mode, string stage) => Markup.Escape($"{mode,-11} {stage}");
+    private static string Label(RunMode mode, string stage) => Markup.Escape($"{mode,-11} {stage}");
 }

@@ -234,7 +234,7 @@ internal sealed record RunReport(
     private IEnumerable<string[]> StageRows()
         => Modes().SelectMany(m => m.Result.Stages.Select(s => new[]
         {
-            m.Mode, StageLabel(m.Mode, s.Stage), Numbers.Count(s.Parameters), Numbers.Count(s.Steps), Numbers.Count(s.Tokens),
+            m.Mode.Name(), StageLabel(m.Mode, s.Stage), Numbers.Count(s.Parameters), Numbers.Count(s.Steps), Numbers.Count(s.Tokens),
             Numbers.Flops(s.Flops), Numbers.Loss(s.ValidationLoss), s.TestLoss is double t ? Numbers.Loss(t) : "-", s.FullTestLoss is double w ? Numbers.Loss(w) : "-", Numbers.Seconds(s.WallSeconds),
         }));
 
@@ -273,17 +273,17 @@ internal sealed record RunReport(
            + $"(with tokenization and evaluation; {Threads} intra-op threads on {Environment.ProcessorCount} cores){(Resumed ? "; it resumed a run folder, so earlier work is not included" : "")}. "
            + "\"train s\" is training time per stage, summed over every process that trained it";
 
-    private string StageLabel(string mode, string stage)
+    private string StageLabel(RunMode mode, string stage)
     {
-        if (mode != ScheduleRunner.ScratchMode) return stage;
+        if (mode != RunMode.Scratch) return stage;
         if (stage == LargestStage) return $"{stage} (compute-matched)";
         if (Options.Scratch == ScratchBaseline.Frontier) return $"{stage} (full budget)";
         return Family.EdgeInto(stage) is null && Options.LearningRates == StageLearningRates.Restart ? $"{stage} (= progressive)" : stage;
     }
 
-    private IEnumerable<(string Mode, ScheduleResult Result)> Modes()
+    private IEnumerable<(RunMode Mode, ScheduleResult Result)> Modes()
     {
-        yield return (ScheduleRunner.ProgressiveMode, Progressive);
-        if (Scratch is not null) yield return (ScheduleRunner.ScratchMode, Scratch);
+        yield return (RunMode.Progressive, Progressive);
+        if (Scratch is not null) yield return (RunMode.Scratch, Scratch);
     }
 }

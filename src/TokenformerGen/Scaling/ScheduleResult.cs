@@ -47,11 +47,11 @@ internal static class Losses
 }
 
 /// <summary>A whole schedule run in one mode.</summary>
-/// <param name="Mode">"progressive" or "scratch".</param>
+/// <param name="Mode">Progressive or from scratch.</param>
 /// <param name="Stages">Per-stage results in the order trained.</param>
 /// <param name="Curve">Validation loss against cumulative FLOPs, in the order measured.</param>
 /// <param name="Growths">The growth checks, one per edge (progressive only).</param>
-public sealed record ScheduleResult(string Mode, IReadOnlyList<StageResult> Stages, IReadOnlyList<CurvePoint> Curve, IReadOnlyList<GrowthReport> Growths)
+public sealed record ScheduleResult(RunMode Mode, IReadOnlyList<StageResult> Stages, IReadOnlyList<CurvePoint> Curve, IReadOnlyList<GrowthReport> Growths)
 {
     /// <summary>Training FLOPs of all stages.</summary>
     public double TotalFlops => Stages.Sum(s => s.Flops);

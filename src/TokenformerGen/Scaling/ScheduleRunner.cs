@@ -16,22 +16,22 @@ namespace TokenformerGen.Scaling;
 public interface IScheduleObserver
 {
     /// <summary>A stage starts training, at <paramref name="startStep"/> (above 0 when resumed from a checkpoint).</summary>
-    void StageStarted(string mode, StageInfo stage, long steps, long startStep) { }
+    void StageStarted(RunMode mode, StageInfo stage, long steps, long startStep) { }
 
     /// <summary>An optimizer step finished.</summary>
-    void StepDone(string mode, StageInfo stage, StepMetrics metrics) { }
+    void StepDone(RunMode mode, StageInfo stage, StepMetrics metrics) { }
 
     /// <summary>A validation point was measured.</summary>
-    void Evaluated(string mode, CurvePoint point) { }
+    void Evaluated(RunMode mode, CurvePoint point) { }
 
     /// <summary>A stage was grown from its parent; the report's losses were measured on the same validation batches.</summary>
     void Grown(GrowthMap edge, GrowthReport report) { }
 
     /// <summary>A stage finished training.</summary>
-    void StageFinished(string mode, StageResult result) { }
+    void StageFinished(RunMode mode, StageResult result) { }
 
     /// <summary>A stage was found finished (in the run folder, by an earlier process, or as the progressive run's root) and is not trained again.</summary>
-    void StageFound(string mode, StageResult result) { }
+    void StageFound(RunMode mode, StageResult result) { }
 }
 
 /// <summary>
@@ -44,12 +44,6 @@ public interface IScheduleObserver
 /// </summary>
 public sealed class ScheduleRunner
 {
-    /// <summary>The mode name of the progressive run.</summary>
-    public const string ProgressiveMode = "progressive";
-
-    /// <summary>The mode name of the from-scratch runs.</summary>
-    public const string ScratchMode = "scratch";
-
     private const string ModeKey = "run_mode", ResultKey = "schedule_result", CurveKey = "schedule_curve", GrowthKey = "schedule_growth";
 
     private static readonly JsonSerializerOptions Json = new()
@@ -118,7 +112,7 @@ public sealed class ScheduleRunner
     /// <exception cref="OperationCanceledException">Cancelled: with a run folder, the current stage was saved where it stopped.</exception>
     public ScheduleResult RunProgressive(CancellationToken cancellation = default)
     {
-        var run = new ModeRun(ProgressiveMode);
+        var run = new ModeRun(RunMode.Progressive);
         TrainedStage? previous = null;
         try
         {
@@ -164,7 +158,7 @@ public sealed class ScheduleRunner
     /// <exception cref="OperationCanceledException">Cancelled: with a run folder, the current stage was saved where it stopped.</exception>
     public ScheduleResult RunScratch(ScheduleResult progressive, CancellationToken cancellation = default)
     {
-        var run = new ModeRun(ScratchMode);
+        var run = new ModeRun(RunMode.Scratch);
         foreach (var plan in Scratch)
         {
             if (plan.SharedWithProgressive)
@@ -239,7 +233,7 @@ public sealed class ScheduleRunner
             var directory = StageDirectory(plan);
             var outcome = TrainingLoop.Run(trainer, directory, metrics: null, curve, stop.Token,
                                            () => State(plan, points, start.Growth, null), checkpointLastStep: false);
-            if (!trainer.Done) throw new OperationCanceledException($"{plan.Mode} {plan.Stage.Name} stopped at step {trainer.Progress.Step}.", cancellation);
+            if (!trainer.Done) throw new OperationCanceledException($"{plan.Mode.Name()} {plan.Stage.Name} stopped at step {trainer.Progress.Step}.", cancellation);
             var progress = outcome.Progress;
             // The whole test split once, in order, with the stage's batch and context: the final figure results are read off.
             var fullTest = Evaluation.Loss(model, data, plan.Options.Batch, plan.Options.Context, int.MaxValue, DataSplit.Test);
@@ -264,7 +258,7 @@ public sealed class ScheduleRunner
     }
 
     // A stage's checkpoints while it trains, and the file of the finished stage (model and optimizer, result and curve).
-    private string? StageDirectory(StagePlan plan) => _folder is null ? null : Path.Combine(_folder.Directory, plan.Mode, plan.Stage.Name);
+    private string? StageDirectory(StagePlan plan) => _folder is null ? null : Path.Combine(_folder.Directory, plan.Mode.Name(), plan.Stage.Name);
 
     private string? FinishedPath(StagePlan plan) => StageDirectory(plan) is { } directory ? directory + ".safetensors" : null;
 
@@ -302,7 +296,7 @@ public sealed class ScheduleRunner
 
     private static Dictionary<string, string> State(StagePlan plan, List<CurvePoint> points, GrowthReport? growth, StageResult? result)
     {
-        var state = new Dictionary<string, string> { [ModeKey] = plan.Mode, [CurveKey] = JsonSerializer.Serialize(points, Json) };
+        var state = new Dictionary<string, string> { [ModeKey] = plan.Mode.Name(), [CurveKey] = JsonSerializer.Serialize(points, Json) };
         if (growth is not null) state[GrowthKey] = JsonSerializer.Serialize(growth, Json);
         if (result is not null) state[ResultKey] = JsonSerializer.Serialize(result, Json);
         return state;
@@ -347,7 +341,7 @@ public sealed class ScheduleRunner
                     RewarmSteps = _options.LearningRates == StageLearningRates.Rewarm && i > 0 ? Math.Max(1, (long)Math.Round(stage.WarmupShare * stage.Steps)) : 0,
                 },
             };
-            plans.Add(new StagePlan(ProgressiveMode, stages[i], WithIntervals(stage, _options.EvaluationsPerStage) with { Schedule = schedule }, start));
+            plans.Add(new StagePlan(RunMode.Progressive, stages[i], WithIntervals(stage, _options.EvaluationsPerStage) with { Schedule = schedule }, start));
             start += stage.Steps;
         }
         return plans;
@@ -372,13 +366,13 @@ public sealed class ScheduleRunner
             var full = stage.Name == largest.Name || _options.Scratch == ScratchBaseline.Frontier;
             var budget = full ? total : cumulative;
             var options = StageOptions(stage);
-            var perStep = new StagePlan(ScratchMode, stage, options, 0).FlopsPerStep;
+            var perStep = new StagePlan(RunMode.Scratch, stage, options, 0).FlopsPerStep;
             options = options with { Steps = (long)decimal.Ceiling(budget / perStep) };
             var stagesCovered = full ? Progressive.Count : i + 1;
             // The root is taken from the progressive run only where it trained exactly as a scratch run would: with its own
             // warmup and cosine over its steps. Under one curve across stages it never anneals, so it trains again.
             var shared = _family.EdgeInto(stage.Name) is null && progressive.Options.Steps == options.Steps && progressive.Options.Schedule is null;
-            plans.Add(new StagePlan(ScratchMode, stage, WithIntervals(options, _options.EvaluationsPerStage * stagesCovered), 0, shared));
+            plans.Add(new StagePlan(RunMode.Scratch, stage, WithIntervals(options, _options.EvaluationsPerStage * stagesCovered), 0, shared));
         }
         return plans;
     }
@@ -410,7 +404,7 @@ public sealed class ScheduleRunner
         }
     }
 
-    private sealed class ModeRun(string mode)
+    private sealed class ModeRun(RunMode mode)
     {
         private readonly List<StageRecord> _records = [];
 

@@ -19,13 +19,13 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
     private sealed class Recorder : IScheduleObserver
     {
         public List<GrowthReport> Reports { get; } = [];
-        public List<(string Mode, string Stage, long Step, double LearningRate)> Steps { get; } = [];
-        public List<(string Mode, string Stage, long StartStep)> Started { get; } = [];
-        public List<(string Mode, string Stage)> Found { get; } = [];
+        public List<(RunMode Mode, string Stage, long Step, double LearningRate)> Steps { get; } = [];
+        public List<(RunMode Mode, string Stage, long StartStep)> Started { get; } = [];
+        public List<(RunMode Mode, string Stage)> Found { get; } = [];
         public void Grown(GrowthMap edge, GrowthReport report) => Reports.Add(report);
-        public void StepDone(string mode, StageInfo stage, StepMetrics metrics) => Steps.Add((mode, stage.Name, metrics.Step, metrics.LearningRate));
-        public void StageStarted(string mode, StageInfo stage, long steps, long startStep) => Started.Add((mode, stage.Name, startStep));
-        public void StageFound(string mode, StageResult result) => Found.Add((mode, result.Stage));
+        public void StepDone(RunMode mode, StageInfo stage, StepMetrics metrics) => Steps.Add((mode, stage.Name, metrics.Step, metrics.LearningRate));
+        public void StageStarted(RunMode mode, StageInfo stage, long steps, long startStep) => Started.Add((mode, stage.Name, startStep));
+        public void StageFound(RunMode mode, StageResult result) => Found.Add((mode, result.Stage));
     }
 
     // Records which data steps the trainers asked for.
@@ -42,11 +42,11 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
     }
 
     // Cancels the run once it has taken `step` steps of `stage` in `mode`.
-    private sealed class StopAt(string mode, string stage, long step) : IScheduleObserver
+    private sealed class StopAt(RunMode mode, string stage, long step) : IScheduleObserver
     {
         private readonly CancellationTokenSource _stop = new();
         public CancellationToken Token => _stop.Token;
-        public void StepDone(string m, StageInfo s, StepMetrics metrics)
+        public void StepDone(RunMode m, StageInfo s, StepMetrics metrics)
         {
             if (m == mode && s.Name == stage && metrics.Step == step) _stop.Cancel();
         }
@@ -133,10 +133,10 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
         // Hand-made curves of a two-stage family, each point's validation then test loss. Progressive: Small ends at 2.5
         // after 20 FLOPs, Medium at 1.9 after 100 (it passed 2.0 at 30). Scratch: Small is the progressive root; Medium from
         // scratch ends at 2.0 after 101 FLOPs and never reaches 1.9.
-        var progressive = new ScheduleResult("progressive",
+        var progressive = new ScheduleResult(RunMode.Progressive,
             [new StageResult("Small", 1, 1, 1, 20, 2.5, 0, null, null, 2.6), new StageResult("Medium", 2, 1, 1, 80, 1.9, 0, 2.5, 2.5, 2.0)],
             [new("Small", 0, 0, 5.5, 5.5), new("Small", 1, 20, 2.5, 2.6), new("Medium", 0, 20, 2.5, 2.6), new("Medium", 1, 30, 2.0, 2.1), new("Medium", 2, 100, 1.9, 2.0)], []);
-        var scratch = new ScheduleResult("scratch",
+        var scratch = new ScheduleResult(RunMode.Scratch,
             [new StageResult("Small", 1, 1, 1, 20, 2.5, 0, null, null, 2.6), new StageResult("Medium", 2, 1, 1, 101, 2.0, 0, null, null, 2.05)],
             [new("Small", 0, 0, 5.5, 5.5), new("Small", 1, 20, 2.5, 2.6), new("Medium", 0, 0, 5.5, 5.5), new("Medium", 1, 50, 2.2, 2.3), new("Medium", 2, 101, 2.0, 2.05)], []);
 
@@ -154,7 +154,7 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
         var test = FamilyComparison.Of(progressive, scratch, ["Small", "Medium"], DataSplit.Test)!;
         Assert.Equal(100.0, test.Stages[1].ProgressiveReaching!.CumulativeFlops);
         Assert.Equal((2.0, 2.05), (test.Stages[1].ProgressiveLoss, test.Stages[1].ScratchLoss));
-        Assert.Null(FamilyComparison.Of(progressive, new ScheduleResult("scratch", [scratch.Stages[1]], scratch.Curve, []), ["Small", "Medium"], DataSplit.Test));
+        Assert.Null(FamilyComparison.Of(progressive, new ScheduleResult(RunMode.Scratch, [scratch.Stages[1]], scratch.Curve, []), ["Small", "Medium"], DataSplit.Test));
     }
 
     [Fact]
@@ -194,7 +194,7 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
         var runner = new ScheduleRunner(family, data, Options with { Scratch = ScratchBaseline.All }, recorder);
         var progressive = runner.RunProgressive();
         var scratch = runner.RunScratch(progressive);
-        Assert.Contains(recorder.Started, s => s.Mode == "scratch" && s.Stage == "Small");
+        Assert.Contains(recorder.Started, s => s.Mode == RunMode.Scratch && s.Stage == "Small");
         Assert.Equal(progressive.Stages[0].Steps, scratch.Stages[0].Steps);
         Assert.NotEqual(progressive.Stages[0].ValidationLoss, scratch.Stages[0].ValidationLoss);   // annealed to the floor, not left at the peak
     }
@@ -213,8 +213,8 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
 
         Assert.Equal(progressive.Stages[0], scratch.Stages[0]);
         Assert.Equal(progressive.Curve.Where(p => p.Stage == "Small"), scratch.Curve.Where(p => p.Stage == "Small"));
-        Assert.Equal([("scratch", "Small")], recorder.Found);
-        Assert.DoesNotContain(recorder.Started, s => s.Mode == "scratch" && s.Stage == "Small");   // never trained twice
+        Assert.Equal([(RunMode.Scratch, "Small")], recorder.Found);
+        Assert.DoesNotContain(recorder.Started, s => s.Mode == RunMode.Scratch && s.Stage == "Small");   // never trained twice
         Assert.Equal(0, scratch.Curve.First(p => p.Stage == "Medium").CumulativeFlops);
     }
 
@@ -233,7 +233,7 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
         static double Cosine(long step, long warmup, long total) => step < warmup
             ? 1e-2 * (step + 1) / warmup
             : 1e-3 + 9e-3 * 0.5 * (1 + Math.Cos(Math.PI * (step - warmup) / (total - warmup)));
-        var progressive = recorder.Steps.Where(s => s.Mode == "progressive").ToList();
+        var progressive = recorder.Steps.Where(s => s.Mode == RunMode.Progressive).ToList();
         Assert.Equal(96, progressive.Count);
         foreach (var (_, stage, step, rate) in progressive)
         {
@@ -273,17 +273,17 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
         // Stopped mid-root, right after a growth (its checkpoints then lost, as a kill before the first one would leave it),
         // a few steps after it, and mid-baseline; each stop saves where it is, as a kill after a checkpoint would.
         var folder = Path.Combine(_directory, "stopped");
-        foreach (var (mode, stage, step, lose) in new[] { ("progressive", "Small", 23L, false), ("progressive", "Medium", 1L, true), ("progressive", "Medium", 7L, false), ("scratch", "Medium", 31L, false) })
+        foreach (var (mode, stage, step, lose) in new[] { (RunMode.Progressive, "Small", 23L, false), (RunMode.Progressive, "Medium", 1L, true), (RunMode.Progressive, "Medium", 7L, false), (RunMode.Scratch, "Medium", 31L, false) })
         {
             var stop = new StopAt(mode, stage, step);
             Assert.Throws<OperationCanceledException>(() => Run(folder, stop, stop.Token));
-            Assert.True(File.Exists(Path.Combine(folder, mode, stage, TrainingCheckpoints.LatestFile)));
-            if (lose) Directory.Delete(Path.Combine(folder, mode, stage), recursive: true);
+            Assert.True(File.Exists(Path.Combine(folder, mode.Name(), stage, TrainingCheckpoints.LatestFile)));
+            if (lose) Directory.Delete(Path.Combine(folder, mode.Name(), stage), recursive: true);
         }
         var recorder = new Recorder();
         var resumed = Run(folder, recorder);
-        Assert.Equal([("scratch", "Medium", 31L)], recorder.Started);   // everything else was found finished
-        Assert.Equal([("progressive", "Small"), ("progressive", "Medium"), ("scratch", "Small")], recorder.Found);
+        Assert.Equal([(RunMode.Scratch, "Medium", 31L)], recorder.Started);   // everything else was found finished
+        Assert.Equal([(RunMode.Progressive, "Small"), (RunMode.Progressive, "Medium"), (RunMode.Scratch, "Small")], recorder.Found);
 
         foreach (var run in new[] { uninterrupted, resumed })
         {
@@ -331,10 +331,10 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
     public void TheComparisonReadsBothWays()
     {
         // Hand-made curves: the progressive run passes 2.0 while in Medium at 30 FLOPs; the baseline ends at 2.0 after 100.
-        var progressive = new ScheduleResult("progressive",
+        var progressive = new ScheduleResult(RunMode.Progressive,
             [new StageResult("Small", 1, 1, 1, 20, 2.5, 0, null, null), new StageResult("Medium", 2, 1, 1, 80, 1.9, 0, 2.5, 2.5)],
             [new("Small", 0, 0, 5.5), new("Small", 1, 20, 2.5), new("Medium", 0, 20, 2.5), new("Medium", 1, 30, 2.0), new("Medium", 2, 100, 1.9)], []);
-        var scratch = new ScheduleResult("scratch", [new StageResult("Medium", 2, 1, 1, 101, 2.0, 0, null, null)],
+        var scratch = new ScheduleResult(RunMode.Scratch, [new StageResult("Medium", 2, 1, 1, 101, 2.0, 0, null, null)],
             [new("Medium", 0, 0, 5.5), new("Medium", 1, 50, 2.2), new("Medium", 2, 101, 2.0)], []);
         var c = GrowthComparison.Of(progressive, scratch, "Medium", DataSplit.Validation);
         Assert.Equal((100.0, 1.9, 101.0, 2.0), (c.ProgressiveFlops, c.ProgressiveLoss, c.BaselineFlops, c.BaselineLoss));

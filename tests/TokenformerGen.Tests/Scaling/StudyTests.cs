@@ -14,7 +14,7 @@ public sealed class StudyTests : IDisposable
     private sealed class Found : IScheduleObserver
     {
         public List<string> Started { get; } = [];
-        public void StageStarted(string mode, TokenformerGen.Families.StageInfo stage, long steps, long startStep) => Started.Add($"{mode} {stage.Name}");
+        public void StageStarted(RunMode mode, TokenformerGen.Families.StageInfo stage, long steps, long startStep) => Started.Add($"{mode} {stage.Name}");
     }
 
     [Fact]
@@ -50,8 +50,8 @@ public sealed class StudyTests : IDisposable
         // past 200: 200·√2 FLOPs, a ratio of 100 / 282.84 = 0.3536.
         static SettingResult Setting(double scale, double flops, double loss, double progressiveLoss = 2.0)
             => new(new StudySetting(scale, SeedPair.Standard[0]),
-                   new ScheduleResult("progressive", [new StageResult("Large", 10, 1, 1, 100 * scale, progressiveLoss, 0, null, null, progressiveLoss, progressiveLoss)], [], []),
-                   new ScheduleResult("scratch", [new StageResult("Large", 10, 1, 1, flops, loss, 0, null, null, loss, loss)], [], []), "Large");
+                   new ScheduleResult(RunMode.Progressive, [new StageResult("Large", 10, 1, 1, 100 * scale, progressiveLoss, 0, null, null, progressiveLoss, progressiveLoss)], [], []),
+                   new ScheduleResult(RunMode.Scratch, [new StageResult("Large", 10, 1, 1, flops, loss, 0, null, null, loss, loss)], [], []), "Large");
         var ladder = new[] { Setting(1, 100, 2.4), Setting(2, 200, 2.1), Setting(4, 400, 1.9) };
         var ratio = StudyFigures.Forward(ladder[0], ladder)!;
         Assert.Equal(RatioKind.Interpolated, ratio.Kind);
