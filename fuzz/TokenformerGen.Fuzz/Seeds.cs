@@ -3,6 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
+using TokenformerGen.Handoff;
 using TokenformerGen.Inference;
 using static TorchSharp.torch;
 

@@ -1,6 +1,7 @@
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Tests.Generated;
 using TokenformerGen.Cli.Tests.Infrastructure;
+using TokenformerGen.Handoff;
 
 namespace TokenformerGen.Cli.Tests;
 

@@ -3,6 +3,7 @@ using System.Text.RegularExpressions;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Tests.Generated;
 using TokenformerGen.Cli.Tests.Infrastructure;
+using TokenformerGen.Handoff;
 using TokenformerGen.Training;
 using static TorchSharp.torch;
 

@@ -1,6 +1,7 @@
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Tests.Infrastructure;
 using TokenformerGen.Data;
+using TokenformerGen.Handoff;
 using TokenformerGen.Modules;
 using TokenformerGen.Tests.Support;
 using static TorchSharp.torch;

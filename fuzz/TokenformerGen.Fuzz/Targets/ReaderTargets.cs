@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
+using TokenformerGen.Handoff;
 using TokenformerGen.Inference;
 
 namespace TokenformerGen.Fuzz;

@@ -6,6 +6,7 @@ using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Devices;
 using TokenformerGen.Data;
 using TokenformerGen.Families;
+using TokenformerGen.Handoff;
 using TokenformerGen.Inference;
 using TokenformerGen.Modules;
 using TokenformerGen.Onnx;

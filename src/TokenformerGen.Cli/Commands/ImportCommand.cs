@@ -3,6 +3,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Handoff;
 
 namespace TokenformerGen.Cli.Commands;
 

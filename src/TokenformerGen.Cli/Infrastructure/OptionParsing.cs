@@ -2,6 +2,7 @@ using System.Globalization;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
+using TokenformerGen.Handoff;
 using TokenformerGen.Scaling;
 using TokenformerGen.Scaling.Study;
 using TokenformerGen.Training;

@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text.Json;
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Handoff;
 
 namespace TokenformerGen.Tests.Checkpoints;
 

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Families;
+using TokenformerGen.Handoff;
 using TokenformerGen.Modules;
 using TokenformerGen.Tests.Support;
 

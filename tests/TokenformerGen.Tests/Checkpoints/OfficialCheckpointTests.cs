@@ -3,6 +3,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Text.Json;
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Handoff;
 using TorchSharp.PyBridge;
 
 namespace TokenformerGen.Tests.Checkpoints;

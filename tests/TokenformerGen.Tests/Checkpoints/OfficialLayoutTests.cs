@@ -1,4 +1,5 @@
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Handoff;
 
 namespace TokenformerGen.Tests.Checkpoints;
 

@@ -1,5 +1,6 @@
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Checkpoints.Torch;
+using TokenformerGen.Handoff;
 
 namespace TokenformerGen.Tests.Checkpoints;
 

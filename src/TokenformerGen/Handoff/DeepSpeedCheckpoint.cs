@@ -1,8 +1,9 @@
 using System.Globalization;
 using TokenformerGen.Checkpoints.Torch;
+using TokenformerGen.Checkpoints;
 using static TorchSharp.torch;
 
-namespace TokenformerGen.Checkpoints;
+namespace TokenformerGen.Handoff;
 
 /// <summary>What <see cref="DeepSpeedCheckpoint.Read"/> found; disposing it disposes the tensors.</summary>
 /// <param name="File">The <c>mp_rank_00_model_states.pt</c> read.</param>

@@ -1,7 +1,8 @@
 using TokenformerGen.Checkpoints.Torch;
+using TokenformerGen.Checkpoints;
 using static TorchSharp.torch;
 
-namespace TokenformerGen.Checkpoints;
+namespace TokenformerGen.Handoff;
 
 /// <summary>
 /// The official Tokenformer checkpoint, <c>pytorch_model.bin</c>: a <c>torch.save</c> zip holding a flat

@@ -1,7 +1,8 @@
 using System.Globalization;
 using TokenformerGen.Architecture;
+using TokenformerGen.Checkpoints;
 
-namespace TokenformerGen.Checkpoints;
+namespace TokenformerGen.Handoff;
 
 /// <summary>
 /// The name mapping between our state dict and the official Tokenformer <c>pytorch_model.bin</c>

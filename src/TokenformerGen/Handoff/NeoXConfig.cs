@@ -1,9 +1,10 @@
 using System.Globalization;
 using System.Text;
-using TokenformerGen.Families;
+using TokenformerGen.Checkpoints;
 using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 
-namespace TokenformerGen.Checkpoints;
+namespace TokenformerGen.Handoff;
 
 /// <summary>How the official trainer takes an exported checkpoint.</summary>
 public enum NeoXRoute

@@ -1,10 +1,11 @@
 using System.Globalization;
 using System.Text;
+using TokenformerGen.Checkpoints;
+using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Primitives;
-using TokenformerGen.Declarations;
 
-namespace TokenformerGen.Checkpoints;
+namespace TokenformerGen.Handoff;
 
 /// <summary>
 /// A GPT-NeoX YAML config for the official TokenFormer trainer (keys as in its
