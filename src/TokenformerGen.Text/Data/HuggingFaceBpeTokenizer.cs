@@ -125,7 +125,9 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
             }
             var hash = Convert.ToHexStringLower(SHA256.HashData(json))[..16];
             var name = "hf-" + Path.GetFileNameWithoutExtension(source);
-            return new HuggingFaceBpeTokenizer(inner, size, name, $"hf-bpe/{hash}/ML.Tokenizers-{LibraryVersion}", nfc, addPrefixSpace, added);
+            // NFC's Unicode version is part of the identity: corpus caches made before it was applied, or with other tables, differ.
+            var identity = $"hf-bpe/{hash}/ML.Tokenizers-{LibraryVersion}" + (nfc ? $"/nfc-{Unicode.Nfc.UnicodeVersion}" : "");
+            return new HuggingFaceBpeTokenizer(inner, size, name, identity, nfc, addPrefixSpace, added);
         }
     }
 
