@@ -64,4 +64,14 @@ public sealed class PythonSemanticsTests
         Assert.Equal("a", PythonText.Strip(" \u001C\u3000 a\u00A0\u001F "));
         Assert.Equal(3, PythonText.Length("a\U0001D518\u00E9"));   // "a𝔘é": three code points, four UTF-16 units, seven bytes
     }
+
+    [Fact]
+    public void AccNormDividesByCodePointsNotUtf16Units()
+    {
+        // "ab𝔘𝔘" is 4 code points (6 UTF-16 units); "abcdef" is 6. By code points −10/4 = −2.5 < −12/6 = −2, so the
+        // second is picked; by UTF-16 units it would be −10/6 ≈ −1.67 > −2, the first.
+        Assert.Equal((0, 1), TaskMetrics.Picks([-10.0, -12.0], ["ab\U0001D518\U0001D518", "abcdef"]));
+        // A tie goes to the first, as np.argmax.
+        Assert.Equal((0, 0), TaskMetrics.Picks([-3.0, -3.0], ["abc", "abc"]));
+    }
 }
