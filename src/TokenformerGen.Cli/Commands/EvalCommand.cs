@@ -126,13 +126,18 @@ internal sealed class EvalCommand(CliSession session) : Command<EvalSettings>
                        ILogLikelihoodModel model, int batch, string what)
     {
         var requests = documents.Sum(d => d.Requests.Count);
+        // Timed from the first request to the last scored, not the metrics after (the bootstrap resamples 100,000 times).
         var clock = Stopwatch.StartNew();
+        var seconds = 0.0;
         var result = session.Console.Progress().Start(progress =>
         {
             var bar = progress.AddTask($"{task.Name}: {requests:N0} requests", maxValue: requests);
-            return TaskEvaluation.Run(task, documents, tokenizer, model, batch, done => bar.Increment(done));
+            return TaskEvaluation.Run(task, documents, tokenizer, model, batch, done =>
+            {
+                bar.Increment(done);
+                seconds = clock.Elapsed.TotalSeconds;
+            });
         });
-        var seconds = clock.Elapsed.TotalSeconds;
         session.Console.WriteLine($"{what}, zero-shot, batch {batch}");
         session.Console.WriteLine(TaskResult.Table([result]));
         session.Console.WriteLine(
