@@ -60,27 +60,18 @@ public sealed class EvalTaskTests
         Assert.Contains("2 documents, 2 requests, 1 truncated on the left to the context of 32 tokens", output);
     }
 
-    private static void Fails(string expected, params string[] args)
-    {
-        var result = TestCli.Run(args);
-        Assert.True(result.ExitCode != 0, result.ToString());
-        var line = Assert.Single(result.ErrorLines);
-        Assert.StartsWith("error: ", line);
-        Assert.Contains(expected, line);
-    }
-
     [Fact]
     public void BadTaskInputIsOneLocatedErrorLine()
     {
         var lambada = Write("lambada.jsonl", """{"text": "one two"}""");
-        Fails($"{lambada}: line 1: no field \"goal\"", "eval", "--task", "piqa", "--data", lambada, "--checkpoint", MiniCheckpoints.Small);
+        TestCli.Fails($"{lambada}: line 1: no field \"goal\"", "eval", "--task", "piqa", "--data", lambada, "--checkpoint", MiniCheckpoints.Small);
         var broken = Write("broken.jsonl", """{"goal": "g", "sol1": "a", "sol2": "b", "label": 0}""", "{oops");
-        Fails($"{broken}: line 2: not JSON", "eval", "--task", "piqa", "--data", broken, "--checkpoint", MiniCheckpoints.Small);
+        TestCli.Fails($"{broken}: line 2: not JSON", "eval", "--task", "piqa", "--data", broken, "--checkpoint", MiniCheckpoints.Small);
         var outOfRange = Write("range.jsonl", """{"goal": "g", "sol1": "a", "sol2": "b", "label": 5}""");
-        Fails("line 1: field \"label\" is 5, not a label in 0..1", "eval", "--task", "piqa", "--data", outOfRange, "--checkpoint", MiniCheckpoints.Small);
-        Fails("--task mmlu: give one of lambada_openai, hellaswag, piqa, arc_easy, arc_challenge, winogrande", "eval", "--task", "mmlu", "--data", lambada, "--checkpoint", MiniCheckpoints.Small);
-        Fails("give the task's JSONL file with --data", "eval", "--task", "piqa", "--checkpoint", MiniCheckpoints.Small);
-        Fails("give one of --checkpoint FILE and --onnx DIR", "eval", "--task", "piqa", "--data", lambada);
-        Fails("--onnx, --limit and --log go with --task", "eval", "--checkpoint", MiniCheckpoints.Small, "--limit", "3");
+        TestCli.Fails("line 1: field \"label\" is 5, not a label in 0..1", "eval", "--task", "piqa", "--data", outOfRange, "--checkpoint", MiniCheckpoints.Small);
+        TestCli.Fails("--task mmlu: give one of lambada_openai, hellaswag, piqa, arc_easy, arc_challenge, winogrande", "eval", "--task", "mmlu", "--data", lambada, "--checkpoint", MiniCheckpoints.Small);
+        TestCli.Fails("give the task's JSONL file with --data", "eval", "--task", "piqa", "--checkpoint", MiniCheckpoints.Small);
+        TestCli.Fails("give one of --checkpoint FILE and --onnx DIR", "eval", "--task", "piqa", "--data", lambada);
+        TestCli.Fails("--onnx, --limit and --log go with --task", "eval", "--checkpoint", MiniCheckpoints.Small, "--limit", "3");
     }
 }
