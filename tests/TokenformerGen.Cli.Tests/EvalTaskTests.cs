@@ -69,6 +69,8 @@ public sealed class EvalTaskTests
         TestCli.Fails($"{broken}: line 2: not JSON", "eval", "--task", "piqa", "--data", broken, "--checkpoint", MiniCheckpoints.Small);
         var outOfRange = Write("range.jsonl", """{"goal": "g", "sol1": "a", "sol2": "b", "label": 5}""");
         TestCli.Fails("line 1: field \"label\" is 5, not a label in 0..1", "eval", "--task", "piqa", "--data", outOfRange, "--checkpoint", MiniCheckpoints.Small);
+        var longWord = Write("long.jsonl", $$"""{"text": "a {{new string('b', 40)}}"}""");
+        TestCli.Fails($"{longWord}: line 1: the continuation is 41 tokens, longer than the model's context of 32", "eval", "--task", "lambada_openai", "--data", longWord, "--checkpoint", MiniCheckpoints.Small);
         TestCli.Fails("--task mmlu: give one of lambada_openai, hellaswag, piqa, arc_easy, arc_challenge, winogrande", "eval", "--task", "mmlu", "--data", lambada, "--checkpoint", MiniCheckpoints.Small);
         TestCli.Fails("give the task's JSONL file with --data", "eval", "--task", "piqa", "--checkpoint", MiniCheckpoints.Small);
         TestCli.Fails("give one of --checkpoint FILE and --onnx DIR", "eval", "--task", "piqa", "--data", lambada);

@@ -113,11 +113,11 @@ public static class TaskEvaluation
         var encoded = documents.Select(d => d.Requests.Select(r =>
         {
             try { return EncodedRequest.Encode(tokenizer, r); }
-            catch (ArgumentException e) { throw new TaskDataException($"line {d.Line}: {e.Message}"); }
+            catch (ArgumentException e) { throw new TaskDataException($"{d.Source}: line {d.Line}: {e.Message}"); }
         }).ToArray()).ToList();
         foreach (var (document, requests) in documents.Zip(encoded))
             if (requests.FirstOrDefault(r => r.Continuation.Length > model.Context) is { } tooLong)
-                throw new TaskDataException($"line {document.Line}: the continuation is {tooLong.Continuation.Length} tokens, longer than the model's context of {model.Context}");
+                throw new TaskDataException($"{document.Source}: line {document.Line}: the continuation is {tooLong.Continuation.Length} tokens, longer than the model's context of {model.Context}");
 
         var flat = encoded.SelectMany(r => r).ToList();
         var scores = LogLikelihoodScorer.Score(model, flat, batch, progress);

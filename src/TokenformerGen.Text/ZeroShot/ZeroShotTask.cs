@@ -11,11 +11,12 @@ public readonly record struct RequestText(string Context, string Continuation);
 /// <summary>
 /// One document of a task, turned into its requests: one for LAMBADA, one per choice for the multiple-choice tasks.
 /// </summary>
+/// <param name="Source">The data file it came from, for messages.</param>
 /// <param name="Line">The 1-based line of the data file it came from.</param>
 /// <param name="Requests">The requests, in choice order.</param>
 /// <param name="Choices">The choice texts whose lengths <c>acc_norm</c> divides by (empty for LAMBADA).</param>
 /// <param name="Gold">The index of the right choice (-1 for LAMBADA, where the target is the one continuation).</param>
-public sealed record TaskDocument(int Line, IReadOnlyList<RequestText> Requests, IReadOnlyList<string> Choices, int Gold);
+public sealed record TaskDocument(string Source, int Line, IReadOnlyList<RequestText> Requests, IReadOnlyList<string> Choices, int Gold);
 
 /// <summary>A data file whose content does not fit its task: the message names the file, the line and the field.</summary>
 public sealed class TaskDataException(string message) : Exception(message);
@@ -117,6 +118,8 @@ public sealed partial class ZeroShotTask
     {
         public int Line => line;
 
+        public string Source => source;
+
         public TaskDataException Fail(string field, string why) => new($"{source}: line {line}: field \"{field}\" {why}");
 
         public JsonElement Field(JsonElement parent, string name, string path)
@@ -177,7 +180,7 @@ public sealed partial class ZeroShotTask
         var text = r.String(doc, "text");
         if (text.Length == 0) throw r.Fail("text", "is empty");
         var words = text.Split(' ');
-        return new(r.Line, [new(string.Join(' ', words[..^1]), " " + words[^1])], [], -1);
+        return new(r.Source, r.Line, [new(string.Join(' ', words[..^1]), " " + words[^1])], [], -1);
     }
 
     // hellaswag utils.py: the query is the activity label, ctx_a and ctx_b capitalised, then preprocessed like each ending.
@@ -194,7 +197,7 @@ public sealed partial class ZeroShotTask
         var choices = endings.Select(HellaSwagPreprocess).ToList();
         for (var i = 0; i < choices.Count; i++)
             if (choices[i].Length == 0) throw r.Fail($"endings[{i}]", "is empty once preprocessed (acc_norm would divide by zero)");
-        return MultipleChoice(r.Line, query, choices, gold);
+        return MultipleChoice(r, query, choices, gold);
     }
 
     /// <summary>
@@ -215,7 +218,7 @@ public sealed partial class ZeroShotTask
     {
         var goal = r.String(doc, "goal");
         List<string> choices = [r.Choice(doc, "sol1"), r.Choice(doc, "sol2")];
-        return MultipleChoice(r.Line, $"Question: {goal}\nAnswer:", choices, r.Label(doc, "label", 2));
+        return MultipleChoice(r, $"Question: {goal}\nAnswer:", choices, r.Label(doc, "label", 2));
     }
 
     // arc_easy.yaml: "Question: {question}\nAnswer:"; the gold is answerKey's place among choices.label, whether the
@@ -256,7 +259,7 @@ public sealed partial class ZeroShotTask
         var key = r.String(doc, "answerKey");
         var gold = labels.IndexOf(key);
         if (gold < 0) throw r.Fail("answerKey", $"is \"{key}\", not one of the labels {string.Join(", ", labels)}");
-        return MultipleChoice(r.Line, $"Question: {stem}\nAnswer:", texts, gold);
+        return MultipleChoice(r, $"Question: {stem}\nAnswer:", texts, gold);
     }
 
     // winogrande preprocess_winogrande.py: each option replaces the blank in the context, and the shared rest of the
@@ -270,9 +273,9 @@ public sealed partial class ZeroShotTask
         var gold = r.Label(doc, "answer", 2, offset: 1);
         var target = TargetDelimiter + PythonText.Strip(sentence[(blank + 1)..]);
         var contexts = options.Select(o => sentence[..blank] + o).ToList();
-        return new(r.Line, contexts.Select(c => new RequestText(c, target)).ToList(), contexts, gold);
+        return new(r.Source, r.Line, contexts.Select(c => new RequestText(c, target)).ToList(), contexts, gold);
     }
 
-    private static TaskDocument MultipleChoice(int line, string context, IReadOnlyList<string> choices, int gold)
-        => new(line, choices.Select(c => new RequestText(context, TargetDelimiter + c)).ToList(), choices, gold);
+    private static TaskDocument MultipleChoice(LineReader r, string context, IReadOnlyList<string> choices, int gold)
+        => new(r.Source, r.Line, choices.Select(c => new RequestText(context, TargetDelimiter + c)).ToList(), choices, gold);
 }
