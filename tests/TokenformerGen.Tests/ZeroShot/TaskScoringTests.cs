@@ -9,7 +9,7 @@ namespace TokenformerGen.Tests.ZeroShot;
 /// <summary>
 /// Hand-made items of every task, scored on a tiny model with the released models' full 50,304-wide output (the GPT-NeoX
 /// tokenizer, context 32) and checked request by request against the float64 forward of <see cref="SampleReference"/>,
-/// which shares no code with the model or the scorer; then batch 1 against batch 7.
+/// which shares no code with the model or the scorer; then batch 1 against batch 7 and against the documents reversed.
 /// </summary>
 public sealed class TaskScoringTests
 {
@@ -85,6 +85,15 @@ public sealed class TaskScoringTests
             var documents = lines.Select((line, i) => task.Parse(line, name, i + 1)).ToList();
             var one = TaskEvaluation.Run(task, documents, NeoXTokenizer.Instance, engine, batch: 1);
             var seven = TaskEvaluation.Run(task, documents, NeoXTokenizer.Instance, engine, batch: 7);
+            // Request order changes nothing either: the documents reversed, at batch 3.
+            var reversed = TaskEvaluation.Run(task, documents.AsEnumerable().Reverse().ToList(), NeoXTokenizer.Instance, engine, batch: 3);
+            for (var d = 0; d < documents.Count; d++)
+                for (var c = 0; c < documents[d].Requests.Count; c++)
+                {
+                    var back = reversed.Scores[documents.Count - 1 - d][c];
+                    Assert.True(Math.Abs(one.Scores[d][c].LogLikelihood - back.LogLikelihood) < 1e-5, $"{name} doc {d} choice {c}: reversed order");
+                    Assert.Equal(one.Scores[d][c].IsGreedy, back.IsGreedy);
+                }
             for (var d = 0; d < documents.Count; d++)
             {
                 var referenceLls = new double[documents[d].Requests.Count];
