@@ -56,8 +56,9 @@ public static class TokenformerCli
                   .WithDescription("Grow a checkpoint into the next stage through the generated growth map (streamed)")
                   .WithExample("grow", "--from", "small.safetensors", "--stage", "Medium", "--policy", "zero_keys", "--out", "medium.safetensors");
             config.AddCommand<EvalCommand>("eval")
-                  .WithDescription("Validation loss and bits per byte of a checkpoint")
-                  .WithExample("eval", "--checkpoint", "medium.safetensors");
+                  .WithDescription("Validation loss and bits per byte of a checkpoint, or a zero-shot task scored as lm-evaluation-harness 0.4.1 does (--task)")
+                  .WithExample("eval", "--checkpoint", "medium.safetensors")
+                  .WithExample("eval", "--task", "lambada_openai", "--data", "lambada_openai_test.jsonl.gz", "--checkpoint", "medium.safetensors");
             config.AddCommand<InspectCommand>("inspect")
                   .WithDescription("List families and stages, or show one family's stages, sizes and growth maps")
                   .WithExample("inspect").WithExample("inspect", "--family", "TinyKjv");

@@ -18,15 +18,6 @@ public sealed class NeoXHandOffTests
         return TokenformerGen.Training.TrainingCheckpoints.Latest(run)!;
     });
 
-    private static void Fails(string expected, params string[] args)
-    {
-        var result = TestCli.Run(args);
-        Assert.True(result.ExitCode != 0, result.ToString());
-        var line = Assert.Single(result.ErrorLines);
-        Assert.StartsWith("error: ", line);
-        Assert.Contains(expected, line);
-    }
-
     [Fact]
     public void ContinueRouteRoundTripsBitExactlyAndTheConfigIsOneTheTrainerAccepts()
     {
@@ -113,20 +104,20 @@ public sealed class NeoXHandOffTests
         var idx = File.ReadAllBytes(prefix + ".idx");
         idx[0] = (byte)'X';
         File.WriteAllBytes(prefix + ".idx", idx);
-        Fails("bad magic", "eval", "--checkpoint", TrainedSmall.Value, "--data", prefix);
+        TestCli.Fails("bad magic", "eval", "--checkpoint", TrainedSmall.Value, "--data", prefix);
     }
 
     [Fact]
     public void RefusalsAreOneErrorLine()
     {
         var folder = TestData.NewDirectory("handoff-refused");
-        Fails("CharLevelTokenizer has 512 ids", "export", "--checkpoint", MiniCheckpoints.Small, "--neox", Path.Combine(folder, "a"));
-        Fails("not grown into any stage", "export", "--checkpoint", MiniCheckpoints.Large, "--neox", Path.Combine(folder, "b"), "--route", "grow");
-        Fails("not one of continue|grow", "export", "--checkpoint", TrainedSmall.Value, "--neox", Path.Combine(folder, "c"), "--route", "sideways");
-        Fails("give one of --official DIR, --neox DIR and --onnx DIR", "export", "--checkpoint", TrainedSmall.Value);
-        Fails("no 'latest'", "import", "--neox", folder, "--family", "Neo", "--stage", "Small", "--out", Path.Combine(folder, "x.safetensors"));
-        Fails("give one of --official FILE and --neox DIR", "import", "--family", "Neo", "--out", Path.Combine(folder, "x.safetensors"));
-        Fails("--family F (its tokenizer) or --tokenizer FILE", "data", "export", "--out", Path.Combine(folder, "d"));
+        TestCli.Fails("CharLevelTokenizer has 512 ids", "export", "--checkpoint", MiniCheckpoints.Small, "--neox", Path.Combine(folder, "a"));
+        TestCli.Fails("not grown into any stage", "export", "--checkpoint", MiniCheckpoints.Large, "--neox", Path.Combine(folder, "b"), "--route", "grow");
+        TestCli.Fails("not one of continue|grow", "export", "--checkpoint", TrainedSmall.Value, "--neox", Path.Combine(folder, "c"), "--route", "sideways");
+        TestCli.Fails("give one of --official DIR, --neox DIR and --onnx DIR", "export", "--checkpoint", TrainedSmall.Value);
+        TestCli.Fails("no 'latest'", "import", "--neox", folder, "--family", "Neo", "--stage", "Small", "--out", Path.Combine(folder, "x.safetensors"));
+        TestCli.Fails("give one of --official FILE and --neox DIR", "import", "--family", "Neo", "--out", Path.Combine(folder, "x.safetensors"));
+        TestCli.Fails("--family F (its tokenizer) or --tokenizer FILE", "data", "export", "--out", Path.Combine(folder, "d"));
     }
 
     private static void AssertSameTensors(string left, string right)

@@ -38,6 +38,7 @@ internal static class ErrorLine
             DirectoryNotFoundException e => (InputError, Flatten(e.Message)),
             TokenizerException e => (InputError, Flatten(e.Message)),
             NeoXDatasetException e => (InputError, Flatten(e.Message)),
+            ZeroShot.TaskDataException e => (InputError, Flatten(e.Message)),
             GrowthException e => (InputError, HeaderAndProblems(e.Message)),
             OnnxExportException e => (InputError, Flatten(e.Message)),
             InvalidDataException e => (InputError, HeaderAndProblems(e.Message)),

@@ -12,7 +12,7 @@ namespace TokenformerGen.Data;
 /// <remarks>
 /// Read: <c>model.vocab</c>, <c>model.merges</c> (each <c>"a b"</c> or <c>["a", "b"]</c>; list order is merge
 /// priority), <c>added_tokens</c>, a <c>ByteLevel</c> pre-tokenizer (GPT-2 split regex, optional prefix space) and
-/// an optional NFC normaliser (see <see cref="RuntimeCanNormalize"/>). Anything else (WordPiece, Unigram, other pre-tokenizers) is refused with a
+/// an optional NFC normaliser (applied by <see cref="Unicode.Nfc"/> on every platform). Anything else (WordPiece, Unigram, other pre-tokenizers) is refused with a
 /// message naming the file. Added tokens are matched verbatim in the text before BPE, longest first; their
 /// <c>lstrip</c>/<c>rstrip</c>/<c>single_word</c> flags are ignored. The BPE itself runs in
 /// <c>Microsoft.ML.Tokenizers</c>.
@@ -125,7 +125,9 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
             }
             var hash = Convert.ToHexStringLower(SHA256.HashData(json))[..16];
             var name = "hf-" + Path.GetFileNameWithoutExtension(source);
-            return new HuggingFaceBpeTokenizer(inner, size, name, $"hf-bpe/{hash}/ML.Tokenizers-{LibraryVersion}", nfc, addPrefixSpace, added);
+            // NFC's Unicode version is part of the identity: corpus caches made before it was applied, or with other tables, differ.
+            var identity = $"hf-bpe/{hash}/ML.Tokenizers-{LibraryVersion}" + (nfc ? $"/nfc-{Unicode.Nfc.UnicodeVersion}" : "");
+            return new HuggingFaceBpeTokenizer(inner, size, name, identity, nfc, addPrefixSpace, added);
         }
     }
 
@@ -236,17 +238,14 @@ public sealed class HuggingFaceBpeTokenizer : LibraryTokenizer
     internal static bool OccursInUtf8(byte b) => b is not (0xC0 or 0xC1) && b < 0xF5;
 
     /// <summary>
-    /// Whether the runtime can apply the file's NFC normaliser: under <c>InvariantGlobalization</c> (this project's
-    /// default) .NET has no normalisation data and text is encoded as given, which differs from Hugging Face only
-    /// for text with decomposed accents.
+    /// Whether encoding applies NFC first, as the file's normaliser asks. It is applied by <see cref="Unicode.Nfc"/>, not by
+    /// <see cref="string.Normalize()"/>, which returns text unchanged under <c>InvariantGlobalization</c> (this project's
+    /// default), so a decomposed accent encodes as its composed form on every platform, as Hugging Face's does.
     /// </summary>
-    public static bool RuntimeCanNormalize { get; } = "e\u0301".Normalize(NormalizationForm.FormC) == "\u00E9";
-
-    /// <summary>Whether encoding applies NFC first (the file asks for it and the runtime can).</summary>
-    public bool AppliesNfc => _nfc && RuntimeCanNormalize;
+    public bool AppliesNfc => _nfc;
 
     /// <inheritdoc/>
-    private protected override string Normalize(string text) => AppliesNfc ? text.Normalize(NormalizationForm.FormC) : text;
+    private protected override string Normalize(string text) => _nfc ? Unicode.Nfc.Normalize(text) : text;
 
     /// <summary>Encodes text, matching added tokens first and running BPE on the pieces between them.</summary>
     public override int[] Encode(string text)

@@ -42,6 +42,16 @@ public static class TestCli
         Assert.Equal("", result.Error);
         return result.Out;
     }
+
+    /// <summary>Runs and asserts a non-zero exit with exactly one <c>error: …</c> line on stderr containing <paramref name="expected"/>.</summary>
+    public static void Fails(string expected, params string[] args)
+    {
+        var result = Run(args);
+        Assert.True(result.ExitCode != 0, result.ToString());
+        var line = Assert.Single(result.ErrorLines);
+        Assert.StartsWith("error: ", line);
+        Assert.Contains(expected, line);
+    }
 }
 
 /// <summary>A small generated text corpus and folders shared by every test (made once per test run).</summary>

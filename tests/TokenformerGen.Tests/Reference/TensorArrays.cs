@@ -8,7 +8,7 @@ public static class TensorArrays
         var rows = t.shape[0];
         var cols = t.shape[1];
         var flat = t.detach().to(float64).contiguous().data<double>().ToArray();
-        return Enumerable.Range(0, (int)rows).Select(r => flat.Skip((int)(r * cols)).Take((int)cols).ToArray()).ToArray();
+        return Enumerable.Range(0, (int)rows).Select(r => flat.AsSpan((int)(r * cols), (int)cols).ToArray()).ToArray();
     }
 
     public static Tensor FromMatrix(double[][] m, ScalarType dtype = ScalarType.Float32)
