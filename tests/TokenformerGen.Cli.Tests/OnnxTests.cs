@@ -24,7 +24,7 @@ public sealed class OnnxTests
     });
 
     [Fact]
-    public void The_export_samples_the_text_the_checkpoint_samples()
+    public void TheExportSamplesTheTextTheCheckpointSamples()
     {
         string Text(string source, string path, params string[] extra)
             => Continuation(TestCli.Ok(["generate", source, path, "--prompt", "the king", "--length", "40", .. extra]));
@@ -38,7 +38,7 @@ public sealed class OnnxTests
     }
 
     [Fact]
-    public void OnnxServe_answers_like_generate_without_TorchSharp()
+    public void OnnxServeAnswersLikeGenerateWithoutTorchSharp()
     {
         var serve = ExampleBinary("OnnxServe");
         var shipped = Directory.EnumerateFiles(Path.GetDirectoryName(serve)!, "*", SearchOption.AllDirectories).Select(Path.GetFileName).ToList();

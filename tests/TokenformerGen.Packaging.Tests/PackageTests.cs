@@ -26,7 +26,7 @@ public sealed class PackageTests(ITestOutputHelper output)
     private static readonly TimeSpan StepTimeout = TimeSpan.FromMinutes(30);
 
     [Fact]
-    public void A_fresh_consumer_restores_the_packages_builds_and_runs_a_generated_model()
+    public void AFreshConsumerRestoresThePackagesBuildsAndRunsAGeneratedModel()
     {
         var root = Path.Combine(Path.GetTempPath(), "tfg-packaging-" + Guid.NewGuid().ToString("N")[..12]);
         var version = "0.1.0-packtest." + DateTime.UtcNow.ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture) + "." + Environment.ProcessId.ToString(CultureInfo.InvariantCulture);

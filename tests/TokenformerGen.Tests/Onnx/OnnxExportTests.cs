@@ -20,7 +20,7 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
-    public void The_graph_has_the_cache_inputs_and_outputs_and_the_parameters_under_their_state_dict_names()
+    public void TheGraphHasTheCacheInputsAndOutputsAndTheParametersUnderTheirStateDictNames()
     {
         using var model = Initialized(new SampleSmall());
         var folder = Path.Combine(_folder, "export");
@@ -51,7 +51,7 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
-    public void Onnx_checker_accepts_the_graph()
+    public void OnnxCheckerAcceptsTheGraph()
     {
         var python = PythonWithOnnx();
         if (python is null)
@@ -75,7 +75,7 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
-    public void A_non_empty_folder_that_holds_no_export_is_refused_and_left_alone()
+    public void ANonEmptyFolderThatHoldsNoExportIsRefusedAndLeftAlone()
     {
         using var model = Initialized(new SampleSmall());
         Directory.CreateDirectory(_folder);
@@ -87,7 +87,7 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
-    public void An_earlier_export_is_replaced_whole()
+    public void AnEarlierExportIsReplacedWhole()
     {
         var folder = Path.Combine(_folder, "export");
         using (var small = Initialized(new SampleSmall())) OnnxExport.Write(small, folder, new OnnxExportOptions { Weights = OnnxWeights.External });
@@ -98,7 +98,7 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
-    public void A_write_that_fails_leaves_no_folder_and_keeps_an_earlier_one()
+    public void AWriteThatFailsLeavesNoFolderAndKeepsAnEarlierOne()
     {
         var folder = Path.Combine(_folder, "export");
         Assert.Throws<InvalidOperationException>(() => AtomicFolder.Write(folder, _ => true, temp =>
@@ -117,7 +117,7 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
-    public void Models_without_float32_weights_to_read_are_refused()
+    public void ModelsWithoutFloat32WeightsToReadAreRefused()
     {
         using var prepared = Initialized(new SampleSmall());
         prepared.Place(new ComputeTarget(CPU, Precision.Bf16)).PrepareForInference();
@@ -131,7 +131,7 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
-    public void A_card_that_does_not_match_its_graph_is_refused_before_it_sizes_anything()
+    public void ACardThatDoesNotMatchItsGraphIsRefusedBeforeItSizesAnything()
     {
         using var model = Initialized(new SampleSmall());
         var folder = Path.Combine(_folder, "edited");
@@ -154,7 +154,7 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
-    public void A_graph_that_leaves_part_of_the_model_out_is_refused_by_name()
+    public void AGraphThatLeavesPartOfTheModelOutIsRefusedByName()
     {
         using var model = new EmbeddingOnly();
         var error = Assert.Throws<OnnxExportException>(() => OnnxExport.Write(model, Path.Combine(_folder, "partial")));

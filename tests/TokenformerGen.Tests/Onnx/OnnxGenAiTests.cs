@@ -28,7 +28,7 @@ public sealed class OnnxGenAiTests : IDisposable
     [Theory]
     [InlineData(OnnxPrecision.Fp32)]
     [InlineData(OnnxPrecision.Int4)]
-    public void GenAi_generates_the_greedy_tokens_generate_onnx_gives(OnnxPrecision precision)
+    public void GenAiGeneratesTheGreedyTokensGenerateOnnxGives(OnnxPrecision precision)
     {
         var folder = ExportTinyKjv(precision);
         long[] prompt = [.. "And God said"u8.ToArray().Select(b => (long)b)];

@@ -22,7 +22,7 @@ public sealed class OnnxQuantizationTests : IDisposable
     }
 
     [Fact]
-    public void Int4_blocks_decode_to_the_weights_within_half_a_step_and_pad_with_zeros()
+    public void Int4BlocksDecodeToTheWeightsWithinHalfAStepAndPadWithZeros()
     {
         // 3 rows of 40: two full blocks of 16 and a last block of 8 padded to 16.
         const int n = 3, k = 40, block = 16;
@@ -45,7 +45,7 @@ public sealed class OnnxQuantizationTests : IDisposable
     }
 
     [Fact]
-    public void Int8_channels_decode_to_the_weights_within_half_a_step_in_matmul_layout()
+    public void Int8ChannelsDecodeToTheWeightsWithinHalfAStepInMatmulLayout()
     {
         const int n = 4, k = 6;
         var weights = Enumerable.Range(0, n * k).Select(i => (float)Math.Cos(i * 1.3) * (i + 1)).ToArray();
@@ -66,7 +66,7 @@ public sealed class OnnxQuantizationTests : IDisposable
     [Theory]
     [InlineData("int8", 1e-5)]
     [InlineData("int4", 2e-2)]
-    public void A_quantized_export_computes_the_model_of_its_decoded_weights(string precision, double asWritten)
+    public void AQuantizedExportComputesTheModelOfItsDecodedWeights(string precision, double asWritten)
     {
         using var model = new SampleSmall();
         model.InitializeFromScratch(41);
@@ -147,7 +147,7 @@ public sealed class OnnxQuantizationTests : IDisposable
     }
 
     [Fact]
-    public void An_unusable_block_or_an_embedding_of_partial_blocks_is_refused_and_writes_nothing()
+    public void AnUnusableBlockOrAnEmbeddingOfPartialBlocksIsRefusedAndWritesNothing()
     {
         using var model = new SampleSmall();
         model.InitializeFromScratch(43);

@@ -23,7 +23,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void TinyKjv_logits_match_TorchSharp()
+    public void TinyKjvLogitsMatchTorchSharp()
     {
         using var model = Random(new TinyKjvLarge(), seed: 11);
         using var exported = Export(model);
@@ -32,7 +32,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void The_released_150M_shape_matches_TorchSharp()
+    public void TheReleased150MShapeMatchesTorchSharp()
     {
         using var model = Random(new TokenFormer150MReleased(), seed: 3);
         using var exported = Export(model);
@@ -42,7 +42,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Sample_matches_the_float64_reference()
+    public void SampleMatchesTheFloat64Reference()
     {
         using var model = Random(new SampleSmall(), seed: 5);
         using var exported = Export(model);
@@ -52,7 +52,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Every_pattention_norm_matches_TorchSharp()
+    public void EveryPattentionNormMatchesTorchSharp()
     {
         long[] tokens = [3, 77, 12, 200, 9, 41, 180, 6, 255, 0];
         TokenformerModel[] models = [new SampleSmall(), new SampleSqrtNSmall(), new SampleSoftmaxSmall(), new SampleGeluL2NormSmall()];
@@ -68,7 +68,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void A_grown_stage_exports_like_any_other_and_keeps_the_function()
+    public void AGrownStageExportsLikeAnyOtherAndKeepsTheFunction()
     {
         using var small = Random(new SampleSmall(), seed: 21);
         using var medium = SampleMedium.GrowFrom(small);
@@ -81,7 +81,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void A_batch_of_equal_length_prompts_prefills_and_decodes_through_the_cache()
+    public void ABatchOfEqualLengthPromptsPrefillsAndDecodesThroughTheCache()
     {
         using var model = Random(new TinyKjvLarge(), seed: 13);
         using var exported = Export(model);
@@ -107,7 +107,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void A_ragged_batch_gives_each_row_exactly_its_unpadded_logits()
+    public void ARaggedBatchGivesEachRowExactlyItsUnpaddedLogits()
     {
         using var model = Random(new TinyKjvLarge(), seed: 29);
         using var exported = Export(model);
@@ -139,7 +139,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Rows_join_and_leave_a_running_batch_between_steps_and_keep_their_logits()
+    public void RowsJoinAndLeaveARunningBatchBetweenStepsAndKeepTheirLogits()
     {
         using var model = Random(new SampleSmall(), seed: 31);
         using var exported = Export(model);
@@ -195,7 +195,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Greedy_decoding_gives_exactly_the_tokens_generate_gives()
+    public void GreedyDecodingGivesExactlyTheTokensGenerateGives()
     {
         // At initialisation the residual stream carries the last token forward and greedy decoding repeats one token;
         // value tokens 20× larger make every step depend on the attended context, so a wrong position or cache shows.
@@ -214,7 +214,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Sampling_and_running_past_the_context_give_the_tokens_generate_gives()
+    public void SamplingAndRunningPastTheContextGiveTheTokensGenerateGives()
     {
         // Sample's context is 32: 70 new tokens make the cache restart from the newest half-context twice.
         using var model = Random(new SampleSmall(), seed: 19);
@@ -225,7 +225,7 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
-    public void Weights_in_an_external_file_give_the_same_logits()
+    public void WeightsInAnExternalFileGiveTheSameLogits()
     {
         using var model = Random(new TinyKjvLarge(), seed: 23);
         using var inline = Export(model, "inline");
