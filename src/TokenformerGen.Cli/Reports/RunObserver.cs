@@ -69,7 +69,7 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
     private void Complete(RunMode mode, StageResult result, string note)
     {
         var task = Task(mode, result.Stage, result.Steps);
-        task.Description = Markup.Escape($"{mode,-11} {result.Stage} {note}");
+        task.Description = Markup.Escape($"{mode.Name(),-11} {result.Stage} {note}");
         task.Value = task.MaxValue;
         task.StopTask();
     }
@@ -82,5 +82,5 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
         return task;
     }
 
-    private static string Label(RunMode mode, string stage) => Markup.Escape($"{mode,-11} {stage}");
+    private static string Label(RunMode mode, string stage) => Markup.Escape($"{mode.Name(),-11} {stage}");
 }
