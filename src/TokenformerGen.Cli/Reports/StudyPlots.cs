@@ -1,5 +1,6 @@
 using ScottPlot;
 using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Scaling.Study;
 
 namespace TokenformerGen.Cli.Reports;
 
@@ -45,7 +46,37 @@ internal static class StudyPlots
         plot.SavePng(path, width, height);
     }
 
-    /// <summary>Test loss against cumulative FLOPs at one budget scale: each seed's progressive run (solid) and compute-matched baseline (dashed) in one colour.</summary>
+    /// <summary>Δ(C) against the budget scale: per from-scratch reference, every seed (dots) and their mean (line), with the line where growing stops paying.</summary>
+    public static void SaveGaps(string path, StudyReport study, int width = 900, int height = 560)
+    {
+        using var plot = new Plot();
+        var palette = new ScottPlot.Palettes.Category10();
+        var results = study.Runs.Select(r => new SettingResult(r.Setting, r.Report.Progressive, r.Report.Scratch, r.Report.LargestStage)).ToList();
+        var stages = results.SelectMany(r => StudyFigures.Gaps(r).Select(g => g.Stage)).Distinct().ToList();
+        for (var i = 0; i < stages.Count; i++)
+        {
+            var points = results.SelectMany(r => StudyFigures.Gaps(r).Where(g => g.Stage == stages[i]).Select(g => (r.Setting.Scale, g.Gap))).ToList();
+            var seeds = plot.Add.ScatterPoints(points.Select(p => p.Scale).ToArray(), points.Select(p => p.Gap).ToArray());
+            seeds.Color = palette.GetColor(i).WithAlpha(0.55);
+            seeds.MarkerSize = 7;
+            var means = points.GroupBy(p => p.Scale).OrderBy(g => g.Key).ToList();
+            var mean = plot.Add.Scatter(means.Select(g => g.Key).ToArray(), means.Select(g => g.Average(p => p.Gap)).ToArray());
+            mean.Color = palette.GetColor(i);
+            mean.LineWidth = 2;
+            mean.LegendText = $"Δ(C) vs {stages[i]} from scratch (mean; dots: seeds)";
+        }
+        var even = plot.Add.HorizontalLine(0);
+        even.Color = Colors.Gray;
+        even.LinePattern = LinePattern.Dashed;
+        even.LegendText = "growing stops paying";
+        plot.Title($"{study.Family.Name}: loss above the progressive run at equal compute (whole test split)", size: 15);
+        plot.XLabel("budget scale (× every stage's token budget)");
+        plot.YLabel("Δ(C), nats/token (above 0: growing ended lower)");
+        plot.ShowLegend(Alignment.UpperRight);
+        plot.SavePng(path, width, height);
+    }
+
+    /// <summary>Test loss against cumulative FLOPs at one budget scale: each seed's progressive run (solid) and every from-scratch run (dashed, dotted) in one colour.</summary>
     public static void SaveCurves(string path, StudyReport study, double scale, int width = 1000, int height = 620)
     {
         var runs = study.Runs.Where(r => r.Setting.Scale == scale).ToList();
@@ -61,14 +92,17 @@ internal static class StudyPlots
             progressive.LineWidth = 2;
             progressive.MarkerSize = 3;
             progressive.LegendText = $"seeds {setting.Seeds}: progressive";
-            var baseline = (report.Scratch?.Curve ?? []).Where(p => p.Stage == report.LargestStage).ToList();
-            if (baseline.Count == 0) continue;
-            var scratch = plot.Add.Scatter(LossPlot.X(baseline, unit), LossPlot.Y(baseline));
-            scratch.Color = palette.GetColor(i);
-            scratch.LinePattern = LinePattern.Dashed;
-            scratch.LineWidth = 1.5f;
-            scratch.MarkerSize = 3;
-            scratch.LegendText = $"seeds {setting.Seeds}: {report.BaselineName}";
+            foreach (var stage in report.Scratch?.Stages ?? [])
+            {
+                var curve = report.Scratch!.Curve.Where(p => p.Stage == stage.Stage).ToList();
+                if (curve.Count == 0) continue;
+                var scratch = plot.Add.Scatter(LossPlot.X(curve, unit), LossPlot.Y(curve));
+                scratch.Color = palette.GetColor(i);
+                scratch.LinePattern = stage.Stage == report.LargestStage ? LinePattern.Dashed : LinePattern.Dotted;
+                scratch.LineWidth = 1.5f;
+                scratch.MarkerSize = 3;
+                scratch.LegendText = $"seeds {setting.Seeds}: {(stage.Stage == report.LargestStage ? report.BaselineName : stage.Stage + " from scratch")}";
+            }
         }
         plot.Title($"{study.Family.Name}, budget scale {Numbers.Exact(scale)}: test loss of every seed", size: 15);
         plot.XLabel($"cumulative training compute ({name})");

@@ -21,7 +21,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
                                    IReadOnlyList<(StudySetting Setting, RunReport Report)> Runs)
 {
     /// <summary>File names in the study folder.</summary>
-    public const string MarkdownFile = "study.md", JsonFile = "study.json", RatioPlotFile = "ratio-vs-scale.png";
+    public const string MarkdownFile = "study.md", JsonFile = "study.json", RatioPlotFile = "ratio-vs-scale.png", GapPlotFile = "gap-vs-scale.png";
 
     /// <summary>The loss plot of one budget scale.</summary>
     public static string CurvesFile(double scale) => $"curves-scale-{Numbers.Exact(scale)}.png";
@@ -142,6 +142,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
     public void Write(string directory)
     {
         StudyPlots.SaveRatios(Path.Combine(directory, RatioPlotFile), this);
+        if (ReferenceStages.Count > 0) StudyPlots.SaveGaps(Path.Combine(directory, GapPlotFile), this);
         foreach (var scale in Scales) StudyPlots.SaveCurves(Path.Combine(directory, CurvesFile(scale)), this, scale);
         WriteMarkdown(Path.Combine(directory, MarkdownFile));
         WriteJson(Path.Combine(directory, JsonFile));
@@ -168,6 +169,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
         md.AppendLine($"|{string.Concat(headers.Select(_ => " ---: |"))}");
         foreach (var row in EqualComputeRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
         md.AppendLine();
+        if (ReferenceStages.Count > 0) md.AppendLine($"![Δ(C) against budget scale]({GapPlotFile})").AppendLine();
         foreach (var split in new[] { RunReport.HeadlineSplit, DataSplit.Validation })
         {
             md.AppendLine($"## Per budget scale, mean (min–max) over seeds ({split.ToString().ToLowerInvariant()} split)").AppendLine();
