@@ -20,22 +20,10 @@ internal static class StudyPlots
         };
         foreach (var (label, value, color) in series)
         {
-            var points = study.Runs.Select(r => (r.Setting.Scale, Value: value(r.Report))).Where(p => p.Value is double v && double.IsFinite(v)).ToList();
-            if (points.Count == 0) continue;
-            var seeds = plot.Add.ScatterPoints(points.Select(p => p.Scale).ToArray(), points.Select(p => p.Value!.Value).ToArray());
-            seeds.Color = palette.GetColor(color).WithAlpha(0.55);
-            seeds.MarkerSize = 7;
-            var means = points.GroupBy(p => p.Scale).OrderBy(g => g.Key).ToList();
-            var mean = plot.Add.Scatter(means.Select(g => g.Key).ToArray(), means.Select(g => g.Average(p => p.Value!.Value)).ToArray());
-            mean.Color = palette.GetColor(color);
-            mean.LineWidth = 2;
-            mean.MarkerSize = 4;
-            mean.LegendText = label + " (mean; dots: seeds)";
+            var points = study.Runs.Select(r => (r.Setting.Scale, Value: value(r.Report))).Where(p => p.Value is double v && double.IsFinite(v)).Select(p => (p.Scale, p.Value!.Value)).ToList();
+            if (points.Count > 0) AddSeedsAndMean(plot, points, palette.GetColor(color), label);
         }
-        var even = plot.Add.HorizontalLine(1);
-        even.Color = Colors.Gray;
-        even.LinePattern = LinePattern.Dashed;
-        even.LegendText = "break-even";
+        AddLine(plot, 1, "break-even");
         plot.Title($"{study.Family.Name}: compute growing needed, by budget scale (test split)", size: 15);
         plot.XLabel("budget scale (× every stage's token budget)");
         plot.YLabel("FLOPs ratio (below 1: growing saved compute)");
@@ -56,19 +44,9 @@ internal static class StudyPlots
         for (var i = 0; i < stages.Count; i++)
         {
             var points = results.SelectMany(r => StudyFigures.Gaps(r).Where(g => g.Stage == stages[i]).Select(g => (r.Setting.Scale, g.Gap))).ToList();
-            var seeds = plot.Add.ScatterPoints(points.Select(p => p.Scale).ToArray(), points.Select(p => p.Gap).ToArray());
-            seeds.Color = palette.GetColor(i).WithAlpha(0.55);
-            seeds.MarkerSize = 7;
-            var means = points.GroupBy(p => p.Scale).OrderBy(g => g.Key).ToList();
-            var mean = plot.Add.Scatter(means.Select(g => g.Key).ToArray(), means.Select(g => g.Average(p => p.Gap)).ToArray());
-            mean.Color = palette.GetColor(i);
-            mean.LineWidth = 2;
-            mean.LegendText = $"Δ(C) vs {stages[i]} from scratch (mean; dots: seeds)";
+            AddSeedsAndMean(plot, points, palette.GetColor(i), $"Δ(C) vs {stages[i]} from scratch");
         }
-        var even = plot.Add.HorizontalLine(0);
-        even.Color = Colors.Gray;
-        even.LinePattern = LinePattern.Dashed;
-        even.LegendText = "growing stops paying";
+        AddLine(plot, 0, "growing stops paying");
         plot.Title($"{study.Family.Name}: loss above the progressive run at equal compute (whole test split)", size: 15);
         plot.XLabel("budget scale (× every stage's token budget)");
         plot.YLabel("Δ(C), nats/token (above 0: growing ended lower)");
@@ -110,5 +88,28 @@ internal static class StudyPlots
         LossPlot.FocusLosses(plot, all.Select(p => p.LossOn(RunReport.HeadlineSplit)));
         plot.ShowLegend(Alignment.UpperRight);
         plot.SavePng(path, width, height);
+    }
+
+    // Every seed's value (dots) and their mean per budget scale (a line), in one colour.
+    private static void AddSeedsAndMean(Plot plot, IReadOnlyList<(double Scale, double Value)> points, Color color, string label)
+    {
+        var seeds = plot.Add.ScatterPoints(points.Select(p => p.Scale).ToArray(), points.Select(p => p.Value).ToArray());
+        seeds.Color = color.WithAlpha(0.55);
+        seeds.MarkerSize = 7;
+        var means = points.GroupBy(p => p.Scale).OrderBy(g => g.Key).ToList();
+        var mean = plot.Add.Scatter(means.Select(g => g.Key).ToArray(), means.Select(g => g.Average(p => p.Value)).ToArray());
+        mean.Color = color;
+        mean.LineWidth = 2;
+        mean.MarkerSize = 4;
+        mean.LegendText = label + " (mean; dots: seeds)";
+    }
+
+    // A dashed grey reference line across the plot.
+    private static void AddLine(Plot plot, double y, string label)
+    {
+        var line = plot.Add.HorizontalLine(y);
+        line.Color = Colors.Gray;
+        line.LinePattern = LinePattern.Dashed;
+        line.LegendText = label;
     }
 }
