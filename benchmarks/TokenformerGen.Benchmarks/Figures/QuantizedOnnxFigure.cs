@@ -76,12 +76,12 @@ internal sealed class QuantizedOnnxFigure : IFigure
                 fp32 ??= loss;
                 table.Add($"{info.QualifiedName} ({Path.GetFileName(path)})", metadata.Step, torchLoss.ToString("F4", CultureInfo.InvariantCulture), OnnxQuantizer.NameOf(precision),
                           loss.ToString("F4", CultureInfo.InvariantCulture), Evaluation.BitsPerByte(loss, data.TokensPerByte ?? double.NaN).ToString("F4", CultureInfo.InvariantCulture),
-                          FigureTable.Percent((loss / fp32.Value) - 1), result.WeightBytes / (double)(1 << 20));
+                          SignedPercent((loss / fp32.Value) - 1), result.WeightBytes / (double)(1 << 20));
                 if (precision != OnnxPrecision.Fp32)
                 {
                     var limit = precision == OnnxPrecision.Int8 ? 0.002 : 0.01;
                     context.Verdicts.Add(new Verdict(FigureNumber, $"{OnnxQuantizer.NameOf(precision)} test loss vs fp32, {info.QualifiedName}",
-                                                     $"{FigureTable.Percent((loss / fp32.Value) - 1)}", $"≤ +{FigureTable.Percent(limit)}", loss / fp32.Value - 1 <= limit));
+                                                     SignedPercent((loss / fp32.Value) - 1), $"≤ {SignedPercent(limit)}", loss / fp32.Value - 1 <= limit));
                 }
             }
         }
@@ -90,6 +90,9 @@ internal sealed class QuantizedOnnxFigure : IFigure
         table.Notes.Add("Δ loss is relative to the same checkpoint's fp32 export in ONNX Runtime; int8 per-channel symmetric, int4 block 32 symmetric (MatMulNBits accuracy level 4).");
         table.Print(context.Out);
     }
+
+    // A small relative change, e.g. +0.265% (FigureTable.Percent keeps one decimal, too few against a 0.2% target).
+    private static string SignedPercent(double share) => (100 * share).ToString("+0.000;−0.000", CultureInfo.InvariantCulture) + "%";
 
     private static double OrtLoss(OnnxTokenformer onnx, IBatchSource data, int batch, int context, int maxBatches)
     {

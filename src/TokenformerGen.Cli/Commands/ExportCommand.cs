@@ -33,7 +33,7 @@ internal sealed class ExportSettings : CommandSettings
     public string? Onnx { get; set; }
 
     [CommandOption("--weights <P>")]
-    [Description("With --onnx: fp32 (default), int8 (per-channel DequantizeLinear → MatMul, standard opset 17) or int4 (com.microsoft MatMulNBits and GatherBlockQuantized, ONNX Runtime 1.20+) for every Pattention and the embedding")]
+    [Description("With --onnx: fp32 (default), int8 (per-channel weights, DynamicQuantizeLinear → MatMulInteger, standard opset 17) or int4 (com.microsoft MatMulNBits and GatherBlockQuantized, ONNX Runtime 1.20+) for every Pattention and the embedding")]
     [DefaultValue("fp32")]
     public string Weights { get; set; } = "fp32";
 

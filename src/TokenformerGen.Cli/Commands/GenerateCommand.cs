@@ -81,7 +81,7 @@ internal sealed class GenerateCommand(CliSession session) : Command<GenerateSett
         {
             if (!Directory.Exists(settings.Onnx)) throw new CliException($"ONNX export folder '{settings.Onnx}' does not exist");
             using var exported = OnnxTokenformer.Load(settings.Onnx, settings.Threads);
-            session.Console.MarkupLineInterpolated($"[grey]{exported.Card.Family}/{exported.Card.Stage} in ONNX Runtime (opset {exported.Card.Opset}, CPU, float32); tokenizer: {exported.Tokenizer.Name}[/]");
+            session.Console.MarkupLineInterpolated($"[grey]{exported.Card.Family}/{exported.Card.Stage} in ONNX Runtime (opset {exported.Card.Opset}, CPU, {exported.Card.Weights} weights); tokenizer: {exported.Tokenizer.Name}[/]");
             return Sample(settings, exported.Tokenizer, (prompt, options) => exported.Generate(prompt, settings.Length, options));
         }
         session.UseThreads(settings.Threads);

@@ -7,8 +7,9 @@ public enum OnnxPrecision
     Fp32,
 
     /// <summary>
-    /// int8, symmetric, one scale per output channel: <c>DequantizeLinear</c> then <c>MatMul</c> (standard opset 17,
-    /// which ONNX Runtime fuses); the embedding gathers int8 rows and scales them.
+    /// int8 weights, symmetric, one scale per output channel, multiplied with activations quantized to uint8 at run time:
+    /// <c>DynamicQuantizeLinear</c>, <c>MatMulInteger</c>, <c>Cast</c>, <c>Mul</c> (standard opset 17, which ONNX Runtime
+    /// fuses); the embedding gathers int8 rows and scales them.
     /// </summary>
     Int8,
 

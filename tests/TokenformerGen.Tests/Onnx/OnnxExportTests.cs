@@ -60,7 +60,7 @@ public sealed class OnnxExportTests : IDisposable
             return;   // not installed here: the other tests still run the graph in ONNX Runtime
         }
         using var model = Initialized(new SampleGeluL2NormSmall());
-        // float32 and int8 (standard DequantizeLinear); int4's com.microsoft operators have no schema in ONNX's checker.
+        // float32 and int8 (standard DynamicQuantizeLinear and MatMulInteger); int4's com.microsoft operators have no schema in ONNX's checker.
         foreach (var precision in new[] { OnnxPrecision.Fp32, OnnxPrecision.Int8 })
         {
             var folder = Path.Combine(_folder, "checked-" + OnnxQuantizer.NameOf(precision));

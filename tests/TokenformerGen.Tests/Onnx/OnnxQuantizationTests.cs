@@ -9,7 +9,7 @@ namespace TokenformerGen.Tests.Onnx;
 
 /// <summary>
 /// Quantized exports: the packed weights decoded here by the operators' documented layouts (MatMulNBits' and
-/// GatherBlockQuantized's int4 blocks, DequantizeLinear's int8 channels) in float64, and the exported graphs run in ONNX
+/// GatherBlockQuantized's int4 blocks, MatMulInteger's int8 per-channel weights) in float64, and the exported graphs run in ONNX
 /// Runtime against the float64 reference model carrying those decoded weights.
 /// </summary>
 public sealed class OnnxQuantizationTests : IDisposable
@@ -60,11 +60,11 @@ public sealed class OnnxQuantizationTests : IDisposable
         }
     }
 
-    // As written, an int8 graph dequantizes and multiplies in float32 (1e-5). MatMulNBits at accuracy level 4 multiplies
-    // int8-quantized activations with the int4 weights, and ONNX Runtime's optimiser fuses the int8 DequantizeLinear →
-    // MatMul into such a kernel too (the speed of figure 10c): those are within int8 rounding of the decoded model, 2e-2.
+    // Both multiply int8-quantized activations with the quantized weights (int8: DynamicQuantizeLinear, one scale for the
+    // whole activation tensor, then MatMulInteger; int4: MatMulNBits at accuracy level 4, one scale per block of 16
+    // inputs here), as written and as ONNX Runtime fuses them, so they are within int8 rounding of the decoded model, 2e-2.
     [Theory]
-    [InlineData("int8", 1e-5)]
+    [InlineData("int8", 2e-2)]
     [InlineData("int4", 2e-2)]
     public void AQuantizedExportComputesTheModelOfItsDecodedWeights(string precision, double asWritten)
     {
