@@ -17,25 +17,26 @@ public sealed class KillAndResumeTests(ITestOutputHelper output)
 {
     private const int Steps = 200;
 
-    private static string[] Train(string folder, string precision) =>
+    private static string[] Train(string folder, string precision, string family) =>
     [
-        "train", "--family", "Mini", "--stage", "Small", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--batch", "8",
+        "train", "--family", family, "--stage", "Small", "--steps", Steps.ToString(CultureInfo.InvariantCulture), "--batch", "8",
         "--checkpoint-every", "10", "--eval-every", "100", "--metrics", Path.Combine(folder, "m.jsonl"), "--out", Path.Combine(folder, "run"),
         "--data", TestData.Corpus, "--cache", TestData.Cache, "--threads", "1",   // one thread: several processes share the cores
         "--precision", precision,
     ];
 
     [Theory]
-    [InlineData("fp32")]
-    [InlineData("bf16")]   // exact too: checkpoints hold the float32 master weights and moments, and bf16 runs are deterministic
-    public void KilledTrainingResumesWithTheLossesOfAnUninterruptedRun(string precision)
+    [InlineData("fp32", "Mini")]
+    [InlineData("bf16", "Mini")]   // exact too: checkpoints hold the float32 master weights and moments, and bf16 runs are deterministic
+    [InlineData("fp32", "Twin")]   // a Transformer stage
+    public void KilledTrainingResumesWithTheLossesOfAnUninterruptedRun(string precision, string family)
     {
         _ = MiniCheckpoints.Small;   // the token cache exists before the processes start
-        var uninterrupted = TestData.NewDirectory("uninterrupted-" + precision);
-        var killed = TestData.NewDirectory("killed-" + precision);
+        var uninterrupted = TestData.NewDirectory($"uninterrupted-{family}-{precision}");
+        var killed = TestData.NewDirectory($"killed-{family}-{precision}");
 
-        var reference = Host.Start(Train(uninterrupted, precision));
-        var victim = Host.Start(Train(killed, precision));
+        var reference = Host.Start(Train(uninterrupted, precision, family));
+        var victim = Host.Start(Train(killed, precision, family));
         var latest = Path.Combine(killed, "run", TrainingCheckpoints.LatestFile);
         var clock = Stopwatch.StartNew();
         while (!File.Exists(latest) && !victim.HasExited && clock.Elapsed < TimeSpan.FromMinutes(10)) Thread.Sleep(5);
@@ -46,7 +47,7 @@ public sealed class KillAndResumeTests(ITestOutputHelper output)
         output.WriteLine($"killed after the checkpoint of step {killedAt} ({File.ReadLines(Path.Combine(killed, "m.jsonl")).Count()} metrics lines on disk)");
         Assert.True(killedAt < Steps, $"the run finished ({killedAt} steps) before it could be killed");
 
-        var resumed = Host.Start(Train(killed, precision));
+        var resumed = Host.Start(Train(killed, precision, family));
         var resumedOutput = Host.Finish(resumed);
         Assert.Contains($"resumed from step {killedAt}", resumedOutput);
         Host.Finish(reference);

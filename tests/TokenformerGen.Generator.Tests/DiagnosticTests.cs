@@ -42,6 +42,8 @@ public class DiagnosticTests
         { "TFG0305", "a token count that shrinks", Specs.Edit((22, "    tokens: { qkv: 16, proj: 64, ffn: 256 }")), 22, 20 },
         { "TFG0306", "a restated fixed dimension that differs", Specs.Edit((22, "    tokens: { qkv: 64, proj: 64, ffn: 256 }\n    hidden: 128")), 23, 13 },
         { "TFG0307", "a growth policy on a root stage", Specs.Edit((16, "  - name: Small\n    growth: random")), 17, 13 },
+        { "TFG0308", "a stage shallower than its parent", Specs.Edit((22, "    tokens: { qkv: 64, proj: 64, ffn: 256 }\n    layers: 1")), 23, 13 },
+        { "TFG0309", "a deeper stage without growth.layers", Specs.Edit((22, "    tokens: { qkv: 64, proj: 64, ffn: 256 }\n    layers: 3")), 21, 13 },
         { "TFG0501", "random growth (warning)", Specs.Edit((21, "    growth: random")), 21, 13 },
         { "TFG0502", "zero_keys with tau: sqrt_n (warning)", Specs.Edit((12, "  pattention: { norm: l2_norm_gelu, tau: sqrt_n, epsilon: 0 }"), (21, "    growth: zero_keys")), 21, 13 },
         { "TFG0503", "zero_keys with softmax (warning)", Specs.Edit((12, "  pattention: { norm: softmax, tau: fixed, epsilon: 0 }"), (21, "    growth: zero_keys")), 21, 13 },

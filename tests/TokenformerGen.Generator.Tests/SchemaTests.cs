@@ -24,6 +24,7 @@ public class SchemaTests
         { "stages", SpecReader.StageKeys },
         { "stages.tokens", SpecReader.TokenKeys },
         { "stages.train", SpecReader.TrainKeys },
+        { "stages.growth", SpecReader.GrowthKeys },
     };
 
     [Theory]
@@ -33,13 +34,14 @@ public class SchemaTests
         var node = Schema;
         foreach (var part in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
         {
-            node = node.GetProperty("properties").GetProperty(part);
+            node = Branch(node, "properties").GetProperty("properties").GetProperty(part);
             if (node.TryGetProperty("items", out var items))
             {
                 node = items;
             }
         }
 
+        node = Branch(node, "properties");
         Assert.False(node.GetProperty("additionalProperties").GetBoolean());
         Assert.Equal(keys.Order(), node.GetProperty("properties").EnumerateObject().Select(p => p.Name).Order());
     }
@@ -51,6 +53,9 @@ public class SchemaTests
         { SpecChoices.Tau.Key, [.. SpecChoices.Tau.Names] },
         { SpecChoices.ValueInit.Key, [.. SpecChoices.ValueInit.Names] },
         { SpecChoices.Growth.Key, [.. SpecChoices.Growth.Names] },
+        { "stages[].growth.tokens", [.. SpecChoices.Growth.Names] },
+        { SpecChoices.LayerGrowth.Key, [.. SpecChoices.LayerGrowth.Names] },
+        { SpecChoices.Block.Key, [.. SpecChoices.Block.Names] },
     };
 
     [Theory]
@@ -60,11 +65,15 @@ public class SchemaTests
         var node = Schema;
         foreach (var part in key.Replace("[]", "", StringComparison.Ordinal).Split('.'))
         {
-            node = node.GetProperty("properties").GetProperty(part);
+            node = Branch(node, "properties").GetProperty("properties").GetProperty(part);
             if (node.TryGetProperty("items", out var items)) node = items;
         }
-        Assert.Equal(spellings, node.GetProperty("enum").EnumerateArray().Select(e => e.GetString()!));
+        Assert.Equal(spellings, Branch(node, "enum").GetProperty("enum").EnumerateArray().Select(e => e.GetString()!));
     }
+
+    // A value written in more than one form (growth: a policy, or a mapping): the form that has the member asked for.
+    private static JsonElement Branch(JsonElement node, string member)
+        => node.TryGetProperty("oneOf", out var forms) ? forms.EnumerateArray().Single(f => f.TryGetProperty(member, out _)) : node;
 
     [Fact]
     public void EveryExamplePointsEditorsAtTheSchema()

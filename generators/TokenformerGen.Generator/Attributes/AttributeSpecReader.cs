@@ -6,6 +6,7 @@ using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
@@ -76,6 +77,7 @@ internal sealed class AttributeSpecReader
         var a = new RawArchitecture
         {
             Range = args.Head,
+            Block = args.Choice("Block", SpecChoices.Block) ?? Default(args, BlockKind.Tokenformer, "Block"),
             Layers = args.Integer("Layers", required: true),
             Hidden = args.Integer("Hidden", required: true),
             Heads = args.Integer("Heads", required: true),
@@ -103,6 +105,18 @@ internal sealed class AttributeSpecReader
                 "it sets the std of ValueInit = ValueInitializer.Normal, and ValueInit is ValueInitializer." + valueInit.Value);
         }
 
+        if (args.Has("MlpHidden"))
+        {
+            if (a.Block?.Value == BlockKind.Transformer) a.MlpHidden = args.Integer("MlpHidden");
+            else if (a.Block is not null) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf("MlpHidden"), "MlpHidden", "it sets a Transformer block's MLP width, and Block is BlockKind.Tokenformer");
+        }
+
+        foreach (var pattentionOnly in new[] { "Norm", "Tau", "Epsilon" })
+        {
+            if (a.Block?.Value == BlockKind.Transformer && args.Has(pattentionOnly))
+                _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(pattentionOnly), pattentionOnly, "Θ, τ and ε are Pattention's, and Block is BlockKind.Transformer");
+        }
+
         spec.Architecture = a;
 
         if (stageAttributes.Count == 0)
@@ -112,7 +126,7 @@ internal sealed class AttributeSpecReader
 
         for (var index = 0; index < stageAttributes.Count; index++)
         {
-            var stage = ReadStage(stageAttributes[index], index, cancellationToken);
+            var stage = ReadStage(stageAttributes[index], index, a.Block?.Value == BlockKind.Transformer, cancellationToken);
             stageNames.Add(stage.Name?.Value);
             spec.Stages.Add(stage);
         }
@@ -124,7 +138,7 @@ internal sealed class AttributeSpecReader
     private static Located<T>? Default<T>(Arguments args, T value, string name)
         => args.Has(name) ? null : new Located<T>(value, args.Head);
 
-    private RawStage ReadStage(AttributeData attribute, int index, CancellationToken cancellationToken)
+    private RawStage ReadStage(AttributeData attribute, int index, bool transformer, CancellationToken cancellationToken)
     {
         var args = new Arguments(this, attribute, AttributeNames.StageShort, $"[{AttributeNames.StageShort}] #{index + 1}", cancellationToken);
         var stage = new RawStage { Index = index, Range = args.Head };
@@ -135,18 +149,41 @@ internal sealed class AttributeSpecReader
         }
 
         stage.From = args.String("From");
-        if (args.Has("Growth"))
+        if (args.Has("LayerGrowth"))
         {
-            stage.Growth = args.Choice("Growth", SpecChoices.Growth);
-        }
-        else if (stage.From is not null)
-        {
-            args.Missing("Growth");
+            stage.LayerGrowth = args.Choice("LayerGrowth", SpecChoices.LayerGrowth);
+            stage.GrowthRange = args.RangeOf("LayerGrowth");
         }
 
-        stage.Qkv = args.Integer("Qkv", required: true);
-        stage.Proj = args.Integer("Proj", required: true);
-        stage.Ffn = args.Integer("Ffn", required: true);
+        if (args.Has("Growth"))
+        {
+            stage.GrowthRange = args.RangeOf("Growth");
+            if (transformer) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf("Growth"), "Growth", "a Transformer block has no parameter tokens: it grows in depth (LayerGrowth)");
+            else stage.Growth = args.Choice("Growth", SpecChoices.Growth);
+        }
+        else if (stage.From is not null && stage.LayerGrowth is null)
+        {
+            args.Missing(transformer ? "LayerGrowth" : "Growth");
+        }
+        else if (stage.From is not null && !transformer)
+        {
+            stage.Growth = new Located<GrowthPolicy>(GrowthPolicy.ZeroKeys, args.Head);
+        }
+
+        stage.Layers = args.Integer("Layers");
+        if (transformer)
+        {
+            foreach (var tokens in new[] { "Qkv", "Proj", "Ffn" })
+            {
+                if (args.Has(tokens)) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(tokens), tokens, "a Transformer block has no parameter tokens");
+            }
+        }
+        else
+        {
+            stage.Qkv = args.Integer("Qkv", required: true);
+            stage.Proj = args.Integer("Proj", required: true);
+            stage.Ffn = args.Integer("Ffn", required: true);
+        }
 
         if (args.Has("TrainTokens") || args.Has("LearningRate") || args.Has("Warmup") || args.Has("Batch"))
         {

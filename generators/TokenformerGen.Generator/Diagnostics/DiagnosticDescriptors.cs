@@ -238,7 +238,7 @@ internal static class DiagnosticDescriptors
     public static readonly DiagnosticDescriptor FixedDimensionChanged = new(
         id: "TFG0306",
         title: "Fixed dimension changed",
-        messageFormat: "Stage '{0}' sets {1} to {2}, but the family's {1} is {3}; only token counts change between stages",
+        messageFormat: "Stage '{0}' sets {1} to {2}, but the family's {1} is {3}; only token counts and depth change between stages",
         category: Schedule,
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true);
@@ -247,6 +247,22 @@ internal static class DiagnosticDescriptors
         id: "TFG0307",
         title: "Growth policy on a root stage",
         messageFormat: "Stage '{0}' has a growth policy but no 'from' stage to grow from",
+        category: Schedule,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor LayersShrink = new(
+        id: "TFG0308",
+        title: "Depth shrinks",
+        messageFormat: "Stage '{0}' has {1} layers, fewer than the {2} of '{3}' it grows from; growth only adds blocks",
+        category: Schedule,
+        defaultSeverity: DiagnosticSeverity.Error,
+        isEnabledByDefault: true);
+
+    public static readonly DiagnosticDescriptor MissingLayerGrowth = new(
+        id: "TFG0309",
+        title: "Depth grows without a layer policy",
+        messageFormat: "Stage '{0}' has {1} layers, more than the {2} of '{3}' it grows from: say how its new blocks are made with growth: {{ layers: {4} }}",
         category: Schedule,
         defaultSeverity: DiagnosticSeverity.Error,
         isEnabledByDefault: true);

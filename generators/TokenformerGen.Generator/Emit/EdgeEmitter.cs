@@ -27,8 +27,7 @@ internal static class EdgeEmitter
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
         RuntimeNames.WriteAliases(w, "GrowthMap", "GrowthRow", "NewRows", "StageGrowth", "GrowthOptions", "CheckpointMetadata");
-        GeneratedCode.Doc(w, $"Growth of <c>{plan.Name}</c> from <see cref=\"{from}\"/> to <see cref=\"{to}\"/>: qkv {edge.FromTokens.Qkv} → {edge.ToTokens.Qkv}, proj {edge.FromTokens.Proj} → {edge.ToTokens.Proj}, ffn {edge.FromTokens.Ffn} → {edge.ToTokens.Ffn} tokens. "
-                             + $"The spec grows it with <c>{edge.Policy.SpecName()}</c>; {Consequence(GrowthPolicy.ZeroKeys, edge.WithZeroKeys)}; {Consequence(GrowthPolicy.Random, edge.WithRandom)}.");
+        GeneratedCode.Doc(w, $"Growth of <c>{plan.Name}</c> from <see cref=\"{from}\"/> to <see cref=\"{to}\"/>: {What(plan, edge)}. " + Consequences(plan, edge));
         GeneratedCode.Attribute(w);
         w.WriteLine($"public static class {ClassName(plan, edge)}");
         w.OpenBlock();
@@ -52,20 +51,56 @@ internal static class EdgeEmitter
         return w.ToString();
     }
 
+    /// <summary>How the edge grows, as the generated <c>GrowFrom</c> says it: <c>policy &lt;c&gt;zero_keys&lt;/c&gt; unless …</c>.</summary>
+    public static string Growth(FamilyPlan plan, GrowthEdgePlan edge)
+    {
+        var blocks = edge.LayerGrowth is { } layers ? $"new blocks <c>{layers.SpecName()}</c>" : null;
+        if (plan.Architecture.IsTransformer) return blocks ?? "nothing grows";
+        var tokens = $"policy <c>{edge.Policy.SpecName()}</c> unless <paramref name=\"options\"/> say otherwise";
+        return blocks is null ? tokens : tokens + "; " + blocks;
+    }
+
+    // What grows: token counts and depth.
+    private static string What(FamilyPlan plan, GrowthEdgePlan edge)
+    {
+        var tokens = $"qkv {edge.FromTokens.Qkv} → {edge.ToTokens.Qkv}, proj {edge.FromTokens.Proj} → {edge.ToTokens.Proj}, ffn {edge.FromTokens.Ffn} → {edge.ToTokens.Ffn} tokens";
+        var layers = edge.LayerGrowth is { } growth
+            ? $"{edge.FromLayers} → {edge.ToLayers} blocks, the new ones {(growth == LayerGrowth.Stack ? $"copies of block i mod {edge.FromLayers} (stack)" : "with zero output weights (identity)")}"
+            : null;
+        if (plan.Architecture.IsTransformer) return layers ?? $"{edge.ToLayers} blocks, copied";
+        return layers is null ? tokens : tokens + "; " + layers;
+    }
+
+    private static string Consequences(FamilyPlan plan, GrowthEdgePlan edge)
+    {
+        if (plan.Architecture.IsTransformer)
+            return edge.WithZeroKeys == FunctionChange.None ? "The grown model computes exactly what the trained one did." : $"The function changes ({Why(edge.WithZeroKeys)}).";
+        var policy = edge.LayerGrowth is null ? $"<c>{edge.Policy.SpecName()}</c>" : $"<c>{edge.Policy.SpecName()}</c> for tokens";
+        return $"The spec grows it with {policy}; {Consequence(GrowthPolicy.ZeroKeys, edge.WithZeroKeys)}; {Consequence(GrowthPolicy.Random, edge.WithRandom)}.";
+    }
+
     private static string Consequence(GrowthPolicy policy, FunctionChange change)
-        => $"with <c>{policy.SpecName()}</c> " + change switch
-        {
-            FunctionChange.None => "the grown model computes exactly what the trained one did",
-            FunctionChange.RandomKeys => "the function changes (random new keys contribute at once)",
-            FunctionChange.SoftmaxMass => "the function changes (softmax gives zero keys weight)",
-            _ => "the function changes (τ changes)",
-        };
+        => $"with <c>{policy.SpecName()}</c> " + (change == FunctionChange.None ? "the grown model computes exactly what the trained one did" : $"the function changes ({Why(change)})");
+
+    private static string Why(FunctionChange change) => change switch
+    {
+        FunctionChange.RandomKeys => "random new keys contribute at once",
+        FunctionChange.SoftmaxMass => "softmax gives zero keys weight",
+        FunctionChange.StackedLayers => "stacked blocks add their output again",
+        _ => "τ changes",
+    };
 
     private static IEnumerable<string> Rows(FamilyPlan plan, GrowthEdgePlan edge)
     {
         var a = plan.Architecture;
-        foreach (var parameter in ParameterNames.All(a.Layers))
+        foreach (var parameter in ParameterNames.All(edge.ToLayers, a.Block))
         {
+            if (parameter.Layer >= edge.FromLayers)
+            {
+                yield return NewBlockRow(plan, edge, parameter);
+                continue;
+            }
+
             switch (parameter.Role)
             {
                 case ParameterRole.Embedding:
@@ -75,18 +110,60 @@ internal static class EdgeEmitter
                 case ParameterRole.FinalNormBias:
                     yield return Unchanged(parameter.Name, a.Hidden);
                     break;
+                case ParameterRole.InputWeight:
+                case ParameterRole.OutputWeight:
+                    yield return Unchanged(parameter.Name, WeightShape(a, parameter));
+                    break;
                 default:
-                    var (fromTokens, toTokens) = Tokens(edge, parameter.Kind);
-                    if (fromTokens == toTokens)
-                        yield return Unchanged(parameter.Name, toTokens, a.Hidden);
-                    else if (parameter.Role == ParameterRole.KeyTokens)
-                        yield return Grown(parameter.Name, fromTokens, toTokens, a.Hidden, "NewRows.Zero", $"NewRows.Normal({Literals.Double(a.Init.KeyStd)})");
-                    else
-                        yield return Grown(parameter.Name, fromTokens, toTokens, a.Hidden, $"NewRows.Normal({Literals.Double(a.Init.ValueStd)})", $"NewRows.Normal({Literals.Double(a.Init.ValueStd)})");
+                    yield return TokenRow(plan, edge, parameter.Name, parameter);
                     break;
             }
         }
     }
+
+    // A parameter of a block the parent had, or of a stacked copy of one (source: its name in block i mod L).
+    private static string TokenRow(FamilyPlan plan, GrowthEdgePlan edge, string source, NamedParameter parameter)
+    {
+        var a = plan.Architecture;
+        var (fromTokens, toTokens) = Tokens(edge, parameter.Kind);
+        if (fromTokens == toTokens)
+            return Unchanged(parameter.Name, source, toTokens, a.Hidden);
+        if (parameter.Role == ParameterRole.KeyTokens)
+            return Grown(parameter.Name, source, fromTokens, toTokens, a.Hidden, "NewRows.Zero", Normal(a.Init.KeyStd));
+        var std = Normal(ValueStd(plan, edge));
+        return Grown(parameter.Name, source, fromTokens, toTokens, a.Hidden, std, std);
+    }
+
+    // A block the parent did not have: stack copies block i mod L (its tokens grown as that block's are); identity
+    // starts it from scratch with zero output weights, the same under both token policies.
+    private static string NewBlockRow(FamilyPlan plan, GrowthEdgePlan edge, NamedParameter parameter)
+    {
+        var a = plan.Architecture;
+        if (edge.LayerGrowth == LayerGrowth.Stack)
+        {
+            var source = ParameterNames.Layer(parameter.Layer % edge.FromLayers) + "." + parameter.InBlock;
+            return a.IsTransformer ? Unchanged(parameter.Name, source, WeightShape(a, parameter)) : TokenRow(plan, edge, source, parameter);
+        }
+
+        var init = parameter.WritesResidual ? "NewRows.Zero"
+            : parameter.Role is ParameterRole.KeyTokens or ParameterRole.InputWeight ? Normal(a.Init.KeyStd)
+            : Normal(ValueStd(plan, edge));
+        var shape = a.IsTransformer ? WeightShape(a, parameter) : new[] { Tokens(edge, parameter.Kind).To, a.Hidden };
+        return $"new(\"{parameter.Name}\", new long[0], {Shape(shape)}, GrowAxis: 0, KeptRows: 0, NewRows: new(ZeroKeys: {init}, Random: {init}))";
+    }
+
+    // New value rows are drawn like the grown stage's from-scratch values (Wang's std follows its depth).
+    private static double ValueStd(FamilyPlan plan, GrowthEdgePlan edge) => plan.Stages[edge.ToIndex].ValueStd;
+
+    private static string Normal(double std) => $"NewRows.Normal({Literals.Double(std)})";
+
+    private static int[] WeightShape(ArchitecturePlan a, NamedParameter parameter)
+        => parameter.InBlock switch
+        {
+            var name when name.StartsWith(ParameterNames.FfnModule + "." + ParameterNames.MlpUp + ".", System.StringComparison.Ordinal) => new[] { a.MlpHidden, a.Hidden },
+            var name when name.StartsWith(ParameterNames.FfnModule + "." + ParameterNames.MlpDown + ".", System.StringComparison.Ordinal) => new[] { a.Hidden, a.MlpHidden },
+            _ => new[] { a.Hidden, a.Hidden },
+        };
 
     private static (int From, int To) Tokens(GrowthEdgePlan edge, PattentionKind kind) => kind switch
     {
@@ -95,11 +172,15 @@ internal static class EdgeEmitter
         _ => (edge.FromTokens.Ffn, edge.ToTokens.Ffn),
     };
 
-    private static string Unchanged(string name, params int[] shape)
-        => $"new(\"{name}\", {Shape(shape)}, {Shape(shape)}, GrowAxis: null, KeptRows: {shape[0]}, NewRows: new(ZeroKeys: NewRows.None, Random: NewRows.None))";
+    private static string Unchanged(string name, params int[] shape) => Unchanged(name, name, shape);
 
-    private static string Grown(string name, int fromRows, int toRows, int width, string zeroKeys, string random)
-        => $"new(\"{name}\", {Shape(fromRows, width)}, {Shape(toRows, width)}, GrowAxis: 0, KeptRows: {fromRows}, NewRows: new(ZeroKeys: {zeroKeys}, Random: {random}))";
+    private static string Unchanged(string name, string source, params int[] shape)
+        => $"new(\"{name}\", {Shape(shape)}, {Shape(shape)}, GrowAxis: null, KeptRows: {shape[0]}, NewRows: new(ZeroKeys: NewRows.None, Random: NewRows.None){From(name, source)})";
+
+    private static string Grown(string name, string source, int fromRows, int toRows, int width, string zeroKeys, string random)
+        => $"new(\"{name}\", {Shape(fromRows, width)}, {Shape(toRows, width)}, GrowAxis: 0, KeptRows: {fromRows}, NewRows: new(ZeroKeys: {zeroKeys}, Random: {random}){From(name, source)})";
+
+    private static string From(string name, string source) => source == name ? "" : $", Source: \"{source}\"";
 
     private static string Shape(params int[] shape) => "new long[] { " + string.Join(", ", shape) + " }";
 }

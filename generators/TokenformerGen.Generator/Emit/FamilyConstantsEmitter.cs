@@ -39,9 +39,14 @@ internal static class FamilyConstantsEmitter
         Const(w, "The vocabulary is padded up to a multiple of this.", "int", "VocabularyPadMultiple", Literals.Integer(plan.Vocabulary.PadToMultiple));
         Const(w, "Rows of the token embedding (and of the tied LM head): the padded vocabulary.", "int", "PaddedVocabularySize", Literals.Integer(plan.Vocabulary.Padded));
         Const(w, "Context length in tokens.", "int", "Context", Literals.Integer(plan.Context));
-        Const(w, "Transformer blocks.", "int", "Layers", Literals.Integer(a.Layers));
+        Const(w, $"What the blocks project with: {Literals.CodeList(SpecChoices.Block)}.", "string", "Block", Literals.String(a.Block.SpecName()));
+        Const(w, "Blocks of a root stage (<c>architecture.layers</c>); each stage states its own depth.", "int", "Layers", Literals.Integer(a.Layers));
         Const(w, "Hidden size d.", "int", "Hidden", Literals.Integer(a.Hidden));
         Const(w, "Attention heads.", "int", "Heads", Literals.Integer(a.Heads));
+        if (a.IsTransformer)
+        {
+            Const(w, "Width of each block's MLP (d → MlpHidden → d).", "int", "MlpHidden", Literals.Integer(a.MlpHidden));
+        }
         Const(w, "Dimensions per head: <see cref=\"Hidden\"/> / <see cref=\"Heads\"/>.", "int", "HeadDim", Literals.Integer(a.HeadDim));
         Const(w, "Fraction of each head's dimensions that rotary embeddings rotate.", "double", "RotaryFraction", Literals.Double(a.RotaryFraction));
         Const(w, "Rotary dimensions per head: int(<see cref=\"RotaryFraction\"/> · <see cref=\"HeadDim\"/>).", "int", "RotaryDims", Literals.Integer(a.RotaryDims));
@@ -95,25 +100,39 @@ internal static class FamilyConstantsEmitter
 
     private static void EmitStage(SourceWriter w, FamilyPlan plan, StagePlan stage)
     {
+        var how = new[] { stage.Growth?.SpecName(), stage.LayerGrowth is { } l ? "layers " + l.SpecName() : null }.Where(h => h is not null).Select(h => $"<c>{h}</c>").ToList();
         var origin = stage.GrowsFrom is null
             ? "a root of the schedule, trained from scratch"
-            : $"grown from <see cref=\"{stage.GrowsFrom}\"/> with <c>{stage.Growth!.Value.SpecName()}</c>";
+            : $"grown from <see cref=\"{stage.GrowsFrom}\"/>" + (how.Count == 0 ? "" : " with " + string.Join(" and ", how));
         GeneratedCode.Doc(w, $"Stage <c>{stage.Name}</c> (stage {stage.Index} of {plan.Stages.Count}): {origin}.");
         w.WriteLine($"public static class {stage.Name}");
         w.OpenBlock();
         Const(w, "Stage name.", "string", "Name", Literals.String(stage.Name));
         Const(w, "Position in the schedule (0-based).", "int", "Index", Literals.Integer(stage.Index));
         Const(w, "Name of the stage this one grows from, or <see langword=\"null\"/> for a root stage.", "string?", "GrowsFrom", stage.GrowsFrom is null ? "null" : Literals.String(stage.GrowsFrom));
-        Const(w, $"Growth policy from the parent stage ({Literals.CodeList(SpecChoices.Growth)}), or <see langword=\"null\"/> for a root stage.", "string?", "Growth", stage.Growth is { } g ? Literals.String(g.SpecName()) : "null");
+        if (!plan.Architecture.IsTransformer)
+        {
+            Const(w, $"Growth policy of parameter tokens from the parent stage ({Literals.CodeList(SpecChoices.Growth)}), or <see langword=\"null\"/> for a root stage.", "string?", "Growth", stage.Growth is { } g ? Literals.String(g.SpecName()) : "null");
+        }
+
+        Const(w, $"How the blocks added to the parent's are made ({Literals.CodeList(SpecChoices.LayerGrowth)}), or <see langword=\"null\"/> when the depth does not grow.", "string?", "LayerGrowth", stage.LayerGrowth is { } lg ? Literals.String(lg.SpecName()) : "null");
         var edge = plan.Edges.FirstOrDefault(e => e.ToIndex == stage.Index);
         Const(w, "Whether growing from the parent keeps the model's function exactly (true for a root stage).", "bool", "PreservesFunction", Literals.Boolean(edge?.PreservesFunction ?? true));
-        Const(w, "Parameter tokens of each of the query, key and value Pattentions.", "int", "QkvTokens", Literals.Integer(stage.Tokens.Qkv));
-        Const(w, "Parameter tokens of the attention output Pattention.", "int", "ProjTokens", Literals.Integer(stage.Tokens.Proj));
-        Const(w, "Parameter tokens of the FFN Pattention.", "int", "FfnTokens", Literals.Integer(stage.Tokens.Ffn));
-        Const(w, "τ of the query, key and value Pattentions.", "double", "QkvTau", Literals.Double(stage.Tau.Qkv));
-        Const(w, "τ of the attention output Pattention.", "double", "ProjTau", Literals.Double(stage.Tau.Proj));
-        Const(w, "τ of the FFN Pattention.", "double", "FfnTau", Literals.Double(stage.Tau.Ffn));
-        Const(w, "Trainable parameters (tied embedding, Pattention key and value tokens, final LayerNorm).", "long", "Parameters", Literals.Integer(stage.Parameters));
+        Const(w, "Blocks of this stage.", "int", "Layers", Literals.Integer(stage.Layers));
+        Const(w, plan.Architecture.IsTransformer ? "Standard deviation of initial output-projection weights at this depth." : "Standard deviation of initial value tokens at this depth.", "double", "ValueInitStd", Literals.Double(stage.ValueStd));
+        if (!plan.Architecture.IsTransformer)
+        {
+            Const(w, "Parameter tokens of each of the query, key and value Pattentions.", "int", "QkvTokens", Literals.Integer(stage.Tokens.Qkv));
+            Const(w, "Parameter tokens of the attention output Pattention.", "int", "ProjTokens", Literals.Integer(stage.Tokens.Proj));
+            Const(w, "Parameter tokens of the FFN Pattention.", "int", "FfnTokens", Literals.Integer(stage.Tokens.Ffn));
+            Const(w, "τ of the query, key and value Pattentions.", "double", "QkvTau", Literals.Double(stage.Tau.Qkv));
+            Const(w, "τ of the attention output Pattention.", "double", "ProjTau", Literals.Double(stage.Tau.Proj));
+            Const(w, "τ of the FFN Pattention.", "double", "FfnTau", Literals.Double(stage.Tau.Ffn));
+        }
+
+        Const(w, plan.Architecture.IsTransformer
+            ? "Trainable parameters (tied embedding, projection weights, final LayerNorm)."
+            : "Trainable parameters (tied embedding, Pattention key and value tokens, final LayerNorm).", "long", "Parameters", Literals.Integer(stage.Parameters));
         Const(w, "Forward FLOPs per token at the family's context length.", "long", "ForwardFlopsPerToken", Literals.Integer(stage.ForwardFlopsPerToken));
         Const(w, "Training FLOPs per token (forward and backward) at the family's context length.", "long", "TrainingFlopsPerToken", Literals.Integer(stage.TrainingFlopsPerToken));
         Const(w, "Whether the spec gives this stage a training budget.", "bool", "HasTrainingBudget", Literals.Boolean(stage.Training is not null));

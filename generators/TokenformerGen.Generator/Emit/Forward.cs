@@ -65,7 +65,7 @@ internal sealed record Forward(string Input, CacheKind Cache, IReadOnlyList<Forw
     public void WriteTorch(SourceWriter w, string doc, bool isOverride)
     {
         GeneratedCode.Doc(w, doc);
-        w.WriteLine($"public {(isOverride ? "override " : "")}Tensor forward(Tensor {Input}, {Cache.TorchType}? cache)");
+        w.WriteLine($"public {(isOverride ? "override " : "")}Tensor forward(Tensor {Input}{(Cache.TorchType is null ? "" : $", {Cache.TorchType}? cache")})");
         w.OpenBlock();
         w.WriteLine("using var scope = Torch.NewDisposeScope();");
         foreach (var statement in Statements)
@@ -87,7 +87,7 @@ internal sealed record Forward(string Input, CacheKind Cache, IReadOnlyList<Forw
     {
         if (doc is null) GeneratedCode.InheritDoc(w);
         else GeneratedCode.Doc(w, doc);
-        w.WriteLine($"public {(isOverride ? "override " : "")}OnnxValue ToOnnx(OnnxValue {Input}, {Cache.OnnxType} cache)");
+        w.WriteLine($"public {(isOverride ? "override " : "")}OnnxValue ToOnnx(OnnxValue {Input}{(Cache.OnnxType is null ? "" : $", {Cache.OnnxType} cache")})");
         w.OpenBlock();
         var aliases = new Dictionary<string, string>();
         foreach (var statement in Statements)
@@ -140,12 +140,15 @@ internal sealed record Forward(string Input, CacheKind Cache, IReadOnlyList<Forw
     private static System.InvalidOperationException Unknown(object node) => new($"No printer for {node.GetType().Name}.");
 }
 
-/// <summary>Which part of the KV cache a module takes: the whole model's, or one layer's.</summary>
-/// <param name="TorchType">The TorchSharp cache type (nullable in <c>forward</c>: no cache in training).</param>
-/// <param name="OnnxType">The exported cache type.</param>
-internal sealed record CacheKind(string TorchType, string OnnxType)
+/// <summary>Which part of the KV cache a module takes: the whole model's, one layer's, or none.</summary>
+/// <param name="TorchType">The TorchSharp cache type (nullable in <c>forward</c>: no cache in training); null: no cache argument.</param>
+/// <param name="OnnxType">The exported cache type; null: no cache argument.</param>
+internal sealed record CacheKind(string? TorchType, string? OnnxType)
 {
     public static CacheKind Model { get; } = new("KvCache", "OnnxKvCache");
 
     public static CacheKind Layer { get; } = new("LayerKvCache", "OnnxLayerCache");
+
+    /// <summary>A module that attends to nothing (a Transformer's MLP): <c>forward(x)</c>.</summary>
+    public static CacheKind None { get; } = new(null, null);
 }

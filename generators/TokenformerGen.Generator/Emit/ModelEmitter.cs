@@ -28,24 +28,43 @@ internal static class ModelEmitter
         GeneratedCode.Header(w, plan);
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
-        var aliases = new List<string> { "Torch", "Tensor", "TokenEmbedding", "AffineLayerNorm", "Pattention", "PattentionNorm", "TauPolicy", "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "OnnxValue", "OnnxKvCache", "OnnxLayerCache", "TokenformerModel", "StageInfo" };
+        var projections = a.IsTransformer ? new[] { "Projection", "Activations" } : new[] { "Pattention", "PattentionNorm", "TauPolicy" };
+        var aliases = new List<string> { "Torch", "Tensor", "TokenEmbedding", "AffineLayerNorm" };
+        aliases.AddRange(projections);
+        aliases.AddRange(new[] { "RotaryEmbedding", "CausalAttention", "LayerNorms", "KvCache", "LayerKvCache", "OnnxValue", "OnnxKvCache", "OnnxLayerCache", "TokenformerModel", "StageInfo" });
         if (stage.Training is not null) aliases.Add("TrainingBudget");
-        if (edge is not null) aliases.AddRange(new[] { "StageGrowth", "GrowthOptions", "GrowthPolicy" });
+        if (edge is not null) aliases.AddRange(new[] { "StageGrowth", "GrowthOptions" });
+        if (stage.Growth is not null) aliases.Add("GrowthPolicy");
+        if (stage.LayerGrowth is not null) aliases.Add("LayerGrowth");
         RuntimeNames.WriteAliases(w, aliases.ToArray());
 
-        GeneratedCode.Doc(w, $"<c>{plan.Name}</c> stage <c>{stage.Name}</c>: {a.Layers} blocks, d = {a.Hidden}, {a.Heads} heads, Pattention tokens qkv {stage.Tokens.Qkv}, proj {stage.Tokens.Proj}, ffn {stage.Tokens.Ffn}; {Literals.Integer(stage.Parameters)} parameters. Token ids <c>[batch, T]</c> in, float32 logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> out.");
+        var blocks = a.IsTransformer
+            ? $"{stage.Layers} Transformer blocks, d = {a.Hidden}, {a.Heads} heads, MLP {a.MlpHidden}"
+            : $"{stage.Layers} blocks, d = {a.Hidden}, {a.Heads} heads, Pattention tokens qkv {stage.Tokens.Qkv}, proj {stage.Tokens.Proj}, ffn {stage.Tokens.Ffn}";
+        GeneratedCode.Doc(w, $"<c>{plan.Name}</c> stage <c>{stage.Name}</c>: {blocks}; {Literals.Integer(stage.Parameters)} parameters. Token ids <c>[batch, T]</c> in, float32 logits <c>[batch, T, {plan.Vocabulary.Padded}]</c> out.");
         GeneratedCode.Attribute(w);
         w.WriteLine($"public sealed partial class {name} : TokenformerModel");
         w.OpenBlock();
         GeneratedCode.Doc(w, "What this stage is: dimensions, token counts, τ, budget and spec hash.");
         w.WriteLine($"public static StageInfo Info {{ get; }} = new(");
         w.Indent();
-        w.WriteLine($"{plan.ClassName}.Name, {constants}.Name, {plan.ClassName}.Architecture,");
-        w.WriteLine($"new({constants}.QkvTokens, {constants}.ProjTokens, {constants}.FfnTokens),");
-        w.WriteLine($"new({constants}.QkvTau, {constants}.ProjTau, {constants}.FfnTau),");
+        // A stage deeper than architecture.layers has its own depth and Wang std; the rest is the family's.
+        var architecture = stage.Layers == a.Layers
+            ? $"{plan.ClassName}.Architecture"
+            : $"{plan.ClassName}.Architecture with {{ Layers = {constants}.Layers, ValueStd = {constants}.ValueInitStd }}";
+        w.WriteLine($"{plan.ClassName}.Name, {constants}.Name, {architecture},");
+        if (a.IsTransformer)
+        {
+            w.WriteLine("Tokens: default, Taus: default,   // a Transformer block has no parameter tokens");
+        }
+        else
+        {
+            w.WriteLine($"new({constants}.QkvTokens, {constants}.ProjTokens, {constants}.FfnTokens),");
+            w.WriteLine($"new({constants}.QkvTau, {constants}.ProjTau, {constants}.FfnTau),");
+        }
         w.WriteLine(stage.Training is null ? "Budget: null," : $"new TrainingBudget({constants}.TrainTokens, {constants}.LearningRate, {constants}.Warmup, {constants}.Batch),");
-        w.WriteLine(edge is null ? "GrowsFrom: null, Growth: null," : $"GrowsFrom: {constants}.GrowsFrom, Growth: {RuntimeNames.Growth(edge.Policy)},");
-        w.WriteLine($"SpecHash: {plan.ClassName}.SpecSha256);");
+        w.WriteLine(edge is null ? "GrowsFrom: null, Growth: null," : $"GrowsFrom: {constants}.GrowsFrom, Growth: {(stage.Growth is { } growth ? RuntimeNames.Growth(growth) : "null")},");
+        w.WriteLine($"SpecHash: {plan.ClassName}.SpecSha256{(stage.LayerGrowth is { } layerGrowth ? ", LayerGrowth: " + RuntimeNames.Growth(layerGrowth) : "")});");
         w.Unindent();
         w.WriteLine();
 
@@ -57,7 +76,7 @@ internal static class ModelEmitter
         w.WriteLine($"public {name}() : base(nameof({name}))");
         w.OpenBlock();
         w.WriteLine($"word_embeddings = new TokenEmbedding({plan.Vocabulary.Padded}, {a.Hidden});");
-        w.WriteLine($"var blocks = new Block[{a.Layers}];");
+        w.WriteLine($"var blocks = new Block[{stage.Layers}];");
         w.WriteLine("for (var i = 0; i < blocks.Length; i++) blocks[i] = new Block(\"layers.\" + i);");
         w.WriteLine($"layers = Torch.nn.ModuleList(blocks);");
         w.WriteLine($"final_norm = new AffineLayerNorm({a.Hidden}, LayerNorms.Epsilon);");
@@ -69,7 +88,7 @@ internal static class ModelEmitter
         w.WriteLine();
         GeneratedCode.Doc(w, $"Token embedding <c>[{plan.Vocabulary.Padded}, {a.Hidden}]</c>, also the LM head (<c>word_embeddings.weight</c>).");
         w.WriteLine($"public TokenEmbedding WordEmbeddings => word_embeddings;");
-        GeneratedCode.Doc(w, $"The {a.Layers} blocks (<c>layers.{{i}}</c>).");
+        GeneratedCode.Doc(w, $"The {stage.Layers} blocks (<c>layers.{{i}}</c>).");
         w.WriteLine($"public global::TorchSharp.Modules.ModuleList<Block> Layers => layers;");
         GeneratedCode.Doc(w, $"Final affine LayerNorm over d = {a.Hidden} (<c>final_norm.weight</c>, <c>final_norm.bias</c>).");
         w.WriteLine($"public AffineLayerNorm FinalNorm => final_norm;");
@@ -84,7 +103,7 @@ internal static class ModelEmitter
             var parent = GeneratedNames.StageClass(plan.Name, edge.From);
             var edgeClass = EdgeEmitter.ClassName(plan, edge);
             w.WriteLine();
-            GeneratedCode.Doc(w, $"Grows a trained <see cref=\"{parent}\"/> into this stage along <see cref=\"{edgeClass}.Map\"/> (policy <c>{edge.Policy.SpecName()}</c> unless <paramref name=\"options\"/> say otherwise).");
+            GeneratedCode.Doc(w, $"Grows a trained <see cref=\"{parent}\"/> into this stage along <see cref=\"{edgeClass}.Map\"/> ({EdgeEmitter.Growth(plan, edge)}).");
             w.WriteLine($"public static {name} GrowFrom({parent} trained, GrowthOptions? options = null)");
             w.OpenBlock();
             w.WriteLine($"var grown = new {name}();");
@@ -97,6 +116,11 @@ internal static class ModelEmitter
         EmitBlock(w, plan, stage);
         w.WriteLine();
         EmitAttention(w, plan, stage);
+        if (a.IsTransformer)
+        {
+            w.WriteLine();
+            EmitMlp(w, plan);
+        }
         w.CloseBlock();
         w.CloseBlock();
         return w.ToString();
@@ -108,21 +132,24 @@ internal static class ModelEmitter
         GeneratedCode.Doc(w, $"One pre-LN block: <c>h = x + Attention(LN(x))</c>, <c>y = h + Mlp(LN(h))</c>, LN without parameters; <c>[batch, T, {a.Hidden}]</c> in and out.");
         w.WriteLine($"public sealed class Block : Torch.nn.Module<Tensor, LayerKvCache?, Tensor>");
         w.OpenBlock();
+        var mlpType = a.IsTransformer ? "Mlp" : "Pattention";
         w.WriteLine("private readonly SelfAttention attention;");
-        w.WriteLine($"private readonly Pattention mlp;");
+        w.WriteLine($"private readonly {mlpType} mlp;");
         w.WriteLine();
         GeneratedCode.Doc(w, "Creates the block's modules.");
         w.WriteLine("public Block(string name) : base(name)");
         w.OpenBlock();
         w.WriteLine("attention = new SelfAttention(\"attention\");");
-        w.WriteLine($"mlp = {NewPattention(plan, stage.Tokens.Ffn, stage.Tau.Ffn, "mlp")};");
+        w.WriteLine($"mlp = {(a.IsTransformer ? "new Mlp(\"mlp\")" : NewPattention(plan, stage.Tokens.Ffn, stage.Tau.Ffn, "mlp"))};");
         w.WriteLine("RegisterComponents();");
         w.CloseBlock();
         w.WriteLine();
         GeneratedCode.Doc(w, "Causal self-attention (<c>attention</c>).");
         w.WriteLine("public SelfAttention Attention => attention;");
-        GeneratedCode.Doc(w, $"The FFN: one Pattention d → d with {stage.Tokens.Ffn} tokens, τ = {Literals.Double(stage.Tau.Ffn)} (<c>mlp</c>).");
-        w.WriteLine($"public Pattention Mlp => mlp;");
+        GeneratedCode.Doc(w, a.IsTransformer
+            ? $"The MLP: d → {a.MlpHidden} → d with exact GeLU (<c>mlp</c>)."
+            : $"The FFN: one Pattention d → d with {stage.Tokens.Ffn} tokens, τ = {Literals.Double(stage.Tau.Ffn)} (<c>mlp</c>).");
+        w.WriteLine($"public {mlpType} Mlp => mlp;");
         w.WriteLine();
         // A scope per block and per attention frees their temporaries before the next layer runs. They pay
         // (docs/benchmarks.md, figure 4): without them a no-grad forward holds every layer's temporaries at
@@ -138,35 +165,68 @@ internal static class ModelEmitter
     {
         var a = plan.Architecture;
         var n = stage.Tokens.Qkv;
-        GeneratedCode.Doc(w, $"Causal multi-head self-attention: query, key and value Pattentions ({n} tokens each), {a.Heads} heads of {a.HeadDim} dims with rotary on the first {a.RotaryDims}, and an output Pattention ({stage.Tokens.Proj} tokens).");
+        var rotary = $"{a.Heads} heads of {a.HeadDim} dims with rotary on the first {a.RotaryDims}";
+        GeneratedCode.Doc(w, a.IsTransformer
+            ? $"Causal multi-head self-attention: bias-free query, key and value projections d → d, {rotary}, and a bias-free output projection d → d."
+            : $"Causal multi-head self-attention: query, key and value Pattentions ({n} tokens each), {rotary}, and an output Pattention ({stage.Tokens.Proj} tokens).");
         w.WriteLine($"public sealed class SelfAttention : Torch.nn.Module<Tensor, LayerKvCache?, Tensor>");
         w.OpenBlock();
+        var type = a.IsTransformer ? "Projection" : "Pattention";
         w.WriteLine($"private static readonly RotaryEmbedding Rotary = new({a.HeadDim}, {Literals.Double(a.RotaryFraction)}, {Literals.Double(a.RotaryBase)});");
-        w.WriteLine($"private readonly Pattention query;");
-        w.WriteLine($"private readonly Pattention key;");
-        w.WriteLine($"private readonly Pattention value;");
-        w.WriteLine($"private readonly Pattention proj;");
+        w.WriteLine($"private readonly {type} query;");
+        w.WriteLine($"private readonly {type} key;");
+        w.WriteLine($"private readonly {type} value;");
+        w.WriteLine($"private readonly {type} proj;");
         w.WriteLine();
-        GeneratedCode.Doc(w, "Creates the four Pattentions.");
+        GeneratedCode.Doc(w, a.IsTransformer ? "Creates the four projections." : "Creates the four Pattentions.");
         w.WriteLine("public SelfAttention(string name) : base(name)");
         w.OpenBlock();
-        w.WriteLine($"query = {NewPattention(plan, n, stage.Tau.Qkv, "query")};");
-        w.WriteLine($"key = {NewPattention(plan, n, stage.Tau.Qkv, "key")};");
-        w.WriteLine($"value = {NewPattention(plan, n, stage.Tau.Qkv, "value")};");
-        w.WriteLine($"proj = {NewPattention(plan, stage.Tokens.Proj, stage.Tau.Proj, "proj")};");
+        foreach (var (field, tokens, tau) in new[] { ("query", n, stage.Tau.Qkv), ("key", n, stage.Tau.Qkv), ("value", n, stage.Tau.Qkv), ("proj", stage.Tokens.Proj, stage.Tau.Proj) })
+            w.WriteLine($"{field} = {(a.IsTransformer ? NewProjection(a.Hidden, a.Hidden, field) : NewPattention(plan, tokens, tau, field))};");
         w.WriteLine("RegisterComponents();");
         w.CloseBlock();
         w.WriteLine();
         foreach (var (property, field, tokens) in new[] { ("Query", "query", n), ("Key", "key", n), ("Value", "value", n), ("Proj", "proj", stage.Tokens.Proj) })
         {
-            GeneratedCode.Doc(w, $"<c>{field}</c>: keys <c>[{tokens}, {a.Hidden}]</c>, values <c>[{tokens}, {a.Hidden}]</c>.");
-            w.WriteLine($"public Pattention {property} => {field};");
+            GeneratedCode.Doc(w, a.IsTransformer
+                ? $"<c>{field}</c>: weight <c>[{a.Hidden}, {a.Hidden}]</c>."
+                : $"<c>{field}</c>: keys <c>[{tokens}, {a.Hidden}]</c>, values <c>[{tokens}, {a.Hidden}]</c>.");
+            w.WriteLine($"public {type} {property} => {field};");
         }
         w.WriteLine();
         var attention = AttentionForward(a.Heads);
         attention.WriteTorch(w, "Attends over <paramref name=\"x\"/> <c>[batch, T, d]</c> (already normalised); with a <paramref name=\"cache\"/>, also over the cached positions, and adds the new ones to it.", isOverride: true);
         w.WriteLine();
         attention.WriteOnnx(w, "The forward as ONNX nodes: attends over the cached positions and the new ones, which <paramref name=\"cache\"/> appends and outputs.", isOverride: false);
+        w.CloseBlock();
+    }
+
+    private static void EmitMlp(SourceWriter w, FamilyPlan plan)
+    {
+        var a = plan.Architecture;
+        GeneratedCode.Doc(w, $"A Transformer block's MLP: <c>down(GeLU(up(x)))</c>, d = {a.Hidden} → {a.MlpHidden} → {a.Hidden}, bias-free, exact (erf) GeLU.");
+        w.WriteLine("public sealed class Mlp : Torch.nn.Module<Tensor, Tensor>");
+        w.OpenBlock();
+        w.WriteLine("private readonly Projection up;");
+        w.WriteLine("private readonly Projection down;");
+        w.WriteLine();
+        GeneratedCode.Doc(w, "Creates the two projections.");
+        w.WriteLine("public Mlp(string name) : base(name)");
+        w.OpenBlock();
+        w.WriteLine($"up = {NewProjection(a.Hidden, a.MlpHidden, "up")};");
+        w.WriteLine($"down = {NewProjection(a.MlpHidden, a.Hidden, "down")};");
+        w.WriteLine("RegisterComponents();");
+        w.CloseBlock();
+        w.WriteLine();
+        GeneratedCode.Doc(w, $"<c>up</c>: weight <c>[{a.MlpHidden}, {a.Hidden}]</c>.");
+        w.WriteLine("public Projection Up => up;");
+        GeneratedCode.Doc(w, $"<c>down</c>: weight <c>[{a.Hidden}, {a.MlpHidden}]</c>.");
+        w.WriteLine("public Projection Down => down;");
+        w.WriteLine();
+        var mlp = MlpForward();
+        mlp.WriteTorch(w, "Applies the MLP to <paramref name=\"x\"/> <c>[batch, T, d]</c> (already normalised).", isOverride: true);
+        w.WriteLine();
+        mlp.WriteOnnx(w, "The forward as ONNX nodes.", isOverride: false);
         w.CloseBlock();
     }
 
@@ -201,6 +261,16 @@ internal static class ModelEmitter
             new Forward.Return(new Forward.Apply("proj", [new Forward.Var("attended")])),
         ]);
     }
+
+    // A Transformer MLP: y = down(GeLU(up(x))).
+    private static Forward MlpForward()
+        => new("x", CacheKind.None,
+        [
+            new Forward.Let("hidden", new Forward.Function("Activations", "Gelu", [new Forward.Apply("up", [new Forward.Var("x")])], [])),
+            new Forward.Return(new Forward.Apply("down", [new Forward.Var("hidden")])),
+        ]);
+
+    private static string NewProjection(int inputDim, int outputDim, string name) => $"new Projection({inputDim}, {outputDim}, name: \"{name}\")";
 
     private static string NewPattention(FamilyPlan plan, int tokens, double tau, string name)
     {

@@ -21,6 +21,7 @@ internal static class RegistryEmitter
         w.WriteLine($"namespace {plan.Namespace}");
         w.OpenBlock();
         var aliases = new List<string> { "PattentionNorm", "TauPolicy", "ArchitectureInfo", "TokenizerKind", "FamilyRegistration", "StageRegistration", "ModelRegistry", "GrowthMap" };
+        if (a.IsTransformer) aliases.Add("BlockKind");
         RuntimeNames.WriteAliases(w, aliases.ToArray());
         GeneratedCode.FamilyClass(w, plan, attribute: false);
         w.OpenBlock();
@@ -29,7 +30,8 @@ internal static class RegistryEmitter
         w.Indent();
         w.WriteLine($"Vocabulary: VocabularySize, PaddedVocabulary: PaddedVocabularySize, Context: Context, Layers: Layers, Hidden: Hidden, Heads: Heads,");
         w.WriteLine($"RotaryFraction: RotaryFraction, RotaryBase: RotaryBase, {RuntimeNames.Norm(a.Norm)}, {RuntimeNames.Tau(a.TauPolicy)},");
-        w.WriteLine($"Epsilon: Epsilon, KeyStd: KeyInitStd, ValueStd: ValueInitStd, EmbeddingStd: EmbeddingInitStd, {RuntimeNames.Tokenizer(plan.Tokenizer)});");
+        w.WriteLine($"Epsilon: Epsilon, KeyStd: KeyInitStd, ValueStd: ValueInitStd, EmbeddingStd: EmbeddingInitStd, {RuntimeNames.Tokenizer(plan.Tokenizer)}{(a.IsTransformer ? "," : ");")}");
+        if (a.IsTransformer) w.WriteLine($"{RuntimeNames.Block(a.Block)}, MlpHidden: MlpHidden);");
         w.Unindent();
         w.WriteLine();
         GeneratedCode.Doc(w, "The family as hosts see it: stages with factories, and the growth map of every edge.");

@@ -18,6 +18,8 @@ internal static class RuntimeNames
         ("TokenEmbedding", "global::TokenformerGen.Primitives.TokenEmbedding"),
         ("AffineLayerNorm", "global::TokenformerGen.Primitives.AffineLayerNorm"),
         ("Pattention", "global::TokenformerGen.Primitives.Pattention"),
+        ("Projection", "global::TokenformerGen.Primitives.Projection"),
+        ("Activations", "global::TokenformerGen.Primitives.Activations"),
         ("PattentionNorm", "global::TokenformerGen.Primitives.PattentionNorm"),
         ("TauPolicy", "global::TokenformerGen.Primitives.TauPolicy"),
         ("RotaryEmbedding", "global::TokenformerGen.Primitives.RotaryEmbedding"),
@@ -42,6 +44,8 @@ internal static class RuntimeNames
         ("StageGrowth", "global::TokenformerGen.Growth.StageGrowth"),
         ("GrowthOptions", "global::TokenformerGen.Growth.GrowthOptions"),
         ("GrowthPolicy", "global::TokenformerGen.Families.GrowthPolicy"),
+        ("LayerGrowth", "global::TokenformerGen.Families.LayerGrowth"),
+        ("BlockKind", "global::TokenformerGen.Families.BlockKind"),
         ("CheckpointMetadata", "global::TokenformerGen.Checkpoints.CheckpointMetadata"),
     ];
 
@@ -63,6 +67,10 @@ internal static class RuntimeNames
     public static string Tau(TauPolicy policy) => "TauPolicy." + policy;
 
     public static string Growth(GrowthPolicy policy) => "GrowthPolicy." + policy;
+
+    public static string Growth(LayerGrowth growth) => "LayerGrowth." + growth;
+
+    public static string Block(BlockKind block) => "BlockKind." + block;
 
     public static string Tokenizer(TokenizerKind kind) => "TokenizerKind." + kind;
 }

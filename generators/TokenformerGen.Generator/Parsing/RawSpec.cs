@@ -53,11 +53,16 @@ internal sealed class RawArchitecture
 {
     public SourceRange Range { get; set; }
 
+    public Located<BlockKind>? Block { get; set; }
+
     public Located<long>? Layers { get; set; }
 
     public Located<long>? Hidden { get; set; }
 
     public Located<long>? Heads { get; set; }
+
+    /// <summary>A Transformer's MLP width; null for a Tokenformer, or when not given (4 · hidden).</summary>
+    public Located<long>? MlpHidden { get; set; }
 
     public Located<double>? RotaryFraction { get; set; }
 
@@ -90,7 +95,14 @@ internal sealed class RawStage
 
     public Located<string>? From { get; set; }
 
+    /// <summary>The growth policy of parameter tokens: <c>growth: P</c> or <c>growth: { tokens: P }</c>.</summary>
     public Located<GrowthPolicy>? Growth { get; set; }
+
+    /// <summary>How new blocks are made: <c>growth: { layers: L }</c>.</summary>
+    public Located<LayerGrowth>? LayerGrowth { get; set; }
+
+    /// <summary>Where the stage's <c>growth</c> is written (either form).</summary>
+    public SourceRange? GrowthRange { get; set; }
 
     public Located<long>? Qkv { get; set; }
 

@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Linq;
 using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Planning;
@@ -25,12 +26,13 @@ internal sealed class SpecReader
     // The schema's keys, in documentation order (also the order messages list them in).
     internal static readonly string[] RootKeys = { "schema", "family", "namespace", "tokenizer", "vocab", "context", "architecture", "stages" };
     internal static readonly string[] VocabKeys = { "size", "pad_to_multiple" };
-    internal static readonly string[] ArchitectureKeys = { "layers", "hidden", "heads", "rotary", "pattention", "init", "tied_embeddings" };
+    internal static readonly string[] ArchitectureKeys = { "block", "layers", "hidden", "heads", "mlp_hidden", "rotary", "pattention", "init", "tied_embeddings" };
     internal static readonly string[] RotaryKeys = { "fraction", "base" };
     internal static readonly string[] PattentionKeys = { "norm", "tau", "epsilon" };
     internal static readonly string[] InitKeys = { "key_std", "value", "value_std", "embedding_std" };
     internal static readonly string[] StageKeys = { "name", "from", "growth", "tokens", "train", "layers", "hidden", "heads", "vocab" };
     internal static readonly string[] TokenKeys = { "qkv", "proj", "ffn" };
+    internal static readonly string[] GrowthKeys = { "tokens", "layers" };
     internal static readonly string[] TrainKeys = { "tokens", "learning_rate", "warmup", "batch" };
 
     // Defaults of optional keys (the official Tokenformer's values).
@@ -137,6 +139,7 @@ internal sealed class SpecReader
         var architecture = new RawArchitecture
         {
             Range = mapping.Range,
+            Block = fields.Optional("block") is { } block ? Choice(block, "architecture.block", SpecChoices.Block) : new Located<BlockKind>(BlockKind.Tokenformer, head),
             Layers = Integer(fields.Required("layers"), "architecture.layers"),
             Hidden = Integer(fields.Required("hidden"), "architecture.hidden"),
             Heads = Integer(fields.Required("heads"), "architecture.heads"),
@@ -159,7 +162,18 @@ internal sealed class SpecReader
             architecture.RotaryBase = r.Optional("base") is { } b ? Number(b, "architecture.rotary.base") : new Located<double>(DefaultRotaryBase, rotaryHead);
         }
 
-        if (Mapping(fields.Optional("pattention"), "architecture.pattention") is { } pattention)
+        var transformer = architecture.Block?.Value == BlockKind.Transformer;
+        if (fields.Optional("mlp_hidden") is { } mlpHidden)
+        {
+            if (transformer) architecture.MlpHidden = Integer(mlpHidden, "architecture.mlp_hidden");
+            else if (architecture.Block is not null) _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("mlp_hidden"), "architecture.mlp_hidden", "it sets a Transformer block's MLP width, and block is " + BlockKind.Tokenformer.SpecName());
+        }
+
+        if (transformer && fields.Optional("pattention") is not null)
+        {
+            _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("pattention"), "architecture.pattention", "Θ, τ and ε are Pattention's, and block is " + BlockKind.Transformer.SpecName());
+        }
+        else if (Mapping(fields.Optional("pattention"), "architecture.pattention") is { } pattention)
         {
             var p = new Fields(this, pattention, "architecture.pattention", "architecture.pattention.", PattentionKeys);
             if (p.Optional("norm") is { } norm)
@@ -251,16 +265,22 @@ internal sealed class SpecReader
             stage.Name = String(fields.Required("name"), path + ".name");
             fields.Label = stage.Label;
             stage.From = fields.Optional("from") is { } from ? String(from, path + ".from") : null;
+            var transformer = spec.Architecture?.Block?.Value == BlockKind.Transformer;
             if (fields.Optional("growth") is { } growth)
             {
-                stage.Growth = Choice(growth, path + ".growth", SpecChoices.Growth);
+                ReadGrowth(growth, path + ".growth", stage, transformer);
             }
             else if (stage.From is not null)
             {
                 fields.Required("growth");
             }
 
-            if (Mapping(fields.Required("tokens"), path + ".tokens") is { } tokens)
+            if (transformer)
+            {
+                if (fields.Optional("tokens") is not null)
+                    _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("tokens"), path + ".tokens", "a Transformer block has no parameter tokens");
+            }
+            else if (Mapping(fields.Required("tokens"), path + ".tokens") is { } tokens)
             {
                 var t = new Fields(this, tokens, path + ".tokens", path + ".tokens.", TokenKeys);
                 stage.Qkv = Integer(t.Required("qkv"), path + ".tokens.qkv");
@@ -285,6 +305,36 @@ internal sealed class SpecReader
             stage.Heads = fields.Optional("heads") is { } heads ? Integer(heads, path + ".heads") : null;
             stage.Vocab = fields.Optional("vocab") is { } vocab ? ReadVocab(vocab, path + ".vocab") : null;
             spec.Stages.Add(stage);
+        }
+    }
+
+    // growth: zero_keys (the tokens' policy alone), or growth: { tokens: zero_keys, layers: identity }.
+    private void ReadGrowth(YNode node, string path, RawStage stage, bool transformer)
+    {
+        stage.GrowthRange = node.Range;
+        const string noTokens = "a Transformer block has no parameter tokens: it grows in depth (growth: { layers: identity|stack })";
+        if (node is not YMapping mapping)
+        {
+            if (transformer && node is YScalar) _bag.Report(DiagnosticDescriptors.InapplicableKey, node.Range, path, noTokens);
+            else stage.Growth = Choice(node, path, SpecChoices.Growth);
+            return;
+        }
+
+        var fields = new Fields(this, mapping, path, path + ".", GrowthKeys);
+        if (fields.Optional("tokens") is { } tokens)
+        {
+            if (transformer) _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("tokens"), path + ".tokens", noTokens);
+            else stage.Growth = Choice(tokens, path + ".tokens", SpecChoices.Growth);
+        }
+        else if (!transformer)
+        {
+            // Only the depth grows unless the counts do too; zero_keys makes any new rows keep the function.
+            stage.Growth = new Located<GrowthPolicy>(GrowthPolicy.ZeroKeys, _bag.Head(mapping.Range));
+        }
+
+        if (fields.Optional("layers") is { } layers)
+        {
+            stage.LayerGrowth = Choice(layers, path + ".layers", SpecChoices.LayerGrowth);
         }
     }
 

@@ -56,9 +56,12 @@ internal enum FamilyOrigin
 /// <param name="Padded">Rows of the embedding: <c>ceil(Size / PadToMultiple) · PadToMultiple</c>.</param>
 internal sealed record VocabularyPlan(int Size, int PadToMultiple, int Padded);
 
-/// <summary>Dimensions and choices fixed for the whole family (they never change between stages).</summary>
+/// <summary>Dimensions and choices fixed for the whole family (only the depth may change between stages).</summary>
+/// <param name="Layers">Blocks of a root stage and of every stage that does not say (<c>architecture.layers</c>).</param>
 /// <param name="HeadDim">Hidden / Heads.</param>
 /// <param name="RotaryDims">int(RotaryFraction · HeadDim): even, 1..HeadDim.</param>
+/// <param name="Block">What the blocks project with.</param>
+/// <param name="MlpHidden">A Transformer block's MLP width (0 for a Tokenformer).</param>
 internal sealed record ArchitecturePlan(
     int Layers,
     int Hidden,
@@ -71,10 +74,16 @@ internal sealed record ArchitecturePlan(
     TauPolicy TauPolicy,
     double Epsilon,
     InitPlan Init,
-    bool TiedEmbeddings);
+    bool TiedEmbeddings,
+    BlockKind Block,
+    int MlpHidden)
+{
+    /// <summary>Whether the blocks are standard Transformer blocks (no parameter tokens).</summary>
+    public bool IsTransformer => Block == BlockKind.Transformer;
+}
 
 /// <param name="KeyStd">Std of new key tokens (from scratch and for random growth).</param>
-/// <param name="ValueStd">Std of new value tokens: 2 / (L·√d) for <see cref="ValueInitializer.Wang"/>, else as given.</param>
+/// <param name="ValueStd">Std of new value tokens: 2 / (L·√d) for <see cref="ValueInitializer.Wang"/> (L of the root depth; a deeper stage has its own), else as given.</param>
 /// <param name="EmbeddingStd">Std of the token embedding.</param>
 internal sealed record InitPlan(double KeyStd, ValueInitializer Value, double ValueStd, double EmbeddingStd);
 
@@ -88,7 +97,10 @@ internal sealed record PattentionTaus(double Qkv, double Proj, double Ffn);
 /// <param name="Index">Position in the schedule (0-based).</param>
 /// <param name="GrowsFrom">Name of the parent stage, or null for a root stage.</param>
 /// <param name="ParentIndex">Index of the parent stage, or null for a root stage.</param>
-/// <param name="Growth">Growth policy from the parent, or null for a root stage.</param>
+/// <param name="Growth">Growth policy of parameter tokens from the parent, or null for a root stage (and a Transformer's).</param>
+/// <param name="LayerGrowth">How the blocks added to the parent's are made, or null when the depth does not grow.</param>
+/// <param name="Layers">Blocks of this stage.</param>
+/// <param name="ValueStd">Std of value tokens (a Transformer's output projections) at this depth.</param>
 /// <param name="Tau">τ per Pattention kind: √n of this stage's counts, or inherited (tau: fixed with zero_keys).</param>
 /// <param name="Parameters">Trainable parameters (ModelSize.Parameters with the padded vocabulary).</param>
 /// <param name="ForwardFlopsPerToken">ModelSize.ForwardFlopsPerToken at the family's context.</param>
@@ -100,6 +112,9 @@ internal sealed record StagePlan(
     string? GrowsFrom,
     int? ParentIndex,
     GrowthPolicy? Growth,
+    LayerGrowth? LayerGrowth,
+    int Layers,
+    double ValueStd,
     PattentionCounts Tokens,
     PattentionTaus Tau,
     long Parameters,
@@ -112,8 +127,9 @@ internal sealed record StagePlan(
 /// <param name="Batch">Sequences per optimiser step.</param>
 internal sealed record TrainingPlan(long Tokens, double LearningRate, double Warmup, int Batch);
 
-/// <summary>A growth edge: <see cref="To"/> is made from a trained <see cref="From"/> by appending tokens.</summary>
-/// <param name="Policy">The spec's growth policy for the edge.</param>
+/// <summary>A growth edge: <see cref="To"/> is made from a trained <see cref="From"/> by appending tokens and blocks.</summary>
+/// <param name="Policy">The spec's growth policy of parameter tokens for the edge (zero_keys where none grow).</param>
+/// <param name="LayerGrowth">How new blocks are made, or null when the depth does not grow.</param>
 /// <param name="WithZeroKeys">What growing with zero_keys does to the function (<see cref="FunctionChange.None"/>: kept exactly).</param>
 /// <param name="WithRandom">What growing with random does to the function.</param>
 internal sealed record GrowthEdgePlan(
@@ -122,6 +138,9 @@ internal sealed record GrowthEdgePlan(
     int FromIndex,
     int ToIndex,
     GrowthPolicy Policy,
+    LayerGrowth? LayerGrowth,
+    int FromLayers,
+    int ToLayers,
     PattentionCounts FromTokens,
     PattentionCounts ToTokens,
     PattentionTaus FromTau,

@@ -17,6 +17,9 @@ internal enum FunctionChange
 
     /// <summary>τ, the scale after the L2 norm, changes (<c>tau: sqrt_n</c> follows the token count).</summary>
     TauChanges,
+
+    /// <summary>New blocks are copies of trained ones (<c>layers: stack</c>), which add their output again.</summary>
+    StackedLayers,
 }
 
 /// <summary>
@@ -30,11 +33,14 @@ internal static class FunctionPreservation
     /// <param name="policy">How new rows are made.</param>
     /// <param name="grows">Whether any Pattention gains tokens.</param>
     /// <param name="tauChanges">Whether any Pattention's τ differs between the two stages.</param>
-    public static FunctionChange Of(PattentionNorm norm, GrowthPolicy policy, bool grows, bool tauChanges)
+    /// <param name="stacks">Whether blocks are added as copies of trained ones (<c>layers: stack</c>); blocks added by
+    /// <c>identity</c> write nothing to the residual stream, so they keep the function.</param>
+    public static FunctionChange Of(PattentionNorm norm, GrowthPolicy policy, bool grows, bool tauChanges, bool stacks = false)
     {
         if (grows && policy == GrowthPolicy.Random) return FunctionChange.RandomKeys;
         if (grows && norm == PattentionNorm.Softmax) return FunctionChange.SoftmaxMass;
         if (tauChanges && norm != PattentionNorm.Softmax) return FunctionChange.TauChanges;
+        if (stacks) return FunctionChange.StackedLayers;
         return FunctionChange.None;
     }
 }

@@ -35,11 +35,11 @@ internal static class PlanBuilder
         var headDim = hidden / heads;
         var fraction = Need(a.RotaryFraction).Value;
         var valueInit = Need(a.ValueInit).Value;
-        var init = new InitPlan(
-            Need(a.KeyStd).Value,
-            valueInit,
-            valueInit == ValueInitializer.Wang ? 2.0 / (layers * Math.Sqrt(hidden)) : Need(a.ValueStd).Value,
-            Need(a.EmbeddingStd).Value);
+        var normalValueStd = valueInit == ValueInitializer.Normal ? Need(a.ValueStd).Value : 0;
+        double ValueStd(int depth) => valueInit == ValueInitializer.Wang ? 2.0 / (depth * Math.Sqrt(hidden)) : normalValueStd;
+        var init = new InitPlan(Need(a.KeyStd).Value, valueInit, ValueStd(layers), Need(a.EmbeddingStd).Value);
+        var block = Need(a.Block).Value;
+        var mlpHidden = block == BlockKind.Transformer ? (a.MlpHidden is { } m ? checked((int)m.Value) : 4 * hidden) : 0;
         var architecture = new ArchitecturePlan(
             layers,
             hidden,
@@ -52,7 +52,9 @@ internal static class PlanBuilder
             Need(a.Tau).Value,
             Need(a.Epsilon).Value,
             init,
-            Need(a.TiedEmbeddings).Value);
+            Need(a.TiedEmbeddings).Value,
+            block,
+            mlpHidden);
 
         var stages = new List<StagePlan>();
         var edges = new List<GrowthEdgePlan>();
@@ -60,16 +62,21 @@ internal static class PlanBuilder
         foreach (var raw in spec.Stages)
         {
             var name = Need(raw.Name).Value;
-            var tokens = new PattentionCounts(Int(raw.Qkv), Int(raw.Proj), Int(raw.Ffn));
+            var tokens = architecture.IsTransformer ? new PattentionCounts(0, 0, 0) : new PattentionCounts(Int(raw.Qkv), Int(raw.Proj), Int(raw.Ffn));
             StagePlan? parent = null;
             GrowthPolicy? growth = null;
             if (raw.From is { } from)
             {
                 parent = stages[indexByName[from.Value]];
-                growth = Need(raw.Growth).Value;
+                growth = architecture.IsTransformer ? null : Need(raw.Growth).Value;
             }
 
-            var tau = Tau(architecture.TauPolicy, tokens, parent, growth);
+            var depth = raw.Layers is { } l ? checked((int)l.Value) : parent?.Layers ?? layers;
+            var layerGrowth = parent is not null && depth > parent.Layers ? raw.LayerGrowth?.Value : null;
+            var blockParameters = architecture.IsTransformer
+                ? ModelSize.TransformerBlockParameters(hidden, mlpHidden)
+                : ModelSize.TokenformerBlockParameters(hidden, tokens.Qkv, tokens.Proj, tokens.Ffn);
+            var tau = architecture.IsTransformer ? new PattentionTaus(0, 0, 0) : Tau(architecture.TauPolicy, tokens, parent, growth);
             var training = raw.Train is { } t
                 ? new TrainingPlan(Need(t.Tokens).Value, Need(t.LearningRate).Value, Need(t.Warmup).Value, Int(t.Batch))
                 : null;
@@ -79,23 +86,29 @@ internal static class PlanBuilder
                 parent?.Name,
                 parent?.Index,
                 growth,
+                layerGrowth,
+                depth,
+                ValueStd(depth),
                 tokens,
                 tau,
-                ModelSize.Parameters(vocabulary.Padded, layers, hidden, tokens.Qkv, tokens.Proj, tokens.Ffn),
-                ModelSize.ForwardFlopsPerToken(vocabulary.Padded, layers, hidden, tokens.Qkv, tokens.Proj, tokens.Ffn, context),
-                ModelSize.TrainingFlopsPerToken(vocabulary.Padded, layers, hidden, tokens.Qkv, tokens.Proj, tokens.Ffn, context),
+                ModelSize.Parameters(vocabulary.Padded, depth, hidden, blockParameters),
+                ModelSize.ForwardFlopsPerToken(vocabulary.Padded, depth, hidden, blockParameters, context),
+                ModelSize.TrainingFlopsPerToken(vocabulary.Padded, depth, hidden, blockParameters, context),
                 training);
             indexByName.Add(name, stage.Index);
             stages.Add(stage);
 
-            if (parent is not null && growth is { } policy)
+            if (parent is not null)
             {
                 edges.Add(new GrowthEdgePlan(
                     parent.Name,
                     name,
                     parent.Index,
                     stage.Index,
-                    policy,
+                    growth ?? GrowthPolicy.ZeroKeys,
+                    layerGrowth,
+                    parent.Layers,
+                    depth,
                     parent.Tokens,
                     tokens,
                     parent.Tau,
@@ -137,7 +150,7 @@ internal static class PlanBuilder
     /// may meet a τ that changed (tau: fixed with growth: random resets τ to √n).
     /// </summary>
     public static FunctionChange Change(PattentionNorm norm, GrowthPolicy policy, StagePlan from, StagePlan to)
-        => FunctionPreservation.Of(norm, policy, grows: to.Tokens != from.Tokens, tauChanges: to.Tau != from.Tau);
+        => FunctionPreservation.Of(norm, policy, grows: to.Tokens != from.Tokens, tauChanges: to.Tau != from.Tau, stacks: to.LayerGrowth == LayerGrowth.Stack);
 
     public static string Sha256Hex(string text)
     {

@@ -147,6 +147,7 @@ internal sealed class SpecValidator
         var layersOk = CheckRange(a.Layers, "architecture.layers", Limits.MaxLayers);
         var hiddenOk = CheckRange(a.Hidden, "architecture.hidden", Limits.MaxHidden);
         var headsOk = CheckRange(a.Heads, "architecture.heads", Limits.MaxHidden);
+        CheckRange(a.MlpHidden, "architecture.mlp_hidden", Limits.MaxTokens);
         _ = layersOk;
 
         if (hiddenOk && headsOk)
@@ -286,7 +287,7 @@ internal sealed class SpecValidator
     {
         var label = stage.Name?.Value ?? $"stages[{stage.Index}]";
         var a = _spec.Architecture;
-        Compare(stage.Layers, a?.Layers, "layers");
+        CheckRange(stage.Layers, $"stages[{stage.Index}].layers", Limits.MaxLayers);
         Compare(stage.Hidden, a?.Hidden, "hidden");
         Compare(stage.Heads, a?.Heads, "heads");
         if (stage.Vocab is { } vocab)
@@ -376,6 +377,12 @@ internal sealed class SpecValidator
     private void CheckGrowth(RawStage stage, RawStage parent, string label)
     {
         var parentName = parent.Name!.Value.Value;
+        CheckDepth(stage, parent, label, parentName);
+        if (_spec.Architecture?.Block?.Value == BlockKind.Transformer)
+        {
+            return;   // no tokens to grow
+        }
+
         var grows = false;
         var countsKnown = true;
         Check(stage.Qkv, parent.Qkv, "qkv");
@@ -427,6 +434,39 @@ internal sealed class SpecValidator
 
         static string? Describe(string kind, Located<long>? before, Located<long>? after)
             => before?.Value == after?.Value ? null : $"{kind} τ √{before?.Value} → √{after?.Value}";
+    }
+
+    // A stage is as deep as it says, else as its parent, else as architecture.layers; it may only add blocks, and says how.
+    private void CheckDepth(RawStage stage, RawStage parent, string label, string parentName)
+    {
+        if (Depth(stage) is not { } depth || Depth(parent) is not { } parentDepth)
+        {
+            return;
+        }
+
+        if (depth < parentDepth)
+        {
+            _bag.Report(DiagnosticDescriptors.LayersShrink, stage.Layers!.Value.Range, label, Invariant.Format(depth), Invariant.Format(parentDepth), parentName);
+        }
+        else if (depth > parentDepth && stage.LayerGrowth is null && stage.GrowthRange is { } growth)
+        {
+            _bag.Report(DiagnosticDescriptors.MissingLayerGrowth, growth, label, Invariant.Format(depth), Invariant.Format(parentDepth), parentName, SpecChoices.LayerGrowth.Join("|"));
+        }
+    }
+
+    /// <summary>The depth of <paramref name="stage"/> as PlanBuilder sets it, or null when some link is unknown.</summary>
+    private long? Depth(RawStage stage)
+    {
+        var seen = new HashSet<RawStage>();
+        for (var current = stage; seen.Add(current);)
+        {
+            if (current.Layers is { } layers) return layers.Value >= 1 ? layers.Value : null;
+            if (current.From is not { } from) return _spec.Architecture?.Layers?.Value;
+            var parent = _spec.Stages.FirstOrDefault(s => s.Name?.Value == from.Value && s.Index < current.Index);
+            if (parent is null) return null;
+            current = parent;
+        }
+        return null;
     }
 
     private bool CheckRange(Located<long>? value, string path, long maximum)

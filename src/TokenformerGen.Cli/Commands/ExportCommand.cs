@@ -79,6 +79,7 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
         var route = OptionParsing.Route(settings.Route);   // before a large checkpoint is read
         using var checkpoint = CliSession.Load(settings.Checkpoint, ComputeTarget.Cpu);   // export only moves tensors to files
         if (settings.Onnx is not null) return Onnx(checkpoint, settings.Onnx, settings.Tokenizer, OnnxQuantizer.Parse(settings.Weights)!.Value, settings.Block);
+        if (OfficialLayout.Refusal(checkpoint.Stage.Info) is { } refusal) throw new CliException(refusal + "; export it with --onnx");
         return settings.Official is not null ? Official(checkpoint, settings.Official) : NeoX(checkpoint, settings, settings.NeoX!, route);
     }
 
@@ -118,6 +119,8 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
         var (tokenizer, tokenizerJson) = Tokenizer(stage, settings.Tokenizer);
         if (NeoXConfig.Refusal(target, tokenizer.VocabularySize) is { } refusal)
             throw new CliException($"the official trainer cannot take {target.QualifiedName}: {refusal}");
+        if (target.Architecture.Layers != stage.Architecture.Layers)
+            throw new CliException($"the official trainer cannot grow {stage.QualifiedName} into {target.QualifiedName}: it appends parameter tokens, and {target.Name} is deeper ({stage.Architecture.Layers} → {target.Architecture.Layers} layers); grow it here (train --from) and export {target.Name} with --route continue");
 
         var checkpoints = Combine(folder, "checkpoints");
         var weights = route == NeoXRoute.Continue ? checkpoints : Combine(folder, "pretrained");

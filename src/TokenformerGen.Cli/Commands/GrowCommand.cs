@@ -59,7 +59,7 @@ internal sealed class GrowCommand(CliSession session) : Command<GrowSettings>
         var written = StageGrowth.GrowCheckpoint(edge, settings.From, settings.Out, options);
         var used = options.PolicyFor(edge);
         session.Console.MarkupLineInterpolated(
-            $"grew {edge.From.QualifiedName} (step {metadata.Step}, {edge.From.Parameters:N0} parameters) → {written.Family}/{written.Stage} ({edge.To.Parameters:N0} parameters) with {used.SpecName()}: {settings.Out}");
+            $"grew {edge.From.QualifiedName} (step {metadata.Step}, {edge.From.Parameters:N0} parameters) → {written.Family}/{written.Stage} ({edge.To.Parameters:N0} parameters) with {edge.To.DescribeGrowth(used)}: {settings.Out}");
         if (!edge.PreservesFunction[used])
             session.Console.MarkupLine("[yellow]note[/]: this growth does not preserve the function; the grown model's loss differs from the parent's");
         if (target is not null) Check(settings, edge, used, settings.Out, target);

@@ -40,6 +40,7 @@ internal sealed class ImportCommand(CliSession session) : Command<ImportSettings
     {
         var family = session.Family(settings.Family);
         var stage = CliSession.Stage(family, settings.Stage);
+        if (OfficialLayout.Refusal(stage.Info) is { } refusal) throw new CliException(refusal);
         var layers = (int)stage.Info.Architecture.Layers;
         using var model = stage.Create();
         var extra = new Dictionary<string, string>();

@@ -54,7 +54,7 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
 
     private void ListAll()
     {
-        var table = new Table().Title("families").AddColumns("family", "stage", "from", "params", "qkv/proj/ffn", "budget", "tokenizer");
+        var table = new Table().Title("families").AddColumns("family", "stage", "from", "params", "qkv/proj/ffn or MLP", "budget", "tokenizer");
         foreach (var column in table.Columns.Skip(3).Take(3)) column.RightAligned();
         foreach (var family in ModelRegistry.Families)
             foreach (var stage in family.Stages.Select(s => s.Info))
@@ -68,18 +68,21 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
     {
         var a = family.Stages[0].Info.Architecture;
         session.Console.MarkupLineInterpolated($"[bold]{family.Name}[/]  spec sha256 {family.SpecHash[..Math.Min(16, family.SpecHash.Length)]}…");
+        var transformer = a.Block == BlockKind.Transformer;
         session.Console.MarkupLineInterpolated(
-            $"vocabulary {a.Vocabulary:N0} (padded {a.PaddedVocabulary:N0}, {a.Tokenizer.ToString().ToLowerInvariant()} tokenizer), context {a.Context}, {a.Layers} layers, hidden {a.Hidden}, {a.Heads} heads (head dim {a.HeadDim}), rotary {a.RotaryFraction:0.###} base {a.RotaryBase:0}");
-        session.Console.MarkupLineInterpolated(
-            $"Pattention Θ {a.Norm.SpecName()}, τ {(a.TauPolicy == TauPolicy.Fixed ? "fixed" : "√n")}, ε {a.Epsilon:G3}; init keys N(0, {a.KeyStd:G3}²), values N(0, {a.ValueStd:G3}²), embedding N(0, {a.EmbeddingStd:G3}²)");
+            $"vocabulary {a.Vocabulary:N0} (padded {a.PaddedVocabulary:N0}, {a.Tokenizer.ToString().ToLowerInvariant()} tokenizer), context {a.Context}, {a.Block.SpecName()} blocks, hidden {a.Hidden}, {a.Heads} heads (head dim {a.HeadDim}), rotary {a.RotaryFraction:0.###} base {a.RotaryBase:0}");
+        if (transformer)
+            session.Console.MarkupLineInterpolated($"bias-free linear projections, MLP {a.MlpHidden} with exact GeLU; init inputs N(0, {a.KeyStd:G3}²), outputs Wang (per stage depth), embedding N(0, {a.EmbeddingStd:G3}²)");
+        else
+            session.Console.MarkupLineInterpolated($"Pattention Θ {a.Norm.SpecName()}, τ {(a.TauPolicy == TauPolicy.Fixed ? "fixed" : "√n")}, ε {a.Epsilon:G3}; init keys N(0, {a.KeyStd:G3}²), values N(0, {a.ValueStd:G3}²) at {a.Layers} layers, embedding N(0, {a.EmbeddingStd:G3}²)");
 
-        var stages = new Table().Title("stages").AddColumns("stage", "grows from", "tokens qkv/proj/ffn", "τ qkv/proj/ffn", "parameters", "training FLOPs/token", "budget");
-        stages.Columns[4].RightAligned();
-        stages.Columns[5].RightAligned();
+        var stages = new Table().Title("stages").AddColumns("stage", "grows from", "layers", transformer ? "MLP" : "tokens qkv/proj/ffn", "τ qkv/proj/ffn", "parameters", "training FLOPs/token", "budget");
+        foreach (var i in new[] { 2, 5, 6 }) stages.Columns[i].RightAligned();
         foreach (var stage in family.Stages.Select(s => s.Info))
         {
             var t = stage.Taus;
-            stages.AddRow(Markup.Escape(stage.Name), Markup.Escape(GrowsFrom(stage)), TokenCounts(stage), $"{t.Qkv:0.##}/{t.Proj:0.##}/{t.Ffn:0.##}",
+            stages.AddRow(Markup.Escape(stage.Name), Markup.Escape(GrowsFrom(stage)), stage.Architecture.Layers.ToString(System.Globalization.CultureInfo.InvariantCulture), TokenCounts(stage),
+                          transformer ? "-" : $"{t.Qkv:0.##}/{t.Proj:0.##}/{t.Ffn:0.##}",
                           Numbers.Count(stage.Parameters), Numbers.Short(stage.TrainingFlopsPerToken),
                           stage.Budget is { } b ? $"{Numbers.Short(b.Tokens)} tokens, lr {b.LearningRate:G3}, batch {b.Batch}, warmup {b.Warmup:G3}" : "-");
         }
@@ -88,27 +91,36 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         foreach (var edge in family.Edges)
         {
             string Keeps(GrowthPolicy p) => $"{p.SpecName()} {(edge.PreservesFunction[p] ? "keeps the function" : "changes it")}";
-            var map = new Table().Title($"growth map {edge.From.Name} → {edge.To.Name} (spec: {edge.Policy.SpecName()}; {Keeps(GrowthPolicy.ZeroKeys)}, {Keeps(GrowthPolicy.Random)})")
+            var function = transformer ? (edge.PreservesFunction[GrowthPolicy.ZeroKeys] ? "keeps the function" : "changes it") : $"{Keeps(GrowthPolicy.ZeroKeys)}, {Keeps(GrowthPolicy.Random)}";
+            var map = new Table().Title($"growth map {edge.From.Name} → {edge.To.Name} (spec: {edge.To.GrowthDescription}; {function})")
                                  .AddColumns("parameter", "count", "from", "to", "grows", "new rows: zero_keys", "new rows: random");
             map.Columns[1].RightAligned();
             foreach (var row in full ? edge.Rows.Select(p => (Name: p.Name, Count: 1, Row: p)) : Condense(edge.Rows))
             {
-                map.AddRow(Markup.Escape(row.Name), row.Count == 1 ? "" : $"× {row.Count}", Markup.Escape(Shapes.Format(row.Row.FromShape)), Markup.Escape(Shapes.Format(row.Row.ToShape)),
-                           row.Row.GrowAxis is int axis ? $"+{row.Row.AppendedRows} on axis {axis}" : "copied",
-                           Markup.Escape(row.Row.NewRows.ZeroKeys.ToString()), Markup.Escape(row.Row.NewRows.Random.ToString()));
+                map.AddRow(Markup.Escape(row.Name), row.Count == 1 ? "" : $"× {row.Count}", Markup.Escape(row.Row.SourceName is null ? "-" : Shapes.Format(row.Row.FromShape)), Markup.Escape(Shapes.Format(row.Row.ToShape)),
+                           Markup.Escape(Grows(row.Row, full)), Markup.Escape(row.Row.NewRows.ZeroKeys.ToString()), Markup.Escape(row.Row.NewRows.Random.ToString()));
             }
             session.Console.Write(map);
         }
     }
 
-    /// <summary>One row per parameter kind: <c>layers.{i}.…</c> rows of equal shapes and new rows become <c>layers.*.…</c> × L.</summary>
+    /// <summary>One row per parameter kind: <c>layers.{i}.…</c> rows of equal shapes, origin and new rows become <c>layers.*.…</c> × L.</summary>
     internal static IEnumerable<(string Name, int Count, GrowthRow Row)> Condense(IReadOnlyList<GrowthRow> rows)
-        => rows.GroupBy(p => (Kind: LayerIndex().Replace(p.Name, "layers.*."), From: Shapes.Format(p.FromShape), To: Shapes.Format(p.ToShape), p.NewRows, p.GrowAxis))
+        => rows.GroupBy(p => (Kind: LayerIndex().Replace(p.Name, "layers.*."), From: Shapes.Format(p.FromShape), To: Shapes.Format(p.ToShape), p.NewRows, p.GrowAxis, Origin: Grows(p, full: false)))
                .Select(g => (g.Key.Kind, g.Count(), g.First()));
 
-    private static string GrowsFrom(StageInfo stage) => stage.GrowsFrom is null ? "" : $"{stage.GrowsFrom} ({(stage.Growth is { } g ? g.SpecName() : "?")})";
+    // What a row does: a new block's parameter, a copy of a lower block's (stack), or the parameter itself, kept or grown.
+    private static string Grows(GrowthRow row, bool full)
+    {
+        if (row.SourceName is null) return "new block";
+        var appended = row.GrowAxis is int axis ? $"+{row.AppendedRows} on axis {axis}" : "copied";
+        return row.SourceName == row.Name ? appended : $"{appended} from {(full ? row.SourceName : "a lower block")}";
+    }
 
-    private static string TokenCounts(StageInfo stage) => $"{stage.Tokens.Qkv}/{stage.Tokens.Proj}/{stage.Tokens.Ffn}";
+    private static string GrowsFrom(StageInfo stage) => stage.GrowsFrom is null ? "" : $"{stage.GrowsFrom} ({stage.GrowthDescription})";
+
+    private static string TokenCounts(StageInfo stage)
+        => stage.Architecture.Block == BlockKind.Transformer ? stage.Architecture.MlpHidden.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{stage.Tokens.Qkv}/{stage.Tokens.Proj}/{stage.Tokens.Ffn}";
 
     [GeneratedRegex(@"^layers\.\d+\.")]
     private static partial Regex LayerIndex();

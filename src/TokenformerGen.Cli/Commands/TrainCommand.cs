@@ -211,7 +211,7 @@ internal sealed class TrainCommand(CliSession session) : Command<TrainSettings>
             var (report, optimizer) = StageGrowth.GrowWithOptimizer(edge, parent, parentOptimizer, model, optimizerGrowth, new GrowthOptions { Policy = policy, Seed = settings.Seed },
                                                                     m => Evaluation.Loss(m, data, options.Batch, options.Context, options.EvalBatches));
             session.Console.MarkupLineInterpolated(
-                $"grew {edge.From.QualifiedName} → {edge.To.Name} from {settings.From} ({report.Policy.SpecName()}): {Numbers.LossChange(report)}{(report.PreservesFunction ? $", function kept within {report.Tolerance:G}" : ", not function-preserving")}; optimizer {OptionNames.Kebab(optimizerGrowth)}");
+                $"grew {edge.From.QualifiedName} → {edge.To.Name} from {settings.From} ({report.Description}): {Numbers.LossChange(report)}{(report.PreservesFunction ? $", function kept within {report.Tolerance:G}" : ", not function-preserving")}; optimizer {OptionNames.Kebab(optimizerGrowth)}");
             return optimizer;
         }
         finally

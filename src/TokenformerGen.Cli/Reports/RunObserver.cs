@@ -52,7 +52,7 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
 
     public void Grown(GrowthMap edge, GrowthReport report)
         => _session.Console.MarkupLineInterpolated(
-            $"growth {report.From} → {report.To} ({report.Policy.SpecName()}): {Numbers.LossChange(report)}");
+            $"growth {report.From} → {report.To} ({report.Description}): {Numbers.LossChange(report)}");
 
     public void StageFinished(RunMode mode, StageResult result)
     {

@@ -241,7 +241,7 @@ internal sealed record RunReport(
     private IEnumerable<string[]> GrowthRows()
         => Progressive.Growths.Select(g => new[]
         {
-            $"{g.From} → {g.To}", g.Policy.SpecName(), Numbers.Loss6(g.LossBefore), Numbers.Loss6(g.LossAfter), Numbers.Delta(g.Delta),
+            $"{g.From} → {g.To}", g.Description, Numbers.Loss6(g.LossBefore), Numbers.Loss6(g.LossAfter), Numbers.Delta(g.Delta),
             g.PreservesFunction ? $"preserved (≤ {g.Tolerance:G})" : "not function-preserving",
         });
 

@@ -2,10 +2,11 @@
 // maps, the official checkpoint layout and from-scratch initialisation all name parameters through this one
 // file. Keep it plain C# that compiles for netstandard2.0.
 using System.Collections.Generic;
+using TokenformerGen.Families;
 
 namespace TokenformerGen.Architecture
 {
-    /// <summary>What a parameter of a Tokenformer is, which decides how it is initialised and whether it grows.</summary>
+    /// <summary>What a parameter of a model is, which decides how it is initialised and whether it grows.</summary>
     public enum ParameterRole
     {
         /// <summary>The token embedding <c>[vocab, d]</c>, also the tied LM head.</summary>
@@ -18,6 +19,16 @@ namespace TokenformerGen.Architecture
         FinalNormWeight,
         /// <summary>The bias <c>[d]</c> of the final affine LayerNorm.</summary>
         FinalNormBias,
+        /// <summary>
+        /// The weight <c>[d_out, d_in]</c> of a Transformer block's projection that reads the block's input: q, k, v and the
+        /// MLP's up-projection (GPT-NeoX's <c>init_method</c>, N(0, key_std²)).
+        /// </summary>
+        InputWeight,
+        /// <summary>
+        /// The weight of a Transformer block's projection that writes the residual stream: the attention output and the
+        /// MLP's down-projection (GPT-NeoX's <c>output_layer_init_method</c>, Wang: N(0, value std²)).
+        /// </summary>
+        OutputWeight,
     }
 
     /// <summary>The three kinds of Pattention in a block, each with its own token count and τ.</summary>
@@ -31,15 +42,18 @@ namespace TokenformerGen.Architecture
         Ffn,
     }
 
-    /// <summary>One parameter of a Tokenformer: its state-dict name, its role and, for parameter tokens, its Pattention kind.</summary>
+    /// <summary>One parameter of a model: its state-dict name, its role, its block and, for parameter tokens, its Pattention kind.</summary>
     public readonly struct NamedParameter
     {
-        /// <summary>Describes one parameter.</summary>
-        public NamedParameter(string name, ParameterRole role, PattentionKind kind)
+        /// <summary>Describes one parameter; <paramref name="layer"/> is -1 outside the blocks.</summary>
+        public NamedParameter(string name, ParameterRole role, PattentionKind kind, int layer = -1, string inBlock = "", bool writesResidual = false)
         {
             Name = name;
             Role = role;
             Kind = kind;
+            Layer = layer;
+            InBlock = inBlock;
+            WritesResidual = writesResidual;
         }
 
         /// <summary>The state-dict name, e.g. <c>layers.0.attention.query.key_param_tokens</c>.</summary>
@@ -50,12 +64,26 @@ namespace TokenformerGen.Architecture
 
         /// <summary>The Pattention kind of key and value tokens (<see cref="PattentionKind.Qkv"/> for the other roles, where it has no meaning).</summary>
         public PattentionKind Kind { get; }
+
+        /// <summary>The block the parameter belongs to, or -1 (embedding, final norm).</summary>
+        public int Layer { get; }
+
+        /// <summary>The name inside its block (<c>attention.query.key_param_tokens</c>); empty outside the blocks.</summary>
+        public string InBlock { get; }
+
+        /// <summary>
+        /// Whether it is an output weight of its block — what the block adds to the residual stream is linear in it (a
+        /// Transformer's output projection and MLP down-projection, a Tokenformer's value tokens of proj and FFN), so a
+        /// block whose output weights are zero adds nothing.
+        /// </summary>
+        public bool WritesResidual { get; }
     }
 
     /// <summary>
-    /// The state-dict names of a Tokenformer, written once: the module tree is <c>word_embeddings</c>,
-    /// <c>layers.{i}.attention.{query,key,value,proj}</c>, <c>layers.{i}.mlp</c> and <c>final_norm</c>, and every
-    /// Pattention holds <c>key_param_tokens</c> and <c>value_param_tokens</c> (the official release's names).
+    /// The state-dict names of both block kinds, written once: the module tree is <c>word_embeddings</c>,
+    /// <c>layers.{i}.attention.{query,key,value,proj}</c>, <c>layers.{i}.mlp</c> and <c>final_norm</c>. In a Tokenformer
+    /// every Pattention holds <c>key_param_tokens</c> and <c>value_param_tokens</c> (the official release's names); in a
+    /// Transformer every projection holds a <c>weight</c> <c>[d_out, d_in]</c> and the MLP is <c>mlp.up</c> and <c>mlp.down</c>.
     /// </summary>
     public static class ParameterNames
     {
@@ -83,6 +111,15 @@ namespace TokenformerGen.Architecture
         /// <summary>Parameter name of a Pattention's value tokens.</summary>
         public const string ValueTokens = "value_param_tokens";
 
+        /// <summary>Parameter name of a Transformer projection's weight.</summary>
+        public const string Weight = "weight";
+
+        /// <summary>Field and state-dict name of a Transformer MLP's up-projection (d → mlp_hidden).</summary>
+        public const string MlpUp = "up";
+
+        /// <summary>Field and state-dict name of a Transformer MLP's down-projection (mlp_hidden → d).</summary>
+        public const string MlpDown = "down";
+
         /// <summary><c>word_embeddings.weight</c>.</summary>
         public const string Embedding = EmbeddingModule + ".weight";
 
@@ -103,18 +140,33 @@ namespace TokenformerGen.Architecture
             yield return new KeyValuePair<string, PattentionKind>(FfnModule, PattentionKind.Ffn);
         }
 
-        /// <summary>Every parameter of a <paramref name="layers"/>-layer model, in state-dict order.</summary>
-        public static IEnumerable<NamedParameter> All(int layers)
+        /// <summary>Every parameter of one block relative to the block, in state-dict order.</summary>
+        public static IEnumerable<NamedParameter> Block(BlockKind block)
+        {
+            if (block == BlockKind.Transformer)
+            {
+                foreach (var name in AttentionPattentions)
+                    yield return new NamedParameter(AttentionModule + "." + name + "." + Weight, name == "proj" ? ParameterRole.OutputWeight : ParameterRole.InputWeight, PattentionKind.Qkv, writesResidual: name == "proj");
+                yield return new NamedParameter(FfnModule + "." + MlpUp + "." + Weight, ParameterRole.InputWeight, PattentionKind.Qkv);
+                yield return new NamedParameter(FfnModule + "." + MlpDown + "." + Weight, ParameterRole.OutputWeight, PattentionKind.Qkv, writesResidual: true);
+                yield break;
+            }
+            foreach (var pattention in BlockPattentions())
+            {
+                var writesResidual = pattention.Value != PattentionKind.Qkv;
+                yield return new NamedParameter(pattention.Key + "." + KeyTokens, ParameterRole.KeyTokens, pattention.Value);
+                yield return new NamedParameter(pattention.Key + "." + ValueTokens, ParameterRole.ValueTokens, pattention.Value, writesResidual: writesResidual);
+            }
+        }
+
+        /// <summary>Every parameter of a <paramref name="layers"/>-layer model of <paramref name="block"/>s, in state-dict order.</summary>
+        public static IEnumerable<NamedParameter> All(int layers, BlockKind block = BlockKind.Tokenformer)
         {
             yield return new NamedParameter(Embedding, ParameterRole.Embedding, PattentionKind.Qkv);
             for (var i = 0; i < layers; i++)
             {
-                foreach (var pattention in BlockPattentions())
-                {
-                    var prefix = Layer(i) + "." + pattention.Key + ".";
-                    yield return new NamedParameter(prefix + KeyTokens, ParameterRole.KeyTokens, pattention.Value);
-                    yield return new NamedParameter(prefix + ValueTokens, ParameterRole.ValueTokens, pattention.Value);
-                }
+                foreach (var parameter in Block(block))
+                    yield return new NamedParameter(Layer(i) + "." + parameter.Name, parameter.Role, parameter.Kind, i, parameter.Name, parameter.WritesResidual);
             }
             yield return new NamedParameter(FinalNormWeight, ParameterRole.FinalNormWeight, PattentionKind.Qkv);
             yield return new NamedParameter(FinalNormBias, ParameterRole.FinalNormBias, PattentionKind.Qkv);
@@ -129,6 +181,12 @@ namespace TokenformerGen.Architecture
             if (!name.StartsWith(LayersModule + ".", System.StringComparison.Ordinal)) return null;
             if (name.EndsWith("." + KeyTokens, System.StringComparison.Ordinal)) return ParameterRole.KeyTokens;
             if (name.EndsWith("." + ValueTokens, System.StringComparison.Ordinal)) return ParameterRole.ValueTokens;
+            if (name.EndsWith("." + Weight, System.StringComparison.Ordinal))
+            {
+                var output = name.EndsWith("." + AttentionModule + ".proj." + Weight, System.StringComparison.Ordinal)
+                             || name.EndsWith("." + FfnModule + "." + MlpDown + "." + Weight, System.StringComparison.Ordinal);
+                return output ? ParameterRole.OutputWeight : ParameterRole.InputWeight;
+            }
             return null;
         }
     }

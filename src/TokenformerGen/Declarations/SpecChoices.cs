@@ -79,9 +79,17 @@ public static class SpecChoices
     public static readonly SpecChoice<ValueInitializer> ValueInit = new(
         "architecture.init.value", Spell("wang", ValueInitializer.Wang), Spell("normal", ValueInitializer.Normal));
 
-    /// <summary><c>stages[].growth</c>: <c>zero_keys</c> or <c>random</c>.</summary>
+    /// <summary><c>stages[].growth</c> (or <c>stages[].growth.tokens</c>): <c>zero_keys</c> or <c>random</c>.</summary>
     public static readonly SpecChoice<GrowthPolicy> Growth = new(
         "stages[].growth", Spell("zero_keys", GrowthPolicy.ZeroKeys), Spell("random", GrowthPolicy.Random));
+
+    /// <summary><c>architecture.block</c>: <c>tokenformer</c> or <c>transformer</c>.</summary>
+    public static readonly SpecChoice<BlockKind> Block = new(
+        "architecture.block", Spell("tokenformer", BlockKind.Tokenformer), Spell("transformer", BlockKind.Transformer));
+
+    /// <summary><c>stages[].growth.layers</c>: <c>identity</c> or <c>stack</c>.</summary>
+    public static readonly SpecChoice<LayerGrowth> LayerGrowth = new(
+        "stages[].growth.layers", Spell("identity", Families.LayerGrowth.Identity), Spell("stack", Families.LayerGrowth.Stack));
 
     /// <summary>How a spec spells <paramref name="tokenizer"/>.</summary>
     public static string SpecName(this TokenizerKind tokenizer) => Tokenizer.NameOf(tokenizer);
@@ -97,6 +105,12 @@ public static class SpecChoices
 
     /// <summary>How a spec spells <paramref name="policy"/>.</summary>
     public static string SpecName(this GrowthPolicy policy) => Growth.NameOf(policy);
+
+    /// <summary>How a spec spells <paramref name="block"/>.</summary>
+    public static string SpecName(this BlockKind block) => Block.NameOf(block);
+
+    /// <summary>How a spec spells <paramref name="growth"/>.</summary>
+    public static string SpecName(this LayerGrowth growth) => LayerGrowth.NameOf(growth);
 
     private static KeyValuePair<string, T> Spell<T>(string name, T value) => new(name, value);
 }

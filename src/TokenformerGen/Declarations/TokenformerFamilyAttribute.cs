@@ -36,6 +36,12 @@ public sealed class TokenformerFamilyAttribute : Attribute
     /// <summary>Transformer blocks (<c>architecture.layers</c>). Required.</summary>
     public int Layers { get; set; }
 
+    /// <summary>What the blocks project with (<c>architecture.block</c>): <see cref="BlockKind.Tokenformer"/> (default) or <see cref="BlockKind.Transformer"/>.</summary>
+    public BlockKind Block { get; set; } = BlockKind.Tokenformer;
+
+    /// <summary>A Transformer block's MLP width (<c>architecture.mlp_hidden</c>); default 4 · <see cref="Hidden"/>.</summary>
+    public int MlpHidden { get; set; }
+
     /// <summary>Hidden size d, divisible by <see cref="Heads"/> (<c>architecture.hidden</c>). Required.</summary>
     public int Hidden { get; set; }
 

@@ -29,6 +29,12 @@ public sealed class TokenformerStageAttribute : Attribute
     /// <summary>How the new token rows are initialised (<c>stages[].growth</c>); required with <see cref="From"/>, an error without.</summary>
     public GrowthPolicy Growth { get; set; }
 
+    /// <summary>Blocks of the stage (<c>stages[].layers</c>); unset: its parent's, or the family's for a root.</summary>
+    public int Layers { get; set; }
+
+    /// <summary>How blocks added to the parent's are made (<c>stages[].growth.layers</c>); required when the stage is deeper than its parent.</summary>
+    public LayerGrowth LayerGrowth { get; set; }
+
     /// <summary>Parameter tokens of each of the query, key and value Pattentions (<c>tokens.qkv</c>). Required.</summary>
     public int Qkv { get; set; }
 

@@ -49,20 +49,25 @@ public readonly record struct PerPolicy<T>(T ZeroKeys, T Random)
 }
 
 /// <summary>One parameter of a growth edge: where it comes from, what it becomes and how its new rows are made.</summary>
-/// <param name="Name">State-dict name, the same in both stages.</param>
-/// <param name="FromShape">Shape in the trained (source) stage.</param>
+/// <param name="Name">State-dict name in the grown stage.</param>
+/// <param name="FromShape">Shape of its source in the trained stage; empty for a parameter of a new block (nothing is kept).</param>
 /// <param name="ToShape">Shape in the grown (target) stage.</param>
-/// <param name="GrowAxis">The axis that grows (0, parameter tokens), or null when the shape does not change.</param>
+/// <param name="GrowAxis">The axis that grows (0: parameter tokens, or every row of a new block's parameter), or null when the shape does not change.</param>
 /// <param name="KeptRows">Rows copied from the source along <paramref name="GrowAxis"/>: all of them, first.</param>
 /// <param name="NewRows">How the appended rows are made, per policy.</param>
-public sealed record GrowthRow(string Name, long[] FromShape, long[] ToShape, int? GrowAxis, long KeptRows, PerPolicy<NewRows> NewRows)
+/// <param name="Source">The trained stage's parameter the kept rows come from when it has another name (a stacked block copies a lower one); null: the same name.</param>
+public sealed record GrowthRow(string Name, long[] FromShape, long[] ToShape, int? GrowAxis, long KeptRows, PerPolicy<NewRows> NewRows, string? Source = null)
 {
     /// <summary>Rows appended along the grow axis (0 for a parameter that does not grow).</summary>
     public long AppendedRows => GrowAxis is int axis ? ToShape[axis] - KeptRows : 0;
+
+    /// <summary>The trained stage's parameter this one copies, or null for a parameter of a new block.</summary>
+    public string? SourceName => FromShape.Length == 0 ? null : Source ?? Name;
 }
 
 /// <summary>
-/// The generated table of one growth edge: every parameter of the grown stage, in state-dict order, and,
+/// The generated table of one growth edge: every parameter of the grown stage, in state-dict order — what it keeps of
+/// which trained parameter (blocks added on top copy a trained block or start new) and how its new rows are made — and,
 /// per policy, whether the grown model computes exactly what the trained one did. It is what runs:
 /// in-memory growth, checkpoint growth, <c>grow</c>, <c>train --from</c> and the schedule runner all
 /// execute its rows (<c>TokenformerGen.Growth.StageGrowth</c>).
@@ -74,7 +79,8 @@ public sealed record GrowthRow(string Name, long[] FromShape, long[] ToShape, in
 public sealed record GrowthMap(StageInfo From, StageInfo To, PerPolicy<bool> PreservesFunction, IReadOnlyList<GrowthRow> Rows)
 {
     /// <summary>The policy the spec gives this edge.</summary>
-    public GrowthPolicy Policy => To.Growth ?? throw new InvalidOperationException($"{To.QualifiedName} is a root stage, not the end of a growth edge.");
+    /// <remarks>A Transformer's edge grows no tokens: its rows are the same under both policies, and this says zero_keys.</remarks>
+    public GrowthPolicy Policy => To.Growth ?? (To.GrowsFrom is not null ? GrowthPolicy.ZeroKeys : throw new InvalidOperationException($"{To.QualifiedName} is a root stage, not the end of a growth edge."));
 
     /// <summary>The row of the parameter named <paramref name="name"/>.</summary>
     public GrowthRow this[string name] => Rows.FirstOrDefault(p => p.Name == name)

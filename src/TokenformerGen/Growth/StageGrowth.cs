@@ -18,6 +18,9 @@ public sealed record GrowthReport(string From, string To, GrowthPolicy Policy, b
 {
     /// <summary>After − before, when both were measured.</summary>
     public double? Delta => LossAfter - LossBefore;
+
+    /// <summary>How it grew, as a spec says it: the tokens' policy, and the blocks' when the depth grew (<c>zero_keys, layers identity</c>; a Transformer's: <c>layers stack</c>).</summary>
+    public string Description { get; init; } = Policy.SpecName();
 }
 
 /// <summary>
@@ -56,7 +59,7 @@ public static class StageGrowth
         GrowthOptions? options = null, Func<TokenformerModel, double>? measure = null, double? tolerance = null)
     {
         var report = GrowInto(map, trained, target, options, measure, tolerance);
-        return (report, trainedOptimizer is null ? null : Training.AdamW.Grow(trainedOptimizer, target.NamedParameters(), mode));
+        return (report, trainedOptimizer is null ? null : Training.AdamW.Grow(trainedOptimizer, target.NamedParameters(), mode, name => map[name].SourceName));
     }
 
     /// <summary>
@@ -84,10 +87,14 @@ public static class StageGrowth
                 var to = destination[row.Name];
                 if (row.GrowAxis is null)
                 {
-                    to.copy_(source[row.Name]);
+                    to.copy_(source[row.SourceName!]);
                     continue;
                 }
-                using (var kept = to.narrow(0, 0, row.KeptRows)) kept.copy_(source[row.Name]);
+                if (row.SourceName is { } from)
+                {
+                    using var kept = to.narrow(0, 0, row.KeptRows);
+                    kept.copy_(source[from]);
+                }
                 using var appended = to.narrow(0, row.KeptRows, row.AppendedRows);
                 if (newRows.Init == NewRowInit.Normal)
                 {
@@ -126,10 +133,12 @@ public static class StageGrowth
         Verify(map, reader.Tensors.Select(t => new KeyValuePair<string, long[]>(t.Name, t.Shape)).ToList(),
                    map.Rows.Select(r => new KeyValuePair<string, long[]>(r.Name, r.ToShape)).ToList());
         var rows = map.Rows.ToDictionary(row => row.Name, row => (Row: row, NewRows: options.NewRowsOf(map, row)), StringComparer.Ordinal);
-        var specs = map.Rows.Select(row => new TensorSpec(row.Name, SourceInfo(reader, row).DType, row.ToShape)).ToList();
+        // A new block's parameters take the type of the checkpoint's first tensor (every tensor of a checkpoint has one).
+        var newType = reader.Tensors.First().DType;
+        var specs = map.Rows.Select(row => new TensorSpec(row.Name, row.SourceName is null ? newType : SourceInfo(reader, row).DType, row.ToShape)).ToList();
         var written = new CheckpointMetadata(map.To.Family, map.To.Name, map.To.SpecHash, 0)
         {
-            Extra = new Dictionary<string, string> { ["grown_from"] = map.From.QualifiedName, ["growth_policy"] = options.PolicyFor(map).SpecName() },
+            Extra = LayerGrowthEntry(map, new Dictionary<string, string> { ["grown_from"] = map.From.QualifiedName, ["growth_policy"] = options.PolicyFor(map).SpecName() }),
             DType = Checkpoint.DTypeOf(specs.Select(s => s.DType)),
             Precision = source.Precision,   // not trained since: what its weights were trained in
             CheckpointId = Guid.NewGuid().ToString("N"),
@@ -145,12 +154,15 @@ public static class StageGrowth
             foreach (var spec in writer.Order)
             {
                 var (row, newRows) = rows[spec.Name];
-                var source = SourceInfo(reader, row);
-                for (long offset = 0; offset < source.ByteLength; offset += buffer.Length)
+                if (row.SourceName is { } from)
                 {
-                    var piece = buffer.AsSpan(0, (int)Math.Min(buffer.Length, source.ByteLength - offset));
-                    reader.ReadBytes(row.Name, offset, piece);
-                    writer.WriteBytes(row.Name, piece);
+                    var source = SourceInfo(reader, row);
+                    for (long offset = 0; offset < source.ByteLength; offset += buffer.Length)
+                    {
+                        var piece = buffer.AsSpan(0, (int)Math.Min(buffer.Length, source.ByteLength - offset));
+                        reader.ReadBytes(from, offset, piece);
+                        writer.WriteBytes(row.Name, piece);
+                    }
                 }
                 if (row.AppendedRows == 0) continue;
                 if (newRows.Init == NewRowInit.Normal)
@@ -177,7 +189,10 @@ public static class StageGrowth
     /// <exception cref="GrowthException">A function-preserving growth changed the measure.</exception>
     public static GrowthReport Check(GrowthMap map, GrowthPolicy policy, double? before, double? after, double tolerance = DefaultTolerance)
     {
-        var report = new GrowthReport(map.From.Name, map.To.Name, policy, map.PreservesFunction[policy], before, after, tolerance);
+        var report = new GrowthReport(map.From.Name, map.To.Name, policy, map.PreservesFunction[policy], before, after, tolerance)
+        {
+            Description = map.To.DescribeGrowth(policy),
+        };
         if (report.PreservesFunction && report.Delta is double delta && !(Math.Abs(delta) <= tolerance))
             throw new GrowthException($"{map.From.QualifiedName} → {map.To.QualifiedName}: {policy.SpecName()} growth should keep the function, but the measure changed from {before:F6} to {after:F6} (tolerance {tolerance:G}).");
         return report;
@@ -191,25 +206,32 @@ public static class StageGrowth
     private static void Verify(GrowthMap map, IReadOnlyList<KeyValuePair<string, long[]>> source, IReadOnlyList<KeyValuePair<string, long[]>> target)
     {
         var problems = new List<string>();
-        var known = map.Rows.Select(p => p.Name).ToHashSet(StringComparer.Ordinal);
-        void Compare(string side, IReadOnlyList<KeyValuePair<string, long[]>> actual, Func<GrowthRow, long[]> expectedShape)
+        void Compare(string side, IReadOnlyList<KeyValuePair<string, long[]>> actual, IEnumerable<(string Name, long[] Shape)> expected)
         {
             var actualShapes = actual.ToDictionary(p => p.Key, p => p.Value, StringComparer.Ordinal);
-            foreach (var row in map.Rows)
+            var known = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (name, expectedShape) in expected)
             {
-                if (!actualShapes.TryGetValue(row.Name, out var shape)) problems.Add($"{row.Name}: missing from the {side}.");
-                else if (!shape.SequenceEqual(expectedShape(row))) problems.Add($"{row.Name}: the {side} has {Shapes.Format(shape)}, the map expects {Shapes.Format(expectedShape(row))}.");
+                if (!known.Add(name)) continue;   // a trained block that several stacked blocks copy
+                if (!actualShapes.TryGetValue(name, out var shape)) problems.Add($"{name}: missing from the {side}.");
+                else if (!shape.SequenceEqual(expectedShape)) problems.Add($"{name}: the {side} has {Shapes.Format(shape)}, the map expects {Shapes.Format(expectedShape)}.");
             }
             problems.AddRange(actual.Where(p => !known.Contains(p.Key)).Select(p => $"{p.Key}: in the {side} but not in the map."));
         }
-        Compare($"source ({map.From.QualifiedName})", source, row => row.FromShape);
-        Compare($"target ({map.To.QualifiedName})", target, row => row.ToShape);
+        Compare($"source ({map.From.QualifiedName})", source, map.Rows.Where(row => row.SourceName is not null).Select(row => (row.SourceName!, row.FromShape)));
+        Compare($"target ({map.To.QualifiedName})", target, map.Rows.Select(row => (row.Name, row.ToShape)));
         if (problems.Count > 0)
             throw new GrowthException($"{map.From.QualifiedName} → {map.To.QualifiedName}: {problems.Count} parameter(s) do not match the growth map:{Environment.NewLine}{string.Join(Environment.NewLine, problems)}");
+    }
+
+    private static Dictionary<string, string> LayerGrowthEntry(GrowthMap map, Dictionary<string, string> extra)
+    {
+        if (map.To.LayerGrowth is { } layers) extra["layer_growth"] = layers.SpecName();
+        return extra;
     }
 
     private static long RowElements(long[] shape) => shape.Skip(1).Aggregate(1L, (a, b) => a * b);
 
     private static SafeTensorInfo SourceInfo(SafeTensorsReader reader, GrowthRow row)
-        => reader.TryGetInfo(row.Name, out var info) ? info : throw new KeyNotFoundException($"{reader.FilePath} holds no tensor '{row.Name}'.");
+        => reader.TryGetInfo(row.SourceName!, out var info) ? info : throw new KeyNotFoundException($"{reader.FilePath} holds no tensor '{row.SourceName}'.");
 }

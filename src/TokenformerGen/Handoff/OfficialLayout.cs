@@ -29,6 +29,15 @@ public static class OfficialLayout
 
     private const string OurShape = "word_embeddings.weight, layers.{i}.attention.{query,key,value,proj}.{key,value}_param_tokens, layers.{i}.mlp.{key,value}_param_tokens, final_norm.{weight,bias}";
 
+    /// <summary>
+    /// Why <paramref name="stage"/> cannot go to or come from the official release (its layout and its GPT-NeoX trainer hold
+    /// Pattention blocks only), or null when it can.
+    /// </summary>
+    public static string? Refusal(Families.StageInfo stage)
+        => stage.Architecture.Block == Families.BlockKind.Transformer
+            ? $"{stage.QualifiedName} is a Transformer, and the official TokenFormer layout and trainer hold Pattention blocks only (key and value parameter tokens)"
+            : null;
+
     /// <summary>Every tensor name of our layout, in model order.</summary>
     public static IReadOnlyList<string> OurNames(int layers)
     {

@@ -61,7 +61,7 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
         ScalarType? computeType = target.Precision == Precision.Fp32 ? null : target.ComputeType;
         foreach (var module in modules())
         {
-            if (module is Pattention pattention) pattention.ComputeType = computeType;
+            if (module is MixedPrecisionProjection projection) projection.ComputeType = computeType;
             else if (module is TokenEmbedding embedding) embedding.ComputeType = computeType;
         }
         Precision = target.Precision;
@@ -86,7 +86,7 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
         foreach (var parameter in parameters()) parameter.requires_grad_(false);
         foreach (var module in modules())
         {
-            if (module is Pattention { ComputeType: { } type } pattention) pattention.to(type);
+            if (module is MixedPrecisionProjection { ComputeType: { } type } projection) projection.to(type);
             else if (module is TokenEmbedding embedding) embedding.KeepHeadCopy();
         }
         IsInferenceOnly = true;
@@ -111,7 +111,8 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
     /// <summary>
     /// From-scratch initialisation of the official recipe, reproducible from <paramref name="seed"/> on any device (the
     /// draws are made on the CPU, see <see cref="Initializers.Normal"/>): embedding and key tokens N(0, std²), value
-    /// tokens N(0, valueStd²), final LayerNorm weight 1 and bias 0.
+    /// tokens N(0, valueStd²), final LayerNorm weight 1 and bias 0; a Transformer's input projections as key tokens and its
+    /// output projections as value tokens (GPT-NeoX's normal and Wang inits).
     /// </summary>
     public void InitializeFromScratch(long seed)
     {
@@ -123,11 +124,11 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
             switch (ParameterNames.RoleOf(name))
             {
                 case ParameterRole.Embedding: Initializers.Normal(parameter, architecture.EmbeddingStd, generator); break;
-                case ParameterRole.KeyTokens: Initializers.Normal(parameter, architecture.KeyStd, generator); break;
-                case ParameterRole.ValueTokens: Initializers.Normal(parameter, architecture.ValueStd, generator); break;
+                case ParameterRole.KeyTokens or ParameterRole.InputWeight: Initializers.Normal(parameter, architecture.KeyStd, generator); break;
+                case ParameterRole.ValueTokens or ParameterRole.OutputWeight: Initializers.Normal(parameter, architecture.ValueStd, generator); break;
                 case ParameterRole.FinalNormWeight: parameter.fill_(1); break;
                 case ParameterRole.FinalNormBias: parameter.zero_(); break;
-                default: throw new InvalidOperationException($"{name}: not a Tokenformer parameter name, so it has no from-scratch initialisation.");
+                default: throw new InvalidOperationException($"{name}: not a parameter name of either block kind, so it has no from-scratch initialisation.");
             }
         }
     }

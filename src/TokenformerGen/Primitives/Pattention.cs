@@ -14,10 +14,10 @@ namespace TokenformerGen.Primitives;
 /// State-dict names are those of the official release: <c>key_param_tokens</c> and
 /// <c>value_param_tokens</c>. The module is created empty (zeros); initialise it with
 /// <see cref="Initializers"/> or load weights. Parameters keep their type (a model's float32 master weights); the forward casts them and
-/// its input to <see cref="ComputeType"/>, so in bfloat16 the matmuls and Θ run in bfloat16 while the gradients reach
+/// its input to <see cref="MixedPrecisionProjection.ComputeType"/>, so in bfloat16 the matmuls and Θ run in bfloat16 while the gradients reach
 /// the parameters in float32.
 /// </remarks>
-public sealed class Pattention : nn.Module<Tensor, Tensor>
+public sealed class Pattention : MixedPrecisionProjection
 {
     private readonly Parameter key_param_tokens;
     private readonly Parameter value_param_tokens;
@@ -87,21 +87,14 @@ public sealed class Pattention : nn.Module<Tensor, Tensor>
     /// <summary>Value parameter tokens <c>V [n, d_out]</c>.</summary>
     public Parameter Values => value_param_tokens;
 
-    /// <summary>What the forward computes in: null (the default) for the parameters' own type, or bfloat16; set by <c>TokenformerModel.Place</c>.</summary>
-    public ScalarType? ComputeType { get; set; }
+    /// <inheritdoc/>
+    protected override ScalarType WeightType => key_param_tokens.dtype;
 
-    /// <summary>
-    /// <paramref name="input"/> in the type the forward computes in (an alias when it is already of it). Pattentions that
-    /// read one input — a block's query, key and value — cast it once with this instead of once each; their gradients
-    /// then meet in that type before the one cast back.
-    /// </summary>
-    public Tensor ComputeInput(Tensor input) => input.to(ComputeType ?? key_param_tokens.dtype);
-
-    /// <summary>Maps <c>[.., d_in]</c> to <c>[.., d_out]</c> in <see cref="ComputeType"/>.</summary>
+    /// <summary>Maps <c>[.., d_in]</c> to <c>[.., d_out]</c> in <see cref="MixedPrecisionProjection.ComputeType"/>.</summary>
     public override Tensor forward(Tensor input)
     {
         // Casts to the type already held are aliases: free, and without an autograd node.
-        var type = ComputeType ?? key_param_tokens.dtype;
+        var type = ComputeType ?? WeightType;
         using var x = input.to(type);
         using var keys = key_param_tokens.to(type);
         using var values = value_param_tokens.to(type);

@@ -141,15 +141,22 @@ public sealed class AdamW : IDisposable
     /// A fresh optimizer over the grown model's parameters, its state carried over from <paramref name="previous"/>
     /// as <paramref name="mode"/> says (see <see cref="OptimizerGrowthMode"/>).
     /// </summary>
-    /// <exception cref="GrowthException">A parameter is new, or grew along an axis other than 0.</exception>
-    public static AdamW Grow(AdamW previous, IEnumerable<(string Name, Tensor Parameter)> grownParameters, OptimizerGrowthMode mode)
+    /// <param name="previous">The trained stage's optimizer.</param>
+    /// <param name="grownParameters">The grown model's parameters.</param>
+    /// <param name="mode">What carries over.</param>
+    /// <param name="sourceOf">The trained parameter each grown one copies (a growth map's <c>SourceName</c>: another block's
+    /// for a stacked copy, null for a new block's parameter, whose moments start at zero in every mode); default: the same name.</param>
+    /// <exception cref="GrowthException">A parameter has no source the previous optimizer tracked, or grew along an axis other than 0.</exception>
+    public static AdamW Grow(AdamW previous, IEnumerable<(string Name, Tensor Parameter)> grownParameters, OptimizerGrowthMode mode, Func<string, string?>? sourceOf = null)
     {
         var grown = new AdamW(grownParameters, previous.Beta1, previous.Beta2, previous.Epsilon, previous.WeightDecay);
         if (mode == OptimizerGrowthMode.Reset) return grown;
         using var _ = no_grad();
         foreach (var (name, (expAvg, expAvgSq)) in grown._moments)
         {
-            if (!previous._moments.TryGetValue(name, out var old))
+            var source = sourceOf is null ? name : sourceOf(name);
+            if (source is null) continue;
+            if (!previous._moments.TryGetValue(source, out var old))
                 throw new GrowthException($"{name}: the grown model has a parameter the previous optimizer did not track.");
             CopyIntoFirstRows(expAvg, old.ExpAvg, $"exp_avg.{name}");
             CopyIntoFirstRows(expAvgSq, old.ExpAvgSq, $"exp_avg_sq.{name}");

@@ -68,6 +68,23 @@ public sealed class OnnxRoundTripTests : IDisposable
     }
 
     [Fact]
+    public void TransformersAndDeeperStagesMatchTorchSharpAndTheTransformerTheFloat64Reference()
+    {
+        long[] tokens = [3, 77, 12, 200, 9, 41, 180, 6, 255, 0];
+        foreach (var model in new TokenformerModel[] { new SampleTransformerDeep(), new SampleDepthLarge() })
+        {
+            using (model)
+            {
+                Random(model, seed: 12);
+                using var exported = Export(model, model.Stage.Family);
+                AssertClose(TorchLogits(model, tokens, batch: 1), Run(exported, tokens, batch: 1), model.Stage.QualifiedName);
+                if (model is SampleTransformerDeep)
+                    AssertClose(TransformerReference.Logits(model, tensor(tokens).unsqueeze(0)).SelectMany(row => row).ToArray(), Run(exported, tokens, batch: 1), "Transformer against float64");
+            }
+        }
+    }
+
+    [Fact]
     public void AGrownStageExportsLikeAnyOtherAndKeepsTheFunction()
     {
         using var small = Random(new SampleSmall(), seed: 21);

@@ -152,5 +152,24 @@ public static class Float64Reference
         return Add(h, P(h.Select(r => LayerNorm(r)).ToArray(), w.FfnKeys, w.FfnValues));
     }
 
+    /// <summary>The weights of one standard Transformer block, each <c>[d_out][d_in]</c> as a linear layer stores it.</summary>
+    public sealed record TransformerWeights(double[][] Query, double[][] Key, double[][] Value, double[][] Proj, double[][] Up, double[][] Down);
+
+    /// <summary><c>x · Wᵀ</c>: a bias-free linear layer.</summary>
+    public static double[][] Linear(double[][] x, double[][] weight) => MatMul(x, Transpose(weight));
+
+    /// <summary>
+    /// One pre-LN Transformer block: <c>h = x + Proj(Attn(Q, K, V of LN(x)))</c>, <c>y = h + Down(GeLU(Up(LN(h))))</c>,
+    /// every projection bias-free, the GeLU exact.
+    /// </summary>
+    public static double[][] TransformerBlock(double[][] x, TransformerWeights w, int heads, int rotaryDims)
+    {
+        var normed = x.Select(r => LayerNorm(r)).ToArray();
+        var attended = CausalAttention(Linear(normed, w.Query), Linear(normed, w.Key), Linear(normed, w.Value), heads, rotaryDims);
+        var h = Add(x, Linear(attended, w.Proj));
+        var up = Linear(h.Select(r => LayerNorm(r)).ToArray(), w.Up).Select(r => r.Select(Gelu).ToArray()).ToArray();
+        return Add(h, Linear(up, w.Down));
+    }
+
     public static double[][] Add(double[][] a, double[][] b) => a.Select((row, i) => row.Zip(b[i], (x, y) => x + y).ToArray()).ToArray();
 }
