@@ -239,6 +239,55 @@ public sealed class OnnxRoundTripTests : IDisposable
         Assert.Equal(Run(inline, tokens, batch: 1), Run(external, tokens, batch: 1));
     }
 
+    [Fact]
+    public void StepsWriteIntoTheCachesBuffersWhichGrowByDoublingUpToTheContext()
+    {
+        using var model = Random(new SampleSmall(), seed: 37);
+        using var exported = Export(model);
+        var context = (int)exported.Card.Context;
+        var vocabulary = (int)exported.Card.PaddedVocabulary;
+        var greedy = new TokenPicker(new SamplingOptions(Temperature: 0));
+        using var cache = exported.CreateCache();
+        List<long> tokens = [5, 17, 250, 3, 99];
+        var logits = exported.Run([.. tokens], cache, lastPositionOnly: true);
+        // Room for twice the prompt (at least 16 columns): the steps until then write into the same buffers.
+        Assert.Equal(16, cache.Capacity);
+        var capacities = new List<int>();
+        while (tokens.Count < context)
+        {
+            tokens.Add(greedy.Pick(logits));
+            logits = exported.Run([tokens[^1]], cache, lastPositionOnly: true);
+            capacities.Add(cache.Capacity);
+        }
+        // Full at 16 columns, the buffers are copied once to twice the next step's 17 columns, capped at the context.
+        Assert.Equal([.. Enumerable.Repeat(16, 16 - 5), .. Enumerable.Repeat(Math.Min(34, context), context - 16)], capacities);
+        AssertClose(LastPositions(TorchLogits(model, [.. tokens], 1), 1, vocabulary), logits, $"after {context} cached tokens");
+
+        // The context is full: one more token is refused, and the cache keeps what it held.
+        var error = Assert.Throws<ArgumentException>(() => exported.Run([1L], cache, lastPositionOnly: true));
+        Assert.Contains($"pass the context of {context}", error.Message);
+        Assert.Equal((context, context), (cache.Length, cache.RowLengths[0]));
+    }
+
+    [Fact]
+    public void ABatchedChunkAfterCachedTokensMatchesTorchSharp()
+    {
+        using var model = Random(new TinyKjvLarge(), seed: 41);
+        using var exported = Export(model);
+        const int batch = 2;
+        long[] prompts = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+        long[] chunk = [1, 2, 3, 4, 5, 6];
+        using var cache = exported.CreateCache(batch);
+        exported.Run(prompts, cache);
+        // Three new tokens in each row after five cached ones: one run of the graph for both rows.
+        var logits = exported.Run(chunk, cache);
+        long[] whole = [.. prompts[..5], .. chunk[..3], .. prompts[5..], .. chunk[3..]];
+        var expected = TorchLogits(model, whole, batch);
+        var vocabulary = (int)exported.Card.PaddedVocabulary;
+        var newPositions = Enumerable.Range(0, batch).SelectMany(b => expected.Skip(((b * 8) + 5) * vocabulary).Take(3 * vocabulary)).ToArray();
+        AssertClose(newPositions, logits, "a chunk of 3 after 5 cached tokens, 2 rows");
+    }
+
     private static T Random<T>(T model, long seed) where T : TokenformerModel
     {
         model.InitializeFromScratch(seed);
