@@ -8,8 +8,9 @@ namespace TokenformerGen.OnnxRuntime.Batching;
 /// </summary>
 /// <remarks>
 /// Joining and leaving copy the batch's cache once each, between steps (rows that join at one step, once for all of
-/// them); a step copies nothing. The cache is at most as wide as its longest row, so its memory is bounded by rows ×
-/// context.
+/// them); a step writes into the cache's buffers in place and copies nothing but when they are full (then once, to
+/// twice the columns). The buffers hold at most the context's columns unless padding makes the batch wider, so their
+/// memory is bounded by rows × context.
 /// </remarks>
 public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
 {
