@@ -32,8 +32,11 @@ public sealed class OnnxKvCache
     /// of <paramref name="headDim"/> dims, for <paramref name="tokens"/> <c>[batch, sequence]</c> at positions below
     /// <paramref name="context"/>.
     /// </summary>
+    /// <exception cref="OnnxExportException">The heads' dims are not a multiple of 8, which GroupQueryAttention needs.</exception>
     public OnnxKvCache(OnnxValue tokens, int layers, long heads, long headDim, long context)
     {
+        if (headDim % 8 != 0)
+            throw new OnnxExportException($"heads of {headDim} dims: the graph's attention, ONNX Runtime's GroupQueryAttention, takes heads of a multiple of 8 dims");
         var graph = tokens.Graph;
         Context = context;
         var mask = graph.Input(AttentionMask, OnnxType.Int64, Batch, TotalSequence);

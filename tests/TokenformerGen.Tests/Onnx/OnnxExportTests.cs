@@ -76,6 +76,16 @@ public sealed class OnnxExportTests : IDisposable
     }
 
     [Fact]
+    public void HeadsWhoseDimsAreNotAMultipleOf8AreRefused()
+    {
+        var graph = new OnnxGraph("heads", []);
+        var tokens = graph.Input(OnnxExport.InputIds, OnnxType.Int64, OnnxKvCache.Batch, OnnxKvCache.Sequence);
+        var error = Assert.Throws<OnnxExportException>(() => new OnnxKvCache(tokens, layers: 1, heads: 2, headDim: 12, context: 32));
+        Assert.Contains("heads of 12 dims", error.Message);
+        Assert.Contains("GroupQueryAttention", error.Message);
+    }
+
+    [Fact]
     public void ANonEmptyFolderThatHoldsNoExportIsRefusedAndLeftAlone()
     {
         using var model = Initialized(new SampleSmall());
