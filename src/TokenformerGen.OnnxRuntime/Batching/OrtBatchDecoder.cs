@@ -29,6 +29,9 @@ public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
     /// <summary>Columns of the batched cache now: its longest row, plus padding every row still shares.</summary>
     public int BatchedColumns => _batch.Length;
 
+    /// <summary>Columns the batched cache's buffers hold room for now (<see cref="OrtKvCache.Capacity"/>): what its memory is sized by.</summary>
+    public int BatchedCapacity => _batch.Capacity;
+
     /// <inheritdoc/>
     /// <remarks>
     /// Prompts run together (<see cref="OnnxTokenformer.RunRows"/>, left-padded) in groups of at most a context's worth of
