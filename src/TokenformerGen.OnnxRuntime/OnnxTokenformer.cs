@@ -168,20 +168,21 @@ public sealed class OnnxTokenformer : IDisposable
             cache.Mask.Slice(b * cache.Length, cache.Length).CopyTo(fullMask.AsSpan(b * columns));
             mask.AsSpan(b * length, length).CopyTo(fullMask.AsSpan((b * columns) + cache.Length));
         }
+        cache.Reserve(columns);
+        var vocabulary = (int)Card.PaddedVocabulary;
+        var all = new float[batch * length * vocabulary];
         using var ids = OrtValue.CreateTensorValueFromMemory(tokens, [batch, length]);
         using var attention = OrtValue.CreateTensorValueFromMemory(fullMask, [batch, columns]);
-        OrtValue[] inputs = [ids, attention, .. cache.Past];
-        // The outputs are not disposed as a collection: the present keys and values live on as the cache's next past.
-        var outputs = _session.Run(_runOptions, _inputNames, inputs, _outputNames);
-        using var logits = outputs[0];
-        cache.Replace(outputs.Skip(1).ToArray(), length, mask);
+        using var logits = OrtValue.CreateTensorValueFromMemory(all, [batch, length, vocabulary]);
+        // The cache's buffers are both the past inputs and the present outputs: the attention writes the new keys and
+        // values into them after the cached columns.
+        _session.Run(_runOptions, _inputNames, [ids, attention, .. cache.Buffers], _outputNames, [logits, .. cache.Buffers]);
+        cache.Advance(length, mask);
 
-        var all = logits.GetTensorDataAsSpan<float>();
-        var vocabulary = (int)Card.PaddedVocabulary;
-        if (!lastPositionOnly) return all.ToArray();
+        if (!lastPositionOnly) return all;
         var last = new float[batch * vocabulary];
         for (var b = 0; b < batch; b++)
-            all.Slice(((b * length) + length - 1) * vocabulary, vocabulary).CopyTo(last.AsSpan(b * vocabulary));
+            all.AsSpan(((b * length) + length - 1) * vocabulary, vocabulary).CopyTo(last.AsSpan(b * vocabulary));
         return last;
     }
 

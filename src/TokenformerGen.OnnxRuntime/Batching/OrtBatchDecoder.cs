@@ -8,8 +8,9 @@ namespace TokenformerGen.OnnxRuntime.Batching;
 /// </summary>
 /// <remarks>
 /// Joining and leaving copy the batch's cache once each, between steps (rows that join at one step, once for all of
-/// them); a step copies nothing. The cache is at most as wide as its longest row, so its memory is bounded by rows ×
-/// context.
+/// them); a step writes into the cache's buffers in place and copies nothing but when they are full (then once, to
+/// twice the columns). The buffers hold at most the context's columns unless padding makes the batch wider, so their
+/// memory is bounded by rows × context.
 /// </remarks>
 public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
 {
@@ -27,6 +28,9 @@ public sealed class OrtBatchDecoder(OnnxTokenformer model) : IBatchDecoder
 
     /// <summary>Columns of the batched cache now: its longest row, plus padding every row still shares.</summary>
     public int BatchedColumns => _batch.Length;
+
+    /// <summary>Columns the batched cache's buffers hold room for now (<see cref="OrtKvCache.Capacity"/>): what its memory is sized by.</summary>
+    public int BatchedCapacity => _batch.Capacity;
 
     /// <inheritdoc/>
     /// <remarks>

@@ -14,8 +14,9 @@ namespace TokenformerGen.Onnx;
 /// <remarks>
 /// GenAI left-pads a batch of prompts with <c>pad_token_id</c> and feeds <c>attention_mask</c>; the pad id is the first
 /// id past the tokenizer's vocabulary (an embedding row no text produces) when the vocabulary is padded, else the
-/// end-of-text id. The past and present buffers are not shared (<c>past_present_share_buffer</c> false): the graph
-/// appends with <c>Concat</c>.
+/// end-of-text id. The past and present buffers are shared (<c>past_present_share_buffer</c>): GenAI binds one buffer of
+/// <c>max_length</c> columns per layer's keys and values as both, and the graph's GroupQueryAttention writes each step's
+/// keys and values into it in place (the attention mask's width tells the graph how many columns are cached).
 /// </remarks>
 public static class OnnxGenAiConfig
 {
@@ -75,7 +76,7 @@ public static class OnnxGenAiConfig
                 ["num_return_sequences"] = 1,
                 ["max_length"] = card.Context,
                 ["min_length"] = 0,
-                ["past_present_share_buffer"] = false,
+                ["past_present_share_buffer"] = true,
                 ["repetition_penalty"] = 1.0,
                 ["temperature"] = 1.0,
                 ["top_k"] = 1,

@@ -122,14 +122,14 @@ public sealed class OnnxGraph
             // The rows again, [rows, d] int8 with the head's per-row scales, so a lookup reads one contiguous row and the
             // head's [d, rows] matrix is read by its product alone.
             var rowsData = Blob(NameOf(table) + ".int8.rows", DataType.Int8, [rows, width], Int8Rows(table));
-            return Node("Cast", [rowsData.Gather(indices)], IntAttribute("to", (long)TensorProto.Types.DataType.Float)) * scales.Gather(indices).Unsqueeze(-1);
+            return Node("Cast", [rowsData.Gather(indices)], OnnxValue.IntAttribute("to", (long)TensorProto.Types.DataType.Float)) * scales.Gather(indices).Unsqueeze(-1);
         }
         if (width % BlockSize != 0)
             throw new OnnxExportException($"{NameOf(table)} is {width} wide, not a whole number of int4 blocks of {BlockSize}: GatherBlockQuantized cannot read it; choose a block that divides {width}");
         var packed = data.Reshape(rows, width / 2);
         var blockScales = scales.Reshape(rows, width / BlockSize);
         return Node("GatherBlockQuantized", [packed, indices, blockScales], new string?[] { null }, MicrosoftDomain,
-                    IntAttribute("gather_axis", 0), IntAttribute("quantize_axis", 1), IntAttribute("block_size", BlockSize), IntAttribute("bits", 4))[0];
+                    OnnxValue.IntAttribute("gather_axis", 0), OnnxValue.IntAttribute("quantize_axis", 1), OnnxValue.IntAttribute("block_size", BlockSize), OnnxValue.IntAttribute("bits", 4))[0];
     }
 
     private OnnxValue QuantizedMatMul(OnnxValue x, Tensor weight, bool transposed)
@@ -143,10 +143,10 @@ public sealed class OnnxGraph
             // standard spelling, ran at 0.35× fp32 here (figure 10c).
             var quantized = Node("DynamicQuantizeLinear", [x], new string?[] { null, null, null }, "");
             var product = Node("MatMulInteger", [quantized[0], data, quantized[2]]);
-            return Node("Cast", [product], IntAttribute("to", (long)TensorProto.Types.DataType.Float)) * (quantized[1] * scales);
+            return Node("Cast", [product], OnnxValue.IntAttribute("to", (long)TensorProto.Types.DataType.Float)) * (quantized[1] * scales);
         }
         return Node("MatMulNBits", [x, data, scales], new string?[] { null }, MicrosoftDomain,
-                    IntAttribute("K", k), IntAttribute("N", n), IntAttribute("bits", 4), IntAttribute("block_size", BlockSize), IntAttribute("accuracy_level", 4))[0];
+                    OnnxValue.IntAttribute("K", k), OnnxValue.IntAttribute("N", n), OnnxValue.IntAttribute("bits", 4), OnnxValue.IntAttribute("block_size", BlockSize), OnnxValue.IntAttribute("accuracy_level", 4))[0];
     }
 
     // The quantized initializers of a parameter, made on first use: W [N, K] is the parameter itself when `transposed`
@@ -209,9 +209,6 @@ public sealed class OnnxGraph
 
     private const string MicrosoftDomain = "com.microsoft";
 
-    private static AttributeProto IntAttribute(string name, long value)
-        => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
-
     // The state-dict name of a parameter of the model.
     private string NameOf(Tensor parameter)
         => _parameterNames.TryGetValue(parameter, out var name) ? name : throw new ArgumentException("The tensor is not a parameter of the exported model.", nameof(parameter));
@@ -268,16 +265,23 @@ public sealed class OnnxGraph
     internal IReadOnlyList<OnnxValue> Node(string op, IReadOnlyList<OnnxValue> inputs, IReadOnlyList<string?> outputs, params AttributeProto[] attributes)
         => Node(op, inputs, outputs, "", attributes);
 
-    // A node of operator set `domain` ("" for ai.onnx), which the model then imports.
-    private IReadOnlyList<OnnxValue> Node(string op, IReadOnlyList<OnnxValue> inputs, IReadOnlyList<string?> outputs, string domain, params AttributeProto[] attributes)
+    /// <summary>
+    /// Adds a node of ONNX Runtime's <c>com.microsoft</c> operators; a null input is an optional input left out (an
+    /// empty name), and <paramref name="outputs"/> gives each output's name, or null for a fresh one.
+    /// </summary>
+    internal IReadOnlyList<OnnxValue> MicrosoftNode(string op, IReadOnlyList<OnnxValue?> inputs, IReadOnlyList<string?> outputs, params AttributeProto[] attributes)
+        => Node(op, inputs, outputs, MicrosoftDomain, attributes);
+
+    // A node of operator set `domain` ("" for ai.onnx), which the model then imports; a null input is left out.
+    private IReadOnlyList<OnnxValue> Node(string op, IReadOnlyList<OnnxValue?> inputs, IReadOnlyList<string?> outputs, string domain, params AttributeProto[] attributes)
     {
         var name = FormattableString.Invariant($"{_scope}{op}_{_nodes++}");
         var node = new NodeProto { OpType = op, Name = name, Domain = domain };
         if (domain.Length > 0) _domains.Add(domain);
         foreach (var input in inputs)
         {
-            if (input.Graph != this) throw new ArgumentException($"{op}: input {input.Name} belongs to another graph.", nameof(inputs));
-            node.Input.Add(input.Name);
+            if (input is not null && input.Graph != this) throw new ArgumentException($"{op}: input {input.Name} belongs to another graph.", nameof(inputs));
+            node.Input.Add(input?.Name ?? "");
         }
         var values = new List<OnnxValue>(outputs.Count);
         for (var i = 0; i < outputs.Count; i++)
@@ -408,4 +412,6 @@ public enum OnnxType
     Float = (int)DataType.Float,
     /// <summary>int64 (token ids).</summary>
     Int64 = (int)DataType.Int64,
+    /// <summary>int32 (lengths ONNX Runtime's attention operator reads).</summary>
+    Int32 = (int)DataType.Int32,
 }

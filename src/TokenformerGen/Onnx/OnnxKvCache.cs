@@ -4,18 +4,23 @@ namespace TokenformerGen.Onnx;
 
 /// <summary>
 /// The KV cache of an exported graph: per layer, the keys and values of earlier positions come in as graph inputs
-/// <c>past_key_values.{i}.key</c> / <c>.value</c> <c>[batch, heads, past_sequence, headDim]</c> (zero positions for a
-/// prompt) and leave, with the new positions appended, as outputs <c>present.{i}.key</c> / <c>.value</c>, which the caller
-/// feeds back as the next step's past. Keys are cached after the rotary embedding, as <see cref="Primitives.LayerKvCache"/> does.
-/// The input <c>attention_mask</c> <c>[batch, past_sequence + sequence]</c> (int64) marks each row's real tokens, cached
-/// and new, with 1 and its padding with 0, so rows of different lengths share a batch (left-padded, or padded wherever
-/// a row had fewer new tokens than another): a token's position is the number of real tokens before it in its row, and
-/// no token attends to padding.
+/// <c>past_key_values.{i}.key</c> / <c>.value</c> <c>[batch, heads, past_sequence, headDim]</c> and leave, with the new
+/// positions written after them, as outputs <c>present.{i}.key</c> / <c>.value</c>. Keys are cached after the rotary
+/// embedding, as <see cref="Primitives.LayerKvCache"/> does.
+/// The input <c>attention_mask</c> <c>[batch, past + sequence]</c> (int64) marks each row's real tokens, cached and new,
+/// with 1 and its padding with 0, so rows of different lengths share a batch (left-padded, or padded wherever a row had
+/// fewer new tokens than another): a token's position is the number of real tokens before it in its row, and no token
+/// attends to padding. The mask's width, not the past inputs' length, says how many columns are cached, so a past
+/// input may be longer than that: a buffer of room for later steps, which the attention operator
+/// (<c>com.microsoft</c> GroupQueryAttention) then writes the new positions into in place when the caller binds the
+/// same buffer as the present output (ONNX Runtime GenAI's <c>past_present_share_buffer</c>); the present outputs are
+/// as long as the past buffer or the mask, whichever is longer. Past inputs exactly as long as the cached columns work too
+/// (the operator then copies them into a new present, as a Concat would).
 /// </summary>
 public sealed class OnnxKvCache
 {
     /// <summary>Names of the symbolic dimensions the graph's inputs and outputs share.</summary>
-    public const string Batch = "batch", Sequence = "sequence", PastSequence = "past_sequence", TotalSequence = "total_sequence";
+    public const string Batch = "batch", Sequence = "sequence", PastSequence = "past_sequence", TotalSequence = "total_sequence", PresentSequence = "present_sequence";
 
     /// <summary>The name of the attention-mask input.</summary>
     public const string AttentionMask = "attention_mask";
@@ -27,8 +32,11 @@ public sealed class OnnxKvCache
     /// of <paramref name="headDim"/> dims, for <paramref name="tokens"/> <c>[batch, sequence]</c> at positions below
     /// <paramref name="context"/>.
     /// </summary>
+    /// <exception cref="OnnxExportException">The heads' dims are not a multiple of 8, which GroupQueryAttention needs.</exception>
     public OnnxKvCache(OnnxValue tokens, int layers, long heads, long headDim, long context)
     {
+        if (headDim % 8 != 0)
+            throw new OnnxExportException($"heads of {headDim} dims: the graph's attention, ONNX Runtime's GroupQueryAttention, takes heads of a multiple of 8 dims");
         var graph = tokens.Graph;
         Context = context;
         var mask = graph.Input(AttentionMask, OnnxType.Int64, Batch, TotalSequence);
@@ -41,15 +49,26 @@ public sealed class OnnxKvCache
         }
 
         // Column past + i of a row holds new token i. Its position counts the real tokens before it in the row (padding
-        // gets position 0, which nothing reads); it may see the real columns 0 .. past + i.
+        // gets position 0, which nothing reads); it may see the real columns 0 .. past + i, and a padding token sees itself
+        // alone.
         var scalar = Array.Empty<long>();
         var zero = graph.Int64s([0], scalar: true);
-        var past = _layers.Length > 0 ? _layers[0].PastKeys.Shape(2, 3).Reshape(scalar) : zero;
-        var total = past + tokens.Shape(1, 2).Reshape(scalar);
-        var positions = (mask.CumSum(1) - graph.Int64s([1], scalar: true)).Max(zero);
-        Positions = positions.Slice(1, past.Reshape(1), total.Reshape(1)).Unsqueeze(1);
-        var causal = OnnxValue.Range(zero, total).Unsqueeze(0).LessOrEqual(OnnxValue.Range(past, total).Unsqueeze(1));
-        Mask = causal.And(mask.Greater(zero).Unsqueeze(1).Unsqueeze(1));
+        var one = graph.Int64s([1], scalar: true);
+        var total = mask.Shape(1, 2).Reshape(scalar);
+        var sequence = tokens.Shape(1, 2).Reshape(scalar);
+        var past = total - sequence;
+        var positions = (mask.CumSum(1) - one).Max(zero);
+        Positions = positions.Slice(1, past.Reshape(1), total.Reshape(1)).Unsqueeze(2);
+        var (columns, queries) = (OnnxValue.Range(zero, total).Unsqueeze(0), OnnxValue.Range(past, total).Unsqueeze(1));
+        var real = mask.Greater(zero).Unsqueeze(1).Unsqueeze(1);
+        // A padding token sees no real key, yet its row of weights must be finite: its keys and values, though never
+        // attended, pass through later layers' products (a weight of 0 times NaN is NaN). So it sees itself.
+        var visible = columns.LessOrEqual(queries).And(real.Or(columns.Equal(queries)));
+        Bias = graph.Scalar(0f).Where(visible, graph.Scalar(float.MinValue));
+        var rows = tokens.Shape(0, 1);
+        TotalLength = total.Cast(OnnxType.Int32);
+        KeyLengths = (total - one).Cast(OnnxType.Int32).Expand(rows);
+        QueryLengths = sequence.Cast(OnnxType.Int32).Expand(rows);
     }
 
     /// <summary>Positions the graph supports: past plus new tokens never exceed it.</summary>
@@ -58,14 +77,24 @@ public sealed class OnnxKvCache
     /// <summary>The cache of layer <paramref name="layer"/>.</summary>
     public OnnxLayerCache this[int layer] => _layers[layer];
 
-    /// <summary>Positions <c>[batch, 1, sequence]</c> (int64) of the new tokens, from the attention mask.</summary>
+    /// <summary>Positions <c>[batch, sequence, 1]</c> (int64) of the new tokens, from the attention mask.</summary>
     public OnnxValue Positions { get; }
 
     /// <summary>
-    /// Which keys each new token sees, <c>[batch, 1, sequence, total_sequence]</c> (bool): new token i (column past + i)
-    /// sees the real tokens of its row in columns 0 .. past + i.
+    /// What the attention adds to each new token's scores, <c>[batch, 1, sequence, total_sequence]</c> (float32): 0 for
+    /// the keys it sees (new token i, column past + i, sees the real tokens of its row in columns 0 .. past + i; a
+    /// padding token only itself), the lowest float for the others.
     /// </summary>
-    public OnnxValue Mask { get; }
+    public OnnxValue Bias { get; }
+
+    /// <summary>Columns after this run (past + sequence), an int32 scalar.</summary>
+    public OnnxValue TotalLength { get; }
+
+    /// <summary>Each row's last column after this run (past + sequence − 1), int32 <c>[batch]</c>: the operator's <c>seqlens_k</c>.</summary>
+    public OnnxValue KeyLengths { get; }
+
+    /// <summary>Each row's new columns (sequence), int32 <c>[batch]</c>: the operator's <c>query_seqlens</c>.</summary>
+    public OnnxValue QueryLengths { get; }
 
     /// <summary>Graph inputs of the cached keys, <c>{layer}</c> standing for the layer's index.</summary>
     public const string PastKeyPattern = "past_key_values.{layer}.key";
@@ -115,19 +144,17 @@ public sealed class OnnxLayerCache
 
     internal bool HasPresent { get; private set; }
 
-    /// <summary>
-    /// Appends the new positions' <paramref name="keys"/> and <paramref name="values"/> <c>[batch, heads, sequence, headDim]</c>
-    /// to the past ones, makes the results the layer's present outputs, and returns them.
-    /// </summary>
-    public (OnnxValue Keys, OnnxValue Values) Append(OnnxValue keys, OnnxValue values)
+    /// <summary>The names of the layer's present outputs, which the attention node writes.</summary>
+    internal (string Keys, string Values) PresentNames
+        => (OnnxModelCard.ForLayer(OnnxKvCache.PresentKeyPattern, Layer), OnnxModelCard.ForLayer(OnnxKvCache.PresentValuePattern, Layer));
+
+    /// <summary>Declares <paramref name="keys"/> and <paramref name="values"/> (named <see cref="PresentNames"/>) the layer's present outputs.</summary>
+    internal void Present(OnnxValue keys, OnnxValue values)
     {
-        if (HasPresent) throw new InvalidOperationException($"Layer {Layer}'s cache was already appended to.");
-        var allKeys = OnnxValue.ConcatAs(OnnxModelCard.ForLayer(OnnxKvCache.PresentKeyPattern, Layer), 2, PastKeys, keys);
-        var allValues = OnnxValue.ConcatAs(OnnxModelCard.ForLayer(OnnxKvCache.PresentValuePattern, Layer), 2, PastValues, values);
+        if (HasPresent) throw new InvalidOperationException($"Layer {Layer}'s cache was already written.");
         var graph = keys.Graph;
-        graph.Output(allKeys, allKeys.Name, OnnxType.Float, OnnxKvCache.Batch, _heads, OnnxKvCache.TotalSequence, HeadDim);
-        graph.Output(allValues, allValues.Name, OnnxType.Float, OnnxKvCache.Batch, _heads, OnnxKvCache.TotalSequence, HeadDim);
+        graph.Output(keys, PresentNames.Keys, OnnxType.Float, OnnxKvCache.Batch, _heads, OnnxKvCache.PresentSequence, HeadDim);
+        graph.Output(values, PresentNames.Values, OnnxType.Float, OnnxKvCache.Batch, _heads, OnnxKvCache.PresentSequence, HeadDim);
         HasPresent = true;
-        return (allKeys, allValues);
     }
 }

@@ -105,6 +105,12 @@ public sealed class OnnxValue
     /// <summary>Elementwise <c>this &gt; other</c> (broadcasting), a bool tensor.</summary>
     public OnnxValue Greater(OnnxValue other) => Binary("Greater", other);
 
+    /// <summary>Elementwise <c>this = other</c> (broadcasting), a bool tensor.</summary>
+    public OnnxValue Equal(OnnxValue other) => Binary("Equal", other);
+
+    /// <summary>Elementwise logical or of two bool tensors (broadcasting).</summary>
+    public OnnxValue Or(OnnxValue other) => Binary("Or", other);
+
     /// <summary>Elementwise logical and of two bool tensors (broadcasting).</summary>
     public OnnxValue And(OnnxValue other) => Binary("And", other);
 
@@ -120,12 +126,14 @@ public sealed class OnnxValue
     /// <summary>Where <paramref name="condition"/> holds, this value; elsewhere <paramref name="otherwise"/> (broadcasting).</summary>
     public OnnxValue Where(OnnxValue condition, OnnxValue otherwise) => Graph.Node("Where", [condition, this, otherwise]);
 
+    /// <summary>The elements converted to <paramref name="type"/> (<c>Cast</c>).</summary>
+    public OnnxValue Cast(OnnxType type) => Graph.Node("Cast", [this], Int("to", (long)type));
+
+    /// <summary>This value broadcast to <paramref name="shape"/>, an int64 vector (<c>Expand</c>).</summary>
+    public OnnxValue Expand(OnnxValue shape) => Graph.Node("Expand", [this, shape]);
+
     /// <summary>Joins <paramref name="values"/> along <paramref name="axis"/>.</summary>
     public static OnnxValue Concat(long axis, params OnnxValue[] values) => values[0].Graph.Node("Concat", values, Int("axis", axis));
-
-    /// <summary><see cref="Concat"/> into a value named <paramref name="name"/> (a graph output that nodes also read).</summary>
-    internal static OnnxValue ConcatAs(string name, long axis, params OnnxValue[] values)
-        => values[0].Graph.Node("Concat", values, [name], Int("axis", axis))[0];
 
     /// <summary><c>start, start + 1, …, limit − 1</c> of int64 scalars (<c>Range</c>).</summary>
     public static OnnxValue Range(OnnxValue start, OnnxValue limit) => start.Graph.Node("Range", [start, limit, start.Graph.Int64s([1], scalar: true)]);
@@ -134,9 +142,15 @@ public sealed class OnnxValue
 
     private OnnxValue Binary(string op, OnnxValue other) => Graph.Node(op, [this, other]);
 
-    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeType.Int, I = value };
+    private static AttributeProto Int(string name, long value) => IntAttribute(name, value);
 
-    private static AttributeProto Float(string name, float value) => new() { Name = name, Type = AttributeType.Float, F = value };
+    private static AttributeProto Float(string name, float value) => FloatAttribute(name, value);
+
+    /// <summary>An integer attribute of a node.</summary>
+    internal static AttributeProto IntAttribute(string name, long value) => new() { Name = name, Type = AttributeType.Int, I = value };
+
+    /// <summary>A float attribute of a node.</summary>
+    internal static AttributeProto FloatAttribute(string name, float value) => new() { Name = name, Type = AttributeType.Float, F = value };
 
     private static AttributeProto Ints(string name, long[] values)
     {

@@ -54,26 +54,35 @@ public static class Attention
 
     /// <summary>
     /// <see cref="CausalSelfAttention(Tensor, Tensor, Tensor, long, RotaryEmbedding?, LayerKvCache?)"/> as ONNX nodes: the
-    /// heads attend over the layer's cached positions and the new ones (which the <paramref name="cache"/> appends and
-    /// outputs), under its causal and padding mask, with scale <c>1/√headDim</c>.
+    /// heads attend over the layer's cached positions and the new ones, under the <paramref name="cache"/>'s causal and
+    /// padding mask, with scale <c>1/√headDim</c>, in one ONNX Runtime <c>GroupQueryAttention</c> node (as many key and
+    /// value heads as query heads), which also writes the new keys and values after the cached ones into the layer's
+    /// present outputs: in place when the caller binds the past buffer as the present one, so a decoding step reads the
+    /// cache once and copies none of it. The rotary embedding is applied here, before the node, at the mask's positions
+    /// (the operator's own rotary would count positions from column 0 and rotate whole heads).
     /// </summary>
     public static OnnxValue CausalSelfAttention(OnnxValue query, OnnxValue key, OnnxValue value, long heads,
                                                 RotaryEmbedding? rotary, OnnxLayerCache cache)
     {
-        OnnxValue SplitHeads(OnnxValue t) => t.Reshape(0, 0, heads, -1).Transpose(0, 2, 1, 3);
-        var q = SplitHeads(query);
-        var k = SplitHeads(key);
         if (rotary is not null)
         {
-            q = rotary.Apply(q, cache.Cache.Positions, cache.Cache.Context);
-            k = rotary.Apply(k, cache.Cache.Positions, cache.Cache.Context);
+            OnnxValue Rotate(OnnxValue t) => rotary.Apply(t.Reshape(0, 0, heads, -1), cache.Cache.Positions, cache.Cache.Context).Reshape(0, 0, -1);
+            query = Rotate(query);
+            key = Rotate(key);
         }
-        var (keys, values) = cache.Append(k, SplitHeads(value));
-        var scores = q.MatMul(keys.Transpose(0, 1, 3, 2)) * (float)(1 / Math.Sqrt(cache.HeadDim));
-        // The lowest float rather than −∞: a padding token sees no real key, and its row of weights must stay finite,
-        // since its keys and values, though never attended, pass through later layers' matrix products.
-        var weights = scores.Where(cache.Cache.Mask, query.Graph.Scalar(float.MinValue)).Softmax(-1);
-        return weights.MatMul(values).Transpose(0, 2, 1, 3).Reshape(0, 0, -1);
+        var c = cache.Cache;
+        var (presentKeys, presentValues) = cache.PresentNames;
+        // Inputs: query, key, value, past key and value, seqlens_k, total_sequence_length, cos and sin caches and
+        // position ids (unused: rotary is outside), attention_bias, head_sink, k_scale, v_scale, q_norm_weight,
+        // k_norm_weight (unused), query_seqlens (every row gets the same new columns, so a chunk after cached columns
+        // may be batched).
+        var outputs = query.Graph.MicrosoftNode("GroupQueryAttention",
+            [query, key, value, cache.PastKeys, cache.PastValues, c.KeyLengths, c.TotalLength, null, null, null, c.Bias, null, null, null, null, null, c.QueryLengths],
+            [null, presentKeys, presentValues],
+            OnnxValue.IntAttribute("num_heads", heads), OnnxValue.IntAttribute("kv_num_heads", heads),
+            OnnxValue.FloatAttribute("scale", (float)(1 / Math.Sqrt(cache.HeadDim))));
+        cache.Present(outputs[1], outputs[2]);
+        return outputs[0];
     }
 
     // The fused kernel, except on the meta device, which has no kernel for it: there the same attention is spelt out,

@@ -56,8 +56,9 @@ public sealed class RotaryEmbedding
     }
 
     /// <summary>
-    /// <see cref="Apply(Tensor, long)"/> as ONNX nodes, for <paramref name="x"/> <c>[batch, heads, T, headDim]</c> at
-    /// <paramref name="positions"/> <c>[T]</c> or <c>[batch, 1, T]</c> (int64): the cosine and sine rows are gathered from tables of
+    /// <see cref="Apply(Tensor, long)"/> as ONNX nodes, for <paramref name="x"/> whose last dim is a head's, at
+    /// <paramref name="positions"/> (int64) that broadcast against its other dims (<c>[batch, T, 1]</c> for
+    /// <c>[batch, T, heads, headDim]</c>, <c>[T]</c> for <c>[batch, heads, T, headDim]</c>): the cosine and sine rows are gathered from tables of
     /// <paramref name="maxPositions"/> rows stored in the graph, the very values the TorchSharp path reads.
     /// </summary>
     public OnnxValue Apply(OnnxValue x, OnnxValue positions, long maxPositions)

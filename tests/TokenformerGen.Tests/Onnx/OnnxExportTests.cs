@@ -28,7 +28,8 @@ public sealed class OnnxExportTests : IDisposable
 
         var proto = ModelProto.Parser.ParseFrom(File.ReadAllBytes(Path.Combine(folder, OnnxExport.ModelFile)));
         Assert.Equal(8, proto.IrVersion);
-        Assert.Equal(17, Assert.Single(proto.OpsetImport).Version);
+        // ai.onnx 17, and ONNX Runtime's operators for the attention (GroupQueryAttention).
+        Assert.Equal([("", 17L), ("com.microsoft", 1L)], proto.OpsetImport.Select(o => (o.Domain, o.Version)));
         Assert.Equal(["input_ids", "attention_mask", "past_key_values.0.key", "past_key_values.0.value", "past_key_values.1.key", "past_key_values.1.value"], proto.Graph.Input.Select(i => i.Name));
         Assert.Equal(["logits", "present.0.key", "present.0.value", "present.1.key", "present.1.value"], proto.Graph.Output.Select(o => o.Name).OrderBy(n => n != "logits").ThenBy(n => n, StringComparer.Ordinal));
         var pastKey = proto.Graph.Input[2].Type.TensorType.Shape.Dim;
@@ -72,6 +73,16 @@ public sealed class OnnxExportTests : IDisposable
                 """, Path.Combine(folder, OnnxExport.ModelFile));
             Assert.StartsWith("ok", output);
         }
+    }
+
+    [Fact]
+    public void HeadsWhoseDimsAreNotAMultipleOf8AreRefused()
+    {
+        var graph = new OnnxGraph("heads", []);
+        var tokens = graph.Input(OnnxExport.InputIds, OnnxType.Int64, OnnxKvCache.Batch, OnnxKvCache.Sequence);
+        var error = Assert.Throws<OnnxExportException>(() => new OnnxKvCache(tokens, layers: 1, heads: 2, headDim: 12, context: 32));
+        Assert.Contains("heads of 12 dims", error.Message);
+        Assert.Contains("GroupQueryAttention", error.Message);
     }
 
     [Fact]

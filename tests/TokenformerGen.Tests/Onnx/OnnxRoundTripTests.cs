@@ -1,3 +1,4 @@
+using Microsoft.ML.OnnxRuntime;
 using TokenformerGen.Examples;
 using TokenformerGen.Inference;
 using TokenformerGen.Modules;
@@ -254,6 +255,98 @@ public sealed class OnnxRoundTripTests : IDisposable
         Assert.True(dataBytes >= model.Stage.Parameters * 4, $"{dataBytes} bytes of data for {model.Stage.Parameters} float32 parameters");
         long[] tokens = [1, 2, 3, 250, 100];
         Assert.Equal(Run(inline, tokens, batch: 1), Run(external, tokens, batch: 1));
+    }
+
+    [Fact]
+    public void StepsWriteIntoTheCachesBuffersWhichGrowByDoublingUpToTheContext()
+    {
+        using var model = Random(new SampleSmall(), seed: 37);
+        using var exported = Export(model);
+        var context = (int)exported.Card.Context;
+        var vocabulary = (int)exported.Card.PaddedVocabulary;
+        var greedy = new TokenPicker(new SamplingOptions(Temperature: 0));
+        using var cache = exported.CreateCache();
+        List<long> tokens = [5, 17, 250, 3, 99];
+        var logits = exported.Run([.. tokens], cache, lastPositionOnly: true);
+        // Room for twice the prompt (at least 16 columns): the steps until then write into the same buffers.
+        Assert.Equal(16, cache.Capacity);
+        var capacities = new List<int>();
+        while (tokens.Count < context)
+        {
+            tokens.Add(greedy.Pick(logits));
+            logits = exported.Run([tokens[^1]], cache, lastPositionOnly: true);
+            capacities.Add(cache.Capacity);
+        }
+        // Full at 16 columns, the buffers are copied once to twice the next step's 17 columns, capped at the context.
+        Assert.Equal([.. Enumerable.Repeat(16, 16 - 5), .. Enumerable.Repeat(Math.Min(34, context), context - 16)], capacities);
+        AssertClose(LastPositions(TorchLogits(model, [.. tokens], 1), 1, vocabulary), logits, $"after {context} cached tokens");
+
+        // The context is full: one more token is refused, and the cache keeps what it held.
+        var error = Assert.Throws<ArgumentException>(() => exported.Run([1L], cache, lastPositionOnly: true));
+        Assert.Contains($"pass the context of {context}", error.Message);
+        Assert.Equal((context, context), (cache.Length, cache.RowLengths[0]));
+    }
+
+    [Fact]
+    public void ABatchedChunkAfterCachedTokensMatchesTorchSharp()
+    {
+        using var model = Random(new TinyKjvLarge(), seed: 41);
+        using var exported = Export(model);
+        const int batch = 2;
+        long[] prompts = [10, 20, 30, 40, 50, 60, 70, 80, 90, 100];
+        long[] chunk = [1, 2, 3, 4, 5, 6];
+        using var cache = exported.CreateCache(batch);
+        exported.Run(prompts, cache);
+        // Three new tokens in each row after five cached ones: one run of the graph for both rows.
+        var logits = exported.Run(chunk, cache);
+        long[] whole = [.. prompts[..5], .. chunk[..3], .. prompts[5..], .. chunk[3..]];
+        var expected = TorchLogits(model, whole, batch);
+        var vocabulary = (int)exported.Card.PaddedVocabulary;
+        var newPositions = Enumerable.Range(0, batch).SelectMany(b => expected.Skip(((b * 8) + 5) * vocabulary).Take(3 * vocabulary)).ToArray();
+        AssertClose(newPositions, logits, "a chunk of 3 after 5 cached tokens, 2 rows");
+    }
+
+    [Fact]
+    public void PastInputsAsLongAsTheCachedColumnsWorkWithoutASharedBuffer()
+    {
+        // A caller that lets ONNX Runtime allocate each present (GenAI without past_present_share_buffer) and feeds it back
+        // as the next past: the attention then copies the past, and the logits are the same.
+        using var model = Random(new SampleSmall(), seed: 43);
+        using var exported = Export(model);
+        var card = exported.Card;
+        var layers = Enumerable.Range(0, card.Layers).ToList();
+        string[] inputNames = [card.InputIds, card.AttentionMask, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PastKey, i), OnnxModelCard.ForLayer(card.PastValue, i) })];
+        string[] outputNames = [card.Logits, .. layers.SelectMany(i => new[] { OnnxModelCard.ForLayer(card.PresentKey, i), OnnxModelCard.ForLayer(card.PresentValue, i) })];
+        using var session = new InferenceSession(Path.Combine(exported.Folder, card.Model));
+        var past = Enumerable.Range(0, 2 * card.Layers).Select(_ => (Data: Array.Empty<float>(), Columns: 0L)).ToArray();
+        List<long> tokens = [4, 8, 15, 16, 23];
+        var fresh = tokens.Count;
+        var vocabulary = (int)card.PaddedVocabulary;
+        for (var step = 0; step < 4; step++)
+        {
+            var ids = tokens.Skip(tokens.Count - fresh).ToArray();
+            var mask = Enumerable.Repeat(1L, tokens.Count).ToArray();
+            var values = new List<OrtValue>
+            {
+                OrtValue.CreateTensorValueFromMemory(ids, [1, ids.Length]),
+                OrtValue.CreateTensorValueFromMemory(mask, [1, mask.Length]),
+            };
+            values.AddRange(past.Select(p => OrtValue.CreateTensorValueFromMemory(p.Data, [1, card.Heads, p.Columns, card.HeadDim])));
+            using var options = new RunOptions();
+            using (var results = session.Run(options, inputNames, values, outputNames))
+            {
+                var logits = results[0].GetTensorDataAsSpan<float>();
+                AssertClose(LastPositions(TorchLogits(model, [.. tokens], 1), 1, vocabulary), logits[^vocabulary..].ToArray(), $"step {step}");
+                for (var i = 0; i < past.Length; i++)
+                {
+                    Assert.Equal([1, card.Heads, tokens.Count, card.HeadDim], results[i + 1].GetTensorTypeAndShape().Shape);
+                    past[i] = (results[i + 1].GetTensorDataAsSpan<float>().ToArray(), tokens.Count);
+                }
+                tokens.Add(new TokenPicker(new SamplingOptions(Temperature: 0)).Pick(logits[^vocabulary..]));
+            }
+            values.ForEach(v => v.Dispose());
+            fresh = 1;
+        }
     }
 
     private static T Random<T>(T model, long seed) where T : TokenformerModel
