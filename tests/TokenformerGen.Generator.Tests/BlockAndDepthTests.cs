@@ -76,6 +76,35 @@ public sealed class BlockAndDepthTests
     }
 
     [Fact]
+    public void AttributesDeclareTheSameTransformerAsTheYaml()
+    {
+        const string code =
+            """
+            using TokenformerGen.Declarations;
+            using TokenformerGen.Families;
+
+            namespace Test.Models
+            {
+                /// <summary>The twin of the YAML spec.</summary>
+                [TokenformerFamily(Tokenizer = TokenizerKind.Byte, Vocabulary = 256, PadToMultiple = 64, Context = 64, Block = BlockKind.Transformer,
+                    Layers = 1, Hidden = 64, Heads = 4, MlpHidden = 384)]
+                [TokenformerStage("Small", TrainTokens = 100_000, LearningRate = 6.0e-4, Warmup = 0.01, Batch = 8)]
+                [TokenformerStage("Large", From = "Small", Layers = 2, LayerGrowth = LayerGrowth.Stack)]
+                public static partial class TinyTransformerFamily { }
+            }
+            """;
+        var declared = GeneratorHarness.RunCode([("/src/TinyTransformerFamily.cs", code)]);
+        Assert.True(declared.Diagnostics.IsEmpty, GeneratorHarness.Format(declared.Diagnostics));
+        Assert.True(declared.CompileDiagnostics().Count == 0, string.Join("\n", declared.CompileDiagnostics()));
+        var yaml = GeneratorHarness.Run((Path, Transformer));
+        foreach (var file in new[] { "TinyTransformer.Large.g.cs", "TinyTransformer.SmallToLarge.g.cs" })
+            Assert.Equal(yaml.Sources[file].Split('\n').Skip(2), declared.Sources[file].Split('\n').Skip(2));   // past the header naming the source
+
+        var tokensOnATransformer = GeneratorHarness.RunCode([("/src/TinyTransformerFamily.cs", code.Replace("LayerGrowth = LayerGrowth.Stack", "LayerGrowth = LayerGrowth.Stack, Qkv = 8", StringComparison.Ordinal))]);
+        Assert.Equal("TFG0209", Assert.Single(tokensOnATransformer.Diagnostics).Id);
+    }
+
+    [Fact]
     public void MlpHiddenOnATokenformerAndAWidthChangeAreReported()
     {
         var spec = Specs.Edit((10, "  heads: 4\n  mlp_hidden: 256"), (22, "    tokens: { qkv: 64, proj: 64, ffn: 256 }\n    hidden: 128"));
