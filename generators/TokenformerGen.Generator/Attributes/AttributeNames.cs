@@ -9,10 +9,8 @@ namespace TokenformerGen.Generator.Attributes;
 
 /// <summary>
 /// The declaration attributes of the runtime library (<c>TokenformerGen.Declarations</c>) as the
-/// generator knows them: metadata names, and the runtime enums' member names mapped onto the
-/// generator's own choices. The generator does not reference the runtime: an enum argument arrives
-/// as its underlying number, which <see cref="AttributeSpecReader"/> turns back into the member's
-/// name through the enum type's fields (so reordering the runtime enum cannot change a meaning).
+/// generator knows them: their metadata names, and which attribute argument writes each YAML path (for
+/// messages). Enum arguments are read through <c>SpecChoices</c>, the one table of every choice's values.
 /// </summary>
 internal static class AttributeNames
 {
@@ -24,31 +22,6 @@ internal static class AttributeNames
 
     /// <summary>The class <c>{Name}Family</c> declares the family <c>{Name}</c>.</summary>
     public const string ClassSuffix = "Family";
-
-    public static readonly IReadOnlyList<KeyValuePair<string, TokenizerKind>> Tokenizers = new[]
-    {
-        Pair("Byte", TokenizerKind.Byte), Pair("Gpt2", TokenizerKind.Gpt2), Pair("NeoX", TokenizerKind.NeoX),
-    };
-
-    public static readonly IReadOnlyList<KeyValuePair<string, PattentionNorm>> Norms = new[]
-    {
-        Pair("L2NormGelu", PattentionNorm.L2NormGelu), Pair("GeluL2Norm", PattentionNorm.GeluL2Norm), Pair("Softmax", PattentionNorm.Softmax),
-    };
-
-    public static readonly IReadOnlyList<KeyValuePair<string, TauPolicy>> TauPolicies = new[]
-    {
-        Pair("SqrtN", TauPolicy.SqrtN), Pair("Fixed", TauPolicy.Fixed),
-    };
-
-    public static readonly IReadOnlyList<KeyValuePair<string, ValueInitializer>> ValueInits = new[]
-    {
-        Pair("Wang", ValueInitializer.Wang), Pair("Normal", ValueInitializer.Normal),
-    };
-
-    public static readonly IReadOnlyList<KeyValuePair<string, GrowthPolicy>> GrowthPolicies = new[]
-    {
-        Pair("ZeroKeys", GrowthPolicy.ZeroKeys), Pair("Random", GrowthPolicy.Random),
-    };
 
     /// <summary>YAML path → family attribute argument, for messages the shared validator words with paths.</summary>
     private static readonly Dictionary<string, string> FamilyArguments = new()
@@ -118,6 +91,4 @@ internal static class AttributeNames
 
     public static bool Is(AttributeData attribute, string metadataName)
         => attribute.AttributeClass is { } type && type.ToDisplayString(SymbolDisplayFormat.FullyQualifiedFormat) == "global::" + metadataName;
-
-    private static KeyValuePair<string, T> Pair<T>(string name, T value) => new(name, value);
 }
