@@ -21,25 +21,11 @@ namespace TokenformerGen.Tests.Growth;
 public sealed class DepthGrowthTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("tfg-depth-").FullName;
-    private static readonly Tensor Tokens = tensor(new long[] { 3, 17, 200, 5, 9, 64, 1, 250, 42, 7 }).view(1, 10);
-
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    // From scratch, with output weights 8× larger and a non-trivial final norm, so every block visibly changes the
-    // residual stream, as in a trained model.
-    private static T Trained<T>(T model, long seed = 3) where T : TokenformerModel
-    {
-        model.InitializeFromScratch(seed);
-        using var _ = no_grad();
-        foreach (var (name, parameter) in model.NamedParameters())
-        {
-            if (ParameterNames.RoleOf(name) is ParameterRole.OutputWeight or ParameterRole.ValueTokens) parameter.mul_(8);
-        }
-        var state = model.state_dict();
-        state[ParameterNames.FinalNormWeight].uniform_(0.5, 1.5);
-        state[ParameterNames.FinalNormBias].uniform_(-0.2, 0.2);
-        return model;
-    }
+    private static readonly Tensor Tokens = TrainedLike.Tokens;
+
+    private static T Trained<T>(T model, long seed = 3) where T : TokenformerModel => TrainedLike.Model(model, seed);
 
     private static bool Same(Tensor a, Tensor b) => a.shape.SequenceEqual(b.shape) && a.eq(b).all().item<bool>();
 

@@ -15,22 +15,11 @@ namespace TokenformerGen.Tests.Growth;
 public sealed class GrowthTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("tfg-growth-").FullName;
-    private static readonly Tensor Tokens = tensor(new long[] { 3, 17, 200, 5, 9, 64, 1, 250, 42, 7 }).view(1, 10);
+    private static readonly Tensor Tokens = TrainedLike.Tokens;
 
     public void Dispose() => Directory.Delete(_directory, recursive: true);
 
-    // A from-scratch model with larger value tokens and a non-trivial final norm, so the blocks change the
-    // residual stream visibly, as in a trained model.
-    private static T Trained<T>(T model) where T : TokenformerModel
-    {
-        model.InitializeFromScratch(3);
-        using var _ = no_grad();
-        foreach (var (_, p) in model.Pattentions()) p.Values.mul_(8);
-        var norm = model.state_dict();
-        norm["final_norm.weight"].uniform_(0.5, 1.5);
-        norm["final_norm.bias"].uniform_(-0.2, 0.2);
-        return model;
-    }
+    private static T Trained<T>(T model) where T : TokenformerModel => TrainedLike.Model(model);
 
     private static double LogitChange(TokenformerModel before, TokenformerModel after)
     {
