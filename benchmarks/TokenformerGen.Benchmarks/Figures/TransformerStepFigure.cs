@@ -36,7 +36,7 @@ internal sealed class TransformerStepFigure : IFigure
         Twins[] all = context.Smoke
             ? [new(BenchModels.TinyKjvLarge, BenchModels.TinyKjvTransformer, [(2, 32)], 2)]
             : [new(BenchModels.TinyKjvLarge, BenchModels.TinyKjvTransformer, [(16, 128)], 20),
-               new(BenchModels.Released150M, BenchModels.Transformer150M, [(1, 128), (1, 512)], 3)];
+               new(BenchModels.Released150M, BenchModels.Transformer150M, [(1, 128), (1, 512)], 5)];
         var twins = context.Shape == BenchModels.Released150M ? all.Where(t => t.Tokenformer == BenchModels.Released150M).ToArray() : all;
         var previousThreads = get_num_threads();
         using var corpus = BenchModels.OpenCorpus();
