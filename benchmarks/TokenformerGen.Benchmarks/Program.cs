@@ -8,7 +8,7 @@ namespace TokenformerGen.Benchmarks;
 /// <summary>
 /// <c>dotnet run -c Release --project benchmarks/TokenformerGen.Benchmarks -- [figures] [--smoke] [--threads N] [--shape 150M|P354M]</c>.
 /// Figures by name or number: matmul (1), training (2), pattention (3), handwritten (4), generator (5),
-/// growth (6), generation (7), memory (8), precision (9), onnx (10), onnx-quant (10c), onnx-context (10c, the context part alone), serve (10d), parts (11), pytorch (12); none = all. <c>--shape</c> makes the
+/// growth (6), generation (7), memory (8), precision (9), onnx (10), onnx-quant (10c), onnx-context (10c, the context part alone), serve (10d), parts (11), pytorch (12), transformer-step (13); none = all. <c>--shape</c> makes the
 /// figures that measure released shapes measure only that one and print a one-line ratio.
 /// </summary>
 internal static class Program
@@ -17,6 +17,7 @@ internal static class Program
     [
         new MatmulFigure(), new TrainingFigure(), new PattentionFigure(), new HandWrittenFigure(),
         new GeneratorFigure(), new CheckpointGrowthFigure(), new GenerationFigure(), new MemoryFigure(), new PrecisionFigure(), new OnnxFigure(), new QuantizedOnnxFigure(), new OnnxContextFigure(), new ServeFigure(), new StepPartsFigure(), new PyTorchFigure(),
+        new TransformerStepFigure(),
     ];
 
     private static int Main(string[] args)

@@ -22,6 +22,15 @@ internal static class BenchModels
     /// <summary>The paper's progressive family's second stage, reached by growth from P124M (tokens 2140/2140/8560).</summary>
     public static Size P354M { get; } = new("PaperProgressive/P354M", () => new Examples.PaperProgressiveP354M());
 
+    /// <summary>The equal-parameter Transformer twin of <see cref="Released150M"/> (bias-free linear projections, MLP 4,608 = 6d; Specs/Transformer150M).</summary>
+    public static Size Transformer150M { get; } = new("Transformer150M", () => new Transformer150MTwin());
+
+    /// <summary>The example's largest Tokenformer stage (d 128, 4 layers, tokens 128/128/512).</summary>
+    public static Size TinyKjvLarge { get; } = new("TinyKjv/Large", () => new Examples.TinyKjvLarge());
+
+    /// <summary>Its equal-parameter Transformer twin (MLP 768 = 6d; examples/families/TinyKjvTransformer).</summary>
+    public static Size TinyKjvTransformer { get; } = new("TinyKjvTransformer/Large", () => new Examples.TinyKjvTransformerLarge());
+
     /// <summary>The shapes users train: what <c>--shape</c> chooses from.</summary>
     public static IReadOnlyList<Size> ReleasedShapes { get; } = [Released150M, P354M];
 
