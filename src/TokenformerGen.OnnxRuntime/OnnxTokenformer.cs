@@ -179,7 +179,7 @@ public sealed class OnnxTokenformer : IDisposable
         _session.Run(_runOptions, _inputNames, [ids, attention, .. cache.Buffers], _outputNames, [logits, .. cache.Buffers]);
         cache.Advance(length, mask);
 
-        if (!lastPositionOnly) return all;
+        if (!lastPositionOnly || length == 1) return all;   // a decoding step's logits are its last positions already
         var last = new float[batch * vocabulary];
         for (var b = 0; b < batch; b++)
             all.AsSpan(((b * length) + length - 1) * vocabulary, vocabulary).CopyTo(last.AsSpan(b * vocabulary));

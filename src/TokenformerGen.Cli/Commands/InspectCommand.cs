@@ -59,7 +59,7 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         foreach (var family in ModelRegistry.Families)
             foreach (var stage in family.Stages.Select(s => s.Info))
                 table.AddRow(Markup.Escape(family.Name), Markup.Escape(stage.Name), Markup.Escape(stage.GrowsFrom ?? ""), Numbers.Short(stage.Parameters),
-                             TokenCounts(stage), stage.Budget is { } b ? Numbers.Short(b.Tokens) : "-", stage.Architecture.Tokenizer.ToString().ToLowerInvariant());
+                             Widths(stage), stage.Budget is { } b ? Numbers.Short(b.Tokens) : "-", stage.Architecture.Tokenizer.ToString().ToLowerInvariant());
         if (ModelRegistry.Families.Count == 0) session.Console.MarkupLine("[yellow]this application compiles no model family[/]");
         else session.Console.Write(table);
     }
@@ -81,7 +81,7 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         foreach (var stage in family.Stages.Select(s => s.Info))
         {
             var t = stage.Taus;
-            stages.AddRow(Markup.Escape(stage.Name), Markup.Escape(GrowsFrom(stage)), stage.Architecture.Layers.ToString(System.Globalization.CultureInfo.InvariantCulture), TokenCounts(stage),
+            stages.AddRow(Markup.Escape(stage.Name), Markup.Escape(GrowsFrom(stage)), stage.Architecture.Layers.ToString(System.Globalization.CultureInfo.InvariantCulture), Widths(stage),
                           transformer ? "-" : $"{t.Qkv:0.##}/{t.Proj:0.##}/{t.Ffn:0.##}",
                           Numbers.Count(stage.Parameters), Numbers.Short(stage.TrainingFlopsPerToken),
                           stage.Budget is { } b ? $"{Numbers.Short(b.Tokens)} tokens, lr {b.LearningRate:G3}, batch {b.Batch}, warmup {b.Warmup:G3}" : "-");
@@ -119,7 +119,8 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
 
     private static string GrowsFrom(StageInfo stage) => stage.GrowsFrom is null ? "" : $"{stage.GrowsFrom} ({stage.GrowthDescription})";
 
-    private static string TokenCounts(StageInfo stage)
+    // What sizes a stage's blocks: parameter tokens qkv/proj/ffn, or a Transformer's MLP width.
+    private static string Widths(StageInfo stage)
         => stage.Architecture.Block == BlockKind.Transformer ? stage.Architecture.MlpHidden.ToString(System.Globalization.CultureInfo.InvariantCulture) : $"{stage.Tokens.Qkv}/{stage.Tokens.Proj}/{stage.Tokens.Ffn}";
 
     [GeneratedRegex(@"^layers\.\d+\.")]

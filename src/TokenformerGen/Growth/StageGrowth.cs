@@ -136,9 +136,11 @@ public static class StageGrowth
         // A new block's parameters take the type of the checkpoint's first tensor (every tensor of a checkpoint has one).
         var newType = reader.Tensors.First().DType;
         var specs = map.Rows.Select(row => new TensorSpec(row.Name, row.SourceName is null ? newType : SourceInfo(reader, row).DType, row.ToShape)).ToList();
+        var extra = new Dictionary<string, string> { ["grown_from"] = map.From.QualifiedName, ["growth_policy"] = options.PolicyFor(map).SpecName() };
+        if (map.To.LayerGrowth is { } layers) extra["layer_growth"] = layers.SpecName();
         var written = new CheckpointMetadata(map.To.Family, map.To.Name, map.To.SpecHash, 0)
         {
-            Extra = LayerGrowthEntry(map, new Dictionary<string, string> { ["grown_from"] = map.From.QualifiedName, ["growth_policy"] = options.PolicyFor(map).SpecName() }),
+            Extra = extra,
             DType = Checkpoint.DTypeOf(specs.Select(s => s.DType)),
             Precision = source.Precision,   // not trained since: what its weights were trained in
             CheckpointId = Guid.NewGuid().ToString("N"),
@@ -222,12 +224,6 @@ public static class StageGrowth
         Compare($"target ({map.To.QualifiedName})", target, map.Rows.Select(row => (row.Name, row.ToShape)));
         if (problems.Count > 0)
             throw new GrowthException($"{map.From.QualifiedName} → {map.To.QualifiedName}: {problems.Count} parameter(s) do not match the growth map:{Environment.NewLine}{string.Join(Environment.NewLine, problems)}");
-    }
-
-    private static Dictionary<string, string> LayerGrowthEntry(GrowthMap map, Dictionary<string, string> extra)
-    {
-        if (map.To.LayerGrowth is { } layers) extra["layer_growth"] = layers.SpecName();
-        return extra;
     }
 
     private static long RowElements(long[] shape) => shape.Skip(1).Aggregate(1L, (a, b) => a * b);
