@@ -97,6 +97,43 @@ public sealed class StudyTests
     }
 
     [Fact]
+    public void ABaselineFamilyRunsInItsOwnFolderAtTheProgressiveComputeAndIsReportedBesideTheFrontier()
+    {
+        var folder = TestData.NewDirectory("baseline-family");
+        string[] run = ["run", "--out", folder, "--scale", "0.2", "--evals", "2", "--eval-batches", "2", "--scratch", "frontier", "--baseline-family", "Twin"];
+        var output = TestCli.Ok(run);
+        Assert.Contains("baseline family Twin at the same compute: grown Small", output);
+        Assert.True(File.Exists(Path.Combine(folder, "baseline-Twin", "run.json")));
+        Assert.True(File.Exists(Path.Combine(folder, "baseline-Twin", "progressive", "Large.safetensors")));
+
+        var summary = File.ReadAllText(Path.Combine(folder, "summary.md"));
+        Assert.Contains("## Every reference at equal compute (whole test split)", summary);
+        Assert.Contains("| Twin grown |", summary);
+        Assert.Contains("| Twin Large from scratch |", summary);
+        using var results = JsonDocument.Parse(File.ReadAllText(Path.Combine(folder, "results.json")));
+        var gaps = results.RootElement.GetProperty("equal_compute").EnumerateArray().ToList();
+        Assert.Equal(["Small", "Large", "Twin grown", "Twin Small", "Twin Large"], gaps.Select(g => g.GetProperty("stage").GetString()));
+
+        // Again: the baseline's stages are found finished, not trained again.
+        var trained = Path.Combine(folder, "baseline-Twin", "scratch", "Large.safetensors");
+        var written = File.GetLastWriteTimeUtc(trained);
+        TestCli.Ok(run);
+        Assert.Equal(written, File.GetLastWriteTimeUtc(trained));
+
+        foreach (var (command, expected) in new (string[], string)[]
+        {
+            (["run", "--scale", "0.2", "--baseline-family", "Neo"], "--baseline-family: baseline family Neo reads other tokens"),
+            (["run", "--scale", "0.2", "--scratch", "all", "--baseline-family", "Twin"], "use largest or frontier"),
+            (["run", "--scale", "0.2", "--baseline-family", "Mini"], "is the family it would be compared with"),
+        })
+        {
+            var result = TestCli.Run(command);
+            Assert.True(result.ExitCode == 1, result.ToString());
+            Assert.Contains(expected, Assert.Single(result.ErrorLines));
+        }
+    }
+
+    [Fact]
     public void TheHelpNamesTheSeedPairsAndSmokeScaleTheStudyUses()
     {
         Assert.Equal(StudyCommand.SeedListText, string.Join(", ", TokenformerGen.Scaling.Study.SeedPair.Standard));

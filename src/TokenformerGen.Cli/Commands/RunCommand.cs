@@ -40,6 +40,10 @@ internal class RunSettings : TrainingSettings
     [DefaultValue("largest")]
     public string Scratch { get; set; } = "largest";
 
+    [CommandOption("--baseline-family <F>")]
+    [Description("Other families as references at exactly this run's compute, comma-separated (e.g. TinyKjvStacked): a one-stage family trains from scratch; a grown one runs its own schedule lengthened to the same FLOPs, and its stages train from scratch as --scratch says (largest or frontier). Each in its own folder, baseline-FAMILY, inside the run folder")]
+    public string? BaselineFamilies { get; set; }
+
     [CommandOption("--checkpoint-every <K>")]
     [Description("Save each stage every K steps (a kill loses at most K steps). Default: at every validation point")]
     public int? CheckpointEvery { get; set; }

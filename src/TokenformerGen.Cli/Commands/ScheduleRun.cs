@@ -19,14 +19,17 @@ internal sealed class ScheduleRun : IDisposable
 {
     private readonly CliSession _session;
 
-    private ScheduleRun(CliSession session, FamilyRegistration family, ScheduleOptions options, TokenCorpus corpus, string dataName)
+    private ScheduleRun(CliSession session, FamilyRegistration family, IReadOnlyList<BaselineFamily> baselines, ScheduleOptions options, TokenCorpus corpus, string dataName)
     {
-        (_session, Family, Options, Corpus, DataName) = (session, family, options, corpus, dataName);
+        (_session, Family, Baselines, Options, Corpus, DataName) = (session, family, baselines, options, corpus, dataName);
         DataIdentity = Identify(corpus);
     }
 
     /// <summary>The family.</summary>
     public FamilyRegistration Family { get; }
+
+    /// <summary>The baseline families trained at the progressive run's compute (<c>--baseline-family</c>).</summary>
+    public IReadOnlyList<BaselineFamily> Baselines { get; }
 
     /// <summary>The options every setting starts from (seeds and budget scale as given).</summary>
     public ScheduleOptions Options { get; }
@@ -70,8 +73,14 @@ internal sealed class ScheduleRun : IDisposable
             CheckpointInterval = settings.CheckpointEvery,
             Compute = target,
         };
+        var baselines = (settings.BaselineFamilies ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
+            .Select(name => new BaselineFamily(session.Family(name, useDefault: false))).ToList();
+        if (baselines.Count > 0 && options.Scratch == ScratchBaseline.None && baselines.Any(b => b.Family.Edges.Count == 0))
+            throw new CliException("--scratch none trains nothing from scratch, so a one-stage baseline family would train nothing: drop --scratch none");
+        foreach (var baseline in baselines)
+            if (baseline.Refusal(family, options) is { } refusal) throw new CliException($"--baseline-family: {refusal}");
         var corpus = session.OpenCorpus(family.Stages[0].Info, settings.Data, settings.Tokenizer, settings.Cache);
-        return new ScheduleRun(session, family, options, corpus, Path.GetFileName(session.DataPath(settings.Data)));
+        return new ScheduleRun(session, family, baselines, options, corpus, Path.GetFileName(session.DataPath(settings.Data)));
     }
 
     /// <summary>A default run folder name: <c>runs/FAMILY-yyyyMMdd-HHmmss</c>.</summary>
@@ -92,6 +101,13 @@ internal sealed class ScheduleRun : IDisposable
             var baseline = planner.Scratch[^1];
             _session.Console.MarkupLineInterpolated(
                 $"baseline: {baseline.Stage.Name} from scratch, {baseline.Options.Steps:N0} steps, {Numbers.Flops((double)baseline.Flops)} FLOPs (at least the progressive run's){(options.Scratch == ScratchBaseline.All ? "; and every other stage from scratch for the progressive run's FLOPs up to it (the family figure)" : "")}");
+        }
+        foreach (var baseline in Baselines)
+        {
+            var plan = baseline.Plan(new CorpusBatchSource(Corpus, options.DataSeed), options, planner.PlannedFlops);
+            var parts = (baseline.Family.Edges.Count > 0 ? [$"grown {string.Join(" → ", plan.Progressive.Select(p => $"{p.Stage.Name} ({Numbers.Short(p.Stage.Parameters)}, {p.Options.Steps:N0} steps)"))}"] : Array.Empty<string>())
+                .Concat(plan.Scratch.Select(p => $"{p.Stage.Name} from scratch ({Numbers.Short(p.Stage.Parameters)}, {p.Options.Steps:N0} steps)"));
+            _session.Console.MarkupLineInterpolated($"baseline family {baseline.Family.Name} at the same compute: {string.Join("; ", parts)}");
         }
         _session.Console.MarkupLineInterpolated(
             $"optimizer at growth {OptionNames.Kebab(options.OptimizerGrowth)}, learning rate {OptionNames.Kebab(options.LearningRates)}, {TorchSharp.torch.get_num_threads()} intra-op threads");
@@ -116,7 +132,7 @@ internal sealed class ScheduleRun : IDisposable
         var planner = new ScheduleRunner(Family, data, options);
         var plans = planner.Progressive.Concat(planner.Scratch.Where(p => !p.SharedWithProgressive)).ToList();
 
-        var (progressive, scratch, seconds) = _session.Console.Progress().AutoClear(false).HideCompleted(false).Columns(CliSession.ProgressColumns()).Start(ctx =>
+        var (progressive, scratch, baselines, seconds) = _session.Console.Progress().AutoClear(false).HideCompleted(false).Columns(CliSession.ProgressColumns()).Start(ctx =>
         {
             using var observer = new RunObserver(_session, directory, data.TokensPerByte, ctx, plans);
             var runner = new ScheduleRunner(Family, data, options, observer, folder);
@@ -125,16 +141,29 @@ internal sealed class ScheduleRun : IDisposable
             var progressiveSeconds = progressiveClock.Elapsed.TotalSeconds;
             var scratchClock = Stopwatch.StartNew();
             var scratchRun = options.Scratch == ScratchBaseline.None ? null : runner.RunScratch(progressiveRun, cancellation);
-            return (progressiveRun, scratchRun, (Progressive: progressiveSeconds, Scratch: scratchClock.Elapsed.TotalSeconds));
+            var baselineRuns = Baselines.Select(baseline => RunBaseline(baseline, data, options, planner.PlannedFlops, directory, ctx, cancellation)).ToList();
+            return (progressiveRun, scratchRun, baselineRuns, (Progressive: progressiveSeconds, Scratch: scratchClock.Elapsed.TotalSeconds));
         });
 
         var report = new RunReport(Family, DataName, DataIdentity, Corpus.Count, Corpus.Tokenizer.Name,
                                    planner.Progressive[0].Options.Context, options, planner.LargestStage.Name, progressive, scratch,
-                                   seconds.Progressive, seconds.Scratch, clock.Elapsed.TotalSeconds, TorchSharp.torch.get_num_threads(), folder.Resumed);
+                                   seconds.Progressive, seconds.Scratch, clock.Elapsed.TotalSeconds, TorchSharp.torch.get_num_threads(), folder.Resumed, baselines);
         LossPlot.Save(Path.Combine(directory, RunReport.PlotFile), report);
         report.WriteMarkdown(Path.Combine(directory, "summary.md"));
         report.WriteJson(Path.Combine(directory, "results.json"));
         return report;
+    }
+
+    // A baseline family at the run's compute, in its own run folder inside the run's, with its own bars and metrics.
+    private BaselineResult RunBaseline(BaselineFamily baseline, IBatchSource data, ScheduleOptions options, double flops, string directory,
+                                       ProgressContext progress, CancellationToken cancellation)
+    {
+        var inner = Path.Combine(directory, baseline.FolderName);
+        using var folder = Claim(inner, baseline.Identity(options, flops, DataIdentity));
+        var plan = baseline.Plan(data, options, flops);
+        var plans = (baseline.Family.Edges.Count > 0 ? plan.Progressive : []).Concat(plan.Scratch.Where(p => !p.SharedWithProgressive));
+        using var observer = new RunObserver(_session, inner, data.TokensPerByte, progress, plans, prefix: baseline.Family.Name + " ");
+        return baseline.Run(Family, data, options, flops, folder, observer, cancellation);
     }
 
     /// <summary>Claims a run (or study) folder, turning a refusal into one CLI error.</summary>

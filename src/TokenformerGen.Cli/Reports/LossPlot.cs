@@ -25,6 +25,7 @@ internal static class LossPlot
         progressive.MarkerSize = 5;
 
         var stages = report.Family.Stages.Select(s => s.Info.Name).ToList();
+        var baselineLosses = new List<double>();
         for (var i = 0; i < stages.Count; i++)
         {
             var points = scratchCurve.Where(p => p.Stage == stages[i]).ToList();
@@ -36,6 +37,25 @@ internal static class LossPlot
             scratch.LinePattern = baseline ? LinePattern.Dashed : LinePattern.Dotted;
             scratch.LineWidth = baseline ? 2.5f : 1.5f;
             scratch.MarkerSize = baseline ? 5 : 3;
+        }
+
+        // Each baseline family's runs: its grown schedule solid, its stages from scratch dash-dotted.
+        var next = 2 + stages.Count;
+        foreach (var family in report.Baselines ?? [])
+        {
+            var runs = (family.Progressive?.Curve is { } grownCurve ? [(Label: $"{family.Family} grown", Points: grownCurve.ToList(), Grown: true)] : Array.Empty<(string Label, List<CurvePoint> Points, bool Grown)>())
+                .Concat((family.Scratch?.Curve ?? []).GroupBy(p => p.Stage).Select(g => (Label: $"{family.Family} {g.Key} from scratch", Points: g.ToList(), Grown: false)));
+            foreach (var (label, points, isGrown) in runs)
+            {
+                var line = plot.Add.Scatter(X(points, scale), Y(points));
+                line.LegendText = label;
+                line.Color = palette.GetColor(next++ % 10);
+                line.LinePattern = isGrown ? LinePattern.Solid : LinePattern.DenselyDashed;
+                line.LineWidth = isGrown ? 2f : 1.5f;
+                line.MarkerSize = 3;
+                baselineLosses.AddRange(points.Select(p => p.LossOn(RunReport.HeadlineSplit)));
+                all = Math.Max(all, points.Select(p => p.CumulativeFlops).DefaultIfEmpty(0).Max());
+            }
         }
 
         // Growth points: where each later stage of the progressive run starts.
@@ -70,7 +90,7 @@ internal static class LossPlot
         plot.YLabel("test loss (nats/token)");
         plot.ShowLegend(Alignment.UpperRight);
 
-        FocusLosses(plot, report.Progressive.Curve.Concat(scratchCurve).Select(p => p.LossOn(RunReport.HeadlineSplit)));
+        FocusLosses(plot, report.Progressive.Curve.Concat(scratchCurve).Select(p => p.LossOn(RunReport.HeadlineSplit)).Concat(baselineLosses));
         plot.Axes.SetLimitsX(0, all / scale * 1.02);
         plot.SavePng(path, width, height);
     }

@@ -21,9 +21,12 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
     private readonly ProgressContext _progress;
     private MetricsLog? _metrics;
 
-    public RunObserver(CliSession session, string directory, double? tokensPerByte, ProgressContext progress, IEnumerable<StagePlan> plans)
+    private readonly string _prefix;
+
+    // prefix: put before every bar's label (a baseline family's name, so its bars are told from the run's).
+    public RunObserver(CliSession session, string directory, double? tokensPerByte, ProgressContext progress, IEnumerable<StagePlan> plans, string prefix = "")
     {
-        (_session, _directory, _tokensPerByte, _progress) = (session, directory, tokensPerByte, progress);
+        (_session, _directory, _tokensPerByte, _progress, _prefix) = (session, directory, tokensPerByte, progress, prefix);
         foreach (var plan in plans)
             _tasks[(plan.Mode, plan.Stage.Name)] = progress.AddTask(Label(plan.Mode, plan.Stage.Name), autoStart: false, maxValue: plan.Options.Steps);
     }
@@ -36,7 +39,7 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
         task.StartTask();
         _metrics?.Dispose();
         _metrics = new MetricsLog(Path.Combine(_directory, mode.Name(), $"{stage.Name}.metrics.jsonl"), startStep);
-        if (startStep > 0) _session.Console.MarkupLineInterpolated($"{mode.Name()} {stage.Name}: resumed at step {startStep} of {steps}");
+        if (startStep > 0) _session.Console.MarkupLineInterpolated($"{_prefix}{mode.Name()} {stage.Name}: resumed at step {startStep} of {steps}");
     }
 
     public void StepDone(RunMode mode, StageInfo stage, StepMetrics metrics)
@@ -69,7 +72,7 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
     private void Complete(RunMode mode, StageResult result, string note)
     {
         var task = Task(mode, result.Stage, result.Steps);
-        task.Description = Markup.Escape($"{mode.Name(),-11} {result.Stage} {note}");
+        task.Description = $"{Label(mode, result.Stage)} {Markup.Escape(note)}";
         task.Value = task.MaxValue;
         task.StopTask();
     }
@@ -82,5 +85,5 @@ internal sealed class RunObserver : IScheduleObserver, IDisposable
         return task;
     }
 
-    private static string Label(RunMode mode, string stage) => Markup.Escape($"{mode.Name(),-11} {stage}");
+    private string Label(RunMode mode, string stage) => Markup.Escape($"{_prefix}{mode.Name(),-11} {stage}");
 }

@@ -10,6 +10,7 @@ using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
+using TokenformerGen.Scaling.Study;
 using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Reports;
@@ -23,7 +24,7 @@ namespace TokenformerGen.Cli.Reports;
 internal sealed record RunReport(
     FamilyRegistration Family, string Data, string DataIdentity, long DataTokens, string Tokenizer, int Context, ScheduleOptions Options,
     string LargestStage, ScheduleResult Progressive, ScheduleResult? Scratch,
-    double ProgressiveSeconds, double ScratchSeconds, double TotalSeconds, int Threads, bool Resumed)
+    double ProgressiveSeconds, double ScratchSeconds, double TotalSeconds, int Threads, bool Resumed, IReadOnlyList<BaselineResult>? Baselines = null)
 {
     /// <summary>File name of the plot in the run folder.</summary>
     public const string PlotFile = "loss-vs-flops.png";
@@ -40,6 +41,15 @@ internal sealed record RunReport(
     /// <summary>The family-level comparison on <paramref name="split"/> (test by default), or null unless every stage was trained from scratch (<c>--scratch all</c>).</summary>
     public FamilyComparison? FamilyComparisonOn(DataSplit split = HeadlineSplit)
         => Scratch is null || Options.Scratch != ScratchBaseline.All ? null : FamilyComparison.Of(Progressive, Scratch, Family.Stages.Select(st => st.Info.Name).ToList(), split);
+
+    /// <summary>This run as the study's figures read it.</summary>
+    public SettingResult Result(StudySetting setting) => new(setting, Progressive, Scratch, LargestStage, Baselines);
+
+    /// <summary>Δ(C) against every reference at the progressive run's compute (whole test split).</summary>
+    public IReadOnlyList<EqualComputeGap> Gaps => StudyFigures.Gaps(Result(new StudySetting(Options.BudgetScale, new SeedPair(Options.Seed, Options.DataSeed))));
+
+    // The equal-compute table is shown when there is more than the compute-matched baseline to compare with.
+    private bool ShowsGaps => Options.Scratch == ScratchBaseline.Frontier || Baselines is { Count: > 0 };
 
     /// <summary>The baseline's label: "scratch Large".</summary>
     public string BaselineName => $"scratch {LargestStage}";
@@ -68,6 +78,13 @@ internal sealed record RunReport(
             foreach (var column in comparison.Columns.Skip(1)) column.RightAligned();
             foreach (var row in ComparisonRows(c)) comparison.AddRow(row.Select(Markup.Escape).ToArray());
             console.Write(comparison);
+        }
+        if (ShowsGaps)
+        {
+            var gaps = new Table().Title("every reference at the progressive run's compute (whole test split)").AddColumns(GapHeaders);
+            foreach (var column in gaps.Columns.Skip(1)) column.RightAligned();
+            foreach (var row in GapRows()) gaps.AddRow(row.Select(Markup.Escape).ToArray());
+            console.Write(gaps);
         }
         if (FamilyComparisonOn() is { } f)
         {
@@ -135,6 +152,16 @@ internal sealed record RunReport(
             md.AppendLine($"| | progressive (cumulative) | {BaselineName} | progressive / scratch |");
             md.AppendLine("| --- | ---: | ---: | ---: |");
             foreach (var row in ComparisonRows(c)) md.AppendLine($"| {string.Join(" | ", row)} |");
+            md.AppendLine();
+        }
+        if (ShowsGaps)
+        {
+            md.AppendLine("## Every reference at equal compute (whole test split)").AppendLine();
+            md.AppendLine("Δ(C) is the reference's final loss minus the progressive run's, both on one pass over the whole test split (above 0: growing ended lower). " +
+                          "A baseline family trains at exactly the progressive run's FLOPs: its stages from scratch, and a grown one its own schedule lengthened in proportion.").AppendLine();
+            md.AppendLine($"| {string.Join(" | ", GapHeaders)} |");
+            md.AppendLine("| --- | ---: | ---: | ---: |");
+            foreach (var row in GapRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
             md.AppendLine();
         }
         if (FamilyComparisonOn() is { } f)
@@ -214,6 +241,8 @@ internal sealed record RunReport(
             total_seconds = TotalSeconds,
             resumed = Resumed,
             growths = Progressive.Growths,
+            baselines = Baselines ?? [],
+            equal_compute = Gaps,
             comparison = ComparisonJson(HeadlineSplit),
             comparison_validation = ComparisonJson(DataSplit.Validation),
         };
@@ -234,9 +263,15 @@ internal sealed record RunReport(
     private IEnumerable<string[]> StageRows()
         => Modes().SelectMany(m => m.Result.Stages.Select(s => new[]
         {
-            m.Mode.Name(), StageLabel(m.Mode, s.Stage), Numbers.Count(s.Parameters), Numbers.Count(s.Steps), Numbers.Count(s.Tokens),
+            m.Name, m.Baseline ? s.Stage : StageLabel(m.Mode, s.Stage), Numbers.Count(s.Parameters), Numbers.Count(s.Steps), Numbers.Count(s.Tokens),
             Numbers.Flops(s.Flops), Numbers.Loss(s.ValidationLoss), s.TestLoss is double t ? Numbers.Loss(t) : "-", s.FullTestLoss is double w ? Numbers.Loss(w) : "-", Numbers.Seconds(s.WallSeconds),
         }));
+
+    private static readonly string[] GapHeaders = ["reference", "FLOPs", "loss (whole test)", "Δ(C)"];
+
+    private IEnumerable<string[]> GapRows()
+        => Gaps.Select(g => new[] { g.Stage + (g.Grown ? "" : " from scratch"), Numbers.Flops(g.Flops), Numbers.Loss(g.Loss), Numbers.Delta(g.Gap) })
+               .Prepend(["progressive", Numbers.Flops(Progressive.TotalFlops), Numbers.Loss(StudyFigures.FinalLoss(Progressive.Stages[^1])), ""]);
 
     private IEnumerable<string[]> GrowthRows()
         => Progressive.Growths.Select(g => new[]
@@ -281,9 +316,13 @@ internal sealed record RunReport(
         return Family.EdgeInto(stage) is null && Options.LearningRates == StageLearningRates.Restart ? $"{stage} (= progressive)" : stage;
     }
 
-    private IEnumerable<(RunMode Mode, ScheduleResult Result)> Modes()
+    // Both modes of the run, then each baseline family's ("TinyKjvStacked progressive").
+    private IEnumerable<(string Name, RunMode Mode, ScheduleResult Result, bool Baseline)> Modes()
     {
-        yield return (RunMode.Progressive, Progressive);
-        if (Scratch is not null) yield return (RunMode.Scratch, Scratch);
+        yield return (RunMode.Progressive.Name(), RunMode.Progressive, Progressive, false);
+        if (Scratch is not null) yield return (RunMode.Scratch.Name(), RunMode.Scratch, Scratch, false);
+        foreach (var baseline in Baselines ?? [])
+            foreach (var run in new[] { baseline.Progressive, baseline.Scratch }.OfType<ScheduleResult>())
+                yield return ($"{baseline.Family} {run.Mode.Name()}", run.Mode, run, true);
     }
 }

@@ -82,13 +82,16 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
     // Every setting as the library's figures read it.
     private IReadOnlyList<SettingResult> Results => Runs.Select(r => Result(r.Setting, r.Report)).ToList();
 
-    private static SettingResult Result(StudySetting setting, RunReport report) => new(setting, report.Progressive, report.Scratch, report.LargestStage);
+    private static SettingResult Result(StudySetting setting, RunReport report) => report.Result(setting);
 
     // The from-scratch stages that trained for the progressive run's whole compute, in the order trained.
     private IReadOnlyList<string> ReferenceStages => Results.SelectMany(r => StudyFigures.Gaps(r).Select(g => g.Stage)).Distinct().ToList();
 
+    // A grown baseline's label says so itself ("TinyKjvStacked grown").
+    private IReadOnlyList<string> ReferenceLabels => Results.SelectMany(StudyFigures.Gaps).DistinctBy(g => g.Stage).Select(g => g.Grown ? g.Stage : $"{g.Stage} from scratch").ToList();
+
     private string[] EqualComputeHeaders =>
-        ["budget scale", "seeds", "progressive loss", .. ReferenceStages.Select(s => $"Δ(C) vs {s} from scratch"), "frontier gap", "forward ratio (per seed)", "baseline tokens/param", "s/step progressive", "s/step baseline"];
+        ["budget scale", "seeds", "progressive loss", .. ReferenceLabels.Select(s => $"Δ(C) vs {s}"), "frontier gap", "forward ratio (per seed)", "baseline tokens/param", "s/step progressive", "s/step baseline"];
 
     // Per scale, over seeds, on the whole test split: the equal-compute gap against each reference, the frontier gap, the
     // forward ratio read off the scale ladder, and what the budget and the steps were.
@@ -162,7 +165,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
                       "The family ratio is the progressive FLOPs over the sum of what each stage from scratch needed to reach the progressive stage's loss (<: some stage from scratch never got there); the family reverse ratio is the progressive FLOPs by which it had reached every scratch stage's final loss over the whole family's FLOPs from scratch (both with `--scratch all`).").AppendLine();
         md.AppendLine("## At equal compute, whole test split, mean (min–max) over seeds").AppendLine();
         md.AppendLine("Δ(C) is a from-scratch model's final loss minus the progressive run's, both on one pass over the whole test split, for every stage trained from scratch for at least the progressive run's FLOPs (above 0: growing ended lower). " +
-                      "The frontier gap is the smallest of them: the best model of any size the same compute trains from scratch, minus progressive. " +
+                      "The frontier gap is the smallest of them from scratch: the best model of any size, of this family or a baseline family, the same compute trains from scratch, minus progressive (a grown baseline's Δ(C) is listed but not part of it). " +
                       "The forward ratio is the progressive FLOPs over the FLOPs the compute-matched baseline of the same seeds needs to reach the progressive final loss, read off the baselines at this and larger budget scales (each trained with its own warmup and cosine: the scratch multipliers) by linear interpolation in log-compute; < and ≥ mark bounds.").AppendLine();
         var headers = EqualComputeHeaders;
         md.AppendLine($"| {string.Join(" | ", headers)} |");

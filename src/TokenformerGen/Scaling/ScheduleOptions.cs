@@ -75,6 +75,13 @@ public sealed record ScheduleOptions
     /// <summary>Where every stage trains and in what precision.</summary>
     public Devices.ComputeTarget Compute { get; init; } = Devices.ComputeTarget.Cpu;
 
+    /// <summary>
+    /// Another run's training FLOPs this one is matched to (null: its own schedule's): every from-scratch stage trains for at
+    /// least this many, and the progressive schedule's stages are lengthened (or shortened) in proportion so that together
+    /// they spend at least this many. How a baseline family runs at exactly the compute of the family it is compared with.
+    /// </summary>
+    public double? MatchedFlops { get; init; }
+
     /// <summary>With a run folder, save every this many steps (null: at every evaluation).</summary>
     public int? CheckpointInterval { get; init; }
 }

@@ -70,6 +70,9 @@ public sealed class ScheduleRunner
     /// <summary>The progressive run's stages in order.</summary>
     public IReadOnlyList<StagePlan> Progressive { get; }
 
+    /// <summary>The progressive run's planned training FLOPs (what a baseline family is matched to), exactly as planned.</summary>
+    public double PlannedFlops => (double)Progressive.Sum(p => p.Flops);
+
     /// <summary>The from-scratch stages in order, the compute-matched largest stage last (empty with <see cref="ScratchBaseline.None"/>).</summary>
     public IReadOnlyList<StagePlan> Scratch { get; }
 
@@ -87,7 +90,7 @@ public sealed class ScheduleRunner
     {
         var inv = CultureInfo.InvariantCulture;
         var growth = new GrowthOptions { Policy = options.Policy };
-        return new SortedDictionary<string, string>(StringComparer.Ordinal)
+        var identity = new SortedDictionary<string, string>(StringComparer.Ordinal)
         {
             ["format"] = "tokenformer-gen/run/3",
             ["held_out"] = "the last 5%: its first half validates (training, choices), its second half tests (results); every point measures both",
@@ -106,6 +109,9 @@ public sealed class ScheduleRunner
             ["scratch"] = OptionNames.Kebab(options.Scratch),
             ["precision"] = options.Compute.Precision.Name(),
         };
+        // Only a matched run records its budget, so the folders of runs on their own schedule keep their identity.
+        if (options.MatchedFlops is { } matched) identity["matched_flops"] = matched.ToString("R", inv);
+        return identity;
     }
 
     /// <summary>Trains (or finds finished) every stage of the progressive run.</summary>
@@ -161,7 +167,7 @@ public sealed class ScheduleRunner
         var run = new ModeRun(RunMode.Scratch);
         foreach (var plan in Scratch)
         {
-            if (plan.SharedWithProgressive)
+            if (plan.SharedWithProgressive && progressive.Stages.Any(s => s.Stage == plan.Stage.Name))
             {
                 var result = progressive.Stages.Single(s => s.Stage == plan.Stage.Name);
                 run.Add(new StageRecord(result, progressive.Curve.Where(p => p.Stage == plan.Stage.Name).ToList(), null));
@@ -325,6 +331,16 @@ public sealed class ScheduleRunner
     {
         var stages = _family.Stages.Select(s => s.Info).ToList();
         var options = stages.Select(StageOptions).ToList();
+        if (_options.MatchedFlops is { } matched)
+        {
+            // Every stage's steps scaled by one factor (rounded down), so the schedule keeps its shares; then the last stage
+            // makes up the rest, so the run spends at least the match and less than one of its steps more.
+            decimal PerStep(int i) => new StagePlan(RunMode.Progressive, stages[i], options[i], 0).FlopsPerStep;
+            var factor = (decimal)matched / options.Select((o, i) => o.Steps * PerStep(i)).Sum();
+            options = options.Select(o => o with { Steps = Math.Max(1, (long)decimal.Floor(o.Steps * factor)) }).ToList();
+            var missing = (decimal)matched - options.Select((o, i) => o.Steps * PerStep(i)).Sum();
+            if (missing > 0) options[^1] = options[^1] with { Steps = options[^1].Steps + (long)decimal.Ceiling(missing / PerStep(options.Count - 1)) };
+        }
         var total = options.Sum(o => o.Steps);
         var rootWarmup = options[0].WarmupShare;
         var plans = new List<StagePlan>();
@@ -355,7 +371,7 @@ public sealed class ScheduleRunner
         if (_options.Scratch == ScratchBaseline.None) return [];
         var largest = LargestStage;
         var plans = new List<StagePlan>();
-        var total = Progressive.Sum(p => p.Flops);
+        var total = _options.MatchedFlops is { } matched ? (decimal)matched : Progressive.Sum(p => p.Flops);
         decimal cumulative = 0;
         for (var i = 0; i < Progressive.Count; i++)
         {

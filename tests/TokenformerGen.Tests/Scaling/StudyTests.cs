@@ -43,6 +43,51 @@ public sealed class StudyTests : IDisposable
     }
 
     [Fact]
+    public void ABaselineFamilyTrainsAtExactlyTheProgressiveComputeInItsOwnFolder()
+    {
+        var family = ModelRegistry.Family("Sample");
+        var baseline = new BaselineFamily(ModelRegistry.Family("SampleTransformer"));
+        var options = new ScheduleOptions { Context = 16, EvaluationsPerStage = 2, EvalBatches = 2, Scratch = ScratchBaseline.Frontier };
+        var grid = new StudyGrid([0.25], [SeedPair.Standard[0]]);
+        var study = new StudyRunner(family, _ => new PatternBatches(256, period: 23, length: 6000), "pattern", options, grid, [baseline]);
+
+        var result = study.Run(_directory).Single();
+        var total = result.Progressive.TotalFlops;
+        var run = result.Baselines!.Single();
+        Assert.Equal("SampleTransformer", run.Family);
+        Assert.True(File.Exists(Path.Combine(_directory, result.Setting.FolderName, baseline.FolderName, RunFolder.IdentityFile)));
+        // Its own schedule, every stage scaled alike and the last making up the rest: at least the compute, less than one step more.
+        var grown = run.Progressive!;
+        Assert.Equal(["Small", "Stacked", "Deep"], grown.Stages.Select(s => s.Stage));
+        Assert.InRange(grown.TotalFlops - total, 0, grown.Stages[^1].Flops / grown.Stages[^1].Steps - 1);
+        // Each of its stages from scratch (the frontier), each at least the compute and less than one of its steps more.
+        Assert.Equal(["Small", "Stacked", "Deep"], run.Scratch!.Stages.Select(s => s.Stage));
+        Assert.All(run.Scratch.Stages, s => Assert.InRange(s.Flops - total, 0, s.Flops / s.Steps - 1));
+
+        var gaps = StudyFigures.Gaps(result);
+        Assert.Equal(["Small", "Medium", "SampleTransformer grown", "SampleTransformer Small", "SampleTransformer Stacked", "SampleTransformer Deep"], gaps.Select(g => g.Stage));
+        Assert.Equal([false, false, true, false, false, false], gaps.Select(g => g.Grown));
+        Assert.Equal(StudyFigures.FinalLoss(grown.Stages[^1]) - StudyFigures.ProgressiveLoss(result), gaps[2].Gap);
+        Assert.Equal(gaps.Where(g => !g.Grown).Min(g => g.Gap), StudyFigures.FrontierGap(result));
+
+        var again = new Found();
+        study.Run(_directory, _ => again);
+        Assert.Empty(again.Started);
+    }
+
+    [Fact]
+    public void ABaselineFamilyThatReadsOtherTokensOrCannotBeMatchedIsRefused()
+    {
+        var family = ModelRegistry.Family("Sample");
+        var options = new ScheduleOptions { Scratch = ScratchBaseline.Frontier };
+        Assert.Null(new BaselineFamily(ModelRegistry.Family("SampleTransformer")).Refusal(family, options));
+        Assert.Contains("other tokens", new BaselineFamily(ModelRegistry.Family("SampleLargeVocabulary")).Refusal(family, options));
+        Assert.Contains("is the family it would be compared with", new BaselineFamily(family).Refusal(family, options));
+        Assert.Contains("--scratch all", new BaselineFamily(ModelRegistry.Family("SampleTransformer")).Refusal(family, options with { Scratch = ScratchBaseline.All }));
+        Assert.Throws<ArgumentException>(() => new BaselineFamily(family).Run(family, new PatternBatches(256), options, 1e6));
+    }
+
+    [Fact]
     public void TheForwardRatioInterpolatesTheScaleLadderInLogComputeAndMarksBounds()
     {
         // Progressive: 100 FLOPs to a final test loss of 2.0. Baselines of the same seeds at scales 1, 2 and 4: 100 FLOPs

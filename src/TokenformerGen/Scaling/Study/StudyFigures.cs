@@ -34,14 +34,18 @@ public sealed record Spread(int Count, int Seeds, double Mean, double Min, doubl
 /// <param name="Progressive">The progressive run.</param>
 /// <param name="Scratch">The from-scratch runs (null with <see cref="ScratchBaseline.None"/>).</param>
 /// <param name="LargestStage">The stage the compute-matched baseline trains.</param>
-public sealed record SettingResult(StudySetting Setting, ScheduleResult Progressive, ScheduleResult? Scratch, string LargestStage);
+/// <param name="Baselines">Baseline families trained at the progressive run's compute.</param>
+public sealed record SettingResult(StudySetting Setting, ScheduleResult Progressive, ScheduleResult? Scratch, string LargestStage,
+                                   IReadOnlyList<BaselineResult>? Baselines = null);
 
-/// <summary>A from-scratch reference at (at least) the progressive run's compute, and how far above the progressive run it ended.</summary>
-/// <param name="Stage">The stage trained from scratch.</param>
+/// <summary>A reference at (at least) the progressive run's compute, and how far above the progressive run it ended.</summary>
+/// <param name="Stage">What it is: a stage of the family from scratch (<c>Large</c>), a baseline family's stage from scratch
+/// (<c>TinyKjvStacked Large</c>) or a baseline family's grown schedule (<c>TinyKjvStacked grown</c>).</param>
 /// <param name="Flops">Its training FLOPs.</param>
 /// <param name="Loss">Its final loss (<see cref="StudyFigures.FinalLoss"/>).</param>
 /// <param name="Gap">Δ(C) = its loss − the progressive run's final loss: above 0, growing ended lower at equal compute.</param>
-public sealed record EqualComputeGap(string Stage, double Flops, double Loss, double Gap);
+/// <param name="Grown">True for a grown baseline, which is not part of the from-scratch frontier.</param>
+public sealed record EqualComputeGap(string Stage, double Flops, double Loss, double Gap, bool Grown = false);
 
 /// <summary>How a forward ratio was read off the references.</summary>
 public enum RatioKind
@@ -77,21 +81,33 @@ public static class StudyFigures
     public static double ProgressiveLoss(SettingResult result) => FinalLoss(result.Progressive.Stages[^1]);
 
     /// <summary>
-    /// Δ(C) against every from-scratch stage that trained for at least the progressive run's FLOPs (the compute-matched
-    /// baseline and, with <see cref="ScratchBaseline.Frontier"/>, every stage), in the order trained.
+    /// Δ(C) against every reference that trained for at least the progressive run's FLOPs: the family's stages from scratch
+    /// (the compute-matched baseline and, with <see cref="ScratchBaseline.Frontier"/>, every stage), then each baseline
+    /// family's grown schedule and its stages from scratch, in the order trained.
     /// </summary>
     public static IReadOnlyList<EqualComputeGap> Gaps(SettingResult result)
     {
         var progressive = ProgressiveLoss(result);
         var total = result.Progressive.TotalFlops;
-        return (result.Scratch?.Stages ?? [])
-            .Where(s => s.Flops >= total)
-            .Select(s => new EqualComputeGap(s.Stage, s.Flops, FinalLoss(s), FinalLoss(s) - progressive))
+        IEnumerable<EqualComputeGap> Of(ScheduleResult? run, string prefix)
+            => (run?.Stages ?? []).Where(s => s.Flops >= total)
+                                  .Select(s => new EqualComputeGap(prefix + s.Stage, s.Flops, FinalLoss(s), FinalLoss(s) - progressive));
+        IEnumerable<EqualComputeGap> Grown(BaselineResult baseline)
+        {
+            if (baseline.Progressive is not { Stages.Count: > 0 } grown || grown.TotalFlops < total) yield break;
+            var loss = FinalLoss(grown.Stages[^1]);
+            yield return new EqualComputeGap($"{baseline.Family} grown", grown.TotalFlops, loss, loss - progressive, Grown: true);
+        }
+        return Of(result.Scratch, "")
+            .Concat((result.Baselines ?? []).SelectMany(b => Grown(b).Concat(Of(b.Scratch, b.Family + " "))))
             .ToList();
     }
 
-    /// <summary>The frontier gap: the best from-scratch model of any size at the same compute, minus the progressive run; null without one.</summary>
-    public static double? FrontierGap(SettingResult result) => Gaps(result) is { Count: > 0 } gaps ? gaps.Min(g => g.Gap) : null;
+    /// <summary>
+    /// The frontier gap: the best from-scratch model of any size and any family at the same compute, minus the progressive
+    /// run (grown baselines are not in it); null without one.
+    /// </summary>
+    public static double? FrontierGap(SettingResult result) => Gaps(result).Where(g => !g.Grown).ToList() is { Count: > 0 } gaps ? gaps.Min(g => g.Gap) : null;
 
     /// <summary>
     /// The forward ratio of <paramref name="result"/> against the compute-matched baselines of the same seeds at its scale

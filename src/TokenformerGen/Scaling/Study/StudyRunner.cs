@@ -13,7 +13,9 @@ namespace TokenformerGen.Scaling.Study;
 /// <param name="dataIdentity">What the data is, independent of where it lies (part of every folder's identity).</param>
 /// <param name="options">The schedule's options; each setting replaces the budget scale and the seeds.</param>
 /// <param name="grid">Scales and seeds.</param>
-public sealed class StudyRunner(FamilyRegistration family, Func<long, IBatchSource> data, string dataIdentity, ScheduleOptions options, StudyGrid grid)
+/// <param name="baselines">Baseline families, each trained in every setting at its progressive run's compute (in the setting's folder).</param>
+public sealed class StudyRunner(FamilyRegistration family, Func<long, IBatchSource> data, string dataIdentity, ScheduleOptions options, StudyGrid grid,
+                                IReadOnlyList<BaselineFamily>? baselines = null)
 {
     /// <summary>Runs (or finds finished, or resumes) every setting in <paramref name="folder"/>.</summary>
     /// <param name="folder">The study folder.</param>
@@ -31,9 +33,16 @@ public sealed class StudyRunner(FamilyRegistration family, Func<long, IBatchSour
     {
         var settingOptions = setting.Apply(options);
         using var folder = RunFolder.Claim(directory, ScheduleRunner.Identity(family, settingOptions, dataIdentity));
-        var runner = new ScheduleRunner(family, data(setting.Seeds.DataSeed), settingOptions, observer, folder);
+        var batches = data(setting.Seeds.DataSeed);
+        var runner = new ScheduleRunner(family, batches, settingOptions, observer, folder);
         var progressive = runner.RunProgressive(cancellation);
         var scratch = settingOptions.Scratch == ScratchBaseline.None ? null : runner.RunScratch(progressive, cancellation);
-        return new SettingResult(setting, progressive, scratch, runner.LargestStage.Name);
+        var flops = runner.PlannedFlops;
+        var references = (baselines ?? []).Select(baseline =>
+        {
+            using var inner = RunFolder.Claim(Path.Combine(directory, baseline.FolderName), baseline.Identity(settingOptions, flops, dataIdentity));
+            return baseline.Run(family, batches, settingOptions, flops, inner, observer, cancellation);
+        }).ToList();
+        return new SettingResult(setting, progressive, scratch, runner.LargestStage.Name, references);
     }
 }

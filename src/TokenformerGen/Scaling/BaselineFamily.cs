@@ -1,0 +1,73 @@
+using TokenformerGen.Data;
+using TokenformerGen.Modules;
+
+namespace TokenformerGen.Scaling;
+
+/// <summary>What a baseline family trained at another run's compute.</summary>
+/// <param name="Family">The baseline family's name.</param>
+/// <param name="Progressive">Its own schedule grown stage by stage (null for a family of one stage, which has nothing to grow).</param>
+/// <param name="Scratch">Its stages from scratch (null with <see cref="ScratchBaseline.None"/>).</param>
+public sealed record BaselineResult(string Family, ScheduleResult? Progressive, ScheduleResult? Scratch);
+
+/// <summary>
+/// Another family as the reference of a run, trained at exactly that run's compute: a Transformer twin from scratch
+/// (<c>TinyKjvTransformer</c>), or a grown baseline (<c>TinyKjvStacked</c>) whose own schedule is lengthened in
+/// proportion to the same FLOPs and whose stages are trained from scratch as the run's <see cref="ScratchBaseline"/>
+/// says (the largest, or every one for the frontier). It reads the same data stream, with its own batch and learning
+/// rates, and lives in a run folder of its own inside the run's (<see cref="FolderName"/>).
+/// </summary>
+/// <param name="family">The baseline family.</param>
+public sealed class BaselineFamily(FamilyRegistration family)
+{
+    /// <summary>The baseline family.</summary>
+    public FamilyRegistration Family { get; } = family;
+
+    /// <summary>Its run folder inside the folder of the run it is matched to.</summary>
+    public string FolderName => "baseline-" + Family.Name;
+
+    /// <summary>
+    /// Why this family cannot be the reference of <paramref name="compared"/> run with <paramref name="options"/> (it must read
+    /// the same tokens: same tokenizer and vocabulary, a context at least the run's), or null when it can.
+    /// </summary>
+    public string? Refusal(FamilyRegistration compared, ScheduleOptions options)
+    {
+        var (mine, theirs) = (Family.Stages[0].Info.Architecture, compared.Stages[0].Info.Architecture);
+        var context = options.Context ?? theirs.Context;
+        if (Family.Name == compared.Name) return $"baseline family {Family.Name} is the family it would be compared with";
+        if (mine.Tokenizer != theirs.Tokenizer || mine.Vocabulary != theirs.Vocabulary)
+            return $"baseline family {Family.Name} reads other tokens ({mine.Tokenizer} tokenizer, vocabulary {mine.Vocabulary}) than {compared.Name} ({theirs.Tokenizer}, {theirs.Vocabulary})";
+        if (options.Context is null && mine.Context != theirs.Context || mine.Context < context)
+            return $"baseline family {Family.Name} has context {mine.Context}, {compared.Name} trains at {context}: give both the same context";
+        if (Family.Stages.Any(s => s.Info.Budget is null))
+            return $"baseline family {Family.Name} has a stage without a training budget (a train: section)";
+        if (options.Scratch == ScratchBaseline.All)
+            return "a baseline family is matched to the whole compute of the run; --scratch all compares each stage with the run up to it: use largest or frontier";
+        return null;
+    }
+
+    /// <summary>The options of the baseline's runs: the run's, matched to <paramref name="flops"/>, with the baseline's own growth policies.</summary>
+    public static ScheduleOptions Matched(ScheduleOptions options, double flops) => options with { MatchedFlops = flops, Policy = null };
+
+    /// <summary>The runner of the baseline at <paramref name="flops"/> (plans only, without a folder or observer).</summary>
+    public ScheduleRunner Plan(IBatchSource data, ScheduleOptions options, double flops) => new(Family, data, Matched(options, flops));
+
+    /// <summary>The identity of its run folder.</summary>
+    public IReadOnlyDictionary<string, string> Identity(ScheduleOptions options, double flops, string data) => ScheduleRunner.Identity(Family, Matched(options, flops), data);
+
+    /// <summary>
+    /// Runs (or finds finished, or resumes) the baseline at <paramref name="flops"/> training FLOPs: its grown schedule if it
+    /// has one, then its from-scratch stages.
+    /// </summary>
+    /// <exception cref="ArgumentException">The family cannot be this run's reference (<see cref="Refusal"/>).</exception>
+    public BaselineResult Run(FamilyRegistration compared, IBatchSource data, ScheduleOptions options, double flops, RunFolder? folder = null,
+                              IScheduleObserver? observer = null, CancellationToken cancellation = default)
+    {
+        if (Refusal(compared, options) is { } refusal) throw new ArgumentException(refusal, nameof(compared));
+        var runner = new ScheduleRunner(Family, data, Matched(options, flops), observer, folder);
+        var progressive = Family.Edges.Count > 0 ? runner.RunProgressive(cancellation) : null;
+        var scratch = options.Scratch == ScratchBaseline.None ? null : runner.RunScratch(progressive ?? Empty, cancellation);
+        return new BaselineResult(Family.Name, progressive, scratch);
+    }
+
+    private static readonly ScheduleResult Empty = new(RunMode.Progressive, [], [], []);
+}
