@@ -125,6 +125,8 @@ public sealed class StudyTests
             (["run", "--scale", "0.2", "--baseline-family", "Neo"], "--baseline-family: baseline family Neo reads other tokens"),
             (["run", "--scale", "0.2", "--scratch", "all", "--baseline-family", "Twin"], "use largest or frontier"),
             (["run", "--scale", "0.2", "--baseline-family", "Mini"], "is the family it would be compared with"),
+            (["run", "--scale", "0.2", "--lr", "0"], "--lr and --baseline-lr must be positive"),
+            (["run", "--scale", "0.2", "--baseline-lr", "1e-3"], "give --baseline-family too"),
         })
         {
             var result = TestCli.Run(command);

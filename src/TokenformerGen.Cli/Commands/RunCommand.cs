@@ -44,6 +44,14 @@ internal class RunSettings : TrainingSettings
     [Description("Other families as references at exactly this run's compute, comma-separated (e.g. TinyKjvStacked): a one-stage family trains from scratch; a grown one runs its own schedule lengthened to the same FLOPs, and its stages train from scratch as --scratch says (largest or frontier). Each in its own folder, baseline-FAMILY, inside the run folder")]
     public string? BaselineFamilies { get; set; }
 
+    [CommandOption("--baseline-lr <X>")]
+    [Description("Peak learning rate of every baseline family's stages (its own sweep's best). Default: --lr if given, else each stage's from its spec")]
+    public double? BaselineLearningRate { get; set; }
+
+    [CommandOption("--lr <X>")]
+    [Description("Peak learning rate of every stage, progressive and from scratch (a learning-rate sweep). Default: each stage's from the spec")]
+    public double? LearningRate { get; set; }
+
     [CommandOption("--checkpoint-every <K>")]
     [Description("Save each stage every K steps (a kill loses at most K steps). Default: at every validation point")]
     public int? CheckpointEvery { get; set; }

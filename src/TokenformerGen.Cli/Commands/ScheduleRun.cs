@@ -71,10 +71,13 @@ internal sealed class ScheduleRun : IDisposable
             LearningRates = OptionParsing.LearningRates(settings.LearningRates) ?? TrainingSettings.ScheduleDefaults.LearningRates,
             Scratch = OptionParsing.Scratch(settings.Scratch)!.Value,
             CheckpointInterval = settings.CheckpointEvery,
+            PeakLearningRate = settings.LearningRate,
             Compute = target,
         };
         var baselines = (settings.BaselineFamilies ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries)
-            .Select(name => new BaselineFamily(session.Family(name, useDefault: false))).ToList();
+            .Select(name => new BaselineFamily(session.Family(name, useDefault: false), settings.BaselineLearningRate)).ToList();
+        if (settings.LearningRate is double lr && !(lr > 0) || settings.BaselineLearningRate is double blr && !(blr > 0)) throw new CliException("--lr and --baseline-lr must be positive");
+        if (settings.BaselineLearningRate is not null && baselines.Count == 0) throw new CliException("--baseline-lr sets the baseline families' learning rate: give --baseline-family too");
         if (baselines.Count > 0 && options.Scratch == ScratchBaseline.None && baselines.Any(b => b.Family.Edges.Count == 0))
             throw new CliException("--scratch none trains nothing from scratch, so a one-stage baseline family would train nothing: drop --scratch none");
         foreach (var baseline in baselines)
@@ -110,7 +113,7 @@ internal sealed class ScheduleRun : IDisposable
             _session.Console.MarkupLineInterpolated($"baseline family {baseline.Family.Name} at the same compute: {string.Join("; ", parts)}");
         }
         _session.Console.MarkupLineInterpolated(
-            $"optimizer at growth {OptionNames.Kebab(options.OptimizerGrowth)}, learning rate {OptionNames.Kebab(options.LearningRates)}, {TorchSharp.torch.get_num_threads()} intra-op threads");
+            $"optimizer at growth {OptionNames.Kebab(options.OptimizerGrowth)}, learning rate {OptionNames.Kebab(options.LearningRates)}{(options.PeakLearningRate is { } peak ? $" peaking at {peak:G} in every stage (--lr)" : "")}, {TorchSharp.torch.get_num_threads()} intra-op threads");
     }
 
     /// <summary>

@@ -124,7 +124,7 @@ internal sealed record RunReport(
         md.AppendLine($"- data: `{Data}` (`{DataIdentity}`), {Numbers.Count(DataTokens)} tokens ({Tokenizer} tokenizer); the last 5% held out: its first half is the validation split (evaluation during training, growth checks), its second half the test split, on which every result below is read");
         md.AppendLine(inv, $"- context {Context}, budget scale {Options.BudgetScale.ToString("G", inv)}, {Options.EvaluationsPerStage} points per stage of {Options.EvalBatches} batches on each split, seed {Options.Seed}, data seed {Options.DataSeed}");
         md.AppendLine(inv, $"- compute: device `{Options.Compute.DeviceName}`, precision `{Options.Compute.Precision.Name()}`");
-        md.AppendLine(inv, $"- stage transitions: optimizer `{OptionNames.Kebab(Options.OptimizerGrowth)}`, learning rate `{OptionNames.Kebab(Options.LearningRates)}`; from scratch: `{OptionNames.Kebab(Options.Scratch)}`");
+        md.AppendLine(inv, $"- stage transitions: optimizer `{OptionNames.Kebab(Options.OptimizerGrowth)}`, learning rate `{OptionNames.Kebab(Options.LearningRates)}`{(Options.PeakLearningRate is { } peak ? $" peaking at {peak:G} in every stage (`--lr`)" : "")}; from scratch: `{OptionNames.Kebab(Options.Scratch)}`");
         md.AppendLine(inv, $"- {WallTimeSentence()}");
         md.AppendLine($"- spec sha256 `{Family.SpecHash}`").AppendLine();
 
@@ -226,6 +226,7 @@ internal sealed record RunReport(
                 Options.EvalBatches,
                 Options.Seed,
                 Options.DataSeed,
+                Options.PeakLearningRate,
                 Policy = Options.Policy?.SpecName(),
                 OptimizerGrowth = OptionNames.Kebab(Options.OptimizerGrowth),
                 LrSchedule = OptionNames.Kebab(Options.LearningRates),

@@ -17,10 +17,14 @@ public sealed record BaselineResult(string Family, ScheduleResult? Progressive, 
 /// rates, and lives in a run folder of its own inside the run's (<see cref="FolderName"/>).
 /// </summary>
 /// <param name="family">The baseline family.</param>
-public sealed class BaselineFamily(FamilyRegistration family)
+/// <param name="learningRate">Its peak learning rate in every stage (null: the run's <see cref="ScheduleOptions.PeakLearningRate"/>, else its spec's): each side gets its own best.</param>
+public sealed class BaselineFamily(FamilyRegistration family, double? learningRate = null)
 {
     /// <summary>The baseline family.</summary>
     public FamilyRegistration Family { get; } = family;
+
+    /// <summary>Its peak learning rate in every stage, when it is not the run's.</summary>
+    public double? LearningRate { get; } = learningRate;
 
     /// <summary>Its run folder inside the folder of the run it is matched to.</summary>
     public string FolderName => "baseline-" + Family.Name;
@@ -45,8 +49,9 @@ public sealed class BaselineFamily(FamilyRegistration family)
         return null;
     }
 
-    /// <summary>The options of the baseline's runs: the run's, matched to <paramref name="flops"/>, with the baseline's own growth policies.</summary>
-    public static ScheduleOptions Matched(ScheduleOptions options, double flops) => options with { MatchedFlops = flops, Policy = null };
+    /// <summary>The options of the baseline's runs: the run's, matched to <paramref name="flops"/>, with the baseline's own growth policies and learning rate.</summary>
+    public ScheduleOptions Matched(ScheduleOptions options, double flops)
+        => options with { MatchedFlops = flops, Policy = null, PeakLearningRate = LearningRate ?? options.PeakLearningRate };
 
     /// <summary>The runner of the baseline at <paramref name="flops"/> (plans only, without a folder or observer).</summary>
     public ScheduleRunner Plan(IBatchSource data, ScheduleOptions options, double flops) => new(Family, data, Matched(options, flops));

@@ -75,6 +75,9 @@ public sealed record ScheduleOptions
     /// <summary>Where every stage trains and in what precision.</summary>
     public Devices.ComputeTarget Compute { get; init; } = Devices.ComputeTarget.Cpu;
 
+    /// <summary>Replaces every stage's peak learning rate, progressive and from scratch (null: each stage's from the spec). For learning-rate sweeps.</summary>
+    public double? PeakLearningRate { get; init; }
+
     /// <summary>
     /// Another run's training FLOPs this one is matched to (null: its own schedule's): every from-scratch stage trains for at
     /// least this many, and the progressive schedule's stages are lengthened (or shortened) in proportion so that together

@@ -109,8 +109,9 @@ public sealed class ScheduleRunner
             ["scratch"] = OptionNames.Kebab(options.Scratch),
             ["precision"] = options.Compute.Precision.Name(),
         };
-        // Only a matched run records its budget, so the folders of runs on their own schedule keep their identity.
+        // Only a matched run records its budget (and only a swept one its learning rate), so the folders of runs on their own schedule keep their identity.
         if (options.MatchedFlops is { } matched) identity["matched_flops"] = matched.ToString("R", inv);
+        if (options.PeakLearningRate is { } rate) identity["learning_rate"] = rate.ToString("R", inv);
         return identity;
     }
 
@@ -394,11 +395,15 @@ public sealed class ScheduleRunner
     }
 
     private TrainerOptions StageOptions(StageInfo stage)
-        => TrainerOptions.ForBudget(stage, _options.Context ?? (int)stage.Architecture.Context, _options.BudgetScale) with
+    {
+        var options = TrainerOptions.ForBudget(stage, _options.Context ?? (int)stage.Architecture.Context, _options.BudgetScale);
+        return options with
         {
             EvalBatches = _options.EvalBatches,
             DataSeed = _options.DataSeed,
+            LearningRate = _options.PeakLearningRate ?? options.LearningRate,
         };
+    }
 
     private TrainerOptions WithIntervals(TrainerOptions options, int evaluations)
     {

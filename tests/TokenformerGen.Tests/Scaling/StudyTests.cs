@@ -88,6 +88,26 @@ public sealed class StudyTests : IDisposable
     }
 
     [Fact]
+    public void ASweptLearningRateReplacesEveryStagesPeakAndIsPartOfTheFolderIdentity()
+    {
+        var family = ModelRegistry.Family("Sample");
+        var options = new ScheduleOptions { Scratch = ScratchBaseline.Frontier };
+        var swept = options with { PeakLearningRate = 3e-3 };
+        var runner = new ScheduleRunner(family, new PatternBatches(256), swept);
+        Assert.All(runner.Progressive.Concat(runner.Scratch), p => Assert.Equal(3e-3, p.Options.LearningRate));
+        Assert.All(runner.Progressive, p => Assert.Equal(3e-3, p.Options.EffectiveSchedule.Peak));
+        Assert.All(new ScheduleRunner(family, new PatternBatches(256), options).Scratch, p => Assert.Equal(1e-2, p.Options.LearningRate));   // the spec's
+        Assert.Equal("0.003", ScheduleRunner.Identity(family, swept, "data")["learning_rate"]);
+        Assert.False(ScheduleRunner.Identity(family, options, "data").ContainsKey("learning_rate"));
+
+        // A baseline family takes its own rate, else the run's.
+        var transformer = ModelRegistry.Family("SampleTransformer");
+        var flops = runner.PlannedFlops;
+        Assert.All(new BaselineFamily(transformer, 5e-3).Plan(new PatternBatches(256), swept, flops).Scratch, p => Assert.Equal(5e-3, p.Options.LearningRate));
+        Assert.All(new BaselineFamily(transformer).Plan(new PatternBatches(256), swept, flops).Scratch, p => Assert.Equal(3e-3, p.Options.LearningRate));
+    }
+
+    [Fact]
     public void TheForwardRatioInterpolatesTheScaleLadderInLogComputeAndMarksBounds()
     {
         // Progressive: 100 FLOPs to a final test loss of 2.0. Baselines of the same seeds at scales 1, 2 and 4: 100 FLOPs
