@@ -46,7 +46,7 @@ public sealed class BlockAndDepthTests
         Assert.Contains("new Projection(64, 384, name: \"up\")", large, StringComparison.Ordinal);
         Assert.Contains("var blocks = new Block[2];", large, StringComparison.Ordinal);
         // Block 1 of Large is a copy of block 0 of Small.
-        Assert.Contains("new(\"layers.1.mlp.down.weight\", new long[] { 64, 384 }, new long[] { 64, 384 }, GrowAxis: null, KeptRows: 64, NewRows: new(ZeroKeys: NewRows.None, Random: NewRows.None), Source: \"layers.0.mlp.down.weight\")",
+        Assert.Contains("new(\"layers.1.mlp.down.weight\", new long[] { 64, 384 }, new long[] { 64, 384 }, GrowAxis: null, KeptRows: 64, Source: \"layers.0.mlp.down.weight\")",
                         run.Sources["TinyTransformer.SmallToLarge.g.cs"], StringComparison.Ordinal);
     }
 
@@ -58,10 +58,10 @@ public sealed class BlockAndDepthTests
         Assert.Empty(run.Diagnostics);
         Assert.Empty(run.CompileDiagnostics());
         var edge = run.Sources["Tiny.SmallToLarge.g.cs"];
-        Assert.Contains("PreservesFunction: new(ZeroKeys: true, Random: true)", edge, StringComparison.Ordinal);
-        Assert.Contains("new(\"layers.2.mlp.value_param_tokens\", new long[0], new long[] { 128, 64 }, GrowAxis: 0, KeptRows: 0, NewRows: new(ZeroKeys: NewRows.Zero, Random: NewRows.Zero))", edge, StringComparison.Ordinal);
-        Assert.Contains("new(\"layers.2.attention.proj.value_param_tokens\", new long[0], new long[] { 32, 64 }, GrowAxis: 0, KeptRows: 0, NewRows: new(ZeroKeys: NewRows.Zero, Random: NewRows.Zero))", edge, StringComparison.Ordinal);
-        Assert.Contains("new(\"layers.2.attention.query.key_param_tokens\", new long[0], new long[] { 32, 64 }, GrowAxis: 0, KeptRows: 0, NewRows: new(ZeroKeys: NewRows.Normal(0.02), Random: NewRows.Normal(0.02)))", edge, StringComparison.Ordinal);
+        Assert.Contains("PreservesFunction: new(/* zero_keys */ true, /* random */ true)", edge, StringComparison.Ordinal);
+        Assert.Contains("new(\"layers.2.mlp.value_param_tokens\", new long[0], new long[] { 128, 64 }, GrowAxis: 0, KeptRows: 0, NewRows: new(/* zero_keys */ NewRows.Zero, /* random */ NewRows.Zero))", edge, StringComparison.Ordinal);
+        Assert.Contains("new(\"layers.2.attention.proj.value_param_tokens\", new long[0], new long[] { 32, 64 }, GrowAxis: 0, KeptRows: 0, NewRows: new(/* zero_keys */ NewRows.Zero, /* random */ NewRows.Zero))", edge, StringComparison.Ordinal);
+        Assert.Contains("new(\"layers.2.attention.query.key_param_tokens\", new long[0], new long[] { 32, 64 }, GrowAxis: 0, KeptRows: 0, NewRows: new(/* zero_keys */ NewRows.Normal(0.02), /* random */ NewRows.Normal(0.02)))", edge, StringComparison.Ordinal);
     }
 
     [Fact]

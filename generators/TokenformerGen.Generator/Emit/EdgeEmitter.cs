@@ -1,3 +1,4 @@
+using System.Linq;
 using System.Collections.Generic;
 using TokenformerGen.Architecture;
 using TokenformerGen.Families;
@@ -34,7 +35,7 @@ internal static class EdgeEmitter
         GeneratedCode.Doc(w, "Every parameter of the grown stage, in state-dict order: both shapes, the grow axis, the rows kept, and per policy how new rows are made.");
         w.WriteLine($"public static GrowthMap Map {{ get; }} = new({from}.Info, {to}.Info,");
         w.Indent();
-        w.WriteLine($"PreservesFunction: new(ZeroKeys: {Literals.Boolean(edge.WithZeroKeys == FunctionChange.None)}, Random: {Literals.Boolean(edge.WithRandom == FunctionChange.None)}),");
+        w.WriteLine($"PreservesFunction: {PerPolicy(policy => Literals.Boolean(edge.With(policy) == FunctionChange.None))},");
         w.WriteLine("Rows: new GrowthRow[]");
         w.OpenBlock();
         foreach (var row in Rows(plan, edge)) w.WriteLine(row + ",");
@@ -74,9 +75,9 @@ internal static class EdgeEmitter
     private static string Consequences(FamilyPlan plan, GrowthEdgePlan edge)
     {
         if (plan.Architecture.IsTransformer)
-            return edge.WithZeroKeys == FunctionChange.None ? "The grown model computes exactly what the trained one did." : $"The function changes ({Why(edge.WithZeroKeys)}).";
+            return edge.With(edge.Policy) is var change && change == FunctionChange.None ? "The grown model computes exactly what the trained one did." : $"The function changes ({Why(change)}).";
         var policy = edge.LayerGrowth is null ? $"<c>{edge.Policy.SpecName()}</c>" : $"<c>{edge.Policy.SpecName()}</c> for tokens";
-        return $"The spec grows it with {policy}; {Consequence(GrowthPolicy.ZeroKeys, edge.WithZeroKeys)}; {Consequence(GrowthPolicy.Random, edge.WithRandom)}.";
+        return $"The spec grows it with {policy}; {string.Join("; ", GrowthPolicies.All.Select(p => Consequence(p, edge.With(p))))}.";
     }
 
     private static string Consequence(GrowthPolicy policy, FunctionChange change)
@@ -128,10 +129,10 @@ internal static class EdgeEmitter
         var (fromTokens, toTokens) = Tokens(edge, parameter.Kind);
         if (fromTokens == toTokens)
             return Unchanged(parameter.Name, source, toTokens, a.Hidden);
-        if (parameter.Role == ParameterRole.KeyTokens)
-            return Grown(parameter.Name, source, fromTokens, toTokens, a.Hidden, "NewRows.Zero", Normal(a.Init.KeyStd));
-        var std = Normal(ValueStd(plan, edge));
-        return Grown(parameter.Name, source, fromTokens, toTokens, a.Hidden, std, std);
+        var keys = parameter.Role == ParameterRole.KeyTokens;
+        var values = Normal(ValueStd(plan, edge));
+        return Grown(parameter.Name, source, fromTokens, toTokens, a.Hidden,
+                     PerPolicy(policy => !keys ? values : policy.ZeroesNewKeys() ? "NewRows.Zero" : Normal(a.Init.KeyStd)));
     }
 
     // A block the parent did not have: stack copies block i mod L (its tokens grown as that block's are); identity
@@ -149,7 +150,7 @@ internal static class EdgeEmitter
             : parameter.Role is ParameterRole.KeyTokens or ParameterRole.InputWeight ? Normal(a.Init.KeyStd)
             : Normal(ValueStd(plan, edge));
         var shape = a.IsTransformer ? WeightShape(a, parameter) : new[] { Tokens(edge, parameter.Kind).To, a.Hidden };
-        return $"new(\"{parameter.Name}\", new long[0], {Shape(shape)}, GrowAxis: 0, KeptRows: 0, NewRows: new(ZeroKeys: {init}, Random: {init}))";
+        return $"new(\"{parameter.Name}\", new long[0], {Shape(shape)}, GrowAxis: 0, KeptRows: 0, NewRows: {PerPolicy(_ => init)})";
     }
 
     // New value rows are drawn like the grown stage's from-scratch values (Wang's std follows its depth).
@@ -175,10 +176,14 @@ internal static class EdgeEmitter
     private static string Unchanged(string name, params int[] shape) => Unchanged(name, name, shape);
 
     private static string Unchanged(string name, string source, params int[] shape)
-        => $"new(\"{name}\", {Shape(shape)}, {Shape(shape)}, GrowAxis: null, KeptRows: {shape[0]}, NewRows: new(ZeroKeys: NewRows.None, Random: NewRows.None){From(name, source)})";
+        => $"new(\"{name}\", {Shape(shape)}, {Shape(shape)}, GrowAxis: null, KeptRows: {shape[0]}{From(name, source)})";
 
-    private static string Grown(string name, string source, int fromRows, int toRows, int width, string zeroKeys, string random)
-        => $"new(\"{name}\", {Shape(fromRows, width)}, {Shape(toRows, width)}, GrowAxis: 0, KeptRows: {fromRows}, NewRows: new(ZeroKeys: {zeroKeys}, Random: {random}){From(name, source)})";
+    private static string Grown(string name, string source, int fromRows, int toRows, int width, string newRows)
+        => $"new(\"{name}\", {Shape(fromRows, width)}, {Shape(toRows, width)}, GrowAxis: 0, KeptRows: {fromRows}, NewRows: {newRows}{From(name, source)})";
+
+    // One value per policy, in the order the runtime's PerPolicy reads them, each named: new(/* zero_keys */ …, /* random */ …).
+    private static string PerPolicy(System.Func<GrowthPolicy, string> value)
+        => "new(" + string.Join(", ", GrowthPolicies.All.Select(p => $"/* {p.SpecName()} */ {value(p)}")) + ")";
 
     private static string From(string name, string source) => source == name ? "" : $", Source: \"{source}\"";
 

@@ -130,8 +130,7 @@ internal sealed record TrainingPlan(long Tokens, double LearningRate, double War
 /// <summary>A growth edge: <see cref="To"/> is made from a trained <see cref="From"/> by appending tokens and blocks.</summary>
 /// <param name="Policy">The spec's growth policy of parameter tokens for the edge (zero_keys where none grow).</param>
 /// <param name="LayerGrowth">How new blocks are made, or null when the depth does not grow.</param>
-/// <param name="WithZeroKeys">What growing with zero_keys does to the function (<see cref="FunctionChange.None"/>: kept exactly).</param>
-/// <param name="WithRandom">What growing with random does to the function.</param>
+/// <param name="Changes">One row per policy, in the order of <see cref="GrowthPolicies.All"/>: what growing with it does to the function.</param>
 internal sealed record GrowthEdgePlan(
     string From,
     string To,
@@ -145,12 +144,17 @@ internal sealed record GrowthEdgePlan(
     PattentionCounts ToTokens,
     PattentionTaus FromTau,
     PattentionTaus ToTau,
-    FunctionChange WithZeroKeys,
-    FunctionChange WithRandom)
+    EquatableArray<PolicyChange> Changes)
 {
+    /// <summary>What growing with <paramref name="policy"/> does to the function.</summary>
+    public FunctionChange With(GrowthPolicy policy) => Changes[GrowthPolicies.IndexOf(policy)].Change;
+
     /// <summary>Whether growing with the spec's policy keeps the function exactly.</summary>
-    public bool PreservesFunction => (Policy == GrowthPolicy.ZeroKeys ? WithZeroKeys : WithRandom) == FunctionChange.None;
+    public bool PreservesFunction => With(Policy) == FunctionChange.None;
 }
+
+/// <summary>What growing an edge with <paramref name="Policy"/> does to the function (<see cref="FunctionChange.None"/>: kept exactly).</summary>
+internal sealed record PolicyChange(GrowthPolicy Policy, FunctionChange Change);
 
 /// <summary>A family's name and where it is declared, for the cross-file duplicate check.</summary>
 internal sealed record FamilyIdentity(string Name, LocationInfo Location);

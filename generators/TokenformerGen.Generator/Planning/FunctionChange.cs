@@ -37,7 +37,7 @@ internal static class FunctionPreservation
     /// <c>identity</c> write nothing to the residual stream, so they keep the function.</param>
     public static FunctionChange Of(PattentionNorm norm, GrowthPolicy policy, bool grows, bool tauChanges, bool stacks = false)
     {
-        if (grows && policy == GrowthPolicy.Random) return FunctionChange.RandomKeys;
+        if (grows && !policy.ZeroesNewKeys()) return FunctionChange.RandomKeys;
         if (grows && norm == PattentionNorm.Softmax) return FunctionChange.SoftmaxMass;
         if (tauChanges && norm != PattentionNorm.Softmax) return FunctionChange.TauChanges;
         if (stacks) return FunctionChange.StackedLayers;

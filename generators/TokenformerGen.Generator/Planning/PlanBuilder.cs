@@ -113,8 +113,7 @@ internal static class PlanBuilder
                     tokens,
                     parent.Tau,
                     tau,
-                    Change(architecture.Norm, GrowthPolicy.ZeroKeys, parent, stage),
-                    Change(architecture.Norm, GrowthPolicy.Random, parent, stage)));
+                    GrowthPolicies.All.Select(policy => new PolicyChange(policy, Change(architecture.Norm, policy, parent, stage))).ToEquatableArray()));
             }
         }
 
@@ -141,7 +140,7 @@ internal static class PlanBuilder
     public static PattentionTaus Tau(TauPolicy policy, PattentionCounts tokens, StagePlan? parent, GrowthPolicy? growth)
     {
         var own = new PattentionTaus(Math.Sqrt(tokens.Qkv), Math.Sqrt(tokens.Proj), Math.Sqrt(tokens.Ffn));
-        return policy == TauPolicy.Fixed && parent is not null && growth == GrowthPolicy.ZeroKeys ? parent.Tau : own;
+        return policy == TauPolicy.Fixed && parent is not null && growth?.ZeroesNewKeys() == true ? parent.Tau : own;
     }
 
     /// <summary>

@@ -396,7 +396,7 @@ internal sealed class SpecValidator
 
         // τ as PlanBuilder.Tau sets it: it follows the count under sqrt_n, and a random stage takes √n of its own
         // count under fixed too; only a zero_keys stage under fixed inherits its parent's.
-        var tauChanges = tau.Value == TauPolicy.SqrtN || growth.Value == GrowthPolicy.Random;
+        var tauChanges = tau.Value == TauPolicy.SqrtN || !growth.Value.ZeroesNewKeys();
         switch (FunctionPreservation.Of(norm.Value, growth.Value, grows, tauChanges))
         {
             case FunctionChange.RandomKeys:

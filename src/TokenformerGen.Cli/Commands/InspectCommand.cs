@@ -91,14 +91,14 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         foreach (var edge in family.Edges)
         {
             string Keeps(GrowthPolicy p) => $"{p.SpecName()} {(edge.PreservesFunction[p] ? "keeps the function" : "changes it")}";
-            var function = transformer ? (edge.PreservesFunction[GrowthPolicy.ZeroKeys] ? "keeps the function" : "changes it") : $"{Keeps(GrowthPolicy.ZeroKeys)}, {Keeps(GrowthPolicy.Random)}";
+            var function = transformer ? (edge.PreservesFunction[edge.Policy] ? "keeps the function" : "changes it") : string.Join(", ", GrowthPolicies.All.Select(Keeps));
             var map = new Table().Title($"growth map {edge.From.Name} → {edge.To.Name} (spec: {edge.To.GrowthDescription}; {function})")
-                                 .AddColumns("parameter", "count", "from", "to", "grows", "new rows: zero_keys", "new rows: random");
+                                 .AddColumns(["parameter", "count", "from", "to", "grows", .. GrowthPolicies.All.Select(p => $"new rows: {p.SpecName()}")]);
             map.Columns[1].RightAligned();
             foreach (var row in full ? edge.Rows.Select(p => (Name: p.Name, Count: 1, Row: p)) : Condense(edge.Rows))
             {
-                map.AddRow(Markup.Escape(row.Name), row.Count == 1 ? "" : $"× {row.Count}", Markup.Escape(row.Row.SourceName is null ? "-" : Shapes.Format(row.Row.FromShape)), Markup.Escape(Shapes.Format(row.Row.ToShape)),
-                           Markup.Escape(Grows(row.Row, full)), Markup.Escape(row.Row.NewRows.ZeroKeys.ToString()), Markup.Escape(row.Row.NewRows.Random.ToString()));
+                map.AddRow([Markup.Escape(row.Name), row.Count == 1 ? "" : $"× {row.Count}", Markup.Escape(row.Row.SourceName is null ? "-" : Shapes.Format(row.Row.FromShape)), Markup.Escape(Shapes.Format(row.Row.ToShape)),
+                            Markup.Escape(Grows(row.Row, full)), .. GrowthPolicies.All.Select(p => Markup.Escape(row.Row.NewRows[p].ToString()))]);
             }
             session.Console.Write(map);
         }

@@ -1,3 +1,5 @@
+using TokenformerGen.Declarations;
+
 namespace TokenformerGen.Families;
 
 /// <summary>How the rows a growth appends to a parameter are made.</summary>
@@ -34,18 +36,50 @@ public readonly record struct NewRows(NewRowInit Init, double Std)
     };
 }
 
-/// <summary>One value per growth policy: what a growth map states for <c>zero_keys</c> and for <c>random</c>.</summary>
-/// <param name="ZeroKeys">The value under <see cref="GrowthPolicy.ZeroKeys"/>.</param>
-/// <param name="Random">The value under <see cref="GrowthPolicy.Random"/>.</param>
-public readonly record struct PerPolicy<T>(T ZeroKeys, T Random)
+/// <summary>
+/// One value per growth policy, in the order of <see cref="GrowthPolicies.All"/>: a column of a growth map's table.
+/// The default holds the default value under every policy (a parameter that does not grow).
+/// </summary>
+public readonly struct PerPolicy<T> : IEquatable<PerPolicy<T>>
 {
-    /// <summary>The value under <paramref name="policy"/>.</summary>
-    public T this[GrowthPolicy policy] => policy switch
+    private readonly T[]? _values;
+
+    /// <summary>The values under each policy, in the order of <see cref="GrowthPolicies.All"/>.</summary>
+    /// <exception cref="ArgumentException">Not one value per policy.</exception>
+    public PerPolicy(params T[] values)
     {
-        GrowthPolicy.ZeroKeys => ZeroKeys,
-        GrowthPolicy.Random => Random,
-        _ => throw new ArgumentOutOfRangeException(nameof(policy), policy, "Unknown growth policy."),
-    };
+        if (values.Length != GrowthPolicies.All.Length)
+            throw new ArgumentException($"Give one value per growth policy ({string.Join(", ", GrowthPolicies.All.Select(p => p.SpecName()))}), not {values.Length}.", nameof(values));
+        _values = values;
+    }
+
+    /// <summary>The value under <paramref name="policy"/>.</summary>
+    public T this[GrowthPolicy policy] => _values is null ? default! : _values[GrowthPolicies.IndexOf(policy)];
+
+    /// <inheritdoc/>
+    public bool Equals(PerPolicy<T> other)
+    {
+        var self = this;
+        return GrowthPolicies.All.All(p => EqualityComparer<T>.Default.Equals(self[p], other[p]));
+    }
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is PerPolicy<T> other && Equals(other);
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var hash = new HashCode();
+        foreach (var policy in GrowthPolicies.All) hash.Add(this[policy]);
+        return hash.ToHashCode();
+    }
+
+    /// <summary>"zero_keys: zero, random: N(0, 0.02²)".</summary>
+    public override string ToString()
+    {
+        var self = this;
+        return string.Join(", ", GrowthPolicies.All.Select(p => $"{p.SpecName()}: {self[p]}"));
+    }
 }
 
 /// <summary>One parameter of a growth edge: where it comes from, what it becomes and how its new rows are made.</summary>
@@ -54,9 +88,9 @@ public readonly record struct PerPolicy<T>(T ZeroKeys, T Random)
 /// <param name="ToShape">Shape in the grown (target) stage.</param>
 /// <param name="GrowAxis">The axis that grows (0: parameter tokens, or every row of a new block's parameter), or null when the shape does not change.</param>
 /// <param name="KeptRows">Rows copied from the source along <paramref name="GrowAxis"/>: all of them, first.</param>
-/// <param name="NewRows">How the appended rows are made, per policy.</param>
+/// <param name="NewRows">How the appended rows are made, per policy (default: none, the parameter does not grow).</param>
 /// <param name="Source">The trained stage's parameter the kept rows come from when it has another name (a stacked block copies a lower one); null: the same name.</param>
-public sealed record GrowthRow(string Name, long[] FromShape, long[] ToShape, int? GrowAxis, long KeptRows, PerPolicy<NewRows> NewRows, string? Source = null)
+public sealed record GrowthRow(string Name, long[] FromShape, long[] ToShape, int? GrowAxis, long KeptRows, PerPolicy<NewRows> NewRows = default, string? Source = null)
 {
     /// <summary>Rows appended along the grow axis (0 for a parameter that does not grow).</summary>
     public long AppendedRows => GrowAxis is int axis ? ToShape[axis] - KeptRows : 0;

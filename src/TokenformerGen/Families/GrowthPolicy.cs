@@ -17,3 +17,30 @@ public enum GrowthPolicy
     /// </summary>
     Random,
 }
+
+/// <summary>
+/// What each growth policy does, stated once: the generator writes each growth map's per-policy values by asking it,
+/// the validator and planner decide function preservation and τ by it, and the runtime reads the maps in its order.
+/// A new policy is a member above and its rule here (and its spelling in <c>SpecChoices</c>).
+/// </summary>
+public static class GrowthPolicies
+{
+    /// <summary>Every policy, in declaration order: the order of a growth map's per-policy values.</summary>
+    public static GrowthPolicy[] All { get; } = (GrowthPolicy[])System.Enum.GetValues(typeof(GrowthPolicy));
+
+    /// <summary>
+    /// Whether new key rows start at zero (an L2-normalised Θ then gives the new tokens no say until they learn, and a
+    /// fixed τ carries over, so the function is kept); otherwise they are drawn like a from-scratch init. New value rows
+    /// are drawn like a from-scratch init under every policy.
+    /// </summary>
+    public static bool ZeroesNewKeys(this GrowthPolicy policy) => policy switch
+    {
+        GrowthPolicy.ZeroKeys => true,
+        GrowthPolicy.Random => false,
+        _ => throw new System.ArgumentOutOfRangeException(nameof(policy), policy, "Unknown growth policy."),
+    };
+
+    /// <summary>The policy's position in <see cref="All"/>.</summary>
+    public static int IndexOf(GrowthPolicy policy) => System.Array.IndexOf(All, policy) is var i and >= 0
+        ? i : throw new System.ArgumentOutOfRangeException(nameof(policy), policy, "Unknown growth policy.");
+}

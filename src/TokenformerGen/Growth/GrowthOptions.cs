@@ -32,7 +32,7 @@ public sealed record GrowthOptions
     public NewRows NewRowsOf(GrowthMap map, GrowthRow row)
     {
         var policy = PolicyFor(map);
-        if (policy == GrowthPolicy.ZeroKeys && ZeroValues && !AllowDeadSaddle)
+        if (policy.ZeroesNewKeys() && ZeroValues && !AllowDeadSaddle)
             throw new GrowthException("Zero new keys with zero new values is a dead saddle: neither ever receives a gradient. Set AllowDeadSaddle to force it.");
         var rows = row.NewRows[policy];
         var isValueRow = Architecture.ParameterNames.RoleOf(row.Name) == Architecture.ParameterRole.ValueTokens;

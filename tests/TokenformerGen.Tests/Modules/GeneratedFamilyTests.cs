@@ -53,6 +53,7 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(new PerPolicy<NewRows>(NewRows.Zero, NewRows.Normal(0.02)), mlpKeys.NewRows);
         // Value rows: GPT-NeoX's wang init 2 / (L·√d) = 2 / (2·4) under both policies.
         Assert.Equal(new PerPolicy<NewRows>(NewRows.Normal(0.25), NewRows.Normal(0.25)), map["layers.1.mlp.value_param_tokens"].NewRows);
+        Assert.Equal(default, map["word_embeddings.weight"].NewRows);
         Assert.Equal(new PerPolicy<NewRows>(NewRows.None, NewRows.None), map["word_embeddings.weight"].NewRows);
         Assert.Null(map["word_embeddings.weight"].GrowAxis);
     }
