@@ -4,6 +4,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Families;
+using TokenformerGen.Growth;
 using TokenformerGen.Modules;
 using TokenformerGen.Primitives;
 using TokenformerGen.Declarations;

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using TokenformerGen.Families;
+using TokenformerGen.Growth;
 
 namespace TokenformerGen.Modules;
 

@@ -1,6 +1,7 @@
 using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 
-namespace TokenformerGen.Families;
+namespace TokenformerGen.Growth;
 
 /// <summary>How the rows a growth appends to a parameter are made.</summary>
 public enum NewRowInit
