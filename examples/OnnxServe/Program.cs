@@ -1,8 +1,8 @@
 using System.Globalization;
-using TokenformerGen.Inference;
 using TokenformerGen.OnnxRuntime;
 using TokenformerGen.OnnxRuntime.Batching;
 using TokenformerGen.Serving;
+using TokenformerGen.Text.Inference;
 
 // Loads an export once, then continues prompts: the one given with --prompt, or else each line of standard input, as a
 // service would answer requests. Sampling options are generate's, with the same defaults and the same tokens for a seed.
@@ -67,7 +67,7 @@ try
     }
     return 0;
 }
-catch (Exception e) when (e is FormatException or OverflowException or ArgumentException or InvalidDataException or IOException or TokenformerGen.Data.TokenizerException)
+catch (Exception e) when (e is FormatException or OverflowException or ArgumentException or InvalidDataException or IOException or TokenformerGen.Text.Data.TokenizerException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 1;

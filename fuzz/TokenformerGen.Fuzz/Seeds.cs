@@ -5,6 +5,8 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
 using TokenformerGen.Handoff;
 using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Data;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Fuzz;

@@ -1,5 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
-using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.OnnxRuntime;
 

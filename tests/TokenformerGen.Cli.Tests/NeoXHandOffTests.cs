@@ -4,6 +4,7 @@ using TokenformerGen.Data;
 using TokenformerGen.Handoff;
 using TokenformerGen.Modules;
 using TokenformerGen.Tests.Support;
+using TokenformerGen.Text.Data;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Cli.Tests;

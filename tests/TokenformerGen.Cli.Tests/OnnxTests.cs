@@ -3,6 +3,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using TokenformerGen.Cli.Tests.Infrastructure;
 using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Cli.Tests;
 

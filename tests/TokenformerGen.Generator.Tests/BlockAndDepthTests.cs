@@ -1,4 +1,5 @@
 using TokenformerGen.Generator.Tests.Infrastructure;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Generator.Tests;
 
@@ -81,7 +82,7 @@ public sealed class BlockAndDepthTests
         const string code =
             """
             using TokenformerGen.Declarations;
-            using TokenformerGen.Families;
+            using TokenformerGen.Families; using TokenformerGen.Text.Families;
 
             namespace Test.Models
             {

@@ -1,5 +1,6 @@
 using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Benchmarks.Figures;
 

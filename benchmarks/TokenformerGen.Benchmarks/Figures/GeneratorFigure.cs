@@ -81,7 +81,7 @@ internal sealed class GeneratorFigure : IFigure
         var references = ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)
             .Split(Path.PathSeparator)
             .Where(p => Path.GetFileName(p) is var f && (f.StartsWith("System.", StringComparison.Ordinal) || f is "netstandard.dll" or "mscorlib.dll"))
-            .Concat([typeof(TorchSharp.torch).Assembly.Location, typeof(TokenformerGen.Modules.TokenformerModel).Assembly.Location, typeof(TokenformerGen.Families.TokenizerKind).Assembly.Location])
+            .Concat([typeof(TorchSharp.torch).Assembly.Location, typeof(TokenformerGen.Modules.TokenformerModel).Assembly.Location, typeof(TokenformerGen.Text.Families.TokenizerKind).Assembly.Location])
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p));
         var compilation = CSharpCompilation.Create("Consumer",
             [CSharpSyntaxTree.ParseText("namespace Consumer { internal static class Anchor { } }", ParseOptions)],

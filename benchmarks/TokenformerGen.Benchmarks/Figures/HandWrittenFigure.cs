@@ -4,6 +4,7 @@ using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Inference;
 using TokenformerGen.Modules;
 using TokenformerGen.Training;
+using TokenformerGen.Text.Inference;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Benchmarks.Figures;

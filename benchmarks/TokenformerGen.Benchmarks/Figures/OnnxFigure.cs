@@ -5,6 +5,7 @@ using TokenformerGen.Modules;
 using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Inference;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Benchmarks.Figures;

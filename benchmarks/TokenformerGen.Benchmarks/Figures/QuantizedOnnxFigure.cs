@@ -9,6 +9,7 @@ using TokenformerGen.Modules;
 using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;
 using TokenformerGen.Training;
+using TokenformerGen.Text.Inference;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Benchmarks.Figures;

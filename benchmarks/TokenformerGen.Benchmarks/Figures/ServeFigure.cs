@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
+using TokenformerGen.Text.Inference;
 using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;
@@ -232,7 +233,7 @@ internal sealed class ServeFigure : IFigure
 
     private static string Ms(double seconds) => double.IsNaN(seconds) ? "–" : (seconds * 1000).ToString("N0", System.Globalization.CultureInfo.InvariantCulture);
 
-    private void Print(BenchContext context, string label, Inference.OnnxModelCard card, BatcherOptions batch, List<Result> passes, List<(int Rows, double Rate)> engine)
+    private void Print(BenchContext context, string label, OnnxModelCard card, BatcherOptions batch, List<Result> passes, List<(int Rows, double Rate)> engine)
     {
         // Each level's two passes as one: their requests together over their seconds added, the largest sizes of either.
         var results = passes.GroupBy(p => p.Level).Select(g => new Result(g.Key, g.Sum(p => p.Seconds), [.. g.SelectMany(p => p.Outcomes)],

@@ -2,6 +2,7 @@ using TokenformerGen.Benchmarks.Models;
 using TokenformerGen.Data;
 using TokenformerGen.Modules;
 using TokenformerGen.Training;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Benchmarks.Harness;
 

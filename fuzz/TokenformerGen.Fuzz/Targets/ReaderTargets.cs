@@ -3,6 +3,8 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
 using TokenformerGen.Handoff;
 using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Fuzz;
 

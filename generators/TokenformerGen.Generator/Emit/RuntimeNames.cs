@@ -2,6 +2,7 @@ using System.Collections.Generic;
 using TokenformerGen.Families;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Generator.Emit;
 
@@ -34,7 +35,7 @@ internal static class RuntimeNames
         ("StageInfo", "global::TokenformerGen.Families.StageInfo"),
         ("TrainingBudget", "global::TokenformerGen.Families.TrainingBudget"),
         ("ArchitectureInfo", "global::TokenformerGen.Families.ArchitectureInfo"),
-        ("TokenizerKind", "global::TokenformerGen.Families.TokenizerKind"),
+        ("TokenizerKind", "global::TokenformerGen.Text.Families.TokenizerKind"),
         ("FamilyRegistration", "global::TokenformerGen.Modules.FamilyRegistration"),
         ("StageRegistration", "global::TokenformerGen.Modules.StageRegistration"),
         ("ModelRegistry", "global::TokenformerGen.Modules.ModelRegistry"),

@@ -5,6 +5,7 @@ using TokenformerGen.Families;
 using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Generator.Parsing;
 

@@ -2,6 +2,7 @@ using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Generator.Planning;
 

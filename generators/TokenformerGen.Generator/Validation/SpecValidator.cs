@@ -10,6 +10,7 @@ using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Generator.Validation;
 

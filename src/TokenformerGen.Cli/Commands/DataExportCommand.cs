@@ -3,6 +3,7 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Data;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Cli.Commands;
 

@@ -11,6 +11,9 @@ using TokenformerGen.Inference;
 using TokenformerGen.Modules;
 using TokenformerGen.Onnx;
 using TokenformerGen.Declarations;
+using TokenformerGen.Text.Families;
+using TokenformerGen.Text.Data;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Cli.Commands;
 

@@ -5,6 +5,7 @@ using TokenformerGen.Data;
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Modules;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Cli.Infrastructure;
 

@@ -1,10 +1,12 @@
 using System.Reflection;
 using Spectre.Console.Cli;
+using TokenformerGen.Text.ZeroShot;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
 using TokenformerGen.Devices;
 using TokenformerGen.Growth;
 using TokenformerGen.Onnx;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Cli.Infrastructure;
 
@@ -38,7 +40,7 @@ internal static class ErrorLine
             DirectoryNotFoundException e => (InputError, Flatten(e.Message)),
             TokenizerException e => (InputError, Flatten(e.Message)),
             NeoXDatasetException e => (InputError, Flatten(e.Message)),
-            ZeroShot.TaskDataException e => (InputError, Flatten(e.Message)),
+            TaskDataException e => (InputError, Flatten(e.Message)),
             GrowthException e => (InputError, HeaderAndProblems(e.Message)),
             OnnxExportException e => (InputError, Flatten(e.Message)),
             InvalidDataException e => (InputError, HeaderAndProblems(e.Message)),

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using TokenformerGen.Data;
-using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.OnnxRuntime.Batching;
 

@@ -1,5 +1,5 @@
 using System.Threading.Channels;
-using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.OnnxRuntime.Batching;
 

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using TokenformerGen.Data;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.OnnxRuntime.Batching;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using Microsoft.ML.Tokenizers;
 
-namespace TokenformerGen.Data;
+namespace TokenformerGen.Text.Data;
 
 /// <summary>Shared plumbing for tokenizers backed by <c>Microsoft.ML.Tokenizers</c>.</summary>
 public abstract class LibraryTokenizer : ITextTokenizer

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace TokenformerGen.Data;
+namespace TokenformerGen.Text.Data;
 
 /// <summary>
 /// UTF-8 bytes as tokens: id <c>b</c> is byte <c>b</c>, vocabulary 256. A model pads its vocabulary beyond

@@ -3,8 +3,9 @@ using System.Text;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
+using TokenformerGen.Text.Data.Unicode;
 
-namespace TokenformerGen.Data;
+namespace TokenformerGen.Text.Data;
 
 /// <summary>
 /// A byte-level BPE tokenizer read from a Hugging Face <c>tokenizer.json</c> (GPT-NeoX-20B, GPT-2, Pythia …).

@@ -1,4 +1,4 @@
-namespace TokenformerGen.Data;
+namespace TokenformerGen.Text.Data;
 
 /// <summary>Turns text into token ids and back. Implementations are immutable and thread-safe.</summary>
 public interface ITextTokenizer

@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 
-namespace TokenformerGen.Data;
+namespace TokenformerGen.Text.Data;
 
 /// <summary>
 /// The GPT-NeoX-20B tokenizer (<c>tokenizer.json</c> of the official TokenFormer repository, Apache-2.0; see
@@ -19,7 +19,7 @@ public static class NeoXTokenizer
     /// <summary>Ids in the vocabulary: 50,254 BPE tokens plus 23 whitespace-run and 2 special added tokens.</summary>
     public const int VocabularySize = 50277;
 
-    private const string ResourceName = "TokenformerGen.Data.neox-20b-tokenizer.json.gz";
+    private const string ResourceName = "TokenformerGen.Text.Data.neox-20b-tokenizer.json.gz";
 
     private static readonly Lazy<HuggingFaceBpeTokenizer> Shared = new(() => HuggingFaceBpeTokenizer.Parse(Json(), FileName));
 

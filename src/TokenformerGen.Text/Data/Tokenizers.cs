@@ -1,7 +1,7 @@
 using System.Globalization;
-using TokenformerGen.Families;
+using TokenformerGen.Text.Families;
 
-namespace TokenformerGen.Data;
+namespace TokenformerGen.Text.Data;
 
 /// <summary>A chosen tokenizer and one human-readable line on how it was chosen (for logs and the CLI).</summary>
 /// <param name="Tokenizer">The tokenizer.</param>

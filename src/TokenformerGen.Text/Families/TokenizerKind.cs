@@ -1,5 +1,5 @@
 // Shared verbatim with the source generator (linked into generators/). Keep it plain C# that compiles for netstandard2.0.
-namespace TokenformerGen.Families;
+namespace TokenformerGen.Text.Families;
 
 /// <summary>Which tokenizer a family's vocabulary was built for (spec: <c>tokenizer</c>).</summary>
 public enum TokenizerKind

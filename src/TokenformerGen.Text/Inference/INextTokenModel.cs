@@ -1,4 +1,4 @@
-namespace TokenformerGen.Inference;
+namespace TokenformerGen.Text.Inference;
 
 /// <summary>
 /// What sampling needs from a model, whatever runs it (TorchSharp here, ONNX Runtime elsewhere):

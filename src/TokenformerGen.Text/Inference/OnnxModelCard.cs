@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using TokenformerGen.Families;
+using TokenformerGen.Text.Families;
 
-namespace TokenformerGen.Inference;
+namespace TokenformerGen.Text.Inference;
 
 /// <summary>
 /// What a server needs to know about an exported ONNX model besides the graph: which stage it is, its files, the tokenizer,

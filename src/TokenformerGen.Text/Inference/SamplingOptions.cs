@@ -1,4 +1,4 @@
-namespace TokenformerGen.Inference;
+namespace TokenformerGen.Text.Inference;
 
 /// <summary>How to pick each next token.</summary>
 /// <param name="Temperature">Softmax temperature; 0 picks the most likely token.</param>

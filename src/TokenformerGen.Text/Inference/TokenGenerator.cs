@@ -1,4 +1,4 @@
-namespace TokenformerGen.Inference;
+namespace TokenformerGen.Text.Inference;
 
 /// <summary>Autoregressive sampling over any <see cref="INextTokenModel"/>, with or without its KV cache.</summary>
 public static class TokenGenerator

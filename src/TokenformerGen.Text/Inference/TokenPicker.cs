@@ -1,4 +1,4 @@
-namespace TokenformerGen.Inference;
+namespace TokenformerGen.Text.Inference;
 
 /// <summary>
 /// Picks next-token ids from rows of logits with the <see cref="SamplingOptions"/>, in managed code on the CPU, so every

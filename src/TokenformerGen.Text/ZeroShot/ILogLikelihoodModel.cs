@@ -1,4 +1,4 @@
-namespace TokenformerGen.ZeroShot;
+namespace TokenformerGen.Text.ZeroShot;
 
 /// <summary>
 /// What scoring needs from a model, whatever runs it (TorchSharp, ONNX Runtime): a causal forward over a batch of

@@ -1,6 +1,6 @@
-using TokenformerGen.Data;
+using TokenformerGen.Text.Data;
 
-namespace TokenformerGen.ZeroShot;
+namespace TokenformerGen.Text.ZeroShot;
 
 /// <summary>
 /// A request in tokens, as lm-evaluation-harness 0.4.1's <c>_encode_pair</c> makes it: the context's trailing whitespace

@@ -1,4 +1,4 @@
-namespace TokenformerGen.ZeroShot;
+namespace TokenformerGen.Text.ZeroShot;
 
 /// <summary>
 /// CPython's <c>random.Random</c> as far as lm-evaluation-harness's bootstrap uses it: the Mersenne Twister MT19937

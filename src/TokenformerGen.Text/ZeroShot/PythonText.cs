@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace TokenformerGen.ZeroShot;
+namespace TokenformerGen.Text.ZeroShot;
 
 /// <summary>
 /// The few Python <c>str</c> operations lm-evaluation-harness's task code applies to text, with Python's definitions

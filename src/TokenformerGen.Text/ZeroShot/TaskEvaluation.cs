@@ -1,9 +1,9 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using TokenformerGen.Data;
+using TokenformerGen.Text.Data;
 
-namespace TokenformerGen.ZeroShot;
+namespace TokenformerGen.Text.ZeroShot;
 
 /// <summary>A task run on a model: every document's requests and scores, and the aggregated metrics.</summary>
 /// <param name="Task">The task.</param>

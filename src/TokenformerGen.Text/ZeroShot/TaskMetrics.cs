@@ -1,4 +1,4 @@
-namespace TokenformerGen.ZeroShot;
+namespace TokenformerGen.Text.ZeroShot;
 
 /// <summary>One aggregated metric with its standard error (null where lm-evaluation-harness prints N/A: one document).</summary>
 /// <param name="Name"><c>acc</c>, <c>acc_norm</c> or <c>perplexity</c>.</param>

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using System.Text.RegularExpressions;
 
-namespace TokenformerGen.ZeroShot;
+namespace TokenformerGen.Text.ZeroShot;
 
 /// <summary>One log-likelihood request as text: the model scores <see cref="Continuation"/> after <see cref="Context"/>.</summary>
 /// <param name="Context">The prompt, exactly as lm-evaluation-harness builds it zero-shot.</param>

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.MemoryMappedFiles;
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Data;
 

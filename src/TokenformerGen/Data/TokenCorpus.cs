@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
 using TorchSharp;
+using TokenformerGen.Text.Data;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Data;

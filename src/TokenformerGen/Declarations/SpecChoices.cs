@@ -4,6 +4,7 @@ using System.Collections.Generic;
 using System.Linq;
 using TokenformerGen.Families;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Declarations;
 

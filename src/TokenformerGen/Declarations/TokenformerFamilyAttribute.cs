@@ -1,5 +1,6 @@
 using TokenformerGen.Families;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Declarations;
 

@@ -1,5 +1,6 @@
 using TokenformerGen.Architecture;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Families;
 

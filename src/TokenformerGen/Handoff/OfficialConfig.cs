@@ -4,6 +4,7 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Handoff;
 

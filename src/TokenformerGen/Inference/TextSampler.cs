@@ -1,5 +1,6 @@
 using TokenformerGen.Modules;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Inference;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Inference;

@@ -1,4 +1,4 @@
-using TokenformerGen.ZeroShot;
+using TokenformerGen.Text.ZeroShot;
 using TokenformerGen.Modules;
 using static TorchSharp.torch;
 

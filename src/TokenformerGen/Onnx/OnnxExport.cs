@@ -3,6 +3,9 @@ using TokenformerGen.Families;
 using TokenformerGen.Inference;
 using TokenformerGen.Modules;
 using TorchSharp;
+using TokenformerGen.Text.Data;
+using TokenformerGen.Text.Families;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Onnx;
 
@@ -149,8 +152,8 @@ public static class OnnxExport
             if (options.TokenizerFile is not null) File.Copy(options.TokenizerFile, Path.Combine(temp, TokenizerFileName));
             // For ONNX Runtime GenAI: its configuration, and the tokenizer as a tokenizer.json it can read (the shipped
             // GPT-NeoX-20B one for neox families; a byte or GPT-2 family tokenizes outside GenAI and feeds it ids).
-            else if (card.TokenizerKind == Families.TokenizerKind.NeoX) File.WriteAllBytes(Path.Combine(temp, TokenizerFileName), Data.NeoXTokenizer.Json());
-            var endOfText = Data.Tokenizers.For(card.TokenizerKind, options.TokenizerFile, card.PaddedVocabulary).Tokenizer.EndOfText;
+            else if (card.TokenizerKind == TokenizerKind.NeoX) File.WriteAllBytes(Path.Combine(temp, TokenizerFileName), NeoXTokenizer.Json());
+            var endOfText = Tokenizers.For(card.TokenizerKind, options.TokenizerFile, card.PaddedVocabulary).Tokenizer.EndOfText;
             File.WriteAllText(Path.Combine(temp, OnnxGenAiConfig.FileName), OnnxGenAiConfig.Json(card, endOfText));
             File.WriteAllText(Path.Combine(temp, OnnxGenAiConfig.TokenizerConfigFileName), OnnxGenAiConfig.TokenizerConfigJson(card));
         });

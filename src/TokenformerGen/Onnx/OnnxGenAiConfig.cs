@@ -3,6 +3,8 @@ using System.Text.Json.Nodes;
 using TokenformerGen.Data;
 using TokenformerGen.Families;
 using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Onnx;
 

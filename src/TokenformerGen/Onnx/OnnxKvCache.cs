@@ -1,4 +1,5 @@
 using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Onnx;
 

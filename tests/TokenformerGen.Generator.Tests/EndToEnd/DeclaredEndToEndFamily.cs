@@ -1,6 +1,7 @@
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Primitives;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Generator.Tests.Generated;
 

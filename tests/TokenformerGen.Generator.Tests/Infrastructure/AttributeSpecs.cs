@@ -1,3 +1,5 @@
+using TokenformerGen.Text.Families;
+
 namespace TokenformerGen.Generator.Tests.Infrastructure;
 
 /// <summary>C# declarations of families with the attributes; line numbers the tests refer to.</summary>
@@ -13,7 +15,7 @@ internal static class AttributeSpecs
     public const string Tiny =
         """
         using TokenformerGen.Declarations;
-        using TokenformerGen.Families;
+        using TokenformerGen.Families; using TokenformerGen.Text.Families;
         using TokenformerGen.Growth;
         using TokenformerGen.Primitives;
 
@@ -48,7 +50,7 @@ internal static class AttributeSpecs
     public const string Minimal =
         """
         using TokenformerGen.Declarations;
-        using TokenformerGen.Families;
+        using TokenformerGen.Families; using TokenformerGen.Text.Families;
 
         namespace Test.Declared
         {
@@ -68,7 +70,7 @@ internal static class AttributeSpecs
     public const string Options =
         """
         using Gen = TokenformerGen.Declarations;
-        using TokenformerGen.Families;
+        using TokenformerGen.Families; using TokenformerGen.Text.Families;
         using TokenformerGen.Growth;
         using TokenformerGen.Primitives;
 

@@ -59,7 +59,7 @@ internal static class GeneratorHarness
         ((string)AppContext.GetData("TRUSTED_PLATFORM_ASSEMBLIES")!)
             .Split(System.IO.Path.PathSeparator)
             .Where(p => System.IO.Path.GetFileName(p) is var f && (f.StartsWith("System.", StringComparison.Ordinal) || f is "netstandard.dll" or "mscorlib.dll"))
-            .Concat([typeof(TorchSharp.torch).Assembly.Location, typeof(TokenformerGen.Modules.TokenformerModel).Assembly.Location, typeof(TokenformerGen.Families.TokenizerKind).Assembly.Location])
+            .Concat([typeof(TorchSharp.torch).Assembly.Location, typeof(TokenformerGen.Modules.TokenformerModel).Assembly.Location, typeof(TokenformerGen.Text.Families.TokenizerKind).Assembly.Location])
             .Select(p => (MetadataReference)MetadataReference.CreateFromFile(p))
             .ToImmutableArray());
 

@@ -10,6 +10,8 @@ using TokenformerGen.Modules;
 using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;
 using TorchSharp;
+using TokenformerGen.Text.Families;
+using TokenformerGen.Text.Data;
 
 var small = new PackSmall();
 small.InitializeFromScratch(seed: 7);

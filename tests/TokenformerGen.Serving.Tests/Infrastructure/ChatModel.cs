@@ -2,6 +2,7 @@ using TokenformerGen.Inference;
 using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;
 using TokenformerGen.Serving.Tests.Generated;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Serving.Tests.Infrastructure;
 

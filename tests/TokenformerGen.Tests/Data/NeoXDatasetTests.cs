@@ -3,6 +3,7 @@ using System.IO.Compression;
 using System.Text;
 using System.Text.Json;
 using TokenformerGen.Data;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Tests.Data;
 

@@ -4,6 +4,7 @@ using System.Text;
 using TokenformerGen.Data;
 using TokenformerGen.Tests.Support;
 using TokenformerGen.Training;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Tests.Data;
 

@@ -10,6 +10,7 @@ using TokenformerGen.Tests.Reference;
 using TokenformerGen.Tests.Training;
 using TokenformerGen.Training;
 using Xunit.Abstractions;
+using TokenformerGen.Text.Inference;
 using static TokenformerGen.Tests.Reference.TensorArrays;
 
 namespace TokenformerGen.Tests.Devices;

@@ -1,5 +1,6 @@
 using TokenformerGen.Inference;
 using TokenformerGen.Tests.Generated;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Tests.Inference;
 

@@ -1,6 +1,7 @@
 using TokenformerGen.Inference;
 using TokenformerGen.Primitives;
 using TokenformerGen.Tests.Generated;
+using TokenformerGen.Text.Inference;
 using static TokenformerGen.Tests.Reference.TensorArrays;
 
 namespace TokenformerGen.Tests.Modules;

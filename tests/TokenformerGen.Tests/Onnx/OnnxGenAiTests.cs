@@ -3,6 +3,7 @@ using TokenformerGen.Examples;
 using TokenformerGen.Inference;
 using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Tests.Onnx;
 

@@ -6,6 +6,7 @@ using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;
 using TokenformerGen.Tests.Generated;
 using TokenformerGen.Tests.Reference;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Tests.Onnx;
 

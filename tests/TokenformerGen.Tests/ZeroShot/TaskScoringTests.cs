@@ -2,7 +2,8 @@ using TokenformerGen.Data;
 using TokenformerGen.Inference;
 using TokenformerGen.Tests.Generated;
 using TokenformerGen.Tests.Reference;
-using TokenformerGen.ZeroShot;
+using TokenformerGen.Text.ZeroShot;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Tests.ZeroShot;
 

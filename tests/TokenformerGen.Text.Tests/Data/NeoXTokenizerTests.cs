@@ -1,6 +1,6 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using TokenformerGen.Data;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Text.Tests.Data;
 

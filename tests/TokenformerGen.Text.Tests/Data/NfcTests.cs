@@ -1,5 +1,5 @@
-using TokenformerGen.Data;
-using TokenformerGen.Data.Unicode;
+using TokenformerGen.Text.Data;
+using TokenformerGen.Text.Data.Unicode;
 
 namespace TokenformerGen.Text.Tests.Data;
 

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using TokenformerGen.Data;
-using TokenformerGen.Families;
+using TokenformerGen.Text.Families;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Text.Tests.Data;
 

@@ -1,4 +1,4 @@
-using TokenformerGen.Inference;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Text.Tests.Inference;
 

@@ -1,4 +1,4 @@
-using TokenformerGen.ZeroShot;
+using TokenformerGen.Text.ZeroShot;
 
 namespace TokenformerGen.Text.Tests.ZeroShot;
 

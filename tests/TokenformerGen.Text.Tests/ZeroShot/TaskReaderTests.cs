@@ -1,5 +1,5 @@
-using TokenformerGen.Data;
-using TokenformerGen.ZeroShot;
+using TokenformerGen.Text.ZeroShot;
+using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Text.Tests.ZeroShot;
 

@@ -1,6 +1,6 @@
 using System.Text;
 
-namespace TokenformerGen.Data.Unicode;
+namespace TokenformerGen.Text.Data.Unicode;
 
 /// <summary>
 /// Unicode Normalization Form C (canonical decomposition, canonical ordering, canonical composition; UAX #15) from
