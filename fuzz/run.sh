@@ -73,7 +73,7 @@ rm -rf "$out/bin"
 mkdir -p "$out"
 cp -a "$host" "$out/bin"
 (cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.dll" TokenformerGen.Checkpoints TokenformerGen.Data >/dev/null)
-(cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.Text.dll" TokenformerGen.Text.Data TokenformerGen.Text.Inference >/dev/null)
+(cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.Text.dll" TokenformerGen.Text.Data TokenformerGen.Text.Onnx >/dev/null)
 (cd "$here" && dotnet tool run sharpfuzz "$out/bin/TokenformerGen.Generator.dll" TokenformerGen.Generator >/dev/null)
 
 # The fork server runs in-process (SharpFuzz's persistent loop), so afl-fuzz sees a .NET host, not an instrumented ELF.

@@ -1,5 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.OnnxRuntime;

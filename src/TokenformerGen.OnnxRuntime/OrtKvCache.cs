@@ -1,5 +1,5 @@
 using Microsoft.ML.OnnxRuntime;
-using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.OnnxRuntime;
 

@@ -4,6 +4,7 @@ using System.Text.Json;
 using TokenformerGen.Cli.Tests.Infrastructure;
 using TokenformerGen.Inference;
 using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.Cli.Tests;
 

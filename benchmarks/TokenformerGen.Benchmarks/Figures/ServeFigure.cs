@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
-using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;

@@ -3,7 +3,7 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
 using TokenformerGen.Handoff;
 using TokenformerGen.Inference;
-using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.Fuzz;

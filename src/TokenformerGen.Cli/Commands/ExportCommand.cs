@@ -13,7 +13,7 @@ using TokenformerGen.Onnx;
 using TokenformerGen.Declarations;
 using TokenformerGen.Text.Families;
 using TokenformerGen.Text.Data;
-using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.Cli.Commands;
 

@@ -5,7 +5,7 @@ using TokenformerGen.Modules;
 using TorchSharp;
 using TokenformerGen.Text.Data;
 using TokenformerGen.Text.Families;
-using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.Onnx;
 

@@ -3,7 +3,7 @@ using System.Text.Json.Nodes;
 using TokenformerGen.Data;
 using TokenformerGen.Families;
 using TokenformerGen.Inference;
-using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Onnx;

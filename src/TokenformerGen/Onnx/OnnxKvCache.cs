@@ -1,5 +1,5 @@
 using TokenformerGen.Inference;
-using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.Onnx;
 

@@ -6,7 +6,7 @@ using TokenformerGen.Onnx;
 using TokenformerGen.Onnx.Proto;
 using TokenformerGen.Primitives;
 using TokenformerGen.Tests.Generated;
-using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.Tests.Onnx;
 

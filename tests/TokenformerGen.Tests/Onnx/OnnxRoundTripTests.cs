@@ -7,6 +7,7 @@ using TokenformerGen.OnnxRuntime;
 using TokenformerGen.Tests.Generated;
 using TokenformerGen.Tests.Reference;
 using TokenformerGen.Text.Inference;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.Tests.Onnx;
 

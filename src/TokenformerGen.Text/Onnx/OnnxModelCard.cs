@@ -2,7 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using TokenformerGen.Text.Families;
 
-namespace TokenformerGen.Text.Inference;
+namespace TokenformerGen.Text.Onnx;
 
 /// <summary>
 /// What a server needs to know about an exported ONNX model besides the graph: which stage it is, its files, the tokenizer,
