@@ -1,9 +1,12 @@
 extern alias GeneratorAssembly;
 
+using System.Text.Encodings.Web;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using GeneratorAssembly::TokenformerGen.Generator.Parsing;
 using TokenformerGen.Declarations;
 using TokenformerGen.Generator.Tests.Infrastructure;
+using TokenformerGen.Tests.Infrastructure;
 
 namespace TokenformerGen.Generator.Tests;
 
@@ -58,18 +61,34 @@ public class SchemaTests
         { SpecChoices.Block.Key, [.. SpecChoices.Block.Names] },
     };
 
-    [Theory]
-    [MemberData(nameof(Choices))]
-    public void EveryChoiceListsExactlyTheSpellingsOfItsTable(string key, string[] spellings)
+    // The schema's lists of choices are written from the spelling tables, never by hand: a new choice changes this file when
+    // the tests run with TFG_ACCEPT_BASELINES=1 (reviewed in the diff like a golden file), and fails here until then.
+    [Fact]
+    public void EveryChoiceInTheSchemaIsWrittenFromItsSpellingTable()
     {
-        var node = Schema;
-        foreach (var part in key.Replace("[]", "", StringComparison.Ordinal).Split('.'))
+        var path = Path.Combine(RepoPaths.Schemas, "tokenformer-v1.schema.json");
+        var text = File.ReadAllText(path);
+        var schema = JsonNode.Parse(text)!;
+        foreach (var (key, spellings) in Choices.Select(row => ((string)row[0], (string[])row[1])))
         {
-            node = Branch(node, "properties").GetProperty("properties").GetProperty(part);
-            if (node.TryGetProperty("items", out var items)) node = items;
+            var node = schema;
+            foreach (var part in key.Replace("[]", "", StringComparison.Ordinal).Split('.'))
+            {
+                node = BranchNode(node, "properties")["properties"]![part]!;
+                if (node["items"] is { } items) node = items;
+            }
+            BranchNode(node, "enum")["enum"] = new JsonArray([.. spellings.Select(s => JsonValue.Create(s))]);
         }
-        Assert.Equal(spellings, Branch(node, "enum").GetProperty("enum").EnumerateArray().Select(e => e.GetString()!));
+        var written = schema.ToJsonString(SchemaJson) + "\n";
+        if (written == text) return;
+        if (Environment.GetEnvironmentVariable(Baseline.AcceptVariable) == "1") File.WriteAllText(path, written);
+        else Assert.Fail($"{path} lists other choices than the spelling tables (SpecChoices); run the tests with {Baseline.AcceptVariable}=1 to write them, and review the diff.");
     }
+
+    private static readonly JsonSerializerOptions SchemaJson = new() { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    private static JsonNode BranchNode(JsonNode node, string member)
+        => node["oneOf"] is JsonArray forms ? forms.Single(f => f![member] is not null)! : node;
 
     // A value written in more than one form (growth: a policy, or a mapping): the form that has the member asked for.
     private static JsonElement Branch(JsonElement node, string member)
