@@ -32,7 +32,8 @@ internal static class LossPlot
             if (points.Count == 0) continue;
             var baseline = stages[i] == report.LargestStage;
             var scratch = plot.Add.Scatter(X(points, scale), Y(points));
-            scratch.LegendText = baseline ? $"{report.BaselineName} (compute-matched baseline)" : $"scratch {stages[i]} (the progressive FLOPs up to it)";
+            scratch.LegendText = baseline ? $"{report.BaselineName} (compute-matched baseline)"
+                : report.Options.Scratch == ScratchBaseline.Frontier ? $"scratch {stages[i]} (the whole progressive budget)" : $"scratch {stages[i]} (the progressive FLOPs up to it)";
             scratch.Color = baseline ? palette.GetColor(1) : palette.GetColor(2 + i).WithAlpha(0.6);
             scratch.LinePattern = baseline ? LinePattern.Dashed : LinePattern.Dotted;
             scratch.LineWidth = baseline ? 2.5f : 1.5f;
