@@ -11,7 +11,7 @@ import json, os, sys
 
 runs = sys.argv[1] if len(sys.argv) > 1 else "/work/runs"
 seeds = ["1234-1", "7-2"]
-variants = ["TinyKjv", "TinyKjvShare20", "TinyKjvShare10", "TinyKjvSpan2", "TinyKjvSpan11"]
+variants = ["TinyKjv", "TinyKjvShare60", "TinyKjvShare20", "TinyKjvShare10", "TinyKjvSpan2", "TinyKjvSpan11"]
 
 
 def final(stage):
