@@ -78,8 +78,6 @@ internal sealed class ScheduleRun : IDisposable
             .Select(name => new BaselineFamily(session.Family(name, useDefault: false), settings.BaselineLearningRate)).ToList();
         if (settings.LearningRate is double lr && !(lr > 0) || settings.BaselineLearningRate is double blr && !(blr > 0)) throw new CliException("--lr and --baseline-lr must be positive");
         if (settings.BaselineLearningRate is not null && baselines.Count == 0) throw new CliException("--baseline-lr sets the baseline families' learning rate: give --baseline-family too");
-        if (baselines.Count > 0 && options.Scratch == ScratchBaseline.None && baselines.Any(b => b.Family.Edges.Count == 0))
-            throw new CliException("--scratch none trains nothing from scratch, so a one-stage baseline family would train nothing: drop --scratch none");
         foreach (var baseline in baselines)
             if (baseline.Refusal(family, options) is { } refusal) throw new CliException($"--baseline-family: {refusal}");
         var corpus = session.OpenCorpus(family.Stages[0].Info, settings.Data, settings.Tokenizer, settings.Cache);
@@ -98,7 +96,7 @@ internal sealed class ScheduleRun : IDisposable
     {
         var planner = new ScheduleRunner(Family, new CorpusBatchSource(Corpus, options.DataSeed), options);
         _session.Console.MarkupLineInterpolated(
-            $"[bold]{Family.Name}[/]: {string.Join(" → ", planner.Progressive.Select(p => $"{p.Stage.Name} ({Numbers.Short(p.Stage.Parameters)} params, {p.Options.Steps:N0} steps)"))}, {Numbers.Flops((double)planner.Progressive.Sum(p => p.Flops))} FLOPs");
+            $"[bold]{Family.Name}[/]: {string.Join(" → ", planner.Progressive.Select(p => Stage(p)))}, {Numbers.Flops((double)planner.Progressive.Sum(p => p.Flops))} FLOPs");
         if (planner.Scratch.Count > 0)
         {
             var baseline = planner.Scratch[^1];
@@ -108,8 +106,8 @@ internal sealed class ScheduleRun : IDisposable
         foreach (var baseline in Baselines)
         {
             var plan = baseline.Plan(new CorpusBatchSource(Corpus, options.DataSeed), options, planner.PlannedFlops);
-            var parts = (baseline.Family.Edges.Count > 0 ? [$"grown {string.Join(" → ", plan.Progressive.Select(p => $"{p.Stage.Name} ({Numbers.Short(p.Stage.Parameters)}, {p.Options.Steps:N0} steps)"))}"] : Array.Empty<string>())
-                .Concat(plan.Scratch.Select(p => $"{p.Stage.Name} from scratch ({Numbers.Short(p.Stage.Parameters)}, {p.Options.Steps:N0} steps)"));
+            string[] grown = baseline.Grows ? [$"grown {string.Join(" → ", plan.Progressive.Select(p => Stage(p)))}"] : [];
+            var parts = grown.Concat(plan.Scratch.Select(p => Stage(p, " from scratch")));
             _session.Console.MarkupLineInterpolated($"baseline family {baseline.Family.Name} at the same compute: {string.Join("; ", parts)}");
         }
         _session.Console.MarkupLineInterpolated(
@@ -161,13 +159,21 @@ internal sealed class ScheduleRun : IDisposable
     private BaselineResult RunBaseline(BaselineFamily baseline, IBatchSource data, ScheduleOptions options, double flops, string directory,
                                        ProgressContext progress, CancellationToken cancellation)
     {
-        var inner = Path.Combine(directory, baseline.FolderName);
-        using var folder = Claim(inner, baseline.Identity(options, flops, DataIdentity));
-        var plan = baseline.Plan(data, options, flops);
-        var plans = (baseline.Family.Edges.Count > 0 ? plan.Progressive : []).Concat(plan.Scratch.Where(p => !p.SharedWithProgressive));
-        using var observer = new RunObserver(_session, inner, data.TokensPerByte, progress, plans, prefix: baseline.Family.Name + " ");
-        return baseline.Run(Family, data, options, flops, folder, observer, cancellation);
+        var stages = baseline.Stages(data, options, flops);
+        using var observer = new RunObserver(_session, Path.Combine(directory, baseline.FolderName), data.TokensPerByte, progress, stages, prefix: baseline.Family.Name + " ");
+        try
+        {
+            return baseline.Run(Family, data, DataIdentity, options, flops, directory, observer, cancellation);
+        }
+        catch (RunFolderException e)
+        {
+            throw Refused(e);
+        }
     }
+
+    // "Small (295.17K params, 171 steps)".
+    private static string Stage(StagePlan plan, string how = "")
+        => $"{plan.Stage.Name}{how} ({Numbers.Short(plan.Stage.Parameters)} params, {plan.Options.Steps:N0} steps)";
 
     /// <summary>Claims a run (or study) folder, turning a refusal into one CLI error.</summary>
     public static RunFolder Claim(string directory, IReadOnlyDictionary<string, string> identity, IReadOnlyDictionary<string, string>? notes = null)
@@ -178,11 +184,14 @@ internal sealed class ScheduleRun : IDisposable
         }
         catch (RunFolderException e)
         {
-            throw new CliException(e.Differences.Count > 0
-                ? $"{e.Message} Give another --out, or repeat the command that made it to resume it."
-                : e.Message + " Give another --out.");
+            throw Refused(e);
         }
     }
+
+    private static CliException Refused(RunFolderException e)
+        => new(e.Differences.Count > 0
+            ? $"{e.Message} Give another --out, or repeat the command that made it to resume it."
+            : e.Message + " Give another --out.");
 
     /// <summary>Closes the corpus.</summary>
     public void Dispose() => Corpus.Dispose();

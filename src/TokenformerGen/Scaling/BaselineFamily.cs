@@ -44,6 +44,8 @@ public sealed class BaselineFamily(FamilyRegistration family, double? learningRa
             return $"baseline family {Family.Name} has context {mine.Context}, {compared.Name} trains at {context}: give both the same context";
         if (Family.Stages.Any(s => s.Info.Budget is null))
             return $"baseline family {Family.Name} has a stage without a training budget (a train: section)";
+        if (!Grows && options.Scratch == ScratchBaseline.None)
+            return $"baseline family {Family.Name} has one stage, which only trains from scratch, and --scratch none trains nothing from scratch: drop --scratch none";
         if (options.Scratch == ScratchBaseline.All)
             return "a baseline family is matched to the whole compute of the run; --scratch all compares each stage with the run up to it: use largest or frontier";
         return null;
@@ -53,26 +55,36 @@ public sealed class BaselineFamily(FamilyRegistration family, double? learningRa
     public ScheduleOptions Matched(ScheduleOptions options, double flops)
         => options with { MatchedFlops = flops, Policy = null, PeakLearningRate = LearningRate ?? options.PeakLearningRate };
 
+    /// <summary>Whether it has a schedule to grow (a family of one stage only trains from scratch).</summary>
+    public bool Grows => Family.Edges.Count > 0;
+
     /// <summary>The runner of the baseline at <paramref name="flops"/> (plans only, without a folder or observer).</summary>
     public ScheduleRunner Plan(IBatchSource data, ScheduleOptions options, double flops) => new(Family, data, Matched(options, flops));
+
+    /// <summary>The stages it trains at <paramref name="flops"/>, in order: its grown schedule if it <see cref="Grows"/>, then its stages from scratch.</summary>
+    public IReadOnlyList<StagePlan> Stages(IBatchSource data, ScheduleOptions options, double flops)
+    {
+        var plan = Plan(data, options, flops);
+        return Grows ? [.. plan.Progressive, .. plan.Scratch.Where(p => !p.SharedWithProgressive)] : plan.Scratch;
+    }
 
     /// <summary>The identity of its run folder.</summary>
     public IReadOnlyDictionary<string, string> Identity(ScheduleOptions options, double flops, string data) => ScheduleRunner.Identity(Family, Matched(options, flops), data);
 
     /// <summary>
-    /// Runs (or finds finished, or resumes) the baseline at <paramref name="flops"/> training FLOPs: its grown schedule if it
-    /// has one, then its from-scratch stages.
+    /// Runs (or finds finished, or resumes) the baseline at <paramref name="flops"/> training FLOPs in its folder inside the
+    /// run folder <paramref name="runDirectory"/>: its grown schedule if it <see cref="Grows"/>, then its stages from scratch.
     /// </summary>
     /// <exception cref="ArgumentException">The family cannot be this run's reference (<see cref="Refusal"/>).</exception>
-    public BaselineResult Run(FamilyRegistration compared, IBatchSource data, ScheduleOptions options, double flops, RunFolder? folder = null,
-                              IScheduleObserver? observer = null, CancellationToken cancellation = default)
+    /// <exception cref="RunFolderException">Its folder holds another run or is in use.</exception>
+    public BaselineResult Run(FamilyRegistration compared, IBatchSource data, string dataIdentity, ScheduleOptions options, double flops,
+                              string runDirectory, IScheduleObserver? observer = null, CancellationToken cancellation = default)
     {
         if (Refusal(compared, options) is { } refusal) throw new ArgumentException(refusal, nameof(compared));
+        using var folder = RunFolder.Claim(Path.Combine(runDirectory, FolderName), Identity(options, flops, dataIdentity));
         var runner = new ScheduleRunner(Family, data, Matched(options, flops), observer, folder);
-        var progressive = Family.Edges.Count > 0 ? runner.RunProgressive(cancellation) : null;
-        var scratch = options.Scratch == ScratchBaseline.None ? null : runner.RunScratch(progressive ?? Empty, cancellation);
+        var progressive = Grows ? runner.RunProgressive(cancellation) : null;
+        var scratch = options.Scratch == ScratchBaseline.None ? null : runner.RunScratch(progressive, cancellation);
         return new BaselineResult(Family.Name, progressive, scratch);
     }
-
-    private static readonly ScheduleResult Empty = new(RunMode.Progressive, [], [], []);
 }

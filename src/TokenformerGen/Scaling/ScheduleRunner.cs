@@ -160,15 +160,16 @@ public sealed class ScheduleRunner
     /// <summary>
     /// Trains (or finds finished) the from-scratch stages: the compute-matched largest stage, and with
     /// <see cref="ScratchBaseline.All"/> every other one for at least the progressive run's FLOPs up to it. A stage that is the progressive run's root
-    /// trained the same way is taken from <paramref name="progressive"/>.
+    /// trained the same way is taken from <paramref name="progressive"/>; with no progressive run (null: a baseline family
+    /// of one stage, which only trains from scratch) every stage trains.
     /// </summary>
     /// <exception cref="OperationCanceledException">Cancelled: with a run folder, the current stage was saved where it stopped.</exception>
-    public ScheduleResult RunScratch(ScheduleResult progressive, CancellationToken cancellation = default)
+    public ScheduleResult RunScratch(ScheduleResult? progressive, CancellationToken cancellation = default)
     {
         var run = new ModeRun(RunMode.Scratch);
         foreach (var plan in Scratch)
         {
-            if (plan.SharedWithProgressive && progressive.Stages.Any(s => s.Stage == plan.Stage.Name))
+            if (plan.SharedWithProgressive && progressive is not null)
             {
                 var result = progressive.Stages.Single(s => s.Stage == plan.Stage.Name);
                 run.Add(new StageRecord(result, progressive.Curve.Where(p => p.Stage == plan.Stage.Name).ToList(), null));

@@ -47,13 +47,15 @@ public sealed class StudyTests : IDisposable
     {
         var family = ModelRegistry.Family("Sample");
         var baseline = new BaselineFamily(ModelRegistry.Family("SampleTransformer"));
+        var single = new BaselineFamily(ModelRegistry.Family("SampleGeluL2Norm"));   // one stage: it only trains from scratch
         var options = new ScheduleOptions { Context = 16, EvaluationsPerStage = 2, EvalBatches = 2, Scratch = ScratchBaseline.Frontier };
         var grid = new StudyGrid([0.25], [SeedPair.Standard[0]]);
-        var study = new StudyRunner(family, _ => new PatternBatches(256, period: 23, length: 6000), "pattern", options, grid, [baseline]);
+        var study = new StudyRunner(family, _ => new PatternBatches(256, period: 23, length: 6000), "pattern", options, grid, [baseline, single]);
 
         var result = study.Run(_directory).Single();
         var total = result.Progressive.TotalFlops;
-        var run = result.Baselines!.Single();
+        Assert.Equal(2, result.Baselines!.Count);
+        var run = result.Baselines[0];
         Assert.Equal("SampleTransformer", run.Family);
         Assert.True(File.Exists(Path.Combine(_directory, result.Setting.FolderName, baseline.FolderName, RunFolder.IdentityFile)));
         // Its own schedule, every stage scaled alike and the last making up the rest: at least the compute, less than one step more.
@@ -63,10 +65,14 @@ public sealed class StudyTests : IDisposable
         // Each of its stages from scratch (the frontier), each at least the compute and less than one of its steps more.
         Assert.Equal(["Small", "Stacked", "Deep"], run.Scratch!.Stages.Select(s => s.Stage));
         Assert.All(run.Scratch.Stages, s => Assert.InRange(s.Flops - total, 0, s.Flops / s.Steps - 1));
+        // The one-stage family: no grown run, its stage once from scratch, at least the compute and less than one step more.
+        Assert.Null(result.Baselines[1].Progressive);
+        var alone = Assert.Single(result.Baselines[1].Scratch!.Stages);
+        Assert.InRange(alone.Flops - total, 0, alone.Flops / alone.Steps - 1);
 
         var gaps = StudyFigures.Gaps(result);
-        Assert.Equal(["Small", "Medium", "SampleTransformer grown", "SampleTransformer Small", "SampleTransformer Stacked", "SampleTransformer Deep"], gaps.Select(g => g.Stage));
-        Assert.Equal([false, false, true, false, false, false], gaps.Select(g => g.Grown));
+        Assert.Equal(["Small", "Medium", "SampleTransformer grown", "SampleTransformer Small", "SampleTransformer Stacked", "SampleTransformer Deep", "SampleGeluL2Norm Small"], gaps.Select(g => g.Stage));
+        Assert.Equal([false, false, true, false, false, false, false], gaps.Select(g => g.Grown));
         Assert.Equal(StudyFigures.FinalLoss(grown.Stages[^1]) - StudyFigures.ProgressiveLoss(result), gaps[2].Gap);
         Assert.Equal(gaps.Where(g => !g.Grown).Min(g => g.Gap), StudyFigures.FrontierGap(result));
 
@@ -84,7 +90,11 @@ public sealed class StudyTests : IDisposable
         Assert.Contains("other tokens", new BaselineFamily(ModelRegistry.Family("SampleLargeVocabulary")).Refusal(family, options));
         Assert.Contains("is the family it would be compared with", new BaselineFamily(family).Refusal(family, options));
         Assert.Contains("--scratch all", new BaselineFamily(ModelRegistry.Family("SampleTransformer")).Refusal(family, options with { Scratch = ScratchBaseline.All }));
-        Assert.Throws<ArgumentException>(() => new BaselineFamily(family).Run(family, new PatternBatches(256), options, 1e6));
+        // A family of one stage only trains from scratch, so without a from-scratch side it would train nothing.
+        Assert.Null(new BaselineFamily(ModelRegistry.Family("SampleGeluL2Norm")).Refusal(family, options));
+        Assert.Contains("--scratch none", new BaselineFamily(ModelRegistry.Family("SampleGeluL2Norm")).Refusal(family, options with { Scratch = ScratchBaseline.None }));
+        Assert.Null(new BaselineFamily(ModelRegistry.Family("SampleTransformer")).Refusal(family, options with { Scratch = ScratchBaseline.None }));
+        Assert.Throws<ArgumentException>(() => new BaselineFamily(family).Run(family, new PatternBatches(256), "pattern", options, 1e6, _directory));
     }
 
     [Fact]

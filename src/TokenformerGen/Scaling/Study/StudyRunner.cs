@@ -38,11 +38,7 @@ public sealed class StudyRunner(FamilyRegistration family, Func<long, IBatchSour
         var progressive = runner.RunProgressive(cancellation);
         var scratch = settingOptions.Scratch == ScratchBaseline.None ? null : runner.RunScratch(progressive, cancellation);
         var flops = runner.PlannedFlops;
-        var references = (baselines ?? []).Select(baseline =>
-        {
-            using var inner = RunFolder.Claim(Path.Combine(directory, baseline.FolderName), baseline.Identity(settingOptions, flops, dataIdentity));
-            return baseline.Run(family, batches, settingOptions, flops, inner, observer, cancellation);
-        }).ToList();
+        var references = (baselines ?? []).Select(b => b.Run(family, batches, dataIdentity, settingOptions, flops, directory, observer, cancellation)).ToList();
         return new SettingResult(setting, progressive, scratch, runner.LargestStage.Name, references);
     }
 }
