@@ -271,7 +271,7 @@ internal sealed record RunReport(
     private static readonly string[] GapHeaders = ["reference", "FLOPs", "loss (whole test)", "Δ(C)"];
 
     private IEnumerable<string[]> GapRows()
-        => Gaps.Select(g => new[] { g.Stage + (g.Grown ? "" : " from scratch"), Numbers.Flops(g.Flops), Numbers.Loss(g.Loss), Numbers.Delta(g.Gap) })
+        => Gaps.Select(g => new[] { g.Label, Numbers.Flops(g.Flops), Numbers.Loss(g.Loss), Numbers.Delta(g.Gap) })
                .Prepend(["progressive", Numbers.Flops(Progressive.TotalFlops), Numbers.Loss(StudyFigures.FinalLoss(Progressive.Stages[^1])), ""]);
 
     private IEnumerable<string[]> GrowthRows()

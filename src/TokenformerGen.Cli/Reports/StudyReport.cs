@@ -85,13 +85,10 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
     private static SettingResult Result(StudySetting setting, RunReport report) => report.Result(setting);
 
     // The from-scratch stages that trained for the progressive run's whole compute, in the order trained.
-    private IReadOnlyList<string> ReferenceStages => Results.SelectMany(r => StudyFigures.Gaps(r).Select(g => g.Stage)).Distinct().ToList();
-
-    // A grown baseline's label says so itself ("TinyKjvStacked grown").
-    private IReadOnlyList<string> ReferenceLabels => Results.SelectMany(StudyFigures.Gaps).DistinctBy(g => g.Stage).Select(g => g.Grown ? g.Stage : $"{g.Stage} from scratch").ToList();
+    private IReadOnlyList<EqualComputeGap> References => Results.SelectMany(StudyFigures.Gaps).DistinctBy(g => g.Stage).ToList();
 
     private string[] EqualComputeHeaders =>
-        ["budget scale", "seeds", "progressive loss", .. ReferenceLabels.Select(s => $"Δ(C) vs {s}"), "frontier gap", "forward ratio (per seed)", "baseline tokens/param", "s/step progressive", "s/step baseline"];
+        ["budget scale", "seeds", "progressive loss", .. References.Select(g => $"Δ(C) vs {g.Label}"), "frontier gap", "forward ratio (per seed)", "baseline tokens/param", "s/step progressive", "s/step baseline"];
 
     // Per scale, over seeds, on the whole test split: the equal-compute gap against each reference, the frontier gap, the
     // forward ratio read off the scale ladder, and what the budget and the steps were.
@@ -104,7 +101,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             return (string[])
             [
                 Numbers.Exact(scale), results.Count.ToString(CultureInfo.InvariantCulture), Of(r => StudyFigures.ProgressiveLoss(r)),
-                .. ReferenceStages.Select(stage => Of(r => StudyFigures.Gaps(r).FirstOrDefault(g => g.Stage == stage)?.Gap)),
+                .. References.Select(reference => Of(r => StudyFigures.Gaps(r).FirstOrDefault(g => g.Stage == reference.Stage)?.Gap)),
                 Of(StudyFigures.FrontierGap),
                 string.Join(", ", results.Select(r => StudyFigures.Forward(r, all)?.ToString() ?? "-")),
                 Of(StudyFigures.BaselineTokensPerParameter, "F2"),
@@ -145,7 +142,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
     public void Write(string directory)
     {
         StudyPlots.SaveRatios(Path.Combine(directory, RatioPlotFile), this);
-        if (ReferenceStages.Count > 0) StudyPlots.SaveGaps(Path.Combine(directory, GapPlotFile), this);
+        if (References.Count > 0) StudyPlots.SaveGaps(Path.Combine(directory, GapPlotFile), this);
         foreach (var scale in Scales) StudyPlots.SaveCurves(Path.Combine(directory, CurvesFile(scale)), this, scale);
         WriteMarkdown(Path.Combine(directory, MarkdownFile));
         WriteJson(Path.Combine(directory, JsonFile));
@@ -172,7 +169,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
         md.AppendLine($"|{string.Concat(headers.Select(_ => " ---: |"))}");
         foreach (var row in EqualComputeRows()) md.AppendLine($"| {string.Join(" | ", row)} |");
         md.AppendLine();
-        if (ReferenceStages.Count > 0) md.AppendLine($"![Δ(C) against budget scale]({GapPlotFile})").AppendLine();
+        if (References.Count > 0) md.AppendLine($"![Δ(C) against budget scale]({GapPlotFile})").AppendLine();
         foreach (var split in new[] { RunReport.HeadlineSplit, DataSplit.Validation })
         {
             md.AppendLine($"## Per budget scale, mean (min–max) over seeds ({split.ToString().ToLowerInvariant()} split)").AppendLine();

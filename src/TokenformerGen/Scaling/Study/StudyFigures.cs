@@ -45,7 +45,11 @@ public sealed record SettingResult(StudySetting Setting, ScheduleResult Progress
 /// <param name="Loss">Its final loss (<see cref="StudyFigures.FinalLoss"/>).</param>
 /// <param name="Gap">Δ(C) = its loss − the progressive run's final loss: above 0, growing ended lower at equal compute.</param>
 /// <param name="Grown">True for a grown baseline, which is not part of the from-scratch frontier.</param>
-public sealed record EqualComputeGap(string Stage, double Flops, double Loss, double Gap, bool Grown = false);
+public sealed record EqualComputeGap(string Stage, double Flops, double Loss, double Gap, bool Grown = false)
+{
+    /// <summary>How reports name it: "Large from scratch", "TinyKjvStacked grown".</summary>
+    public string Label => Grown ? Stage : Stage + " from scratch";
+}
 
 /// <summary>How a forward ratio was read off the references.</summary>
 public enum RatioKind
