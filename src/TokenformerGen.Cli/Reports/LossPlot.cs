@@ -40,23 +40,23 @@ internal static class LossPlot
             scratch.MarkerSize = baseline ? 5 : 3;
         }
 
-        // Each baseline family's runs: its grown schedule solid, its stages from scratch dash-dotted.
+        // Each baseline family's runs: its grown schedule solid, its stages from scratch densely dashed.
         var next = 2 + stages.Count;
+        void AddBaseline(string label, IReadOnlyList<CurvePoint> points, bool grown)
+        {
+            var line = plot.Add.Scatter(X(points, scale), Y(points));
+            line.LegendText = label;
+            line.Color = palette.GetColor(next++ % 10);
+            line.LinePattern = grown ? LinePattern.Solid : LinePattern.DenselyDashed;
+            line.LineWidth = grown ? 2f : 1.5f;
+            line.MarkerSize = 3;
+            baselineLosses.AddRange(points.Select(p => p.LossOn(RunReport.HeadlineSplit)));
+            all = Math.Max(all, points.Select(p => p.CumulativeFlops).DefaultIfEmpty(0).Max());
+        }
         foreach (var family in report.Baselines ?? [])
         {
-            var runs = (family.Progressive?.Curve is { } grownCurve ? [(Label: $"{family.Family} grown", Points: grownCurve.ToList(), Grown: true)] : Array.Empty<(string Label, List<CurvePoint> Points, bool Grown)>())
-                .Concat((family.Scratch?.Curve ?? []).GroupBy(p => p.Stage).Select(g => (Label: $"{family.Family} {g.Key} from scratch", Points: g.ToList(), Grown: false)));
-            foreach (var (label, points, isGrown) in runs)
-            {
-                var line = plot.Add.Scatter(X(points, scale), Y(points));
-                line.LegendText = label;
-                line.Color = palette.GetColor(next++ % 10);
-                line.LinePattern = isGrown ? LinePattern.Solid : LinePattern.DenselyDashed;
-                line.LineWidth = isGrown ? 2f : 1.5f;
-                line.MarkerSize = 3;
-                baselineLosses.AddRange(points.Select(p => p.LossOn(RunReport.HeadlineSplit)));
-                all = Math.Max(all, points.Select(p => p.CumulativeFlops).DefaultIfEmpty(0).Max());
-            }
+            if (family.Progressive is { } grown) AddBaseline($"{family.Family} grown", grown.Curve, grown: true);
+            foreach (var stage in (family.Scratch?.Curve ?? []).GroupBy(p => p.Stage)) AddBaseline($"{family.Family} {stage.Key} from scratch", stage.ToList(), grown: false);
         }
 
         // Growth points: where each later stage of the progressive run starts.
