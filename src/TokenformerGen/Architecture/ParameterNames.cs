@@ -178,16 +178,21 @@ namespace TokenformerGen.Architecture
             if (name == Embedding) return ParameterRole.Embedding;
             if (name == FinalNormWeight) return ParameterRole.FinalNormWeight;
             if (name == FinalNormBias) return ParameterRole.FinalNormBias;
-            if (!name.StartsWith(LayersModule + ".", System.StringComparison.Ordinal)) return null;
-            if (name.EndsWith("." + KeyTokens, System.StringComparison.Ordinal)) return ParameterRole.KeyTokens;
-            if (name.EndsWith("." + ValueTokens, System.StringComparison.Ordinal)) return ParameterRole.ValueTokens;
-            if (name.EndsWith("." + Weight, System.StringComparison.Ordinal))
-            {
-                var output = name.EndsWith("." + AttentionModule + ".proj." + Weight, System.StringComparison.Ordinal)
-                             || name.EndsWith("." + FfnModule + "." + MlpDown + "." + Weight, System.StringComparison.Ordinal);
-                return output ? ParameterRole.OutputWeight : ParameterRole.InputWeight;
-            }
-            return null;
+            // layers.{i}.<name in the block>: the role the block's own list gives it (Block, the one place roles are stated).
+            var prefix = LayersModule + ".";
+            if (!name.StartsWith(prefix, System.StringComparison.Ordinal)) return null;
+            var dot = name.IndexOf('.', prefix.Length);
+            return dot > prefix.Length && BlockRoles.TryGetValue(name.Substring(dot + 1), out var role) ? role : (ParameterRole?)null;
+        }
+
+        private static readonly Dictionary<string, ParameterRole> BlockRoles = BuildBlockRoles();
+
+        private static Dictionary<string, ParameterRole> BuildBlockRoles()
+        {
+            var roles = new Dictionary<string, ParameterRole>(System.StringComparer.Ordinal);
+            foreach (var block in new[] { BlockKind.Tokenformer, BlockKind.Transformer })
+                foreach (var parameter in Block(block)) roles[parameter.Name] = parameter.Role;
+            return roles;
         }
     }
 }
