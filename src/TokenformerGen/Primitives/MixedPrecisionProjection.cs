@@ -10,8 +10,14 @@ namespace TokenformerGen.Primitives;
 /// </summary>
 public abstract class MixedPrecisionProjection : TorchSharp.torch.nn.Module<Tensor, Tensor>
 {
-    /// <summary>Creates the module.</summary>
-    protected MixedPrecisionProjection(string name) : base(name) { }
+    /// <summary>Creates the module, which maps <paramref name="inputDim"/> to <paramref name="outputDim"/>.</summary>
+    protected MixedPrecisionProjection(string name, long inputDim, long outputDim) : base(name) => (InputDim, OutputDim) = (inputDim, outputDim);
+
+    /// <summary>d_in.</summary>
+    public long InputDim { get; }
+
+    /// <summary>d_out.</summary>
+    public long OutputDim { get; }
 
     /// <summary>The type the weights are kept in.</summary>
     protected abstract ScalarType WeightType { get; }
@@ -24,5 +30,8 @@ public abstract class MixedPrecisionProjection : TorchSharp.torch.nn.Module<Tens
     /// read one input — a block's query, key and value — cast it once with this instead of once each; their gradients
     /// then meet in that type before the one cast back.
     /// </summary>
-    public Tensor ComputeInput(Tensor input) => input.to(ComputeType ?? WeightType);
+    public Tensor ComputeInput(Tensor input) => InComputeType(input);
+
+    /// <summary><paramref name="tensor"/> (an input or a weight) in the type the forward computes in; a cast to the type it already holds is a free alias without an autograd node.</summary>
+    protected Tensor InComputeType(Tensor tensor) => tensor.to(ComputeType ?? WeightType);
 }

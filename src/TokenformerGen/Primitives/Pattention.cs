@@ -39,7 +39,7 @@ public sealed class Pattention : MixedPrecisionProjection
                       TauPolicy tauPolicy = TauPolicy.SqrtN,
                       double? fixedTau = null,
                       double epsilon = 0,
-                      string name = nameof(Pattention)) : base(name)
+                      string name = nameof(Pattention)) : base(name, inputDim, outputDim)
     {
         if (inputDim <= 0 || tokenCount <= 0 || outputDim <= 0)
             throw new ArgumentOutOfRangeException(nameof(tokenCount), $"Pattention sizes must be positive (d_in {inputDim}, n {tokenCount}, d_out {outputDim}).");
@@ -48,9 +48,7 @@ public sealed class Pattention : MixedPrecisionProjection
         if (fixedTau is <= 0 || epsilon < 0)
             throw new ArgumentOutOfRangeException(nameof(fixedTau), "τ must be positive and ε non-negative.");
 
-        InputDim = inputDim;
         TokenCount = tokenCount;
-        OutputDim = outputDim;
         Norm = norm;
         TauPolicy = tauPolicy;
         Tau = tauPolicy == TauPolicy.Fixed ? fixedTau ?? Math.Sqrt(tokenCount) : Math.Sqrt(tokenCount);
@@ -60,14 +58,8 @@ public sealed class Pattention : MixedPrecisionProjection
         RegisterComponents();
     }
 
-    /// <summary>d_in.</summary>
-    public long InputDim { get; }
-
     /// <summary>n, the number of parameter tokens.</summary>
     public long TokenCount { get; }
-
-    /// <summary>d_out.</summary>
-    public long OutputDim { get; }
 
     /// <summary>Θ.</summary>
     public PattentionNorm Norm { get; }
@@ -93,11 +85,9 @@ public sealed class Pattention : MixedPrecisionProjection
     /// <summary>Maps <c>[.., d_in]</c> to <c>[.., d_out]</c> in <see cref="MixedPrecisionProjection.ComputeType"/>.</summary>
     public override Tensor forward(Tensor input)
     {
-        // Casts to the type already held are aliases: free, and without an autograd node.
-        var type = ComputeType ?? WeightType;
-        using var x = input.to(type);
-        using var keys = key_param_tokens.to(type);
-        using var values = value_param_tokens.to(type);
+        using var x = InComputeType(input);
+        using var keys = InComputeType(key_param_tokens);
+        using var values = InComputeType(value_param_tokens);
         if (Norm == PattentionNorm.L2NormGelu)
         {
             // The score tensor [.., n] is the largest in the module: scale it in place, and in training

@@ -14,21 +14,13 @@ public sealed class Projection : MixedPrecisionProjection
     private readonly Parameter weight;
 
     /// <summary>Creates a projection from <paramref name="inputDim"/> to <paramref name="outputDim"/> with a zero weight.</summary>
-    public Projection(long inputDim, long outputDim, string name = nameof(Projection)) : base(name)
+    public Projection(long inputDim, long outputDim, string name = nameof(Projection)) : base(name, inputDim, outputDim)
     {
         if (inputDim <= 0 || outputDim <= 0)
             throw new ArgumentOutOfRangeException(nameof(inputDim), $"Projection sizes must be positive (d_in {inputDim}, d_out {outputDim}).");
-        InputDim = inputDim;
-        OutputDim = outputDim;
         weight = nn.Parameter(zeros(outputDim, inputDim));
         RegisterComponents();
     }
-
-    /// <summary>d_in.</summary>
-    public long InputDim { get; }
-
-    /// <summary>d_out.</summary>
-    public long OutputDim { get; }
 
     /// <summary>The weight <c>W [d_out, d_in]</c> (state-dict name <c>weight</c>).</summary>
     public Parameter Weight => weight;
@@ -39,9 +31,8 @@ public sealed class Projection : MixedPrecisionProjection
     /// <summary>Maps <c>[.., d_in]</c> to <c>[.., d_out]</c> in <see cref="MixedPrecisionProjection.ComputeType"/>.</summary>
     public override Tensor forward(Tensor input)
     {
-        var type = ComputeType ?? WeightType;
-        using var x = input.to(type);
-        using var w = weight.to(type);
+        using var x = InComputeType(input);
+        using var w = InComputeType(weight);
         return nn.functional.linear(x, w);
     }
 
