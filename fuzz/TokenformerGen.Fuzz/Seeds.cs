@@ -5,8 +5,8 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
 using TokenformerGen.Handoff;
 using TokenformerGen.Inference;
-using TokenformerGen.Text.Onnx;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Text.Onnx;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Fuzz;

@@ -6,9 +6,9 @@ using System.Threading;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.Text;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Validation;
 
 namespace TokenformerGen.Generator;

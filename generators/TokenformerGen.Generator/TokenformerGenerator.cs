@@ -5,8 +5,8 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using TokenformerGen.Generator.Attributes;
 using TokenformerGen.Generator.Diagnostics;
 using TokenformerGen.Generator.Emit;
-using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Generator.Plumbing;
 
 namespace TokenformerGen.Generator;
 

@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
+using TokenformerGen.Text.Data;
 using TokenformerGen.Text.Inference;
 using TokenformerGen.Text.Onnx;
-using TokenformerGen.Text.Data;
 
 namespace TokenformerGen.OnnxRuntime;
 

@@ -1,8 +1,8 @@
 using System.Globalization;
 using System.Text.RegularExpressions;
 using TokenformerGen.Checkpoints;
-using TokenformerGen.Devices;
 using TokenformerGen.Cli.Tests.Infrastructure;
+using TokenformerGen.Devices;
 using TokenformerGen.Training;
 using static TorchSharp.torch;
 

@@ -1,9 +1,8 @@
 extern alias GeneratorAssembly;
-
-using Microsoft.CodeAnalysis;
 using GeneratorAssembly::TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Tests.Infrastructure;
+using Microsoft.CodeAnalysis;
 using TokenformerGen.Families;
+using TokenformerGen.Generator.Tests.Infrastructure;
 
 namespace TokenformerGen.Generator.Tests;
 

@@ -1,7 +1,6 @@
 extern alias GeneratorAssembly;
-
-using Microsoft.CodeAnalysis;
 using GeneratorAssembly::TokenformerGen.Generator.Diagnostics;
+using Microsoft.CodeAnalysis;
 using TokenformerGen.Generator.Tests.Infrastructure;
 
 namespace TokenformerGen.Generator.Tests;

@@ -1,13 +1,12 @@
 extern alias GeneratorAssembly;
-
 using System.Collections;
 using System.Reflection;
+using GeneratorAssembly::TokenformerGen.Generator;
+using GeneratorAssembly::TokenformerGen.Generator.Planning;
+using GeneratorAssembly::TokenformerGen.Generator.Plumbing;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using TokenformerGen.Generator.Tests.Infrastructure;
-using GeneratorAssembly::TokenformerGen.Generator;
-using GeneratorAssembly::TokenformerGen.Generator.Plumbing;
-using GeneratorAssembly::TokenformerGen.Generator.Planning;
 
 namespace TokenformerGen.Generator.Tests;
 

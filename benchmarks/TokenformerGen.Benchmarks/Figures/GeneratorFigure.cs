@@ -1,12 +1,11 @@
 extern alias generator;
-
 using System.Collections.Immutable;
 using System.Text;
+using generator::TokenformerGen.Generator;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Text;
 using TokenformerGen.Benchmarks.Harness;
-using generator::TokenformerGen.Generator;
 
 namespace TokenformerGen.Benchmarks.Figures;
 

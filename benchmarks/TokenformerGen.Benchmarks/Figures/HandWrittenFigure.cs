@@ -3,8 +3,8 @@ using TokenformerGen.Benchmarks.HandWritten;
 using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Inference;
 using TokenformerGen.Modules;
-using TokenformerGen.Training;
 using TokenformerGen.Text.Inference;
+using TokenformerGen.Training;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Benchmarks.Figures;

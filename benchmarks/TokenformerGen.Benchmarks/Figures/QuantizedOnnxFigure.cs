@@ -8,8 +8,8 @@ using TokenformerGen.Inference;
 using TokenformerGen.Modules;
 using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;
-using TokenformerGen.Training;
 using TokenformerGen.Text.Inference;
+using TokenformerGen.Training;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Benchmarks.Figures;

@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
-using TokenformerGen.Text.Onnx;
 using TokenformerGen.Benchmarks.Harness;
 using TokenformerGen.Onnx;
 using TokenformerGen.OnnxRuntime;
 using TokenformerGen.OnnxRuntime.Batching;
 using TokenformerGen.Serving;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.Benchmarks.Figures;
 

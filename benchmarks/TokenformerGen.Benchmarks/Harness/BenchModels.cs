@@ -1,8 +1,8 @@
 using TokenformerGen.Benchmarks.Models;
 using TokenformerGen.Data;
 using TokenformerGen.Modules;
-using TokenformerGen.Training;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Training;
 
 namespace TokenformerGen.Benchmarks.Harness;
 

@@ -3,8 +3,8 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
 using TokenformerGen.Handoff;
 using TokenformerGen.Inference;
-using TokenformerGen.Text.Onnx;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.Fuzz;
 

@@ -7,9 +7,9 @@ using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Text;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Validation;
 
 namespace TokenformerGen.Generator.Attributes;

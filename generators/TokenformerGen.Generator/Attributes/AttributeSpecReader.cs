@@ -8,9 +8,9 @@ using Microsoft.CodeAnalysis.CSharp.Syntax;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Attributes;

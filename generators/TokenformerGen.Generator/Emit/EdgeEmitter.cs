@@ -1,8 +1,8 @@
-using System.Linq;
 using System.Collections.Generic;
+using System.Linq;
 using TokenformerGen.Architecture;
-using TokenformerGen.Families;
 using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Planning;
 
 namespace TokenformerGen.Generator.Emit;

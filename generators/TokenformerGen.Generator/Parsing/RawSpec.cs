@@ -2,8 +2,8 @@ using System;
 using System.Collections.Generic;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
-using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Primitives;
 using TokenformerGen.Text.Families;
 

@@ -4,8 +4,8 @@ using System.Linq;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Parsing;

@@ -6,8 +6,8 @@ using System.Text;
 using TokenformerGen.Architecture;
 using TokenformerGen.Declarations;
 using TokenformerGen.Families;
-using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Primitives;
 
 namespace TokenformerGen.Generator.Planning;

@@ -3,12 +3,12 @@ using System.Collections.Generic;
 using System.Linq;
 using System.Text.RegularExpressions;
 using Microsoft.CodeAnalysis.CSharp;
-using TokenformerGen.Families;
 using TokenformerGen.Declarations;
+using TokenformerGen.Families;
 using TokenformerGen.Generator.Diagnostics;
-using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Generator.Parsing;
 using TokenformerGen.Generator.Planning;
+using TokenformerGen.Generator.Plumbing;
 using TokenformerGen.Primitives;
 using TokenformerGen.Text.Families;
 

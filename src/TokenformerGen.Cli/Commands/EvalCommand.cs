@@ -5,11 +5,11 @@ using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Data;
 using TokenformerGen.Devices;
-using TokenformerGen.Text.ZeroShot;
 using TokenformerGen.Inference;
 using TokenformerGen.OnnxRuntime;
-using TokenformerGen.Training;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Text.ZeroShot;
+using TokenformerGen.Training;
 
 namespace TokenformerGen.Cli.Commands;
 

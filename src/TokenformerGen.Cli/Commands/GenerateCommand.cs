@@ -6,8 +6,8 @@ using TokenformerGen.Data;
 using TokenformerGen.Devices;
 using TokenformerGen.Inference;
 using TokenformerGen.OnnxRuntime;
-using TokenformerGen.Text.Inference;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.Cli.Commands;
 

@@ -3,12 +3,12 @@ using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Data;
+using TokenformerGen.Declarations;
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Modules;
 using TokenformerGen.Training;
-using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Commands;
 

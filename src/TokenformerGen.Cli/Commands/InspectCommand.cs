@@ -3,11 +3,11 @@ using System.Text.RegularExpressions;
 using Spectre.Console;
 using Spectre.Console.Cli;
 using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Modules;
 using TokenformerGen.Primitives;
-using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Commands;
 

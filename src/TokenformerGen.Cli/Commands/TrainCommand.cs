@@ -4,13 +4,13 @@ using Spectre.Console.Cli;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Data;
+using TokenformerGen.Declarations;
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
 using TokenformerGen.Training;
-using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Commands;
 

@@ -1,12 +1,12 @@
 using System.Reflection;
 using Spectre.Console.Cli;
-using TokenformerGen.Text.ZeroShot;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
 using TokenformerGen.Devices;
 using TokenformerGen.Growth;
 using TokenformerGen.Onnx;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Text.ZeroShot;
 
 namespace TokenformerGen.Cli.Infrastructure;
 

@@ -1,10 +1,10 @@
 using Spectre.Console;
 using TokenformerGen.Cli.Infrastructure;
+using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Scaling;
 using TokenformerGen.Training;
-using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Reports;
 

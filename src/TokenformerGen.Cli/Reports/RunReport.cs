@@ -6,12 +6,12 @@ using Spectre.Console;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Cli.Infrastructure;
 using TokenformerGen.Data;
+using TokenformerGen.Declarations;
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Modules;
 using TokenformerGen.Scaling;
 using TokenformerGen.Scaling.Study;
-using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Cli.Reports;
 

@@ -1,6 +1,6 @@
 using System.Runtime.CompilerServices;
-using TokenformerGen.Text.Inference;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Text.Inference;
 
 namespace TokenformerGen.OnnxRuntime.Batching;
 

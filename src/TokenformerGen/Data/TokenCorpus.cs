@@ -1,8 +1,8 @@
 using System.IO.Compression;
 using System.Security.Cryptography;
 using System.Text;
-using TorchSharp;
 using TokenformerGen.Text.Data;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Data;

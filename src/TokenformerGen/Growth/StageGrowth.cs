@@ -1,7 +1,7 @@
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Declarations;
 using TokenformerGen.Families;
 using TokenformerGen.Modules;
-using TokenformerGen.Declarations;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Growth;

@@ -1,6 +1,6 @@
 using System.Globalization;
-using TokenformerGen.Checkpoints.Torch;
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Checkpoints.Torch;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Handoff;

@@ -1,5 +1,5 @@
-using TokenformerGen.Checkpoints.Torch;
 using TokenformerGen.Checkpoints;
+using TokenformerGen.Checkpoints.Torch;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Handoff;

@@ -1,5 +1,5 @@
-using TokenformerGen.Text.ZeroShot;
 using TokenformerGen.Modules;
+using TokenformerGen.Text.ZeroShot;
 using static TorchSharp.torch;
 
 namespace TokenformerGen.Inference;

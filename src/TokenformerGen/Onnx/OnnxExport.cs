@@ -2,10 +2,10 @@ using TokenformerGen.Checkpoints;
 using TokenformerGen.Families;
 using TokenformerGen.Inference;
 using TokenformerGen.Modules;
-using TorchSharp;
 using TokenformerGen.Text.Data;
 using TokenformerGen.Text.Families;
 using TokenformerGen.Text.Onnx;
+using TorchSharp;
 
 namespace TokenformerGen.Onnx;
 

@@ -3,8 +3,8 @@ using System.Text.Json.Nodes;
 using TokenformerGen.Data;
 using TokenformerGen.Families;
 using TokenformerGen.Inference;
-using TokenformerGen.Text.Onnx;
 using TokenformerGen.Text.Families;
+using TokenformerGen.Text.Onnx;
 
 namespace TokenformerGen.Onnx;
 

@@ -3,12 +3,12 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using TokenformerGen.Checkpoints;
 using TokenformerGen.Data;
+using TokenformerGen.Declarations;
 using TokenformerGen.Devices;
 using TokenformerGen.Families;
 using TokenformerGen.Growth;
 using TokenformerGen.Modules;
 using TokenformerGen.Training;
-using TokenformerGen.Declarations;
 
 namespace TokenformerGen.Scaling;
 

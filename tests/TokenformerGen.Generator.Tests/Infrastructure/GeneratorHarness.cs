@@ -1,11 +1,10 @@
 extern alias GeneratorAssembly;
-
 using System.Collections.Immutable;
 using System.Text;
+using GeneratorAssembly::TokenformerGen.Generator;
 using Microsoft.CodeAnalysis;
 using Microsoft.CodeAnalysis.CSharp;
 using Microsoft.CodeAnalysis.Text;
-using GeneratorAssembly::TokenformerGen.Generator;
 
 namespace TokenformerGen.Generator.Tests.Infrastructure;
 

@@ -3,8 +3,8 @@ using System.IO.Compression;
 using System.Text;
 using TokenformerGen.Data;
 using TokenformerGen.Tests.Support;
-using TokenformerGen.Training;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Training;
 
 namespace TokenformerGen.Tests.Data;
 

@@ -8,9 +8,9 @@ using TokenformerGen.Tests.Generated;
 using TokenformerGen.Tests.Modules;
 using TokenformerGen.Tests.Reference;
 using TokenformerGen.Tests.Training;
+using TokenformerGen.Text.Inference;
 using TokenformerGen.Training;
 using Xunit.Abstractions;
-using TokenformerGen.Text.Inference;
 using static TokenformerGen.Tests.Reference.TensorArrays;
 
 namespace TokenformerGen.Tests.Devices;

@@ -1,7 +1,6 @@
+using TokenformerGen.Tests.Generated;
 using TokenformerGen.Tests.Reference;
 using static TokenformerGen.Tests.Reference.TensorArrays;
-
-using TokenformerGen.Tests.Generated;
 
 namespace TokenformerGen.Tests.Modules;
 

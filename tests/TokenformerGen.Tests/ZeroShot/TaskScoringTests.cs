@@ -2,8 +2,8 @@ using TokenformerGen.Data;
 using TokenformerGen.Inference;
 using TokenformerGen.Tests.Generated;
 using TokenformerGen.Tests.Reference;
-using TokenformerGen.Text.ZeroShot;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Text.ZeroShot;
 
 namespace TokenformerGen.Tests.ZeroShot;
 

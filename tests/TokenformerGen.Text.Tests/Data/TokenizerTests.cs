@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
-using TokenformerGen.Text.Families;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Text.Families;
 
 namespace TokenformerGen.Text.Tests.Data;
 

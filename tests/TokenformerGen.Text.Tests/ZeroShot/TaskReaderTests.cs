@@ -1,5 +1,5 @@
-using TokenformerGen.Text.ZeroShot;
 using TokenformerGen.Text.Data;
+using TokenformerGen.Text.ZeroShot;
 
 namespace TokenformerGen.Text.Tests.ZeroShot;
 
