@@ -182,9 +182,18 @@ public sealed class Pattention : MixedPrecisionProjection
         }
         using (norm)
         {
-            var scale = epsilon > 0 ? norm.square().add_(epsilon).rsqrt_() : norm.reciprocal();   // in-place ops return their receiver
-            return scale.mul_(tau);
+            // Autograd saves the output of rsqrt and reciprocal for their backward (gelu_l2_norm trains through here), so
+            // τ scales a copy of it, never the saved tensor in place. The scale is one number per row: the copy is cheap.
+            using var inverse = epsilon > 0 ? SquaredPlus(norm, epsilon).rsqrt() : norm.reciprocal();
+            return inverse * tau;
         }
+    }
+
+    // ‖A‖² + ε (a fresh tensor: adding in place does not touch what the square's backward saved, its input).
+    private static Tensor SquaredPlus(Tensor norm, double epsilon)
+    {
+        using var squared = norm.square();
+        return squared.add(epsilon);
     }
 
     // values · scale row by row, in the values' type (a float32 scale would promote bfloat16 values to float32).

@@ -70,9 +70,25 @@ public class PattentionTests
     [InlineData(0.0)]
     [InlineData(0.5)]
     public void L2NormGeluGradientsMatchAutogradOfTheFormulaInFloat64(double epsilon)
+        // The module's fused backward against autograd over the plain formula: gelu(A / √(‖A‖² + ε) · τ).
+        => AssertGradientsMatchTheFormula(PattentionNorm.L2NormGelu, epsilon, (scores, tau) =>
+            nn.functional.gelu(scores * ((scores.square().sum(-1, keepdim: true) + epsilon).rsqrt() * tau)));
+
+    [Theory]
+    [InlineData(0.0)]
+    [InlineData(0.5)]
+    public void GeluL2NormGradientsMatchAutogradOfTheFormulaInFloat64(double epsilon)
+        // Θ = g / √(‖g‖² + ε) · τ with g = gelu(A), whose backward runs through the row scale (it is not fused).
+        => AssertGradientsMatchTheFormula(PattentionNorm.GeluL2Norm, epsilon, (scores, tau) =>
+        {
+            var g = nn.functional.gelu(scores);
+            return g * ((g.square().sum(-1, keepdim: true) + epsilon).rsqrt() * tau);
+        });
+
+    // The module's backward against autograd over theta(A, τ) written out, both in float64; then the float32 module
+    // against the float64 gradients. Input [2, 5, d_in] exercises batching.
+    private static void AssertGradientsMatchTheFormula(PattentionNorm norm, double epsilon, Func<Tensor, double, Tensor> theta)
     {
-        // The module's fused backward against autograd over the plain formula, both in float64; then
-        // the float32 module against the float64 gradients. Input [2, 5, d_in] exercises batching.
         const int n = 12, dIn = 8, dOut = 6;
         var x = tensor(Random(10, dIn, seed: 1).SelectMany(r => r).ToArray(), [2, 5, dIn], float64);
         var k = tensor(Random(n, dIn, seed: 2, scale: 0.5).SelectMany(r => r).ToArray(), [n, dIn], float64);
@@ -83,13 +99,11 @@ public class PattentionTests
         var rx = x.clone().requires_grad_();
         var rk = k.clone().requires_grad_();
         var rv = v.clone().requires_grad_();
-        var scores = matmul(rx, rk.t());
-        var scale = (scores.square().sum(-1, keepdim: true) + epsilon).rsqrt() * tau;
-        matmul(nn.functional.gelu(scores * scale), rv).backward([upstream]);
+        matmul(theta(matmul(rx, rk.t()), tau), rv).backward([upstream]);
 
         foreach (var (dtype, tolerance) in new[] { (float64, 1e-12), (float32, 1e-5) })
         {
-            var module = new Pattention(dIn, n, dOut, PattentionNorm.L2NormGelu, TauPolicy.Fixed, tau, epsilon);
+            var module = new Pattention(dIn, n, dOut, norm, TauPolicy.Fixed, tau, epsilon);
             module.to(dtype);
             using (no_grad())
             {
