@@ -108,13 +108,13 @@ internal sealed class AttributeSpecReader
         if (args.Has("MlpHidden"))
         {
             if (a.Block?.Value == BlockKind.Transformer) a.MlpHidden = args.Integer("MlpHidden");
-            else if (a.Block is not null) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf("MlpHidden"), "MlpHidden", "it sets a Transformer block's MLP width, and Block is BlockKind.Tokenformer");
+            else if (a.Block is not null) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf("MlpHidden"), "MlpHidden", BlockKeyReasons.MlpWidthOnly("Block = BlockKind.Tokenformer"));
         }
 
         foreach (var pattentionOnly in new[] { "Norm", "Tau", "Epsilon" })
         {
             if (a.Block?.Value == BlockKind.Transformer && args.Has(pattentionOnly))
-                _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(pattentionOnly), pattentionOnly, "Θ, τ and ε are Pattention's, and Block is BlockKind.Transformer");
+                _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(pattentionOnly), pattentionOnly, BlockKeyReasons.PattentionOnly("Block = BlockKind.Transformer"));
         }
 
         spec.Architecture = a;
@@ -158,7 +158,7 @@ internal sealed class AttributeSpecReader
         if (args.Has("Growth"))
         {
             stage.GrowthRange = args.RangeOf("Growth");
-            if (transformer) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf("Growth"), "Growth", "a Transformer block has no parameter tokens: it grows in depth (LayerGrowth)");
+            if (transformer) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf("Growth"), "Growth", BlockKeyReasons.GrowsInDepth("LayerGrowth"));
             else stage.Growth = args.Choice("Growth", SpecChoices.Growth);
         }
         else if (stage.From is not null && stage.LayerGrowth is null)
@@ -175,7 +175,7 @@ internal sealed class AttributeSpecReader
         {
             foreach (var tokens in new[] { "Qkv", "Proj", "Ffn" })
             {
-                if (args.Has(tokens)) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(tokens), tokens, "a Transformer block has no parameter tokens");
+                if (args.Has(tokens)) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(tokens), tokens, BlockKeyReasons.NoParameterTokens);
             }
         }
         else

@@ -166,12 +166,12 @@ internal sealed class SpecReader
         if (fields.Optional("mlp_hidden") is { } mlpHidden)
         {
             if (transformer) architecture.MlpHidden = Integer(mlpHidden, "architecture.mlp_hidden");
-            else if (architecture.Block is not null) _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("mlp_hidden"), "architecture.mlp_hidden", "it sets a Transformer block's MLP width, and block is " + BlockKind.Tokenformer.SpecName());
+            else if (architecture.Block is not null) _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("mlp_hidden"), "architecture.mlp_hidden", BlockKeyReasons.MlpWidthOnly("block: " + BlockKind.Tokenformer.SpecName()));
         }
 
         if (transformer && fields.Optional("pattention") is not null)
         {
-            _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("pattention"), "architecture.pattention", "Θ, τ and ε are Pattention's, and block is " + BlockKind.Transformer.SpecName());
+            _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("pattention"), "architecture.pattention", BlockKeyReasons.PattentionOnly("block: " + BlockKind.Transformer.SpecName()));
         }
         else if (Mapping(fields.Optional("pattention"), "architecture.pattention") is { } pattention)
         {
@@ -278,7 +278,7 @@ internal sealed class SpecReader
             if (transformer)
             {
                 if (fields.Optional("tokens") is not null)
-                    _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("tokens"), path + ".tokens", "a Transformer block has no parameter tokens");
+                    _bag.Report(DiagnosticDescriptors.InapplicableKey, fields.KeyRange("tokens"), path + ".tokens", BlockKeyReasons.NoParameterTokens);
             }
             else if (Mapping(fields.Required("tokens"), path + ".tokens") is { } tokens)
             {
@@ -312,7 +312,7 @@ internal sealed class SpecReader
     private void ReadGrowth(YNode node, string path, RawStage stage, bool transformer)
     {
         stage.GrowthRange = node.Range;
-        const string noTokens = "a Transformer block has no parameter tokens: it grows in depth (growth: { layers: identity|stack })";
+        var noTokens = BlockKeyReasons.GrowsInDepth("growth: { layers: " + SpecChoices.LayerGrowth.Join("|") + " }");
         if (node is not YMapping mapping)
         {
             if (transformer && node is YScalar) _bag.Report(DiagnosticDescriptors.InapplicableKey, node.Range, path, noTokens);
