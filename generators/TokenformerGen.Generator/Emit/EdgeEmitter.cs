@@ -158,13 +158,11 @@ internal static class EdgeEmitter
 
     private static string Normal(double std) => $"NewRows.Normal({Literals.Double(std)})";
 
+    // A Transformer weight is [out, in]: the MLP's hidden width on its inner side, the model width everywhere else.
     private static int[] WeightShape(ArchitecturePlan a, NamedParameter parameter)
-        => parameter.InBlock switch
-        {
-            var name when name.StartsWith(ParameterNames.FfnModule + "." + ParameterNames.MlpUp + ".", System.StringComparison.Ordinal) => new[] { a.MlpHidden, a.Hidden },
-            var name when name.StartsWith(ParameterNames.FfnModule + "." + ParameterNames.MlpDown + ".", System.StringComparison.Ordinal) => new[] { a.Hidden, a.MlpHidden },
-            _ => new[] { a.Hidden, a.Hidden },
-        };
+        => parameter.Kind != PattentionKind.Ffn ? new[] { a.Hidden, a.Hidden }
+         : parameter.Role == ParameterRole.InputWeight ? new[] { a.MlpHidden, a.Hidden }
+         : new[] { a.Hidden, a.MlpHidden };
 
     private static (int From, int To) Tokens(GrowthEdgePlan edge, PattentionKind kind) => kind switch
     {

@@ -62,7 +62,7 @@ namespace TokenformerGen.Architecture
         /// <summary>What the parameter is.</summary>
         public ParameterRole Role { get; }
 
-        /// <summary>The Pattention kind of key and value tokens (<see cref="PattentionKind.Qkv"/> for the other roles, where it has no meaning).</summary>
+        /// <summary>The Pattention kind of key and value tokens, or of the Pattention a Transformer weight stands in for (<see cref="PattentionKind.Ffn"/> for both MLP weights); <see cref="PattentionKind.Qkv"/> outside the blocks, where it has no meaning.</summary>
         public PattentionKind Kind { get; }
 
         /// <summary>The block the parameter belongs to, or -1 (embedding, final norm).</summary>
@@ -143,16 +143,23 @@ namespace TokenformerGen.Architecture
         /// <summary>Every parameter of one block relative to the block, in state-dict order.</summary>
         public static IEnumerable<NamedParameter> Block(BlockKind block)
         {
-            if (block == BlockKind.Transformer)
-            {
-                foreach (var name in AttentionPattentions)
-                    yield return new NamedParameter(AttentionModule + "." + name + "." + Weight, name == "proj" ? ParameterRole.OutputWeight : ParameterRole.InputWeight, PattentionKind.Qkv, writesResidual: name == "proj");
-                yield return new NamedParameter(FfnModule + "." + MlpUp + "." + Weight, ParameterRole.InputWeight, PattentionKind.Qkv);
-                yield return new NamedParameter(FfnModule + "." + MlpDown + "." + Weight, ParameterRole.OutputWeight, PattentionKind.Qkv, writesResidual: true);
-                yield break;
-            }
             foreach (var pattention in BlockPattentions())
             {
+                if (block == BlockKind.Transformer)
+                {
+                    // The weights that take each Pattention's place, of its kind; the output side writes the residual stream.
+                    if (pattention.Value == PattentionKind.Ffn)
+                    {
+                        yield return new NamedParameter(FfnModule + "." + MlpUp + "." + Weight, ParameterRole.InputWeight, PattentionKind.Ffn);
+                        yield return new NamedParameter(FfnModule + "." + MlpDown + "." + Weight, ParameterRole.OutputWeight, PattentionKind.Ffn, writesResidual: true);
+                    }
+                    else
+                    {
+                        var output = pattention.Value == PattentionKind.Proj;
+                        yield return new NamedParameter(pattention.Key + "." + Weight, output ? ParameterRole.OutputWeight : ParameterRole.InputWeight, pattention.Value, writesResidual: output);
+                    }
+                    continue;
+                }
                 var writesResidual = pattention.Value != PattentionKind.Qkv;
                 yield return new NamedParameter(pattention.Key + "." + KeyTokens, ParameterRole.KeyTokens, pattention.Value);
                 yield return new NamedParameter(pattention.Key + "." + ValueTokens, ParameterRole.ValueTokens, pattention.Value, writesResidual: writesResidual);
