@@ -1,6 +1,7 @@
 using System.Text.Json;
 using TokenformerGen.Cli.Commands;
 using TokenformerGen.Cli.Tests.Infrastructure;
+using TokenformerGen.Scaling.Study;
 
 namespace TokenformerGen.Cli.Tests;
 
@@ -53,7 +54,17 @@ public sealed class StudyTests
             }
         }
 
+        // Each run's forward ratios, read off its seeds' runs at its scale and above, are among its figures.
+        foreach (var run in study.RootElement.GetProperty("runs").EnumerateArray())
+            foreach (var name in new[] { "forward_ratio", "forward_family_ratio" })
+            {
+                var ratio = run.GetProperty("figures").GetProperty(name);
+                if (ratio.ValueKind != JsonValueKind.Null)
+                    Assert.Contains(ratio.GetProperty("kind").GetString(), Enum.GetNames<RatioKind>());
+            }
+
         var markdown = File.ReadAllText(Path.Combine(folder, "study.md"));
+        Assert.Contains("forward family ratio (per seed)", markdown);
         Assert.Contains("## Per budget scale, mean (min–max) over seeds (test split)", markdown);
         Assert.Contains("## Per budget scale, mean (min–max) over seeds (validation split)", markdown);
         Assert.Contains("| 0.4 | 7/2 |", markdown);

@@ -88,7 +88,7 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
     private IReadOnlyList<EqualComputeGap> References => Results.SelectMany(StudyFigures.Gaps).DistinctBy(g => g.Stage).ToList();
 
     private string[] EqualComputeHeaders =>
-        ["budget scale", "seeds", "progressive loss", .. References.Select(g => $"Δ(C) vs {g.Label}"), "frontier gap", "forward ratio (per seed)", "baseline tokens/param", "s/step progressive", "s/step baseline"];
+        ["budget scale", "seeds", "progressive loss", .. References.Select(g => $"Δ(C) vs {g.Label}"), "frontier gap", "forward ratio (per seed)", "forward family ratio (per seed)", "baseline tokens/param", "s/step progressive", "s/step baseline"];
 
     // Per scale, over seeds, on the whole test split: the equal-compute gap against each reference, the frontier gap, the
     // forward ratio read off the scale ladder, and what the budget and the steps were.
@@ -104,13 +104,14 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
                 .. References.Select(reference => Of(r => StudyFigures.Gaps(r).FirstOrDefault(g => g.Stage == reference.Stage)?.Gap)),
                 Of(StudyFigures.FrontierGap),
                 string.Join(", ", results.Select(r => StudyFigures.Forward(r, all)?.ToString() ?? "-")),
+                string.Join(", ", results.Select(r => StudyFigures.ForwardFamily(r, all)?.ToString() ?? "-")),
                 Of(StudyFigures.BaselineTokensPerParameter, "F2"),
                 Of(r => StudyFigures.SecondsPerStep(r.Progressive), "F3"),
                 Of(r => r.Scratch is { } s ? StudyFigures.SecondsPerStep(new ScheduleResult(s.Mode, s.Stages.Where(x => x.Stage == r.LargestStage).ToList(), [], [])) : null, "F3"),
             ];
         });
 
-    private static object Figures(StudySetting setting, RunReport report)
+    private object Figures(StudySetting setting, RunReport report)
     {
         var result = Result(setting, report);
         return new
@@ -118,6 +119,8 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             ProgressiveLoss = StudyFigures.ProgressiveLoss(result),
             Gaps = StudyFigures.Gaps(result),
             FrontierGap = StudyFigures.FrontierGap(result),
+            ForwardRatio = StudyFigures.Forward(result, Results),
+            ForwardFamilyRatio = StudyFigures.ForwardFamily(result, Results),
             BaselineTokensPerParameter = StudyFigures.BaselineTokensPerParameter(result),
         };
     }
@@ -163,7 +166,8 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
         md.AppendLine("## At equal compute, whole test split, mean (min–max) over seeds").AppendLine();
         md.AppendLine("Δ(C) is a from-scratch model's final loss minus the progressive run's, both on one pass over the whole test split, for every stage trained from scratch for at least the progressive run's FLOPs (above 0: growing ended lower). " +
                       "The frontier gap is the smallest of them from scratch: the best model of any size, of this family or a baseline family, the same compute trains from scratch, minus progressive (a grown baseline's Δ(C) is listed but not part of it). " +
-                      "The forward ratio is the progressive FLOPs over the FLOPs the compute-matched baseline of the same seeds needs to reach the progressive final loss, read off the baselines at this and larger budget scales (each trained with its own warmup and cosine: the scratch multipliers) by linear interpolation in log-compute; < and ≥ mark bounds.").AppendLine();
+                      "The forward ratio is the progressive FLOPs over the FLOPs the compute-matched baseline of the same seeds needs to reach the progressive final loss, read off the baselines at this and larger budget scales (each trained with its own warmup and cosine: the scratch multipliers) by linear interpolation in log-compute; < and ≥ mark bounds. " +
+                      "The forward family ratio is the progressive FLOPs over the sum, over stages, of the FLOPs at which that stage from scratch reaches the progressive stage's final loss, each read off that stage's runs from scratch at this and larger scales the same way (with `--scratch all` a stage from scratch trains for the progressive FLOPs up to it, so the scales are its multipliers).").AppendLine();
         var headers = EqualComputeHeaders;
         md.AppendLine($"| {string.Join(" | ", headers)} |");
         md.AppendLine($"|{string.Concat(headers.Select(_ => " ---: |"))}");

@@ -140,4 +140,35 @@ public sealed class StudyTests : IDisposable
         Assert.Equal(new ForwardRatio(1, RatioKind.AtLeast), StudyFigures.Forward(beaten, [beaten]));
         Assert.Equal("< 0.25", StudyFigures.Forward(unreached, [unreached, .. ladder[1..]])!.ToString());
     }
+
+    [Fact]
+    public void TheForwardFamilyRatioSumsWhatEveryStageFromScratchNeedsOffItsOwnLadder()
+    {
+        // Progressive: Small 20 FLOPs to 3.0, then Large 80 more (100 in all) to 2.0. Each stage from scratch at 1×, 2× and
+        // 4× the progressive FLOPs up to it (scales 1, 2, 4): Small 20, 40, 80 FLOPs to 3.2, 2.9, 2.7; Large 100, 200, 400
+        // to 2.4, 2.1, 1.9. Small reaches 3.0 two thirds of a doubling past 20 (20·2^(2/3) = 31.75), Large half a doubling
+        // past 200 (282.84): the ratio is 100 / 314.59 = 0.3179.
+        static StageResult Stage(string name, double flops, double loss) => new(name, 10, 1, 1, flops, loss, 0, null, null, loss, loss);
+        static SettingResult Setting(double scale, double smallLoss, double largeLoss, double progressiveSmall = 3.0)
+            => new(new StudySetting(scale, SeedPair.Standard[0]),
+                   new ScheduleResult(RunMode.Progressive, [Stage("Small", 20 * scale, progressiveSmall), Stage("Large", 80 * scale, 2.0)], [], []),
+                   new ScheduleResult(RunMode.Scratch, [Stage("Small", 20 * scale, smallLoss), Stage("Large", 100 * scale, largeLoss)], [], []), "Large");
+        var study = new[] { Setting(1, 3.2, 2.4), Setting(2, 2.9, 2.1), Setting(4, 2.7, 1.9) };
+        var family = StudyFigures.ForwardFamily(study[0], study)!;
+        Assert.Equal(RatioKind.Interpolated, family.Kind);
+        Assert.Equal(100 / (20 * Math.Pow(2, 2.0 / 3) + 200 * Math.Sqrt(2)), family.Ratio, 12);
+        Assert.Equal(100 / (200 * Math.Sqrt(2)), StudyFigures.Forward(study[0], study)!.Ratio, 12);   // the largest stage's own ladder
+
+        // Small from scratch already at 3.0 with 20 FLOPs: it needed at most 20, so the ratio is at least 100 / 302.84.
+        var early = Setting(1, 2.95, 2.4);
+        var bounded = StudyFigures.ForwardFamily(early, [early, .. study[1..]])!;
+        Assert.Equal(RatioKind.AtLeast, bounded.Kind);
+        Assert.Equal(100 / (20 + 200 * Math.Sqrt(2)), bounded.Ratio, 12);
+        // Large never reached as well: bounds in opposite directions say nothing.
+        var progressiveTooLow = Setting(1, 2.95, 2.4) with { Progressive = new ScheduleResult(RunMode.Progressive, [Stage("Small", 20, 3.0), Stage("Large", 80, 1.5)], [], []) };
+        Assert.Null(StudyFigures.ForwardFamily(progressiveTooLow, [progressiveTooLow, .. study[1..]]));
+        // A stage nobody trained from scratch: no figure.
+        var largeOnly = study[0] with { Scratch = new ScheduleResult(RunMode.Scratch, [Stage("Large", 100, 2.4)], [], []) };
+        Assert.Null(StudyFigures.ForwardFamily(largeOnly, [largeOnly]));
+    }
 }

@@ -74,7 +74,7 @@ public sealed record ForwardRatio(double Ratio, RatioKind Kind)
 
 /// <summary>
 /// The figures of issue 25, read on the test split: each setting's equal-compute gaps against every from-scratch
-/// reference, its frontier gap, and the forward ratio from the scale ladder.
+/// reference, its frontier gap, and the forward ratios (largest stage, and the whole family) from the scale ladder.
 /// </summary>
 public static class StudyFigures
 {
@@ -120,27 +120,55 @@ public static class StudyFigures
     /// references that bracket it; a bound when none or the first already does. Null without references.
     /// </summary>
     public static ForwardRatio? Forward(SettingResult result, IReadOnlyList<SettingResult> study)
+        => Reach(Ladder(result, study, result.LargestStage), ProgressiveLoss(result)) is { } needed
+            ? new ForwardRatio(result.Progressive.TotalFlops / needed.Flops, needed.Kind)
+            : null;
+
+    /// <summary>
+    /// The forward family ratio with every stage from scratch as a real run (<see cref="ScratchBaseline.All"/> at several
+    /// scales: each stage at 1×, 2×, … the progressive FLOPs up to it): the progressive run's FLOPs ÷ the sum over its
+    /// stages of the FLOPs at which that stage from scratch reaches the progressive stage's final loss, each read off that
+    /// stage's ladder as <see cref="Forward"/> reads the largest stage's. A bound when some stage's ladder gives one; null
+    /// when a stage has no reference, or two stages bound it in opposite directions.
+    /// </summary>
+    public static ForwardRatio? ForwardFamily(SettingResult result, IReadOnlyList<SettingResult> study)
     {
-        var ladder = study
-            .Where(r => r.Setting.Seeds == result.Setting.Seeds && r.Setting.Scale >= result.Setting.Scale && r.Scratch is not null)
-            .Select(r => r.Scratch!.Stages.SingleOrDefault(s => s.Stage == r.LargestStage))
-            .OfType<StageResult>()
-            .Select(s => (Flops: s.Flops, Loss: FinalLoss(s)))
-            .OrderBy(p => p.Flops)
-            .ToList();
+        var needed = new List<(double Flops, RatioKind Kind)>();
+        foreach (var stage in result.Progressive.Stages)
+        {
+            if (Reach(Ladder(result, study, stage.Stage), FinalLoss(stage)) is not { } reach) return null;
+            needed.Add(reach);
+        }
+        var bounds = needed.Select(n => n.Kind).Where(k => k != RatioKind.Interpolated).Distinct().ToList();
+        if (needed.Count == 0 || bounds.Count > 1) return null;
+        return new ForwardRatio(result.Progressive.TotalFlops / needed.Sum(n => n.Flops), bounds.Count == 0 ? RatioKind.Interpolated : bounds[0]);
+    }
+
+    // One stage from scratch in the settings of the same seeds at this scale and larger ones (each its own run with its
+    // own warmup and cosine), as (FLOPs, final loss) in order of compute.
+    private static List<(double Flops, double Loss)> Ladder(SettingResult result, IReadOnlyList<SettingResult> study, string stage)
+        => study.Where(r => r.Setting.Seeds == result.Setting.Seeds && r.Setting.Scale >= result.Setting.Scale)
+                .Select(r => r.Scratch?.Stages.SingleOrDefault(s => s.Stage == stage))
+                .OfType<StageResult>()
+                .Select(s => (s.Flops, FinalLoss(s)))
+                .OrderBy(p => p.Item1)
+                .ToList();
+
+    // The FLOPs at which a ladder reaches the target loss: interpolated linearly in log-compute between the two references
+    // that bracket it; the first's FLOPs (at least enough: AtLeast on the ratio) when it already does; the last's (not
+    // enough: AtMost) when none does. Null for an empty ladder.
+    private static (double Flops, RatioKind Kind)? Reach(List<(double Flops, double Loss)> ladder, double target)
+    {
         if (ladder.Count == 0) return null;
-        var target = ProgressiveLoss(result);
-        var flops = result.Progressive.TotalFlops;
-        if (ladder[0].Loss <= target) return new ForwardRatio(flops / ladder[0].Flops, RatioKind.AtLeast);
+        if (ladder[0].Loss <= target) return (ladder[0].Flops, RatioKind.AtLeast);
         for (var i = 1; i < ladder.Count; i++)
         {
             if (ladder[i].Loss > target) continue;
             var (low, high) = (ladder[i - 1], ladder[i]);
             var t = (low.Loss - target) / (low.Loss - high.Loss);
-            var logFlops = Math.Log(low.Flops) + t * (Math.Log(high.Flops) - Math.Log(low.Flops));
-            return new ForwardRatio(flops / Math.Exp(logFlops), RatioKind.Interpolated);
+            return (Math.Exp(Math.Log(low.Flops) + t * (Math.Log(high.Flops) - Math.Log(low.Flops))), RatioKind.Interpolated);
         }
-        return new ForwardRatio(flops / ladder[^1].Flops, RatioKind.AtMost);
+        return (ladder[^1].Flops, RatioKind.AtMost);
     }
 
     /// <summary>Tokens per parameter the compute-matched baseline trained on (how far from data-rich the budget is).</summary>
