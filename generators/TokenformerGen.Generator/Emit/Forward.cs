@@ -21,7 +21,7 @@ internal sealed record Forward(string Input, CacheKind Cache, IReadOnlyList<Forw
 
     /// <summary>
     /// Pattentions reading one input cast it once to their compute type (TorchSharp: <c>using var Name =
-    /// Module.ComputeInput(Source);</c>); an ONNX graph computes in float32, so there <c>Name</c> is <c>Source</c>.
+    /// Module.InComputeType(Source);</c>); an ONNX graph computes in float32, so there <c>Name</c> is <c>Source</c>.
     /// </summary>
     internal sealed record CastOnce(string Name, string Module, string Source, string Comment) : Statement;
 
@@ -73,7 +73,7 @@ internal sealed record Forward(string Input, CacheKind Cache, IReadOnlyList<Forw
             w.WriteLine(statement switch
             {
                 Let let => $"var {let.Name} = {Torch(let.Value)};",
-                CastOnce cast => $"using var {cast.Name} = {cast.Module}.ComputeInput({cast.Source});   // {cast.Comment}",
+                CastOnce cast => $"using var {cast.Name} = {cast.Module}.InComputeType({cast.Source});   // {cast.Comment}",
                 EachLayer each => $"for (var i = 0; i < {each.Layers}.Count; i++) {each.Name} = {each.Layers}[i].call({each.Name}, cache?[i]);",
                 Return ret => $"return {Parenthesized(ret.Value, Torch)}.MoveToOuterDisposeScope();{Comment(ret.Comment)}",
                 _ => throw Unknown(statement),

@@ -26,12 +26,9 @@ public abstract class MixedPrecisionProjection : TorchSharp.torch.nn.Module<Tens
     public ScalarType? ComputeType { get; set; }
 
     /// <summary>
-    /// <paramref name="input"/> in the type the forward computes in (an alias when it is already of it). Projections that
-    /// read one input — a block's query, key and value — cast it once with this instead of once each; their gradients
-    /// then meet in that type before the one cast back.
+    /// <paramref name="tensor"/> (an input or a weight) in the type the forward computes in; a cast to the type it already
+    /// holds is a free alias without an autograd node. Projections that read one input — a block's query, key and value —
+    /// cast it once with this instead of once each; their gradients then meet in that type before the one cast back.
     /// </summary>
-    public Tensor ComputeInput(Tensor input) => InComputeType(input);
-
-    /// <summary><paramref name="tensor"/> (an input or a weight) in the type the forward computes in; a cast to the type it already holds is a free alias without an autograd node.</summary>
-    protected Tensor InComputeType(Tensor tensor) => tensor.to(ComputeType ?? WeightType);
+    public Tensor InComputeType(Tensor tensor) => tensor.to(ComputeType ?? WeightType);
 }
