@@ -144,26 +144,29 @@ namespace TokenformerGen.Architecture
         public static IEnumerable<NamedParameter> Block(BlockKind block)
         {
             foreach (var pattention in BlockPattentions())
+                foreach (var parameter in block == BlockKind.Transformer ? WeightsFor(pattention.Key, pattention.Value) : TokensOf(pattention.Key, pattention.Value))
+                    yield return parameter;
+        }
+
+        // A Pattention's key and value tokens; the values of the output projection and the FFN write the residual stream.
+        private static IEnumerable<NamedParameter> TokensOf(string module, PattentionKind kind)
+        {
+            yield return new NamedParameter(module + "." + KeyTokens, ParameterRole.KeyTokens, kind);
+            yield return new NamedParameter(module + "." + ValueTokens, ParameterRole.ValueTokens, kind, writesResidual: kind != PattentionKind.Qkv);
+        }
+
+        // The Transformer weights that take a Pattention's place, of its kind (the FFN's two: up and down); the output side
+        // writes the residual stream.
+        private static IEnumerable<NamedParameter> WeightsFor(string module, PattentionKind kind)
+        {
+            if (kind == PattentionKind.Ffn)
             {
-                if (block == BlockKind.Transformer)
-                {
-                    // The weights that take each Pattention's place, of its kind; the output side writes the residual stream.
-                    if (pattention.Value == PattentionKind.Ffn)
-                    {
-                        yield return new NamedParameter(FfnModule + "." + MlpUp + "." + Weight, ParameterRole.InputWeight, PattentionKind.Ffn);
-                        yield return new NamedParameter(FfnModule + "." + MlpDown + "." + Weight, ParameterRole.OutputWeight, PattentionKind.Ffn, writesResidual: true);
-                    }
-                    else
-                    {
-                        var output = pattention.Value == PattentionKind.Proj;
-                        yield return new NamedParameter(pattention.Key + "." + Weight, output ? ParameterRole.OutputWeight : ParameterRole.InputWeight, pattention.Value, writesResidual: output);
-                    }
-                    continue;
-                }
-                var writesResidual = pattention.Value != PattentionKind.Qkv;
-                yield return new NamedParameter(pattention.Key + "." + KeyTokens, ParameterRole.KeyTokens, pattention.Value);
-                yield return new NamedParameter(pattention.Key + "." + ValueTokens, ParameterRole.ValueTokens, pattention.Value, writesResidual: writesResidual);
+                yield return new NamedParameter(module + "." + MlpUp + "." + Weight, ParameterRole.InputWeight, kind);
+                yield return new NamedParameter(module + "." + MlpDown + "." + Weight, ParameterRole.OutputWeight, kind, writesResidual: true);
+                yield break;
             }
+            var output = kind == PattentionKind.Proj;
+            yield return new NamedParameter(module + "." + Weight, output ? ParameterRole.OutputWeight : ParameterRole.InputWeight, kind, writesResidual: output);
         }
 
         /// <summary>Every parameter of a <paramref name="layers"/>-layer model of <paramref name="block"/>s, in state-dict order.</summary>
