@@ -79,8 +79,9 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             };
         });
 
-    // Every setting as the library's figures read it.
-    private IReadOnlyList<SettingResult> Results => Runs.Select(r => Result(r.Setting, r.Report)).ToList();
+    // Every setting as the library's figures read it (built once: every row and every run's figures read all of them).
+    private IReadOnlyList<SettingResult> Results => _results ??= Runs.Select(r => Result(r.Setting, r.Report)).ToList();
+    private IReadOnlyList<SettingResult>? _results;
 
     private static SettingResult Result(StudySetting setting, RunReport report) => report.Result(setting);
 
