@@ -34,18 +34,16 @@ internal static class StudyPlots
         plot.SavePng(path, width, height);
     }
 
-    /// <summary>Δ(C) against the budget scale: per from-scratch reference, every seed (dots) and their mean (line), with the line where growing stops paying.</summary>
+    /// <summary>Δ(C) against the budget scale: per reference (from scratch, or a grown baseline family), every seed (dots) and their mean (line), with the line where growing stops paying.</summary>
     public static void SaveGaps(string path, StudyReport study, int width = 900, int height = 560)
     {
         using var plot = new Plot();
         var palette = new ScottPlot.Palettes.Category10();
-        var results = study.Runs.Select(r => new SettingResult(r.Setting, r.Report.Progressive, r.Report.Scratch, r.Report.LargestStage)).ToList();
-        var stages = results.SelectMany(r => StudyFigures.Gaps(r).Select(g => g.Stage)).Distinct().ToList();
-        for (var i = 0; i < stages.Count; i++)
-        {
-            var points = results.SelectMany(r => StudyFigures.Gaps(r).Where(g => g.Stage == stages[i]).Select(g => (r.Setting.Scale, g.Gap))).ToList();
-            AddSeedsAndMean(plot, points, palette.GetColor(i), $"Δ(C) vs {stages[i]} from scratch");
-        }
+        // Every reference the report's table has, baseline families' too, named as the table names them.
+        var gaps = study.Results.SelectMany(r => StudyFigures.Gaps(r).Select(g => (r.Setting.Scale, g))).ToList();
+        var labels = gaps.Select(p => p.g.Label).Distinct().ToList();
+        for (var i = 0; i < labels.Count; i++)
+            AddSeedsAndMean(plot, gaps.Where(p => p.g.Label == labels[i]).Select(p => (p.Scale, p.g.Gap)).ToList(), palette.GetColor(i), $"Δ(C) vs {labels[i]}");
         AddLine(plot, 0, "growing stops paying");
         plot.Title($"{study.Family.Name}: loss above the progressive run at equal compute (whole test split)", size: 15);
         plot.XLabel("budget scale (× every stage's token budget)");

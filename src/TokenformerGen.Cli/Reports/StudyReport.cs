@@ -79,11 +79,8 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             };
         });
 
-    // Every setting as the library's figures read it (built once: every row and every run's figures read all of them).
-    private IReadOnlyList<SettingResult> Results => _results ??= Runs.Select(r => Result(r.Setting, r.Report)).ToList();
-    private IReadOnlyList<SettingResult>? _results;
-
-    private static SettingResult Result(StudySetting setting, RunReport report) => report.Result(setting);
+    /// <summary>Every setting as the library's figures read it, in the order of <see cref="Runs"/> (built once: every row, plot and run's figures read all of them).</summary>
+    public IReadOnlyList<SettingResult> Results { get; } = Runs.Select(r => r.Report.Result(r.Setting)).ToList();
 
     // The from-scratch stages that trained for the progressive run's whole compute, in the order trained.
     private IReadOnlyList<EqualComputeGap> References => Results.SelectMany(StudyFigures.Gaps).DistinctBy(g => g.Stage).ToList();
@@ -112,10 +109,8 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             ];
         });
 
-    private object Figures(StudySetting setting, RunReport report)
-    {
-        var result = Result(setting, report);
-        return new
+    private object Figures(SettingResult result)
+        => new
         {
             ProgressiveLoss = StudyFigures.ProgressiveLoss(result),
             Gaps = StudyFigures.Gaps(result),
@@ -124,7 +119,6 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             ForwardFamilyRatio = StudyFigures.ForwardFamily(result, Results),
             BaselineTokensPerParameter = StudyFigures.BaselineTokensPerParameter(result),
         };
-    }
 
     /// <summary>Prints the tables.</summary>
     public void Render(IAnsiConsole console)
@@ -202,13 +196,13 @@ internal sealed record StudyReport(FamilyRegistration Family, string Data, strin
             data_identity = DataIdentity,
             scales = ByScale(),
             scales_validation = ByScale(DataSplit.Validation),
-            runs = Runs.Select(r => new
+            runs = Runs.Zip(Results, (r, result) => new
             {
                 scale = r.Setting.Scale,
                 seed = r.Setting.Seeds.Seed,
                 data_seed = r.Setting.Seeds.DataSeed,
                 folder = r.Setting.FolderName,
-                figures = Figures(r.Setting, r.Report),
+                figures = Figures(result),
                 comparison = r.Report.ComparisonJson(RunReport.HeadlineSplit),
                 comparison_validation = r.Report.ComparisonJson(DataSplit.Validation),
             }),
