@@ -48,34 +48,32 @@ def references(seed):
 
 
 refs = {seed: references(seed) for seed in seeds}
-names = ["Tokenformer Large from scratch", "TinyKjvStacked grown", "TinyKjvStacked Large from scratch"]
+columns = {"Δ vs Large from scratch": "Tokenformer Large from scratch", "Δ vs G_stack": "TinyKjvStacked grown",
+           "Δ vs Transformer twin": "TinyKjvStacked Large from scratch"}
 print(f"Budget scale {scale}; whole test split (validation in brackets); Δ(C) = reference − variant, per seed pair "
       f"{', '.join(s.replace('-', '/') for s in seeds)}; frontier gap = best from-scratch model of any size − variant.\n")
-print("| family | span | pre-Large share | FLOPs | final loss (validation) | Δ vs Large from scratch | Δ vs G_stack | Δ vs Transformer twin | frontier gap |")
-print("| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |")
+print(f"| family | span | pre-Large share | FLOPs | final loss (validation) | {' | '.join(columns)} | frontier gap |")
+print("| --- | ---: | ---: | ---: | --- |" + " ---: |" * (len(columns) + 1))
 for family in variants:
-    results = [variant(family, seed) for seed in seeds]
-    if all(r is None for r in results):
+    folders = {seed: variant(family, seed) for seed in seeds}
+    if all(r is None for r in folders.values()):
         continue
-    first = next(r for r in results if r is not None)["progressive"]["stages"]
-    flops = sum(s["flops"] for s in first)
-    share = sum(s["flops"] for s in first[:-1]) / flops
-    span = first[-1]["parameters"] / first[0]["parameters"]
-    finals = [None if r is None else r["progressive"]["stages"][-1] for r in results]
-    losses = ", ".join("-" if f is None else f"{f['full_test_loss']:.4f} ({f['validation_loss']:.4f})" for f in finals)
+    stages = next(r for r in folders.values() if r is not None)["progressive"]["stages"]
+    flops = sum(s["flops"] for s in stages)
+    share = sum(s["flops"] for s in stages[:-1]) / flops
+    span = stages[-1]["parameters"] / stages[0]["parameters"]
+    final = {seed: r["progressive"]["stages"][-1] for seed, r in folders.items() if r is not None}
+    for seed, r in folders.items():
+        if r is not None:
+            total = sum(st["flops"] for st in r["progressive"]["stages"])
+            assert all(v[0] >= total * 0.9999 for v in refs[seed].values()), f"a reference of {family} has less compute"
 
-    def delta(name):
-        cells = []
-        for f, seed in zip(finals, seeds):
-            ref = refs[seed].get(name)
-            cells.append("-" if f is None or ref is None else f"{ref[1] - f['full_test_loss']:+.3f}")
-        return ", ".join(cells)
+    def per_seed(cell):
+        return ", ".join("-" if seed not in final else cell(seed, final[seed]["full_test_loss"]) for seed in seeds)
 
-    frontier = ", ".join("-" if f is None else f"{min(v[1] for k, v in refs[s].items() if 'from scratch' in k) - f['full_test_loss']:+.3f}"
-                         for f, s in zip(finals, seeds))
-    for f, s in zip(finals, seeds):
-        if f is not None:
-            total = sum(st["flops"] for st in variant(family, s)["progressive"]["stages"])
-            assert all(v[0] >= total * 0.9999 for v in refs[s].values()), f"a reference of {family} has less compute"
-    print(f"| {family} | {span:.1f}x | {share:.2f} | {flops:.3e} | {losses} | {delta(names[0])} | {delta(names[1])} | "
-          f"{delta(names[2])} | {frontier} |")
+    def delta(reference):
+        return per_seed(lambda seed, loss: "-" if reference not in refs[seed] else f"{refs[seed][reference][1] - loss:+.3f}")
+
+    losses = per_seed(lambda seed, loss: f"{loss:.4f} ({final[seed]['validation_loss']:.4f})")
+    frontier = per_seed(lambda seed, loss: f"{min(v[1] for k, v in refs[seed].items() if k.endswith('from scratch')) - loss:+.3f}")
+    print(f"| {family} | {span:.1f}x | {share:.2f} | {flops:.3e} | {losses} | {' | '.join(delta(r) for r in columns.values())} | {frontier} |")
