@@ -27,6 +27,7 @@ public class AttributeTests
         { "TFG0207", "a stage named like a generated member", AttributeSpecs.Edit((26, "[TokenformerStage(\"Parameters\", Qkv = 64, Proj = 64, Ffn = 256)]")), 26, 19 },
         { "TFG0208", "a vocabulary smaller than the byte tokenizer's", AttributeSpecs.Edit((10, "    Vocabulary = 100,")), 10, 5 },
         { "TFG0209", "ValueStd without ValueInit = Normal", AttributeSpecs.Edit((23, "    EmbeddingStd = 0.02, ValueStd = 0.1,")), 23, 26 },
+        { "TFG0209", "TauQkvTokens without Tau = Fixed (one stage, so no growth warning)", AttributeSpecs.Edit((19, "    Tau = TauPolicy.SqrtN, TauQkvTokens = 64, TauProjTokens = 64, TauFfnTokens = 256,"), (26, "")), 19, 28 },
         { "TFG0210", "untied embeddings", AttributeSpecs.Edit((24, "    TiedEmbeddings = false)]")), 24, 5 },
         { "TFG0301", "a stage name used twice (ignoring case)", AttributeSpecs.Edit((26, "[TokenformerStage(\"SMALL\", Qkv = 64, Proj = 64, Ffn = 256)]")), 26, 19 },
         { "TFG0302", "growth from an unknown stage", AttributeSpecs.Edit((26, "[TokenformerStage(\"Large\", From = \"Medium\", Growth = GrowthPolicy.ZeroKeys, Qkv = 64, Proj = 64, Ffn = 256)]")), 26, 28 },
@@ -39,6 +40,7 @@ public class AttributeTests
         { "TFG0503", "zero_keys with softmax (warning)", AttributeSpecs.Edit((18, "    Norm = PattentionNorm.Softmax,")), 26, 44 },
         // What the reader checks: required, typed and ranged arguments.
         { "TFG0102", "a missing required argument, at the attribute's name", AttributeSpecs.Edit((15, "")), 8, 2 },
+        { "TFG0102", "TauQkvTokens without TauFfnTokens", AttributeSpecs.Edit((19, "    Tau = TauPolicy.Fixed, TauQkvTokens = 64, TauProjTokens = 64,")), 8, 2 },
         { "TFG0104", "an enum value that is no member", AttributeSpecs.Edit((18, "    Norm = (PattentionNorm)7,")), 18, 5 },
         { "TFG0105", "a non-finite number", AttributeSpecs.Edit((20, "    Epsilon = double.PositiveInfinity,")), 20, 5 },
         { "TFG0106", "no stages", AttributeSpecs.Edit((25, ""), (26, "")), 8, 2 },
@@ -160,6 +162,24 @@ public class AttributeTests
         Assert.StartsWith("[TokenformerFamily(", b.Const<string>("SpecText"), StringComparison.Ordinal);
         Assert.EndsWith("Ffn = 256)]", b.Const<string>("SpecText"), StringComparison.Ordinal);
         Assert.True(b.Type.IsStatic);
+    }
+
+    [Fact]
+    public void TauTokensReadTheSameFromBothFrontEnds()
+    {
+        var yaml = GeneratorHarness.Run((Specs.Path, Specs.Edit((12, "  pattention: { norm: l2_norm_gelu, tau: fixed, tau_tokens: { qkv: 64, proj: 16, ffn: 256 }, epsilon: 0 }"))));
+        var declared = GeneratorHarness.RunCode([(AttributeSpecs.Path, AttributeSpecs.Edit((19, "    Tau = TauPolicy.Fixed, TauQkvTokens = 64, TauProjTokens = 16, TauFfnTokens = 256,")))]);
+        Assert.Empty(yaml.Diagnostics);
+        Assert.Empty(declared.Diagnostics);
+        var a = new GeneratedFamily(yaml.Output, "Test.Models.TinyFamily");
+        var b = new GeneratedFamily(declared.Output, "Test.Models.TinyFamily");
+        foreach (var stage in new[] { "Small", "Large" })
+        {
+            Assert.Equal((8.0, 4.0, 16.0), (b.Const<double>(stage, "QkvTau"), b.Const<double>(stage, "ProjTau"), b.Const<double>(stage, "FfnTau")));
+            Assert.Equal(a.Const<double>(stage, "QkvTau"), b.Const<double>(stage, "QkvTau"));
+            Assert.Equal(a.Const<double>(stage, "ProjTau"), b.Const<double>(stage, "ProjTau"));
+            Assert.Equal(a.Const<double>(stage, "FfnTau"), b.Const<double>(stage, "FfnTau"));
+        }
     }
 
     [Fact]

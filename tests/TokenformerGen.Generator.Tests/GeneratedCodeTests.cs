@@ -82,6 +82,35 @@ public class GeneratedCodeTests
         Assert.Equal(0.125, family.Const<double>("ValueInitStd")); // 2 / (2 · √64)
     }
 
+    [Fact]
+    public void TauTokensSetTheRootsTauAndZeroKeysGrowthKeepsIt()
+    {
+        var spec = Specs.Edit((12, "  pattention: { norm: l2_norm_gelu, tau: fixed, tau_tokens: { qkv: 9, proj: 16, ffn: 400 }, epsilon: 0 }"));
+        var (_, family) = Generate(Specs.Path, spec, "Test.Models.TinyFamily");
+        foreach (var stage in new[] { "Small", "Large" })
+        {
+            Assert.Equal(3.0, family.Const<double>(stage, "QkvTau"));
+            Assert.Equal(4.0, family.Const<double>(stage, "ProjTau"));
+            Assert.Equal(20.0, family.Const<double>(stage, "FfnTau"));
+        }
+
+        Assert.True(family.Const<bool>("Large", "PreservesFunction"));
+        Assert.Equal(32, family.Const<int>("Small", "QkvTokens")); // the counts themselves are the stage's
+    }
+
+    [Fact]
+    public void RandomGrowthUnderTauTokensStillTakesItsOwnSqrtN()
+    {
+        var spec = Specs.Edit(
+            (12, "  pattention: { norm: l2_norm_gelu, tau: fixed, tau_tokens: { qkv: 9, proj: 16, ffn: 400 }, epsilon: 0 }"),
+            (21, "    growth: random"));
+        var run = GeneratorHarness.Run((Specs.Path, spec));
+        var family = new GeneratedFamily(run.Output, "Test.Models.TinyFamily");
+        Assert.Equal(3.0, family.Const<double>("Small", "QkvTau"));
+        Assert.Equal(8.0, family.Const<double>("Large", "QkvTau"));
+        Assert.Single(run.Diagnostics); // the random-growth warning
+    }
+
     [Theory]
     [InlineData("sqrt_n", "zero_keys", 8.0, false)]
     [InlineData("fixed", "random", 8.0, false)]

@@ -23,6 +23,7 @@ public class SchemaTests
         { "architecture", SpecReader.ArchitectureKeys },
         { "architecture.rotary", SpecReader.RotaryKeys },
         { "architecture.pattention", SpecReader.PattentionKeys },
+        { "architecture.pattention.tau_tokens", SpecReader.TokenKeys },
         { "architecture.init", SpecReader.InitKeys },
         { "stages", SpecReader.StageKeys },
         { "stages.tokens", SpecReader.TokenKeys },

@@ -111,10 +111,25 @@ internal sealed class AttributeSpecReader
             else if (a.Block is not null) _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf("MlpHidden"), "MlpHidden", BlockKeyReasons.MlpWidthOnly("Block = BlockKind.Tokenformer"));
         }
 
-        foreach (var pattentionOnly in new[] { "Norm", "Tau", "Epsilon" })
+        var tauTokens = new[] { "TauQkvTokens", "TauProjTokens", "TauFfnTokens" };
+        foreach (var pattentionOnly in new[] { "Norm", "Tau", "Epsilon" }.Concat(tauTokens))
         {
             if (a.Block?.Value == BlockKind.Transformer && args.Has(pattentionOnly))
                 _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(pattentionOnly), pattentionOnly, BlockKeyReasons.PattentionOnly("Block = BlockKind.Transformer"));
+        }
+
+        if (a.Block?.Value != BlockKind.Transformer && tauTokens.FirstOrDefault(args.Has) is { } firstTauTokens)
+        {
+            if (a.Tau?.Value != TauPolicy.Fixed)
+            {
+                _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(firstTauTokens), firstTauTokens, BlockKeyReasons.TauTokensNeedFixed("Tau = TauPolicy.Fixed"));
+            }
+            else
+            {
+                a.TauQkv = args.Integer("TauQkvTokens", required: true);
+                a.TauProj = args.Integer("TauProjTokens", required: true);
+                a.TauFfn = args.Integer("TauFfnTokens", required: true);
+            }
         }
 
         spec.Architecture = a;

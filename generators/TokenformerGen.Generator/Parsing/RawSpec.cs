@@ -73,6 +73,13 @@ internal sealed class RawArchitecture
 
     public Located<TauPolicy>? Tau { get; set; }
 
+    /// <summary>The counts whose √ is a root stage's τ with <c>tau: fixed</c> (<c>pattention.tau_tokens</c>); null: its own.</summary>
+    public Located<long>? TauQkv { get; set; }
+
+    public Located<long>? TauProj { get; set; }
+
+    public Located<long>? TauFfn { get; set; }
+
     public Located<double>? Epsilon { get; set; }
 
     public Located<double>? KeyStd { get; set; }

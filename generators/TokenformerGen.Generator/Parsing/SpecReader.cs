@@ -28,7 +28,7 @@ internal sealed class SpecReader
     internal static readonly string[] VocabKeys = { "size", "pad_to_multiple" };
     internal static readonly string[] ArchitectureKeys = { "block", "layers", "hidden", "heads", "mlp_hidden", "rotary", "pattention", "init", "tied_embeddings" };
     internal static readonly string[] RotaryKeys = { "fraction", "base" };
-    internal static readonly string[] PattentionKeys = { "norm", "tau", "epsilon" };
+    internal static readonly string[] PattentionKeys = { "norm", "tau", "tau_tokens", "epsilon" };
     internal static readonly string[] InitKeys = { "key_std", "value", "value_std", "embedding_std" };
     internal static readonly string[] StageKeys = { "name", "from", "growth", "tokens", "train", "layers", "hidden", "heads", "vocab" };
     internal static readonly string[] TokenKeys = { "qkv", "proj", "ffn" };
@@ -184,6 +184,22 @@ internal sealed class SpecReader
             if (p.Optional("tau") is { } tau)
             {
                 architecture.Tau = Choice(tau, "architecture.pattention.tau", SpecChoices.Tau);
+            }
+
+            if (p.Optional("tau_tokens") is { } tauTokens)
+            {
+                if (architecture.Tau?.Value != TauPolicy.Fixed)
+                {
+                    _bag.Report(DiagnosticDescriptors.InapplicableKey, p.KeyRange("tau_tokens"), "architecture.pattention.tau_tokens", BlockKeyReasons.TauTokensNeedFixed("tau: " + TauPolicy.Fixed.SpecName()));
+                }
+                else if (Mapping(tauTokens, "architecture.pattention.tau_tokens") is { } counts)
+                {
+                    const string path = "architecture.pattention.tau_tokens";
+                    var t = new Fields(this, counts, path, path + ".", TokenKeys);
+                    architecture.TauQkv = Integer(t.Required("qkv"), path + ".qkv");
+                    architecture.TauProj = Integer(t.Required("proj"), path + ".proj");
+                    architecture.TauFfn = Integer(t.Required("ffn"), path + ".ffn");
+                }
             }
 
             if (p.Optional("epsilon") is { } epsilon)

@@ -63,6 +63,7 @@ internal sealed record VocabularyPlan(int Size, int PadToMultiple, int Padded);
 /// <param name="RotaryDims">int(RotaryFraction · HeadDim): even, 1..HeadDim.</param>
 /// <param name="Block">What the blocks project with.</param>
 /// <param name="MlpHidden">A Transformer block's MLP width (0 for a Tokenformer).</param>
+/// <param name="TauTokens">With <see cref="TauPolicy.Fixed"/>, the counts whose √ is a root stage's τ (<c>tau_tokens</c>); null: its own.</param>
 internal sealed record ArchitecturePlan(
     int Layers,
     int Hidden,
@@ -77,7 +78,8 @@ internal sealed record ArchitecturePlan(
     InitPlan Init,
     bool TiedEmbeddings,
     BlockKind Block,
-    int MlpHidden)
+    int MlpHidden,
+    PattentionCounts? TauTokens)
 {
     /// <summary>Whether the blocks are standard Transformer blocks (no parameter tokens).</summary>
     public bool IsTransformer => Block == BlockKind.Transformer;

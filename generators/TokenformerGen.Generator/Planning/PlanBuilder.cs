@@ -54,7 +54,8 @@ internal static class PlanBuilder
             init,
             Need(a.TiedEmbeddings).Value,
             block,
-            mlpHidden);
+            mlpHidden,
+            a.TauQkv is null ? null : new PattentionCounts(Int(a.TauQkv), Int(a.TauProj), Int(a.TauFfn)));
 
         var stages = new List<StagePlan>();
         var edges = new List<GrowthEdgePlan>();
@@ -76,7 +77,7 @@ internal static class PlanBuilder
             var blockParameters = architecture.IsTransformer
                 ? ModelSize.TransformerBlockParameters(hidden, mlpHidden)
                 : ModelSize.TokenformerBlockParameters(hidden, tokens.Qkv, tokens.Proj, tokens.Ffn);
-            var tau = architecture.IsTransformer ? new PattentionTaus(0, 0, 0) : Tau(architecture.TauPolicy, tokens, parent, growth);
+            var tau = architecture.IsTransformer ? new PattentionTaus(0, 0, 0) : Tau(architecture, tokens, parent, growth);
             var training = raw.Train is { } t
                 ? new TrainingPlan(Need(t.Tokens).Value, Need(t.LearningRate).Value, Need(t.Warmup).Value, Int(t.Batch))
                 : null;
@@ -133,14 +134,15 @@ internal static class PlanBuilder
     }
 
     /// <summary>
-    /// τ per Pattention kind. <c>sqrt_n</c>: √n of the stage's own count. <c>fixed</c>: a root stage
-    /// takes √n of its own count; a stage grown with zero_keys keeps its parent's τ (so the grown
-    /// model computes the same function); one grown with random takes √n of its own count.
+    /// τ per Pattention kind. <c>sqrt_n</c>: √n of the stage's own count. <c>fixed</c>: a root stage takes √n of
+    /// <c>tau_tokens</c> where given, else of its own count; a stage grown with zero_keys keeps its parent's τ (so the
+    /// grown model computes the same function); one grown with random takes √n of its own count.
     /// </summary>
-    public static PattentionTaus Tau(TauPolicy policy, PattentionCounts tokens, StagePlan? parent, GrowthPolicy? growth)
+    public static PattentionTaus Tau(ArchitecturePlan architecture, PattentionCounts tokens, StagePlan? parent, GrowthPolicy? growth)
     {
-        var own = new PattentionTaus(Math.Sqrt(tokens.Qkv), Math.Sqrt(tokens.Proj), Math.Sqrt(tokens.Ffn));
-        return policy == TauPolicy.Fixed && parent is not null && growth?.ZeroesNewKeys() == true ? parent.Tau : own;
+        if (architecture.TauPolicy == TauPolicy.Fixed && parent is not null && growth?.ZeroesNewKeys() == true) return parent.Tau;
+        var counts = architecture.TauPolicy == TauPolicy.Fixed && parent is null ? architecture.TauTokens ?? tokens : tokens;
+        return new PattentionTaus(Math.Sqrt(counts.Qkv), Math.Sqrt(counts.Proj), Math.Sqrt(counts.Ffn));
     }
 
     /// <summary>

@@ -179,6 +179,10 @@ internal sealed class SpecValidator
             _bag.Report(DiagnosticDescriptors.ValueOutOfRange, epsilon.Range, Show("architecture.pattention.epsilon"), Invariant.Format(epsilon.Value), "[0, ∞)");
         }
 
+        CheckRange(a.TauQkv, "architecture.pattention.tau_tokens.qkv", Limits.MaxTokens);
+        CheckRange(a.TauProj, "architecture.pattention.tau_tokens.proj", Limits.MaxTokens);
+        CheckRange(a.TauFfn, "architecture.pattention.tau_tokens.ffn", Limits.MaxTokens);
+
         if (a.KeyStd is { } keyStd)
         {
             CheckPositive(keyStd, "architecture.init.key_std");

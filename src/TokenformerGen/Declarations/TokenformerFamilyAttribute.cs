@@ -64,6 +64,18 @@ public sealed class TokenformerFamilyAttribute : Attribute
     /// <summary>How τ is chosen per stage (<c>architecture.pattention.tau</c>). Default <see cref="TauPolicy.SqrtN"/>.</summary>
     public TauPolicy Tau { get; set; } = TauPolicy.SqrtN;
 
+    /// <summary>
+    /// With <see cref="TauPolicy.Fixed"/>, the qkv count whose √ is a root stage's τ instead of its own
+    /// (<c>architecture.pattention.tau_tokens.qkv</c>); give all three counts or none.
+    /// </summary>
+    public int TauQkvTokens { get; set; }
+
+    /// <summary>The proj count of <see cref="TauQkvTokens"/> (<c>architecture.pattention.tau_tokens.proj</c>).</summary>
+    public int TauProjTokens { get; set; }
+
+    /// <summary>The ffn count of <see cref="TauQkvTokens"/> (<c>architecture.pattention.tau_tokens.ffn</c>).</summary>
+    public int TauFfnTokens { get; set; }
+
     /// <summary>ε of the Pattention L2 norm, ≥ 0 (<c>architecture.pattention.epsilon</c>). Default 0.</summary>
     public double Epsilon { get; set; }
 
