@@ -36,6 +36,9 @@ public sealed class RunTests
         Assert.Contains("![test loss against cumulative training FLOPs](loss-vs-flops.png)", summary);
         Assert.Contains("## Against the compute-matched baseline (test split)", summary);
         Assert.Contains("| final test loss |", summary);
+        // Mini's Large is grown with zero_keys under tau: fixed, so its scratch run keeps Small's τ, and the report says so.
+        Assert.Contains("It keeps the grown model's τ (√8/√8/√32 for qkv/proj/ffn), not the √12/√16/√48 of its own counts", summary);
+        Assert.Contains("(scratch Large has the grown model's τ, not its own: see summary.md)", output);
 
         var png = File.ReadAllBytes(Path.Combine(folder, "loss-vs-flops.png"));
         Assert.True(png.Length > 10_000, $"the plot has only {png.Length} bytes");

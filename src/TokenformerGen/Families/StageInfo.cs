@@ -92,6 +92,14 @@ public sealed record StageInfo(
             LayerGrowth is { } layers ? "layers " + Declarations.SpecChoices.SpecName(layers) : null,
         }.Where(s => s is not null));
 
+    /// <summary>
+    /// Whether τ is not √ of the stage's own counts: a stage grown under <c>tau: fixed</c> keeps its root's τ (or a root
+    /// takes <c>tau_tokens</c>), and so does the stage when it trains from scratch, where a model of these counts trained
+    /// on its own would have √n of its own (a Transformer has no τ).
+    /// </summary>
+    public bool HasBorrowedTau => Architecture.Block == BlockKind.Tokenformer
+        && (Taus.Qkv != Math.Sqrt(Tokens.Qkv) || Taus.Proj != Math.Sqrt(Tokens.Proj) || Taus.Ffn != Math.Sqrt(Tokens.Ffn));
+
     /// <summary>"Family/Stage".</summary>
     public string QualifiedName => $"{Family}/{Name}";
 }

@@ -70,6 +70,15 @@ public sealed class GeneratedFamilyTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void OnlyAStageThatKeptAnotherStagesTauSaysSo()
+    {
+        Assert.False(SampleSmall.Info.HasBorrowedTau);   // a root under tau: fixed: √ of its own counts
+        Assert.True(SampleMedium.Info.HasBorrowedTau);   // grown with zero_keys: Small's √8/√8/√32, not √12/√16/√48
+        Assert.False(SampleSqrtNMedium.Info.HasBorrowedTau);
+        Assert.False(SampleTransformerDeep.Info.HasBorrowedTau);
+    }
+
+    [Fact]
     public void RandomGrowthChangesTheLogits()
     {
         var small = TrainedLikeSmall();
