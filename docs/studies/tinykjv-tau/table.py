@@ -36,8 +36,8 @@ CELLS = [
     ("grown TinyKjvTau256", "√256/√256/√1024", lambda s, d, r: RUNS / "tau" / f"TinyKjvTau256-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
     ("grown TinyKjvSpan2", "√64/√64/√256", lambda s, d, r: RUNS / "p3" / f"TinyKjvSpan2-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
     ("Large from scratch", "√32/√32/√128", lambda s, d, r: folder(s, d, r) and folder(s, d, r) / "scratch" / "Large.safetensors"),
-    ("Large from scratch", "√64/√64/√256", lambda s, d, r: RUNS / "tau" / f"TinyKjvTau64-scale{s}" / (SEEDS[d] if r == "2e-3" else f"lr-{r}") / "scratch" / "Large.safetensors"),
-    ("Large from scratch, TinyKjvSpan2's (0.1% less compute)", "√64/√64/√256", lambda s, d, r: RUNS / "p3" / f"TinyKjvSpan2-scale{s}-largest" / SEEDS[d] / "scratch" / "Large.safetensors" if r == "2e-3" else None),
+    # Span2's own Large from scratch: 0.1% less compute than TinyKjv's, but the same 2,184 steps, so the same model (seed 1234/1 equal to the digit).
+    ("Large from scratch (TinyKjvSpan2's on seed 7/2)", "√64/√64/√256", lambda s, d, r: (RUNS / "p3" / f"TinyKjvSpan2-scale{s}-largest" / SEEDS[d] / "scratch" / "Large.safetensors" if d == "7" else RUNS / "tau" / f"TinyKjvTau64-scale{s}" / SEEDS[d] / "scratch" / "Large.safetensors") if r == "2e-3" else None),
     ("Large from scratch", "√128/√128/√512", lambda s, d, r: folder(s, d, r) and folder(s, d, r) / "baseline-TinyKjvLarge" / "scratch" / "Large.safetensors"),
     ("Large from scratch", "√256/√256/√1024", lambda s, d, r: folder(s, d, r) and folder(s, d, r) / "baseline-TinyKjvLargeTau256" / "scratch" / "Large.safetensors"),
     ("Large from scratch", "√512/√512/√2048", lambda s, d, r: folder(s, d, r) and folder(s, d, r) / "baseline-TinyKjvLargeTau512" / "scratch" / "Large.safetensors"),
