@@ -54,3 +54,28 @@ for scale in (1, 2, 4, 8):
             val = [f"{v[0]:.4f}" if v else "" for v in found.values()]
             test = [f"{v[1]:.4f}" if v else "" for v in found.values()]
             print(f"| {side} | {tau} | {scale} | {rate} | {' | '.join(val)} | {' | '.join(test)} |")
+
+# TinyKjv at Large's own τ (TinyKjvTau128's runs; TinyKjv's spec from be84e6e on) against every reference of the same
+# compute: Δ(C) = reference − grown, whole test, seed pairs 1234/1 and 7/2.
+GROWN = lambda s, d: RUNS / "tau" / f"TinyKjvTau128-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors"
+REFERENCES = [
+    ("grown TinyKjv at Small's τ (the old default)", lambda s, d: folder(s, d, "2e-3") / "progressive" / "Large.safetensors"),
+    ("Tokenformer Large from scratch, own τ, 2e-3", lambda s, d: folder(s, d, "2e-3") / "baseline-TinyKjvLarge" / "scratch" / "Large.safetensors"),
+    ("Tokenformer Large from scratch, own τ, 1e-3", lambda s, d: (folder(s, d, "1e-3") or RUNS / "none") / "baseline-TinyKjvLarge" / "scratch" / "Large.safetensors"),
+    ("G_stack-grown Transformer 1 → 2 → 4 layers", lambda s, d: folder(s, d, "2e-3") / "baseline-TinyKjvStacked" / "progressive" / "Large.safetensors"),
+    ("Transformer twin, 4 layers, from scratch", lambda s, d: folder(s, d, "2e-3") / "baseline-TinyKjvStacked" / "scratch" / "Large.safetensors"),
+    ("Transformer, 2 layers, from scratch", lambda s, d: folder(s, d, "2e-3") / "baseline-TinyKjvStacked" / "scratch" / "Medium.safetensors"),
+    ("Tokenformer Medium from scratch (Small's τ)", lambda s, d: folder(s, d, "2e-3") / "scratch" / "Medium.safetensors"),
+    ("Tokenformer Small from scratch (its own τ)", lambda s, d: folder(s, d, "2e-3") / "scratch" / "Small.safetensors"),
+]
+print()
+print("| reference | " + " | ".join(f"scale {s}: Δ(C)" for s in (1, 4, 8)) + " |")
+print("| --- | ---: | ---: | ---: |")
+grown = {(s, d): result(GROWN(s, d)) for s in (1, 4, 8) for d in SEEDS}
+print("| **grown, Large's τ (loss)** | " + " | ".join(", ".join(f"{grown[s, d][1]:.4f}" if grown[s, d] else "–" for d in SEEDS) for s in (1, 4, 8)) + " |")
+for name, where in REFERENCES:
+    cells = []
+    for s in (1, 4, 8):
+        gaps = [f"{r[1] - g[1]:+.3f}" if (g := grown[s, d]) and (r := result(where(s, d))) else "–" for d in SEEDS]
+        cells.append(", ".join(gaps))
+    print(f"| {name} | " + " | ".join(cells) + " |")
