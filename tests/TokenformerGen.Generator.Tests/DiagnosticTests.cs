@@ -23,6 +23,7 @@ public class DiagnosticTests
         { "TFG0102", "tau_tokens without ffn, at its mapping", Specs.Edit((12, "  pattention: { norm: l2_norm_gelu, tau: fixed, tau_tokens: { qkv: 64, proj: 64 }, epsilon: 0 }")), 12, 61 },
         { "TFG0103", "a mistyped value", Specs.Edit((6, "context: sixty-four")), 6, 10 },
         { "TFG0104", "an invalid choice", Specs.Edit((4, "tokenizer: bpe")), 4, 12 },
+        { "TFG0104", "a misspelt tau beside tau_tokens: one error, at tau", Specs.Edit((12, "  pattention: { norm: l2_norm_gelu, tau: fxed, tau_tokens: { qkv: 64, proj: 64, ffn: 256 }, epsilon: 0 }")), 12, 42 },
         { "TFG0105", "a number too large for 64 bits", Specs.Edit((6, "context: 1e400")), 6, 10 },
         { "TFG0106", "no stages", Specs.Edit((15, "stages: []"), (16, ""), (17, ""), (18, ""), (19, ""), (20, ""), (21, ""), (22, "")), 15, 9 },
         { "TFG0201", "a non-positive size", Specs.Edit((8, "  layers: 0")), 8, 11 },

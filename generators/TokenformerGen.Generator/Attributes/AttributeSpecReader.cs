@@ -118,9 +118,10 @@ internal sealed class AttributeSpecReader
                 _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(pattentionOnly), pattentionOnly, BlockKeyReasons.PattentionOnly("Block = BlockKind.Transformer"));
         }
 
-        if (a.Block?.Value != BlockKind.Transformer && tauTokens.FirstOrDefault(args.Has) is { } firstTauTokens)
+        // With Tau itself wrong (already reported) its counts cannot be judged.
+        if (a.Block?.Value != BlockKind.Transformer && a.Tau is not null && tauTokens.FirstOrDefault(args.Has) is { } firstTauTokens)
         {
-            if (a.Tau?.Value != TauPolicy.Fixed)
+            if (a.Tau is { Value: not TauPolicy.Fixed })
             {
                 _bag.Report(DiagnosticDescriptors.InapplicableKey, args.RangeOf(firstTauTokens), firstTauTokens, BlockKeyReasons.TauTokensNeedFixed("Tau = TauPolicy.Fixed"));
             }

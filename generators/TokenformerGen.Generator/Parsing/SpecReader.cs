@@ -188,11 +188,12 @@ internal sealed class SpecReader
 
             if (p.Optional("tau_tokens") is { } tauTokens)
             {
-                if (architecture.Tau?.Value != TauPolicy.Fixed)
+                // With tau itself wrong (already reported) its counts are not judged.
+                if (architecture.Tau is { Value: not TauPolicy.Fixed })
                 {
                     _bag.Report(DiagnosticDescriptors.InapplicableKey, p.KeyRange("tau_tokens"), "architecture.pattention.tau_tokens", BlockKeyReasons.TauTokensNeedFixed("tau: " + TauPolicy.Fixed.SpecName()));
                 }
-                else if (Mapping(tauTokens, "architecture.pattention.tau_tokens") is { } counts)
+                else if (architecture.Tau is not null && Mapping(tauTokens, "architecture.pattention.tau_tokens") is { } counts)
                 {
                     const string path = "architecture.pattention.tau_tokens";
                     var t = new Fields(this, counts, path, path + ".", TokenKeys);
