@@ -30,9 +30,9 @@ def folder(scale, seed, rate):
 
 # (side, τ of qkv/proj/ffn, checkpoint of Large for a scale, seed and rate)
 CELLS = [
-    ("grown TinyKjv", "√32/√32/√128", lambda s, d, r: folder(s, d, r) and folder(s, d, r) / "progressive" / "Large.safetensors"),
+    ("grown TinyKjv, old default", "√32/√32/√128", lambda s, d, r: folder(s, d, r) and folder(s, d, r) / "progressive" / "Large.safetensors"),
     ("grown TinyKjvTau64", "√64/√64/√256", lambda s, d, r: RUNS / "tau" / f"TinyKjvTau64-scale{s}" / (SEEDS[d] if r == "2e-3" else f"lr-{r}") / "progressive" / "Large.safetensors"),
-    ("grown TinyKjvTau128", "√128/√128/√512", lambda s, d, r: RUNS / "tau" / f"TinyKjvTau128-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
+    ("grown TinyKjvTau128 (TinyKjv now)", "√128/√128/√512", lambda s, d, r: RUNS / "tau" / f"TinyKjvTau128-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
     ("grown TinyKjvTau256", "√256/√256/√1024", lambda s, d, r: RUNS / "tau" / f"TinyKjvTau256-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
     ("grown TinyKjvSpan2", "√64/√64/√256", lambda s, d, r: RUNS / "p3" / f"TinyKjvSpan2-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
     ("Large from scratch", "√32/√32/√128", lambda s, d, r: folder(s, d, r) and folder(s, d, r) / "scratch" / "Large.safetensors"),
