@@ -108,7 +108,7 @@ internal sealed record RunReport(
             : $"the progressive run did not reach {BaselineName}'s final test loss {Numbers.Loss(reach.TargetLoss)}";
         var family = FamilyComparisonOn() is { } f ? $"; the whole family grown took {RatioText(f.Ratio, f.RatioIsBound)} of the FLOPs the family from scratch needed to reach its stages' losses" : "";
         var validation = ComparisonOn(DataSplit.Validation) is { Ratio: double v } ? $" (on the validation split: {v.ToString("F2", inv)}{(FamilyComparisonOn(DataSplit.Validation) is { } fv ? $", family {RatioText(fv.Ratio, fv.RatioIsBound)}" : "")})" : "";
-        var tau = BorrowedTauNote() is { Length: > 0 } note ? $" ({BaselineName} has the grown model's τ, not its own: see summary.md)" : "";
+        var tau = BorrowedTauNote().Length > 0 ? $" ({BaselineName} has the grown model's τ, not its own: see summary.md)" : "";
         return $"{equal}{tau}; {toBaseline}{family}{validation}";
     }
 
