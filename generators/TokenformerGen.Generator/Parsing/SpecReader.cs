@@ -195,11 +195,7 @@ internal sealed class SpecReader
                 }
                 else if (architecture.Tau is not null && Mapping(tauTokens, "architecture.pattention.tau_tokens") is { } counts)
                 {
-                    const string path = "architecture.pattention.tau_tokens";
-                    var t = new Fields(this, counts, path, path + ".", TokenKeys);
-                    architecture.TauQkv = Integer(t.Required("qkv"), path + ".qkv");
-                    architecture.TauProj = Integer(t.Required("proj"), path + ".proj");
-                    architecture.TauFfn = Integer(t.Required("ffn"), path + ".ffn");
+                    (architecture.TauQkv, architecture.TauProj, architecture.TauFfn) = Counts(counts, "architecture.pattention.tau_tokens");
                 }
             }
 
@@ -299,10 +295,7 @@ internal sealed class SpecReader
             }
             else if (Mapping(fields.Required("tokens"), path + ".tokens") is { } tokens)
             {
-                var t = new Fields(this, tokens, path + ".tokens", path + ".tokens.", TokenKeys);
-                stage.Qkv = Integer(t.Required("qkv"), path + ".tokens.qkv");
-                stage.Proj = Integer(t.Required("proj"), path + ".tokens.proj");
-                stage.Ffn = Integer(t.Required("ffn"), path + ".tokens.ffn");
+                (stage.Qkv, stage.Proj, stage.Ffn) = Counts(tokens, path + ".tokens");
             }
 
             if (Mapping(fields.Optional("train"), path + ".train") is { } train)
@@ -400,6 +393,13 @@ internal sealed class SpecReader
 
         _bag.Report(DiagnosticDescriptors.InvalidEnumValue, text.Range, path, choice.Join(" | "), Shorten(text.Value));
         return null;
+    }
+
+    // A qkv/proj/ffn mapping of token counts (a stage's tokens, tau_tokens), each required.
+    private (Located<long>? Qkv, Located<long>? Proj, Located<long>? Ffn) Counts(YMapping mapping, string path)
+    {
+        var t = new Fields(this, mapping, path, path + ".", TokenKeys);
+        return (Integer(t.Required("qkv"), path + ".qkv"), Integer(t.Required("proj"), path + ".proj"), Integer(t.Required("ffn"), path + ".ffn"));
     }
 
     private Located<long>? Integer(YNode? node, string path)

@@ -179,9 +179,7 @@ internal sealed class SpecValidator
             _bag.Report(DiagnosticDescriptors.ValueOutOfRange, epsilon.Range, Show("architecture.pattention.epsilon"), Invariant.Format(epsilon.Value), "[0, ∞)");
         }
 
-        CheckRange(a.TauQkv, "architecture.pattention.tau_tokens.qkv", Limits.MaxTokens);
-        CheckRange(a.TauProj, "architecture.pattention.tau_tokens.proj", Limits.MaxTokens);
-        CheckRange(a.TauFfn, "architecture.pattention.tau_tokens.ffn", Limits.MaxTokens);
+        CheckCounts(a.TauQkv, a.TauProj, a.TauFfn, "architecture.pattention.tau_tokens");
 
         if (a.KeyStd is { } keyStd)
         {
@@ -258,9 +256,7 @@ internal sealed class SpecValidator
 
         foreach (var stage in stages)
         {
-            CheckRange(stage.Qkv, $"stages[{stage.Index}].tokens.qkv", Limits.MaxTokens);
-            CheckRange(stage.Proj, $"stages[{stage.Index}].tokens.proj", Limits.MaxTokens);
-            CheckRange(stage.Ffn, $"stages[{stage.Index}].tokens.ffn", Limits.MaxTokens);
+            CheckCounts(stage.Qkv, stage.Proj, stage.Ffn, $"stages[{stage.Index}].tokens");
             CheckTraining(stage);
             CheckFixedDimensions(stage);
             CheckParent(stage, byName);
@@ -472,6 +468,14 @@ internal sealed class SpecValidator
             current = parent;
         }
         return null;
+    }
+
+    // A qkv/proj/ffn triple of token counts (a stage's tokens, tau_tokens): each in 1..the token limit.
+    private void CheckCounts(Located<long>? qkv, Located<long>? proj, Located<long>? ffn, string path)
+    {
+        CheckRange(qkv, path + ".qkv", Limits.MaxTokens);
+        CheckRange(proj, path + ".proj", Limits.MaxTokens);
+        CheckRange(ffn, path + ".ffn", Limits.MaxTokens);
     }
 
     private bool CheckRange(Located<long>? value, string path, long maximum)
