@@ -48,6 +48,7 @@ public sealed partial class CommandTests
         var output = TestCli.Ok("inspect", "--family", "Mini");
         Assert.Contains("vocabulary 256 (padded 256, byte tokenizer), context 32, tokenformer blocks, hidden 16, 2 heads", output);
         Assert.Matches(@"Small\s*│\s*│\s*2\s*│\s*8/8/32", output);   // each stage states its depth
+        Assert.Matches(@"Large\s*│[^\n]*12/16/48\s*│\s*√8/√8/√32\s*│", output);   // τ kept from Small, spelled as the √n it is
         Assert.Contains(MiniSmall.Info.Parameters.ToString("N0", CultureInfo.InvariantCulture), output);
         Assert.Contains(MiniLarge.Info.Parameters.ToString("N0", CultureInfo.InvariantCulture), output);
         Assert.Contains("growth map Small → Large (spec: zero_keys; zero_keys keeps the function, random changes it)", output);

@@ -81,9 +81,8 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         foreach (var i in new[] { 2, 5, 6 }) stages.Columns[i].RightAligned();
         foreach (var stage in family.Stages.Select(s => s.Info))
         {
-            var t = stage.Taus;
             stages.AddRow(Markup.Escape(stage.Name), Markup.Escape(GrowsFrom(stage)), stage.Architecture.Layers.ToString(System.Globalization.CultureInfo.InvariantCulture), Widths(stage),
-                          transformer ? "-" : $"{t.Qkv:0.##}/{t.Proj:0.##}/{t.Ffn:0.##}",
+                          transformer ? "-" : Numbers.Taus(stage.Taus),
                           Numbers.Count(stage.Parameters), Numbers.Short(stage.TrainingFlopsPerToken),
                           stage.Budget is { } b ? $"{Numbers.Short(b.Tokens)} tokens, lr {b.LearningRate:G3}, batch {b.Batch}, warmup {b.Warmup:G3}" : "-");
         }

@@ -24,6 +24,13 @@ internal static class Numbers
     /// <summary>FLOPs in scientific notation, e.g. "3.41e13".</summary>
     public static string Flops(double value) => value.ToString("0.00e0", Invariant);
 
+    /// <summary>τ as the √n it is taken from when it is one ("√32"), else to 4 digits; "√32/√32/√128" for a stage's three.</summary>
+    public static string Tau(double tau)
+        => Math.Abs(tau * tau - Math.Round(tau * tau)) < 1e-6 ? $"√{Math.Round(tau * tau).ToString("0", Invariant)}" : tau.ToString("G4", Invariant);
+
+    /// <summary>The τ of a stage's qkv, proj and ffn Pattentions: "√32/√32/√128".</summary>
+    public static string Taus(Families.PattentionSizes<double> taus) => $"{Tau(taus.Qkv)}/{Tau(taus.Proj)}/{Tau(taus.Ffn)}";
+
     /// <summary>Thousands separators.</summary>
     public static string Count(long value) => value.ToString("N0", Invariant);
 

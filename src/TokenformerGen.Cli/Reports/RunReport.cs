@@ -108,7 +108,7 @@ internal sealed record RunReport(
             : $"the progressive run did not reach {BaselineName}'s final test loss {Numbers.Loss(reach.TargetLoss)}";
         var family = FamilyComparisonOn() is { } f ? $"; the whole family grown took {RatioText(f.Ratio, f.RatioIsBound)} of the FLOPs the family from scratch needed to reach its stages' losses" : "";
         var validation = ComparisonOn(DataSplit.Validation) is { Ratio: double v } ? $" (on the validation split: {v.ToString("F2", inv)}{(FamilyComparisonOn(DataSplit.Validation) is { } fv ? $", family {RatioText(fv.Ratio, fv.RatioIsBound)}" : "")})" : "";
-        var tau = BorrowedTauNote().Length > 0 ? $" ({BaselineName} has the grown model's τ, not its own: see summary.md)" : "";
+        var tau = Family.Stage(LargestStage).Info.HasBorrowedTau ? $" ({BaselineName} has the grown model's τ, not its own: see summary.md)" : "";
         return $"{equal}{tau}; {toBaseline}{family}{validation}";
     }
 
@@ -121,9 +121,8 @@ internal sealed record RunReport(
     {
         var stage = Family.Stage(LargestStage).Info;
         if (!stage.HasBorrowedTau) return "";
-        static string Root(double tau) => Math.Abs(tau * tau - Math.Round(tau * tau)) < 1e-6 ? $"√{Math.Round(tau * tau):0}" : tau.ToString("G4", CultureInfo.InvariantCulture);
-        var (t, n) = (stage.Taus, stage.Tokens);
-        return $"It keeps the grown model's τ ({Root(t.Qkv)}/{Root(t.Proj)}/{Root(t.Ffn)} for qkv/proj/ffn), not the √{n.Qkv}/√{n.Proj}/√{n.Ffn} of its own counts " +
+        var n = stage.Tokens;
+        return $"It keeps the grown model's τ ({Numbers.Taus(stage.Taus)} for qkv/proj/ffn), not the √{n.Qkv}/√{n.Proj}/√{n.Ffn} of its own counts " +
                $"that {LargestStage} trained on its own would have; a one-stage family of {LargestStage} given as --baseline-family is that reference. ";
     }
 
