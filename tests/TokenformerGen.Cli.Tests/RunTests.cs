@@ -36,9 +36,17 @@ public sealed class RunTests
         Assert.Contains("![test loss against cumulative training FLOPs](loss-vs-flops.png)", summary);
         Assert.Contains("## Against the compute-matched baseline (test split)", summary);
         Assert.Contains("| final test loss |", summary);
-        // Mini's Large is grown with zero_keys under tau: fixed, so its scratch run keeps Small's τ, and the report says so.
-        Assert.Contains("It keeps the grown model's τ (√8/√8/√32 for qkv/proj/ffn), not the √12/√16/√48 of its own counts", summary);
-        Assert.Contains("(scratch Large has the grown model's τ, not its own: see summary.md)", output);
+        // Mini's Large is grown with zero_keys under tau: fixed and keeps Small's τ; from scratch it trains with its own, its
+        // checkpoint says so, and so does the report.
+        var (scratchLarge, grownLarge) = (Path.Combine(folder, "scratch", "Large.safetensors"), Path.Combine(folder, "progressive", "Large.safetensors"));
+        Assert.True(Checkpoint.ReadMetadata(scratchLarge).OwnTau);
+        Assert.False(Checkpoint.ReadMetadata(grownLarge).OwnTau);
+        Assert.Contains("√12/√16/√48", TestCli.Ok("inspect", "--checkpoint", scratchLarge));
+        Assert.Contains("√8/√8/√32", TestCli.Ok("inspect", "--checkpoint", grownLarge));
+        // The official trainer always has √n: only the grown model's borrowed τ is a caveat of its export.
+        Assert.DoesNotContain("is not √n of the token counts", TestCli.Ok("export", "--checkpoint", scratchLarge, "--official", TestData.NewDirectory("official-scratch")));
+        Assert.Contains("is not √n of the token counts", TestCli.Ok("export", "--checkpoint", grownLarge, "--official", TestData.NewDirectory("official-grown")));
+        Assert.Contains("It trains with the τ of its own counts (√12/√16/√48 for qkv/proj/ffn), as Large trained on its own would; the grown model keeps its root's (√8/√8/√32).", summary);
 
         var png = File.ReadAllBytes(Path.Combine(folder, "loss-vs-flops.png"));
         Assert.True(png.Length > 10_000, $"the plot has only {png.Length} bytes");

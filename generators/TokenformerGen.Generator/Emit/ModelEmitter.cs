@@ -84,7 +84,7 @@ internal static class ModelEmitter
         w.CloseBlock();
         w.WriteLine();
         GeneratedCode.InheritDoc(w);
-        w.WriteLine($"public override StageInfo Stage => Info;");
+        w.WriteLine($"protected override StageInfo DeclaredStage => Info;");
         w.WriteLine();
         GeneratedCode.Doc(w, $"Token embedding <c>[{plan.Vocabulary.Padded}, {a.Hidden}]</c>, also the LM head (<c>word_embeddings.weight</c>).");
         w.WriteLine($"public TokenEmbedding WordEmbeddings => word_embeddings;");

@@ -82,13 +82,13 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
         var route = OptionParsing.Route(settings.Route);   // before a large checkpoint is read
         using var checkpoint = CliSession.Load(settings.Checkpoint, ComputeTarget.Cpu);   // export only moves tensors to files
         if (settings.Onnx is not null) return Onnx(checkpoint, settings.Onnx, settings.Tokenizer, OnnxQuantizer.Parse(settings.Weights)!.Value, settings.Block);
-        if (OfficialLayout.Refusal(checkpoint.Stage.Info) is { } refusal) throw new CliException(refusal + "; export it with --onnx");
+        if (OfficialLayout.Refusal(checkpoint.Model.Stage) is { } refusal) throw new CliException(refusal + "; export it with --onnx");
         return settings.Official is not null ? Official(checkpoint, settings.Official) : NeoX(checkpoint, settings, settings.NeoX!, route);
     }
 
     private int Onnx(LoadedCheckpoint checkpoint, string folder, string? tokenizer, OnnxPrecision precision, int block)
     {
-        var stage = checkpoint.Stage.Info;
+        var stage = checkpoint.Model.Stage;
         if (tokenizer is not null) session.Tokenizer(stage, tokenizer);   // it must fit the vocabulary before it is shipped
         var result = OnnxExport.Write(checkpoint.Model, folder, new OnnxExportOptions { TokenizerFile = tokenizer, TrainingStep = checkpoint.Metadata.Step, Precision = precision, BlockSize = block });
         var weights = result.Card.ExternalData is { } data ? $"in {data}" : "inside the graph";
@@ -99,7 +99,7 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
 
     private int Official(LoadedCheckpoint checkpoint, string folder)
     {
-        var stage = checkpoint.Stage.Info;
+        var stage = checkpoint.Model.Stage;
         Directory.CreateDirectory(folder);
         var weights = Path.Combine(folder, OfficialCheckpoint.FileName);
         OfficialCheckpoint.Export(weights, checkpoint.Model, (int)stage.Architecture.Layers);
@@ -117,7 +117,7 @@ internal sealed class ExportCommand(CliSession session) : Command<ExportSettings
 
     private int NeoX(LoadedCheckpoint checkpoint, ExportSettings settings, string folder, NeoXRoute route)
     {
-        var stage = checkpoint.Stage.Info;
+        var stage = checkpoint.Model.Stage;
         var target = route == NeoXRoute.Continue ? stage : NextStage(checkpoint.Family, stage);
         var (tokenizer, tokenizerJson) = Tokenizer(stage, settings.Tokenizer);
         if (NeoXConfig.Refusal(target, tokenizer.VocabularySize) is { } refusal)

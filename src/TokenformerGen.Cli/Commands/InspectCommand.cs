@@ -44,6 +44,8 @@ internal sealed partial class InspectCommand(CliSession session) : Command<Inspe
         var table = new Table().Title(Markup.Escape(path)).AddColumns("entry", "value");
         table.AddRow("family/stage", Markup.Escape(stage.Info.QualifiedName));
         table.AddRow("parameters", Numbers.Count(stage.Info.Parameters));
+        if (stage.Info.Architecture.Block == BlockKind.Tokenformer)
+            table.AddRow("τ qkv/proj/ffn", metadata.OwnTau ? $"{Numbers.Taus(stage.Info.WithOwnTau().Taus)}, its own counts' (trained from scratch; the stage declares {Numbers.Taus(stage.Info.Taus)})" : Numbers.Taus(stage.Info.Taus));
         table.AddRow("step", metadata.Step.ToString(System.Globalization.CultureInfo.InvariantCulture));
         table.AddRow("stored dtype", Markup.Escape(metadata.DType ?? "unrecorded"));
         table.AddRow("trained in", Markup.Escape(metadata.Precision ?? "unrecorded"));

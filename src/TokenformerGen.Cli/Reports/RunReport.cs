@@ -108,22 +108,19 @@ internal sealed record RunReport(
             : $"the progressive run did not reach {BaselineName}'s final test loss {Numbers.Loss(reach.TargetLoss)}";
         var family = FamilyComparisonOn() is { } f ? $"; the whole family grown took {RatioText(f.Ratio, f.RatioIsBound)} of the FLOPs the family from scratch needed to reach its stages' losses" : "";
         var validation = ComparisonOn(DataSplit.Validation) is { Ratio: double v } ? $" (on the validation split: {v.ToString("F2", inv)}{(FamilyComparisonOn(DataSplit.Validation) is { } fv ? $", family {RatioText(fv.Ratio, fv.RatioIsBound)}" : "")})" : "";
-        var tau = Family.Stage(LargestStage).Info.HasBorrowedTau ? $" ({BaselineName} has the grown model's τ, not its own: see summary.md)" : "";
-        return $"{equal}{tau}; {toBaseline}{family}{validation}";
+        return $"{equal}; {toBaseline}{family}{validation}";
     }
 
     /// <summary>
-    /// What τ the baseline has when it is not √ of its own counts (empty otherwise): it keeps the grown model's τ, so it
-    /// is the same function class, but not the τ a model trained on its own would have; a one-stage family of the stage
-    /// with <c>--baseline-family</c> is that reference.
+    /// Which τ each side has when the grown stage borrows its root's (empty otherwise): the baseline trains with √n of its
+    /// own counts, as it would on its own, so the two differ in τ as well as in how they were trained.
     /// </summary>
-    public string BorrowedTauNote()
+    public string ScratchTauNote()
     {
         var stage = Family.Stage(LargestStage).Info;
         if (!stage.HasBorrowedTau) return "";
-        var n = stage.Tokens;
-        return $"It keeps the grown model's τ ({Numbers.Taus(stage.Taus)} for qkv/proj/ffn), not the √{n.Qkv}/√{n.Proj}/√{n.Ffn} of its own counts " +
-               $"that {LargestStage} trained on its own would have; a one-stage family of {LargestStage} given as --baseline-family is that reference. ";
+        return $"It trains with the τ of its own counts ({Numbers.Taus(stage.WithOwnTau().Taus)} for qkv/proj/ffn), as {LargestStage} trained on its own would; " +
+               $"the grown model keeps its root's ({Numbers.Taus(stage.Taus)}). ";
     }
 
     /// <summary>A ratio, or "&lt; r" when it is an upper bound.</summary>
@@ -163,7 +160,7 @@ internal sealed record RunReport(
         {
             md.AppendLine("## Against the compute-matched baseline (test split)").AppendLine();
             md.AppendLine($"The baseline trains {LargestStage} from scratch for at least the progressive run's training FLOPs (same batch and context, its own warmup and cosine). " +
-                          $"{BorrowedTauNote()}Compute to reach a loss is cumulative FLOPs at the first point at or below it.").AppendLine();
+                          $"{ScratchTauNote()}Compute to reach a loss is cumulative FLOPs at the first point at or below it.").AppendLine();
             md.AppendLine($"| | progressive (cumulative) | {BaselineName} | progressive / scratch |");
             md.AppendLine("| --- | ---: | ---: | ---: |");
             foreach (var row in ComparisonRows(c)) md.AppendLine($"| {string.Join(" | ", row)} |");

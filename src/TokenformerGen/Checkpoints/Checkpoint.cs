@@ -17,12 +17,19 @@ public static class Checkpoint
     public static string OptimizerPathFor(string modelPath)
         => (modelPath.EndsWith(Extension, StringComparison.Ordinal) ? modelPath[..^Extension.Length] : modelPath) + ".optimizer" + Extension;
 
-    /// <summary>Saves the state dict of <paramref name="module"/>; see <see cref="Save(string, IReadOnlyDictionary{string, Tensor}, CheckpointMetadata, IReadOnlyDictionary{string, Tensor}?, IReadOnlyDictionary{string, string}?)"/>.</summary>
+    /// <summary>
+    /// Saves the state dict of <paramref name="module"/>, and for a <see cref="Modules.TokenformerModel"/> whether it uses its
+    /// own τ (<see cref="CheckpointMetadata.OwnTau"/>); see <see cref="Save(string, IReadOnlyDictionary{string, Tensor}, CheckpointMetadata, IReadOnlyDictionary{string, Tensor}?, IReadOnlyDictionary{string, string}?)"/>.
+    /// </summary>
     public static CheckpointMetadata Save(string path, nn.Module module, CheckpointMetadata metadata,
                                           IReadOnlyDictionary<string, Tensor>? optimizerState = null,
                                           IReadOnlyDictionary<string, string>? optimizerExtra = null)
     {
-        (module as Modules.TokenformerModel)?.RequireMasterWeights("saved");
+        if (module is Modules.TokenformerModel model)
+        {
+            model.RequireMasterWeights("saved");
+            metadata = metadata with { OwnTau = model.HasOwnTau };
+        }
         return Save(path, module.state_dict(), metadata, optimizerState, optimizerExtra);
     }
 
@@ -74,15 +81,21 @@ public static class Checkpoint
 
     /// <summary>
     /// Loads a checkpoint into <paramref name="module"/> after checking that its family and stage are the
-    /// expected ones (nothing is touched otherwise).
+    /// expected ones (nothing is touched otherwise). A <see cref="Modules.TokenformerModel"/> takes the checkpoint's τ too:
+    /// one saved with its own τ makes the model <see cref="Modules.TokenformerModel.UseOwnTau"/>.
     /// </summary>
-    /// <exception cref="CheckpointMismatchException">Family or stage differ, or tensors do not fit.</exception>
+    /// <exception cref="CheckpointMismatchException">Family or stage differ, tensors do not fit, or the model uses its own
+    /// τ and the checkpoint was trained with its stage's.</exception>
     public static CheckpointMetadata Load(string path, nn.Module module, string family, string stage)
     {
         using var reader = SafeTensorsReader.Open(path);
         var metadata = CheckpointMetadata.FromDictionary(reader.Metadata, path);
         metadata.Require(path, family, stage);
+        var model = module as Modules.TokenformerModel;
+        if (model is { HasOwnTau: true } && !metadata.OwnTau)
+            throw new CheckpointMismatchException(path, [$"τ: the checkpoint was trained with {stage}'s declared τ, the model uses its own (√n of its counts)."]);
         LoadInto(reader, module.state_dict());
+        if (metadata.OwnTau) model?.UseOwnTau();
         return metadata;
     }
 

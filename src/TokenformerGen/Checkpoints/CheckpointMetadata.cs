@@ -16,7 +16,10 @@ public sealed record CheckpointMetadata(string Family, string Stage, string Spec
     public const string FormatValue = "tokenformer-gen/checkpoint/1";
 
     /// <summary>Metadata keys owned by this library; <see cref="Extra"/> may not use them.</summary>
-    public static readonly IReadOnlyList<string> ReservedKeys = ["format", "kind", "family", "stage", "spec_hash", "step", "dtype", "precision", "checkpoint_id"];
+    public static readonly IReadOnlyList<string> ReservedKeys = ["format", "kind", "family", "stage", "spec_hash", "step", "dtype", "precision", "checkpoint_id", "tau"];
+
+    /// <summary>The <c>tau</c> entry of a model that computes with √n τ of its own counts (<see cref="OwnTau"/>).</summary>
+    public const string OwnTauValue = "own";
 
     /// <summary>Parameter dtype (safetensors name, e.g. <c>F32</c>, or <c>mixed(...)</c>); filled in on save when null.</summary>
     public string? DType { get; init; }
@@ -27,6 +30,13 @@ public sealed record CheckpointMetadata(string Family, string Stage, string Spec
     /// this entry existed). The stored weights are float32 master weights either way.
     /// </summary>
     public string? Precision { get; init; }
+
+    /// <summary>
+    /// Whether the weights were trained with √n τ of the stage's own counts instead of the τ the stage borrows (a stage
+    /// trained from scratch as a reference, <see cref="Modules.TokenformerModel.UseOwnTau"/>): <c>tau: own</c> in the file.
+    /// Set on save from the model; loading such a checkpoint makes the model use its own τ.
+    /// </summary>
+    public bool OwnTau { get; init; }
 
     /// <summary>Identifies one save; the model file and its optimizer file share it. Set on save.</summary>
     public string? CheckpointId { get; init; }
@@ -53,6 +63,7 @@ public sealed record CheckpointMetadata(string Family, string Stage, string Spec
         if (DType is not null) map["dtype"] = DType;
         if (Precision is not null) map["precision"] = Precision;
         if (CheckpointId is not null) map["checkpoint_id"] = CheckpointId;
+        if (OwnTau) map["tau"] = OwnTauValue;
         return map;
     }
 
@@ -70,11 +81,15 @@ public sealed record CheckpointMetadata(string Family, string Stage, string Spec
         var stepText = Get("step");
         if (!long.TryParse(stepText, NumberStyles.None, CultureInfo.InvariantCulture, out var step))
             throw new CheckpointFormatException(path, null, $"metadata step '{stepText}' is not a non-negative integer.");
+        var tau = map.GetValueOrDefault("tau");
+        if (tau is not null && tau != OwnTauValue)
+            throw new CheckpointFormatException(path, null, $"metadata tau '{tau}' is not '{OwnTauValue}' (the only value written; a checkpoint without the entry has its stage's declared τ).");
         return new CheckpointMetadata(Get("family"), Get("stage"), Get("spec_hash"), step)
         {
             DType = map.GetValueOrDefault("dtype"),
             Precision = map.GetValueOrDefault("precision"),
             CheckpointId = map.GetValueOrDefault("checkpoint_id"),
+            OwnTau = tau is not null,
             Extra = map.Where(kv => !ReservedKeys.Contains(kv.Key)).ToDictionary(kv => kv.Key, kv => kv.Value, StringComparer.Ordinal),
         };
     }

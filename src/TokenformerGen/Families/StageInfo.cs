@@ -94,11 +94,18 @@ public sealed record StageInfo(
 
     /// <summary>
     /// Whether τ is not √ of the stage's own counts: a stage grown under <c>tau: fixed</c> keeps its root's τ (or a root
-    /// takes <c>tau_tokens</c>), and so does the stage when it trains from scratch, where a model of these counts trained
-    /// on its own would have √n of its own (a Transformer has no τ).
+    /// takes <c>tau_tokens</c>), where a model of these counts trained on its own would have √n of its own (a Transformer
+    /// has no τ).
     /// </summary>
-    public bool HasBorrowedTau => Architecture.Block == BlockKind.Tokenformer
-        && (Taus.Qkv != Math.Sqrt(Tokens.Qkv) || Taus.Proj != Math.Sqrt(Tokens.Proj) || Taus.Ffn != Math.Sqrt(Tokens.Ffn));
+    public bool HasBorrowedTau => this != WithOwnTau();
+
+    /// <summary>
+    /// The stage as a model of these counts trained on its own computes: τ = √n of its own counts per Pattention kind
+    /// (itself when that is its τ already, or for a Transformer). How a stage trains from scratch as a reference.
+    /// </summary>
+    public StageInfo WithOwnTau() => Architecture.Block == BlockKind.Tokenformer
+        ? this with { Taus = new(Math.Sqrt(Tokens.Qkv), Math.Sqrt(Tokens.Proj), Math.Sqrt(Tokens.Ffn)) }
+        : this;
 
     /// <summary>"Family/Stage".</summary>
     public string QualifiedName => $"{Family}/{Name}";

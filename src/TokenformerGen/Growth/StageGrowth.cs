@@ -75,6 +75,7 @@ public static class StageGrowth
         options ??= new GrowthOptions();
         trained.RequireMasterWeights("grown");
         target.RequireMasterWeights("grown into");
+        if (trained.HasOwnTau) throw OwnTauRefused(map);
         Verify(map, trained.StateShapes(), target.StateShapes());
         var rows = map.Rows.Select(row => (Row: row, NewRows: options.NewRowsOf(map, row))).ToList();
         double? before = measure?.Invoke(trained);
@@ -130,6 +131,7 @@ public static class StageGrowth
         using var reader = SafeTensorsReader.Open(sourcePath);
         var source = CheckpointMetadata.FromDictionary(reader.Metadata, sourcePath);
         source.Require(sourcePath, map.From.Family, map.From.Name);
+        if (source.OwnTau) throw OwnTauRefused(map);
         Verify(map, reader.Tensors.Select(t => new KeyValuePair<string, long[]>(t.Name, t.Shape)).ToList(),
                    map.Rows.Select(r => new KeyValuePair<string, long[]>(r.Name, r.ToShape)).ToList());
         var rows = map.Rows.ToDictionary(row => row.Name, row => (Row: row, NewRows: options.NewRowsOf(map, row)), StringComparer.Ordinal);
@@ -183,6 +185,10 @@ public static class StageGrowth
         });
         return written;
     }
+
+    // A stage trained from scratch at its own τ computes another function than the one its child's τ continues.
+    private static GrowthException OwnTauRefused(GrowthMap map)
+        => new($"{map.From.QualifiedName} was trained with its own τ (a from-scratch reference), not the τ {map.To.Name} continues, so growing it would not preserve what it learned: grow a checkpoint of the progressive run.");
 
     /// <summary>
     /// The check every growth ends with: reports what the map says about <paramref name="policy"/> and refuses a

@@ -30,8 +30,32 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
     /// <summary>Creates the module; subclasses register their components.</summary>
     protected TokenformerModel(string name) : base(name) { }
 
-    /// <summary>The stage this model implements.</summary>
-    public abstract StageInfo Stage { get; }
+    /// <summary>The stage as its spec declares it (generated code returns the stage's <c>Info</c>).</summary>
+    protected abstract StageInfo DeclaredStage { get; }
+
+    /// <summary>The stage this model implements: its declared stage, with √n τ of its own counts after <see cref="UseOwnTau"/>.</summary>
+    public StageInfo Stage => HasOwnTau ? DeclaredStage.WithOwnTau() : DeclaredStage;
+
+    /// <summary>
+    /// Whether <see cref="UseOwnTau"/> replaced a τ its stage borrows (<see cref="StageInfo.HasBorrowedTau"/>) with √n of
+    /// its own counts. Checkpoints record it (<see cref="Checkpoints.CheckpointMetadata.OwnTau"/>), and loading one sets it.
+    /// </summary>
+    public bool HasOwnTau { get; private set; }
+
+    /// <summary>
+    /// Makes every Pattention divide by √n of its own token count, as a model of the stage's counts trained on its own
+    /// would, instead of the τ the stage keeps from its root under <c>tau: fixed</c>: how a stage trains from scratch as a
+    /// reference, so that it is not handicapped (or helped) by another stage's τ. Nothing changes for a stage without a
+    /// borrowed τ. Call it before training or loading; a model that uses its own τ cannot be grown, since its function
+    /// is not the one its child's τ continues.
+    /// </summary>
+    public TokenformerModel UseOwnTau()
+    {
+        if (HasOwnTau || !DeclaredStage.HasBorrowedTau) return this;
+        foreach (var (_, pattention) in Pattentions()) pattention.UseOwnTau();
+        HasOwnTau = true;
+        return this;
+    }
 
     /// <summary>Logits for <paramref name="tokens"/> <c>[batch, T]</c> without a cache, running the forward hooks: <c>call(tokens, null)</c>.</summary>
     public Tensor call(Tensor tokens) => call(tokens, null);

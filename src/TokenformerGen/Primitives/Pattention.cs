@@ -68,7 +68,10 @@ public sealed class Pattention : MixedPrecisionProjection
     public TauPolicy TauPolicy { get; }
 
     /// <summary>τ, the scale after the L2 normalisation.</summary>
-    public double Tau { get; }
+    public double Tau { get; private set; }
+
+    /// <summary>Sets τ to √n of this module's own count, as <see cref="TauPolicy.SqrtN"/> has it (see <see cref="Modules.TokenformerModel.UseOwnTau"/>).</summary>
+    internal void UseOwnTau() => Tau = Math.Sqrt(TokenCount);
 
     /// <summary>ε under the square root of the L2 norm (0 = off).</summary>
     public double Epsilon { get; }

@@ -77,7 +77,17 @@ public sealed class ScheduleRunner
     public IReadOnlyList<StagePlan> Scratch { get; }
 
     /// <summary>The largest stage, the one the compute-matched baseline trains.</summary>
-    public StageInfo LargestStage => _family.Stages.Select(s => s.Info).MaxBy(s => s.Parameters)!;
+    public StageInfo LargestStage => Largest(_family);
+
+    private static StageInfo Largest(FamilyRegistration family) => family.Stages.Select(s => s.Info).MaxBy(s => s.Parameters)!;
+
+    // The stages a scratch baseline trains (as declared), in schedule order.
+    private static IEnumerable<StageInfo> ScratchStages(FamilyRegistration family, ScratchBaseline scratch) => scratch switch
+    {
+        ScratchBaseline.None => [],
+        ScratchBaseline.Largest => [Largest(family)],
+        _ => family.Stages.Select(s => s.Info),
+    };
 
     /// <summary>
     /// What makes a run folder's content: family, spec, data, and every option that changes a number of the result
@@ -112,6 +122,8 @@ public sealed class ScheduleRunner
         // Only a matched run records its budget (and only a swept one its learning rate), so the folders of runs on their own schedule keep their identity.
         if (options.MatchedFlops is { } matched) identity["matched_flops"] = matched.ToString("R", inv);
         if (options.PeakLearningRate is { } rate) identity["learning_rate"] = rate.ToString("R", inv);
+        // From scratch a stage trains with its own τ; only where that differs from its declared τ does the folder say so.
+        if (ScratchStages(family, options.Scratch).Any(s => s.HasBorrowedTau)) identity["scratch_tau"] = CheckpointMetadata.OwnTauValue;
         return identity;
     }
 
@@ -159,7 +171,8 @@ public sealed class ScheduleRunner
 
     /// <summary>
     /// Trains (or finds finished) the from-scratch stages: the compute-matched largest stage, and with
-    /// <see cref="ScratchBaseline.All"/> every other one for at least the progressive run's FLOPs up to it. A stage that is the progressive run's root
+    /// <see cref="ScratchBaseline.All"/> every other one for at least the progressive run's FLOPs up to it. Each trains with
+    /// √n τ of its own counts (<see cref="TokenformerModel.UseOwnTau"/>), as it would on its own. A stage that is the progressive run's root
     /// trained the same way is taken from <paramref name="progressive"/>; with no progressive run (null: a baseline family
     /// of one stage, which only trains from scratch) every stage trains.
     /// </summary>
@@ -182,7 +195,8 @@ public sealed class ScheduleRunner
                 _observer.StageFound(plan.Mode, finished.Result);
                 continue;
             }
-            var model = _family.Stage(plan.Stage.Name).Create().Place(_options.Compute);
+            // A stage trained on its own would have √n τ of its own counts, not the one it keeps from its root when grown.
+            var model = _family.Stage(plan.Stage.Name).Create().UseOwnTau().Place(_options.Compute);
             try
             {
                 var start = Resume(plan, model) ?? FromScratch(model);
@@ -371,7 +385,6 @@ public sealed class ScheduleRunner
     private List<StagePlan> PlanScratch()
     {
         if (_options.Scratch == ScratchBaseline.None) return [];
-        var largest = LargestStage;
         var plans = new List<StagePlan>();
         var total = _options.MatchedFlops is { } matched ? (decimal)matched : Progressive.Sum(p => p.Flops);
         decimal cumulative = 0;
@@ -379,17 +392,18 @@ public sealed class ScheduleRunner
         {
             var progressive = Progressive[i];
             cumulative += progressive.Flops;
-            var stage = progressive.Stage;
-            if (stage.Name != largest.Name && _options.Scratch == ScratchBaseline.Largest) continue;
-            var full = stage.Name == largest.Name || _options.Scratch == ScratchBaseline.Frontier;
+            if (ScratchStages(_family, _options.Scratch).All(s => s.Name != progressive.Stage.Name)) continue;
+            var stage = progressive.Stage.WithOwnTau();
+            var full = stage.Name == LargestStage.Name || _options.Scratch == ScratchBaseline.Frontier;
             var budget = full ? total : cumulative;
             var options = StageOptions(stage);
             var perStep = new StagePlan(RunMode.Scratch, stage, options, 0).FlopsPerStep;
             options = options with { Steps = (long)decimal.Ceiling(budget / perStep) };
             var stagesCovered = full ? Progressive.Count : i + 1;
-            // The root is taken from the progressive run only where it trained exactly as a scratch run would: with its own
-            // warmup and cosine over its steps. Under one curve across stages it never anneals, so it trains again.
-            var shared = _family.EdgeInto(stage.Name) is null && progressive.Options.Steps == options.Steps && progressive.Options.Schedule is null;
+            // The root is taken from the progressive run only where it trained exactly as a scratch run would: with its own τ,
+            // and its own warmup and cosine over its steps. Under one curve across stages it never anneals, so it trains again.
+            var shared = _family.EdgeInto(stage.Name) is null && stage == progressive.Stage
+                         && progressive.Options.Steps == options.Steps && progressive.Options.Schedule is null;
             plans.Add(new StagePlan(RunMode.Scratch, stage, WithIntervals(options, _options.EvaluationsPerStage * stagesCovered), 0, shared));
         }
         return plans;

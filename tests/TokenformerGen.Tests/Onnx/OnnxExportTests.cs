@@ -182,7 +182,7 @@ public sealed class OnnxExportTests : IDisposable
 
         public EmbeddingOnly() : base(nameof(EmbeddingOnly)) => RegisterComponents();
 
-        public override TokenformerGen.Families.StageInfo Stage => SampleSmall.Info;
+        protected override TokenformerGen.Families.StageInfo DeclaredStage => SampleSmall.Info;
 
         public override Tensor forward(Tensor tokens, KvCache? cache) => word_embeddings.Logits(final_norm.call(word_embeddings.call(tokens)));
 

@@ -302,6 +302,21 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void FromScratchEveryStageHasTheTauOfItsOwnCountsAndTheFolderSaysSo()
+    {
+        // SampleThree grows under tau: fixed, so Medium and Large keep Small's √8/√8/√32; from scratch each has its own.
+        var family = ModelRegistry.Family("SampleThree");
+        var runner = new ScheduleRunner(family, new PatternBatches(256), Options with { Scratch = ScratchBaseline.Frontier });
+        Assert.Equal([new(Math.Sqrt(8), Math.Sqrt(8), Math.Sqrt(32)), new(Math.Sqrt(12), Math.Sqrt(16), Math.Sqrt(48)), new(Math.Sqrt(16), Math.Sqrt(24), Math.Sqrt(64))],
+                     runner.Scratch.Select(p => p.Stage.Taus));
+        Assert.All(runner.Progressive, p => Assert.Equal(new(Math.Sqrt(8), Math.Sqrt(8), Math.Sqrt(32)), p.Stage.Taus));
+        Assert.Equal("own", ScheduleRunner.Identity(family, Options with { Scratch = ScratchBaseline.Largest }, "pattern")["scratch_tau"]);
+        Assert.False(ScheduleRunner.Identity(family, Options with { Scratch = ScratchBaseline.None }, "pattern").ContainsKey("scratch_tau"));
+        // Nothing to say where no stage from scratch borrows a τ: a family under sqrt_n.
+        Assert.False(ScheduleRunner.Identity(ModelRegistry.Family("SampleSqrtN"), Options with { Scratch = ScratchBaseline.Frontier }, "pattern").ContainsKey("scratch_tau"));
+    }
+
+    [Fact]
     public void ARunFolderRefusesAnotherRunStrangeFilesAndASecondClaim()
     {
         var family = ModelRegistry.Family("Sample");
