@@ -2,7 +2,7 @@
 """Issue 25's τ control: final losses of every side at each τ, read from the stages' checkpoints (their metadata holds
 the stage's result, so a later report that rewrote a run folder's summary.md loses nothing here).
 
-usage: table.py RUNS   (RUNS: the folder holding p1/, p1lr/, p3/ and tau/)"""
+usage: table.py RUNS   (RUNS: the folder holding p1/, p1lr/, p3/, tau/ and span/)"""
 import json, struct, sys
 from pathlib import Path
 
@@ -35,6 +35,7 @@ CELLS = [
     ("grown TinyKjvTau128 (TinyKjv now)", "√128/√128/√512", lambda s, d, r: RUNS / "tau" / f"TinyKjvTau128-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
     ("grown TinyKjvTau256", "√256/√256/√1024", lambda s, d, r: RUNS / "tau" / f"TinyKjvTau256-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
     ("grown TinyKjvSpan2", "√64/√64/√256", lambda s, d, r: RUNS / "p3" / f"TinyKjvSpan2-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
+    ("grown TinyKjvSpan2Tau128", "√128/√128/√512", lambda s, d, r: RUNS / "span" / f"TinyKjvSpan2Tau128-scale{s}" / SEEDS[d] / "progressive" / "Large.safetensors" if r == "2e-3" else None),
     ("Large from scratch", "√32/√32/√128", lambda s, d, r: folder(s, d, r) and folder(s, d, r) / "scratch" / "Large.safetensors"),
     # Span2's own Large from scratch: 0.1% less compute than TinyKjv's, but the same 2,184 steps, so the same model (seed 1234/1 equal to the digit).
     ("Large from scratch (TinyKjvSpan2's on seed 7/2)", "√64/√64/√256", lambda s, d, r: (RUNS / "p3" / f"TinyKjvSpan2-scale{s}-largest" / SEEDS[d] / "scratch" / "Large.safetensors" if d == "7" else RUNS / "tau" / f"TinyKjvTau64-scale{s}" / SEEDS[d] / "scratch" / "Large.safetensors") if r == "2e-3" else None),

@@ -317,6 +317,19 @@ public sealed class ScheduleRunnerTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
+    public void ARootWithABorrowedTauTrainsAgainFromScratchInsteadOfBeingShared()
+    {
+        // SampleTauTokens is Sample with its root at Medium's τ (tau_tokens): the progressive root is not the model Small
+        // from scratch is, so a schedule that would share it with Sample trains it again, at √8/√8/√32.
+        var options = Options with { Scratch = ScratchBaseline.All, LearningRates = StageLearningRates.Restart };
+        var runner = new ScheduleRunner(ModelRegistry.Family("SampleTauTokens"), new PatternBatches(256), options);
+        Assert.Equal([("Small", false, 48L), ("Medium", false, 87L)], runner.Scratch.Select(p => (p.Stage.Name, p.SharedWithProgressive, p.Options.Steps)));
+        Assert.Equal(new(Math.Sqrt(12), Math.Sqrt(16), Math.Sqrt(48)), runner.Progressive[0].Stage.Taus);
+        Assert.Equal(new(Math.Sqrt(8), Math.Sqrt(8), Math.Sqrt(32)), runner.Scratch[0].Stage.Taus);
+        Assert.True(new ScheduleRunner(ModelRegistry.Family("Sample"), new PatternBatches(256), options).Scratch[0].SharedWithProgressive);
+    }
+
+    [Fact]
     public void ARunFolderRefusesAnotherRunStrangeFilesAndASecondClaim()
     {
         var family = ModelRegistry.Family("Sample");
