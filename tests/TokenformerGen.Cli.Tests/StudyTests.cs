@@ -131,6 +131,13 @@ public sealed class StudyTests
         TestCli.Ok(run);
         Assert.Equal(written, File.GetLastWriteTimeUtc(trained));
 
+        // Without --baseline-family the report leaves Twin out, and says so rather than dropping it silently.
+        var without = TestCli.Ok(run[..^2]);
+        const string note = "Also in this run folder, not in this report: baseline-Twin/; their checkpoints keep their results, and the same command with --baseline-family Twin reports them without training them again.";
+        Assert.Contains("Also in this run folder, not in this report: baseline-Twin/", without);
+        Assert.Contains(note, File.ReadAllText(Path.Combine(folder, "summary.md")));
+        Assert.DoesNotContain("| Twin grown |", File.ReadAllText(Path.Combine(folder, "summary.md")));
+
         foreach (var (command, expected) in new (string[], string)[]
         {
             (["run", "--scale", "0.2", "--baseline-family", "Neo"], "--baseline-family: baseline family Neo reads other tokens"),

@@ -148,12 +148,18 @@ internal sealed class ScheduleRun : IDisposable
 
         var report = new RunReport(Family, DataName, DataIdentity, Corpus.Count, Corpus.Tokenizer.Name,
                                    planner.Progressive[0].Options.Context, options, planner.LargestStage.Name, progressive, scratch,
-                                   seconds.Progressive, seconds.Scratch, clock.Elapsed.TotalSeconds, TorchSharp.torch.get_num_threads(), folder.Resumed, baselines);
+                                   seconds.Progressive, seconds.Scratch, clock.Elapsed.TotalSeconds, TorchSharp.torch.get_num_threads(), folder.Resumed, baselines,
+                                   UnreportedBaselines(directory));
         LossPlot.Save(Path.Combine(directory, RunReport.PlotFile), report);
         report.WriteMarkdown(Path.Combine(directory, "summary.md"));
         report.WriteJson(Path.Combine(directory, "results.json"));
         return report;
     }
+
+    // Baseline folders an earlier command left here that this one does not report (the report is rewritten without them).
+    private List<string> UnreportedBaselines(string directory)
+        => Directory.EnumerateDirectories(directory, "baseline-*").Select(d => Path.GetFileName(d)!)
+                    .Where(name => Baselines.All(b => b.FolderName != name)).Order(StringComparer.Ordinal).ToList();
 
     // A baseline family at the run's compute, in its own run folder inside the run's, with its own bars and metrics.
     private BaselineResult RunBaseline(BaselineFamily baseline, IBatchSource data, ScheduleOptions options, double flops, string directory,

@@ -24,8 +24,18 @@ namespace TokenformerGen.Cli.Reports;
 internal sealed record RunReport(
     FamilyRegistration Family, string Data, string DataIdentity, long DataTokens, string Tokenizer, int Context, ScheduleOptions Options,
     string LargestStage, ScheduleResult Progressive, ScheduleResult? Scratch,
-    double ProgressiveSeconds, double ScratchSeconds, double TotalSeconds, int Threads, bool Resumed, IReadOnlyList<BaselineResult>? Baselines = null)
+    double ProgressiveSeconds, double ScratchSeconds, double TotalSeconds, int Threads, bool Resumed, IReadOnlyList<BaselineResult>? Baselines = null,
+    IReadOnlyList<string>? UnreportedBaselines = null)
 {
+    /// <summary>
+    /// Which baseline folders of the run folder this report leaves out (a later command without their
+    /// <c>--baseline-family</c>): one sentence naming them and how to report them, or empty.
+    /// </summary>
+    public string UnreportedNote() => UnreportedBaselines is { Count: > 0 } folders
+        ? $"Also in this run folder, not in this report: {string.Join(", ", folders.Select(f => f + "/"))}; their checkpoints keep their results, " +
+          $"and the same command with --baseline-family {string.Join(",", folders.Select(f => f["baseline-".Length..]))} reports them without training them again."
+        : "";
+
     /// <summary>File name of the plot in the run folder.</summary>
     public const string PlotFile = "loss-vs-flops.png";
 
@@ -94,6 +104,7 @@ internal sealed record RunReport(
             console.Write(family);
         }
         console.MarkupLine(Markup.Escape(Conclusion()));
+        if (UnreportedNote() is { Length: > 0 } unreported) console.MarkupLine($"[yellow]{Markup.Escape(unreported)}[/]");
     }
 
     /// <summary>The result in sentences, on the test split: equal compute, the compute to reach the baseline's loss, the family ratio, and the same ratios on validation.</summary>
@@ -187,6 +198,7 @@ internal sealed record RunReport(
             md.AppendLine();
         }
         if (Comparison is not null) md.AppendLine(Conclusion() + ".").AppendLine();
+        if (UnreportedNote() is { Length: > 0 } unreported) md.AppendLine(unreported).AppendLine();
         md.AppendLine($"![test loss against cumulative training FLOPs]({PlotFile})");
         AtomicFile.WriteText(path, md.ToString());
     }
