@@ -46,7 +46,7 @@ public sealed class RunTests
         // The official trainer always has √n: only the grown model's borrowed τ is a caveat of its export.
         Assert.DoesNotContain("is not √n of the token counts", TestCli.Ok("export", "--checkpoint", scratchLarge, "--official", TestData.NewDirectory("official-scratch")));
         Assert.Contains("is not √n of the token counts", TestCli.Ok("export", "--checkpoint", grownLarge, "--official", TestData.NewDirectory("official-grown")));
-        Assert.Contains("It trains with the τ of its own counts (√12/√16/√48 for qkv/proj/ffn), as Large trained on its own would; the grown model keeps its root's (√8/√8/√32).", summary);
+        Assert.Contains("From scratch each stage has the τ of its own counts (qkv/proj/ffn), as it would trained on its own: Large √12/√16/√48, where the grown Large keeps √8/√8/√32.", summary);
 
         var png = File.ReadAllBytes(Path.Combine(folder, "loss-vs-flops.png"));
         Assert.True(png.Length > 10_000, $"the plot has only {png.Length} bytes");

@@ -123,15 +123,15 @@ internal sealed record RunReport(
     }
 
     /// <summary>
-    /// Which τ each side has when the grown stage borrows its root's (empty otherwise): the baseline trains with √n of its
+    /// Which τ each stage from scratch has where its grown counterpart borrows its root's (empty when none does): √n of its
     /// own counts, as it would on its own, so the two differ in τ as well as in how they were trained.
     /// </summary>
     public string ScratchTauNote()
     {
-        var stage = Family.Stage(LargestStage).Info;
-        if (!stage.HasBorrowedTau) return "";
-        return $"It trains with the τ of its own counts ({Numbers.Taus(stage.WithOwnTau().Taus)} for qkv/proj/ffn), as {LargestStage} trained on its own would; " +
-               $"the grown model keeps its root's ({Numbers.Taus(stage.Taus)}). ";
+        var borrowed = (Scratch?.Stages ?? []).Select(s => Family.Stage(s.Stage).Info).Where(s => s.HasBorrowedTau).ToList();
+        if (borrowed.Count == 0) return "";
+        var each = borrowed.Select(s => $"{s.Name} {Numbers.Taus(s.WithOwnTau().Taus)}, where the grown {s.Name} keeps {Numbers.Taus(s.Taus)}");
+        return $"From scratch each stage has the τ of its own counts (qkv/proj/ffn), as it would trained on its own: {string.Join("; ", each)}. ";
     }
 
     /// <summary>A ratio, or "&lt; r" when it is an upper bound.</summary>
