@@ -33,14 +33,17 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
     /// <summary>The stage as its spec declares it (generated code returns the stage's <c>Info</c>).</summary>
     protected abstract StageInfo DeclaredStage { get; }
 
+    // The stage with √n τ of its own counts once UseOwnTau replaced a borrowed τ (made once: samplers read Stage per call).
+    private StageInfo? _ownTauStage;
+
     /// <summary>The stage this model implements: its declared stage, with √n τ of its own counts after <see cref="UseOwnTau"/>.</summary>
-    public StageInfo Stage => HasOwnTau ? DeclaredStage.WithOwnTau() : DeclaredStage;
+    public StageInfo Stage => _ownTauStage ?? DeclaredStage;
 
     /// <summary>
     /// Whether <see cref="UseOwnTau"/> replaced a τ its stage borrows (<see cref="StageInfo.HasBorrowedTau"/>) with √n of
     /// its own counts. Checkpoints record it (<see cref="Checkpoints.CheckpointMetadata.OwnTau"/>), and loading one sets it.
     /// </summary>
-    public bool HasOwnTau { get; private set; }
+    public bool HasOwnTau => _ownTauStage is not null;
 
     /// <summary>
     /// Makes every Pattention divide by √n of its own token count, as a model of the stage's counts trained on its own
@@ -53,7 +56,7 @@ public abstract class TokenformerModel : nn.Module<Tensor, KvCache?, Tensor>
     {
         if (HasOwnTau || !DeclaredStage.HasBorrowedTau) return this;
         foreach (var (_, pattention) in Pattentions()) pattention.UseOwnTau();
-        HasOwnTau = true;
+        _ownTauStage = DeclaredStage.WithOwnTau();
         return this;
     }
 

@@ -51,7 +51,7 @@ public sealed class Pattention : MixedPrecisionProjection
         TokenCount = tokenCount;
         Norm = norm;
         TauPolicy = tauPolicy;
-        Tau = tauPolicy == TauPolicy.Fixed ? fixedTau ?? Math.Sqrt(tokenCount) : Math.Sqrt(tokenCount);
+        Tau = tauPolicy == TauPolicy.Fixed ? fixedTau ?? OwnTau : OwnTau;
         Epsilon = epsilon;
         key_param_tokens = nn.Parameter(zeros(tokenCount, inputDim));
         value_param_tokens = nn.Parameter(zeros(tokenCount, outputDim));
@@ -71,7 +71,10 @@ public sealed class Pattention : MixedPrecisionProjection
     public double Tau { get; private set; }
 
     /// <summary>Sets τ to √n of this module's own count, as <see cref="TauPolicy.SqrtN"/> has it (see <see cref="Modules.TokenformerModel.UseOwnTau"/>).</summary>
-    internal void UseOwnTau() => Tau = Math.Sqrt(TokenCount);
+    internal void UseOwnTau() => Tau = OwnTau;
+
+    // √n: the official τ, and a fixed τ's default.
+    private double OwnTau => Math.Sqrt(TokenCount);
 
     /// <summary>ε under the square root of the L2 norm (0 = off).</summary>
     public double Epsilon { get; }
