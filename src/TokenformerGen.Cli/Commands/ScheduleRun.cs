@@ -156,10 +156,9 @@ internal sealed class ScheduleRun : IDisposable
         return report;
     }
 
-    // Baseline folders an earlier command left here that this one does not report (the report is rewritten without them).
+    // Baseline families an earlier command left here that this one does not report (the report is rewritten without them).
     private List<string> UnreportedBaselines(string directory)
-        => Directory.EnumerateDirectories(directory, "baseline-*").Select(d => Path.GetFileName(d)!)
-                    .Where(name => Baselines.All(b => b.FolderName != name)).Order(StringComparer.Ordinal).ToList();
+        => BaselineFamily.FamiliesIn(directory).Where(name => Baselines.All(b => b.Family.Name != name)).ToList();
 
     // A baseline family at the run's compute, in its own run folder inside the run's, with its own bars and metrics.
     private BaselineResult RunBaseline(BaselineFamily baseline, IBatchSource data, ScheduleOptions options, double flops, string directory,

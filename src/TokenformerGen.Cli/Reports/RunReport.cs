@@ -28,12 +28,12 @@ internal sealed record RunReport(
     IReadOnlyList<string>? UnreportedBaselines = null)
 {
     /// <summary>
-    /// Which baseline folders of the run folder this report leaves out (a later command without their
-    /// <c>--baseline-family</c>): one sentence naming them and how to report them, or empty.
+    /// Which baseline families' folders of the run folder this report leaves out (a later command without their
+    /// <c>--baseline-family</c>): one sentence naming the folders and how to report them, or empty.
     /// </summary>
-    public string UnreportedNote() => UnreportedBaselines is { Count: > 0 } folders
-        ? $"Also in this run folder, not in this report: {string.Join(", ", folders.Select(f => f + "/"))}; their checkpoints keep their results, " +
-          $"and the same command with --baseline-family {string.Join(",", folders.Select(f => f["baseline-".Length..]))} reports them without training them again."
+    public string UnreportedNote() => UnreportedBaselines is { Count: > 0 } families
+        ? $"Also in this run folder, not in this report: {string.Join(", ", families.Select(f => BaselineFamily.FolderOf(f) + "/"))}; their checkpoints keep their results, " +
+          $"and the same command with --baseline-family {string.Join(",", families)} reports them without training them again."
         : "";
 
     /// <summary>File name of the plot in the run folder.</summary>

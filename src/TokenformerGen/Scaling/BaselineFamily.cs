@@ -27,7 +27,17 @@ public sealed class BaselineFamily(FamilyRegistration family, double? learningRa
     public double? LearningRate { get; } = learningRate;
 
     /// <summary>Its run folder inside the folder of the run it is matched to.</summary>
-    public string FolderName => "baseline-" + Family.Name;
+    public string FolderName => FolderOf(Family.Name);
+
+    private const string FolderPrefix = "baseline-";
+
+    /// <summary>The run folder of the baseline family named <paramref name="family"/> inside a run's: <c>baseline-FAMILY</c>.</summary>
+    public static string FolderOf(string family) => FolderPrefix + family;
+
+    /// <summary>The families whose baseline folders <paramref name="runDirectory"/> holds (by folder name, in ordinal order).</summary>
+    public static IReadOnlyList<string> FamiliesIn(string runDirectory)
+        => Directory.EnumerateDirectories(runDirectory, FolderPrefix + "*").Select(d => Path.GetFileName(d)![FolderPrefix.Length..])
+                    .Order(StringComparer.Ordinal).ToList();
 
     /// <summary>
     /// Why this family cannot be the reference of <paramref name="compared"/> run with <paramref name="options"/> (it must read
